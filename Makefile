@@ -1,0 +1,155 @@
+# libhastls: plain GNU make.  `make` builds build/libhastls.so and build/hastls.
+# Sources are picked up by folder, so adding a file needs no edit here:
+#   policy/*.c          pure policy code (config, HASTLS codec, decision table)
+#   shim/*.c            libhastls.so; files named hook_*.c hold the interposed symbols,
+#                       the rest is shim core that unit tests may link
+#   shim/resolver/*.c   libhastls-resolver.so, dlopen()ed by the shim on first lookup
+#   shim/cli/*.c        the hastls command-line tool
+#   tests/unit/test_*.c cmocka unit tests (each one binary)
+#   tests/fuzz/fuzz_*.c libFuzzer targets
+
+BUILD    ?= build
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+LIBDIR   ?= $(PREFIX)/lib
+BINDIR   ?= $(PREFIX)/bin
+PKGLIBDIR ?= $(LIBDIR)/hastls
+SYSCONFDIR ?= /etc
+MANDIR   ?= $(PREFIX)/share/man
+VERSION  := 0.1.0
+# Every test runner appends PASS/FAIL lines here; tests/summary counts them.
+RESULTS  ?= $(abspath $(BUILD))/results.txt
+export RESULTS
+
+CC       ?= cc
+FUZZ_CC  ?= clang
+CPPFLAGS += -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 -I. -DHASTLS_VERSION='"$(VERSION)"' \
+            -DHASTLS_PKGLIBDIR='"$(PKGLIBDIR)"'
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -fPIC -fvisibility=hidden \
+            -fstack-protector-strong -pthread
+LDFLAGS  += -Wl,-z,relro,-z,now -pthread
+
+POLICY_SRC   := $(wildcard policy/*.c)
+SHIM_HOOKS   := $(wildcard shim/hook_*.c)
+SHIM_CORE    := $(filter-out $(SHIM_HOOKS),$(wildcard shim/*.c))
+RESOLVER_SRC := $(wildcard shim/resolver/*.c)
+CLI_SRC      := $(wildcard shim/cli/*.c)
+UNIT_SRC     := $(wildcard tests/unit/test_*.c)
+FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+RESOLVER_LIBS := -lunbound -lssl -lcrypto
+INIH_LIBS     := -linih
+
+LIBPOLICY   := $(BUILD)/libpolicy.a
+LIBSHIMCORE := $(BUILD)/libshimcore.a
+LIBRESOLVER := $(BUILD)/libresolver.a
+SHIM_SO     := $(BUILD)/libhastls.so
+RESOLVER_SO := $(BUILD)/libhastls-resolver.so
+CLI         := $(BUILD)/hastls
+UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+
+.PHONY: all check unit unit-asan fuzz fuzz-build lab-selftest integration \
+        install uninstall clean deps demo bench format
+all: $(SHIM_SO) $(RESOLVER_SO) $(CLI)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIBPOLICY): $(call obj,$(POLICY_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
+$(LIBSHIMCORE): $(call obj,$(SHIM_CORE))
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
+$(LIBRESOLVER): $(call obj,$(RESOLVER_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
+
+# The preloaded object: libc and inih only (see shared/DESIGN.md).
+$(SHIM_SO): $(call obj,$(SHIM_HOOKS) $(SHIM_CORE)) $(LIBPOLICY)
+	$(CC) -shared $(LDFLAGS) -o $@ $(call obj,$(SHIM_HOOKS) $(SHIM_CORE)) $(LIBPOLICY) $(INIH_LIBS) -ldl
+
+# The resolver object, loaded with dlopen() on the first lookup.
+$(RESOLVER_SO): $(LIBRESOLVER) $(LIBPOLICY)
+	$(CC) -shared $(LDFLAGS) -o $@ -Wl,--whole-archive $(LIBRESOLVER) -Wl,--no-whole-archive \
+	    $(LIBPOLICY) $(RESOLVER_LIBS) $(INIH_LIBS)
+
+$(CLI): $(call obj,$(CLI_SRC)) $(LIBRESOLVER) $(LIBPOLICY)
+	$(CC) $(LDFLAGS) -pie -o $@ $(call obj,$(CLI_SRC)) $(LIBRESOLVER) $(LIBPOLICY) \
+	    $(RESOLVER_LIBS) $(INIH_LIBS)
+
+# Unit tests link the static archives; the linker takes only what a test uses.
+$(BUILD)/tests/%: tests/unit/%.c $(LIBSHIMCORE) $(LIBRESOLVER) $(LIBPOLICY)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBSHIMCORE) $(LIBRESOLVER) $(LIBPOLICY) \
+	    $(RESOLVER_LIBS) $(INIH_LIBS) -lcmocka -ldl
+
+# libFuzzer targets: each is built with clang from its own source plus the
+# policy and resolver sources (sanitizers on).
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(POLICY_SRC) $(RESOLVER_SRC)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) -std=gnu11 -I. $(FUZZ_FLAGS) -o $@ $< $(POLICY_SRC) $(RESOLVER_SRC) \
+	    $(RESOLVER_LIBS) $(INIH_LIBS) -pthread
+
+deps:
+	@scripts/install-deps
+
+# `make check`: every test.  Installs missing Debian packages first.
+# Each stage records its results and carries on (KEEP_GOING), so one run shows
+# every failure; tests/summary prints the closing count and sets the status.
+check: deps
+	@rm -f $(RESULTS)
+	$(MAKE) all
+	$(MAKE) KEEP_GOING=1 unit
+	$(MAKE) KEEP_GOING=1 unit-asan
+	$(MAKE) KEEP_GOING=1 fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-10}
+	$(MAKE) KEEP_GOING=1 integration
+	@tests/summary $(RESULTS)
+
+unit: $(UNIT_BINS)
+	@tests/run-unit $(UNIT_BINS)
+
+# The same unit tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+unit-asan:
+	$(MAKE) BUILD=$(BUILD)/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
+	    LDFLAGS="-fsanitize=address,undefined" RESULTS=$(RESULTS) TEST_TAG=asan unit
+
+FUZZ_SECONDS ?= 60
+fuzz-build: $(FUZZ_BINS)
+fuzz: $(FUZZ_BINS)
+	@tests/run-fuzz $(BUILD) $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+# Lab-based tests: every tests/integration/*.sh runs inside scripts/lab.
+integration: all
+	@tests/run-integration $(BUILD)
+
+demo: deps all
+	@scripts/demo
+
+bench: deps all
+	@scripts/bench
+
+install: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGLIBDIR) $(DESTDIR)$(BINDIR)
+	install -m 0755 $(SHIM_SO) $(DESTDIR)$(LIBDIR)/libhastls.so
+	install -m 0755 $(RESOLVER_SO) $(DESTDIR)$(PKGLIBDIR)/libhastls-resolver.so
+	install -m 0755 $(CLI) $(DESTDIR)$(BINDIR)/hastls
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libhastls.so $(DESTDIR)$(PKGLIBDIR)/libhastls-resolver.so \
+	    $(DESTDIR)$(BINDIR)/hastls
+
+format:
+	clang-format -i $(POLICY_SRC) $(wildcard policy/*.h) $(wildcard shim/*.[ch] shim/*/*.[ch]) \
+	    $(UNIT_SRC) $(FUZZ_SRC)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

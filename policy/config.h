@@ -1,0 +1,122 @@
+/* policy/config.h: the configuration model and its loader (inih).
+ *
+ * The file format, every key and its default are specified in shared/DESIGN.md
+ * ("The contract") and documented for users in docs/hastls.conf.5.  This module
+ * does no I/O except reading the configuration file; it never prints.  Errors
+ * come back as text, one line each, "FILE:LINE: message", quoting the offending
+ * key or value.
+ */
+#ifndef HASTLS_POLICY_CONFIG_H
+#define HASTLS_POLICY_CONFIG_H
+
+#include <limits.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HASTLS_DEFAULT_CONF "/etc/hastls/hastls.conf"
+#define HASTLS_MAX_UPSTREAMS 8
+#define HASTLS_MAX_PINS 16
+#define HASTLS_NAME_MAX 256   /* a domain name in presentation form, with NUL */
+#define HASTLS_PATH_MAX 4096
+#define HASTLS_DOT_PORT 853
+#define HASTLS_DEFAULT_RECORD_TYPE 65301
+
+enum hastls_privacy {
+    HASTLS_PRIVACY_STRICT,        /* authenticated TLS or no DNS at all */
+    HASTLS_PRIVACY_ENCRYPTED,     /* authenticated, else unauthenticated TLS */
+    HASTLS_PRIVACY_OPPORTUNISTIC, /* as encrypted, then cleartext port 53 */
+    HASTLS_PRIVACY_OFF,           /* cleartext only */
+};
+
+enum hastls_client {
+    HASTLS_CLIENT_CIO, /* insecure only */
+    HASTLS_CLIENT_CFB, /* secure, falling back to insecure */
+    HASTLS_CLIENT_CSO, /* secure only */
+};
+
+enum hastls_mode { HASTLS_MODE_ENFORCE, HASTLS_MODE_REPORT };
+enum hastls_bogus { HASTLS_BOGUS_BLOCK, HASTLS_BOGUS_IGNORE };
+enum hastls_log_level {
+    HASTLS_LOG_ERROR,
+    HASTLS_LOG_WARN,
+    HASTLS_LOG_INFO,
+    HASTLS_LOG_DEBUG,
+};
+
+/* One DNS-over-TLS upstream: ADDR[@PORT][#AUTH-NAME], IPv6 as [ADDR]@PORT#NAME. */
+struct hastls_upstream {
+    int family; /* AF_INET or AF_INET6 */
+    union {
+        struct in_addr v4;
+        struct in6_addr v6;
+    } addr;
+    uint16_t port;                   /* HASTLS_DOT_PORT when not given */
+    char auth_name[HASTLS_NAME_MAX]; /* "" when not given: cannot authenticate */
+    char text[HASTLS_NAME_MAX + 64]; /* as written in the file, for messages */
+};
+
+struct hastls_config {
+    char source[HASTLS_PATH_MAX]; /* file loaded; "" for built-in defaults */
+    char app_section[HASTLS_PATH_MAX]; /* the [app:...] applied; "" for none */
+
+    /* [resolver] */
+    struct hastls_upstream upstreams[HASTLS_MAX_UPSTREAMS];
+    size_t n_upstreams;
+    enum hastls_privacy privacy;
+    char ca_bundle[HASTLS_PATH_MAX];
+    uint8_t pins[HASTLS_MAX_PINS][32]; /* SHA-256 of SubjectPublicKeyInfo */
+    size_t n_pins;
+    char alpn[64];
+    char trust_anchor[HASTLS_PATH_MAX];
+    unsigned timeout_ms;
+
+    /* [policy], possibly overridden by the matching [app:NAME] section */
+    enum hastls_client client;
+    uint16_t record_type;
+    enum hastls_mode mode;
+    enum hastls_bogus bogus;
+    enum hastls_log_level log_level;
+};
+
+/* Fills CFG with the built-in defaults of shared/DESIGN.md. */
+void hastls_config_defaults(struct hastls_config *cfg);
+
+/* Loads PATH over the defaults.  APP is the program's path (argv[0] or
+ * /proc/self/exe) or NULL: an [app:NAME] section applies when NAME equals the
+ * basename of APP, an [app:/full/path] section when it equals APP; a full-path
+ * section wins over a basename section wherever they are in the file.
+ * Returns 0 on success.  On error returns -1, leaves CFG unspecified and writes
+ * one or more lines "PATH:LINE: message" into ERR (NUL-terminated, truncated to
+ * ERRLEN); LINE is 0 for a file that cannot be read. */
+int hastls_config_load(const char *path, const char *app, struct hastls_config *cfg,
+                       char *err, size_t errlen);
+
+/* The same for text in memory (NAME is used in messages as the file name). */
+int hastls_config_load_string(const char *text, size_t len, const char *name,
+                              const char *app, struct hastls_config *cfg, char *err,
+                              size_t errlen);
+
+/* The process's configuration: the file named by HASTLS_CONF, else
+ * HASTLS_DEFAULT_CONF if it exists, else the built-in defaults; then
+ * HASTLS_LOG overrides the log level.  The environment is ignored when the
+ * process is setuid/setgid (secure_getenv).  Returns 0, or -1 with ERR set. */
+int hastls_config_load_default(const char *app, struct hastls_config *cfg, char *err,
+                               size_t errlen);
+
+/* Parses one upstream specification.  Returns 0, or -1 with a message (without
+ * file and line) in ERR. */
+int hastls_upstream_parse(const char *text, struct hastls_upstream *out, char *err,
+                          size_t errlen);
+
+/* Names for messages and the CLI ("strict", "cfb", "enforce", ...), and the
+ * reverse; *_from_name returns -1 for an unknown name. */
+const char *hastls_privacy_name(enum hastls_privacy p);
+const char *hastls_client_name(enum hastls_client c);
+const char *hastls_mode_name(enum hastls_mode m);
+const char *hastls_log_level_name(enum hastls_log_level l);
+int hastls_privacy_from_name(const char *s);
+int hastls_client_from_name(const char *s);
+int hastls_log_level_from_name(const char *s);
+
+#endif
