@@ -1,0 +1,49 @@
+/* shim/cli/main.c: `hastls VERB ...`, dispatching to shim/cli/cmd_*.c. */
+#include <stdio.h>
+#include <string.h>
+
+#include "shim/cli/cli.h"
+
+struct verb {
+    const char *name;
+    hastls_cli_verb_fn fn;
+    const char *summary;
+};
+
+/* One line per verb; a verb's file adds its line here. */
+static const struct verb verbs[] = {
+    {"config", hastls_cmd_config, "config check [FILE]: validate a configuration file"},
+    {"decide", hastls_cmd_decide,
+     "decide --record \"(0 443)\" --port P [--client cio|cfb|cso]: one decision"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: hastls VERB [ARGS...]\n\nverbs:\n");
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+        fprintf(out, "  %s\n", verbs[i].summary);
+    fprintf(out, "\n  --version: print the version\n"
+                 "Every verb takes --help.  See hastls(1).\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("hastls %s\n", HASTLS_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+        if (!strcmp(argv[1], verbs[i].name))
+            return verbs[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "hastls: unknown verb '%s' (try hastls --help)\n", argv[1]);
+    return 2;
+}
