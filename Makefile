@@ -24,7 +24,8 @@ export RESULTS
 CC       ?= cc
 FUZZ_CC  ?= clang
 CPPFLAGS += -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 -I. -DHASTLS_VERSION='"$(VERSION)"' \
-            -DHASTLS_PKGLIBDIR='"$(PKGLIBDIR)"'
+            -DHASTLS_PKGLIBDIR='"$(PKGLIBDIR)"' -DHASTLS_LIBDIR='"$(LIBDIR)"' \
+            -DHASTLS_BINDIR='"$(BINDIR)"'
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -fPIC -fvisibility=hidden \
             -fstack-protector-strong -pthread

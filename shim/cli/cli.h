@@ -12,5 +12,6 @@ typedef int (*hastls_cli_verb_fn)(int argc, char **argv);
 
 int hastls_cmd_config(int argc, char **argv);
 int hastls_cmd_decide(int argc, char **argv);
+int hastls_cmd_run(int argc, char **argv);
 
 #endif
