@@ -12,6 +12,7 @@ typedef int (*hastls_cli_verb_fn)(int argc, char **argv);
 
 int hastls_cmd_config(int argc, char **argv);
 int hastls_cmd_decide(int argc, char **argv);
+int hastls_cmd_lookup(int argc, char **argv);
 int hastls_cmd_run(int argc, char **argv);
 
 #endif

@@ -15,6 +15,8 @@ static const struct verb verbs[] = {
     {"config", hastls_cmd_config, "config check [FILE]: validate a configuration file"},
     {"decide", hastls_cmd_decide,
      "decide --record \"(0 443)\" --port P [--client cio|cfb|cso]: one decision"},
+    {"lookup", hastls_cmd_lookup,
+     "lookup [--config FILE] [--stats] NAME [TYPE...]: resolve as the shim does"},
     {"run", hastls_cmd_run,
      "run [--config FILE] [--app NAME] [--report] [--] CMD [ARGS...]: run CMD with the shim"},
 };

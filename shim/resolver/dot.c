@@ -1,0 +1,1328 @@
+/* shim/resolver/dot.c: the in-process DNS-over-TLS transport (see dot.h).
+ *
+ * Everything below runs on the one event thread, except hastls_dot_stats,
+ * hastls_dot_failures (which take D->MU) and the set-up and tear-down calls.
+ * The thread blocks every signal: the program's handlers never run on it, and
+ * a write to a connection the peer closed raises a SIGPIPE that stays pending
+ * on this thread instead of killing the program.
+ */
+#include "shim/resolver/dot.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "shim/resolver/dnswire.h"
+
+#define IDLE_CLOSE_MS 10000    /* close an upstream connection idle this long */
+#define BACKOFF_MIN_MS 500     /* first back-off after a failure, doubling */
+#define BACKOFF_MAX_MS 8000
+#define MIN_ATTEMPT_MS 200
+#define BUF_LIMIT (1u << 20)   /* most bytes queued on one connection */
+#define FAILURE_RING 32
+#define MAX_ATTEMPTS (3 * HASTLS_MAX_UPSTREAMS)
+
+struct buf {
+    uint8_t *p;
+    size_t len, cap;
+};
+
+struct client {
+    struct client *next;
+    int fd;
+    struct buf in, out;
+};
+
+enum conn_state { C_DOWN, C_CONNECTING, C_HANDSHAKING, C_READY };
+
+struct conn {
+    int up;  /* index into cfg->upstreams */
+    int tls; /* 1: DoT to the upstream's port; 0: cleartext TCP to port 53 */
+    struct sockaddr_storage sa;
+    socklen_t salen;
+    char label[96]; /* "127.0.0.53@853", for messages */
+    int fd;
+    SSL *ssl;
+    enum conn_state st;
+    int auth;          /* READY TLS connection is authenticated */
+    int want_write;    /* OpenSSL asked for writability */
+    struct buf in, out;
+    uint64_t deadline; /* connect / handshake deadline */
+    uint64_t last_active;
+    unsigned fails;
+    uint64_t backoff_until;
+    SSL_SESSION *sess; /* for resumption on the next connection */
+};
+
+struct query {
+    struct query *next;
+    struct client *cl; /* NULL when the client went away */
+    uint8_t *msg;      /* as received, original ID */
+    size_t len, qend;
+    uint16_t orig_id, wire_id;
+    unsigned attempt;
+    struct conn *c; /* connection it waits for or was sent on */
+    int sent;
+    int reconnects;
+    uint64_t attempt_deadline, deadline;
+};
+
+struct attempt {
+    int up;
+    int tls;
+    int need_auth;
+};
+
+struct failure {
+    uint64_t t;
+    char text[400];
+};
+
+struct hastls_dot {
+    const struct hastls_config *cfg;
+    hastls_log_fn log;
+    SSL_CTX *ssl_ctx;
+    int lfd;
+    int wake[2];
+    pthread_t thread;
+    int started;
+    volatile int stop;
+    int extra_fd;
+    void (*process)(void *);
+    void *process_arg;
+    struct conn conns[2 * HASTLS_MAX_UPSTREAMS]; /* [2u] TLS, [2u+1] cleartext */
+    size_t nconns;
+    struct attempt attempts[MAX_ATTEMPTS];
+    unsigned nattempts;
+    unsigned attempt_ms;
+    struct client *clients;
+    struct query *queries;
+    struct pollfd *pfd;
+    void **pobj;
+    size_t pcap;
+
+    pthread_mutex_t mu; /* guards failures[] */
+    struct failure failures[FAILURE_RING];
+    unsigned nfail;
+    struct hastls_resolver_stats stats; /* updated with __atomic builtins */
+};
+
+static int ex_index = -1;
+static pthread_once_t ex_once = PTHREAD_ONCE_INIT;
+
+uint64_t hastls_dot_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void logf_(struct hastls_dot *d, enum hastls_log_level lvl, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void logf_(struct hastls_dot *d, enum hastls_log_level lvl, const char *fmt, ...)
+{
+    if (!d->log || lvl > d->cfg->log_level)
+        return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    d->log(lvl, msg);
+}
+
+static void stat_add(unsigned long *v)
+{
+    __atomic_fetch_add(v, 1, __ATOMIC_RELAXED);
+}
+
+/* ---- buffers ---- */
+
+static int buf_append(struct buf *b, const void *data, size_t n)
+{
+    if (n > BUF_LIMIT || b->len > BUF_LIMIT - n)
+        return -1;
+    if (b->cap - b->len < n) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap - b->len < n)
+            cap *= 2;
+        uint8_t *p = realloc(b->p, cap);
+        if (!p)
+            return -1;
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, data, n);
+    b->len += n;
+    return 0;
+}
+
+static void buf_consume(struct buf *b, size_t n)
+{
+    memmove(b->p, b->p + n, b->len - n);
+    b->len -= n;
+}
+
+static void buf_free(struct buf *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+/* Appends MSG with its two-byte length prefix. */
+static int buf_append_framed(struct buf *b, const uint8_t *msg, size_t len)
+{
+    uint8_t pre[2] = {(uint8_t)(len >> 8), (uint8_t)len};
+    size_t old = b->len;
+    if (buf_append(b, pre, 2) < 0)
+        return -1;
+    if (buf_append(b, msg, len) < 0) {
+        b->len = old;
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- failures, kept for the messages of failed lookups ---- */
+
+static void record_failure(struct hastls_dot *d, struct conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void record_failure(struct hastls_dot *d, struct conn *c, const char *fmt, ...)
+{
+    char why[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    logf_(d, HASTLS_LOG_WARN, "upstream %s: %s", c->label, why);
+    pthread_mutex_lock(&d->mu);
+    struct failure *f = &d->failures[d->nfail++ % FAILURE_RING];
+    f->t = hastls_dot_now_ms();
+    snprintf(f->text, sizeof f->text, "%s: %s", c->label, why);
+    pthread_mutex_unlock(&d->mu);
+}
+
+unsigned hastls_dot_failures(struct hastls_dot *d, uint64_t since_ms, char *buf,
+                             size_t buflen)
+{
+    unsigned n = 0;
+    size_t o = 0;
+    if (buflen)
+        buf[0] = '\0';
+    pthread_mutex_lock(&d->mu);
+    unsigned total = d->nfail < FAILURE_RING ? d->nfail : FAILURE_RING;
+    for (unsigned k = 0; k < total; k++) {
+        const struct failure *f = &d->failures[(d->nfail - total + k) % FAILURE_RING];
+        if (f->t < since_ms)
+            continue;
+        /* The same reason repeated (libunbound retries) is listed once. */
+        int dup = 0;
+        for (unsigned j = k + 1; j < total && !dup; j++) {
+            const struct failure *g = &d->failures[(d->nfail - total + j) % FAILURE_RING];
+            dup = g->t >= since_ms && !strcmp(g->text, f->text);
+        }
+        if (dup)
+            continue;
+        n++;
+        if (o < buflen) {
+            int w = snprintf(buf + o, buflen - o, "%s%s", o ? "; " : "", f->text);
+            if (w > 0)
+                o += (size_t)w;
+        }
+    }
+    pthread_mutex_unlock(&d->mu);
+    return n;
+}
+
+void hastls_dot_stats(struct hastls_dot *d, struct hastls_resolver_stats *out)
+{
+    out->tls_handshakes = __atomic_load_n(&d->stats.tls_handshakes, __ATOMIC_RELAXED);
+    out->tls_resumptions = __atomic_load_n(&d->stats.tls_resumptions, __ATOMIC_RELAXED);
+    out->queries_tls = __atomic_load_n(&d->stats.queries_tls, __ATOMIC_RELAXED);
+    out->queries_cleartext = __atomic_load_n(&d->stats.queries_cleartext, __ATOMIC_RELAXED);
+}
+
+/* ---- set-up ---- */
+
+static void ex_init(void)
+{
+    ex_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+/* TLS 1.3 delivers session tickets after the handshake; keep the newest one
+ * per upstream for resumption. */
+static int on_new_session(SSL *ssl, SSL_SESSION *sess)
+{
+    struct conn *c = SSL_get_ex_data(ssl, ex_index);
+    if (!c)
+        return 0;
+    if (c->sess)
+        SSL_SESSION_free(c->sess);
+    c->sess = sess;
+    return 1; /* we own the reference now */
+}
+
+static void format_label(struct conn *c, const struct hastls_upstream *u, uint16_t port)
+{
+    char a[INET6_ADDRSTRLEN] = "?";
+    if (u->family == AF_INET6) {
+        inet_ntop(AF_INET6, &u->addr.v6, a, sizeof a);
+        snprintf(c->label, sizeof c->label, "[%s]@%u", a, port);
+    } else {
+        inet_ntop(AF_INET, &u->addr.v4, a, sizeof a);
+        snprintf(c->label, sizeof c->label, "%s@%u", a, port);
+    }
+}
+
+static void conn_init(struct conn *c, int up, int tls, const struct hastls_upstream *u)
+{
+    memset(c, 0, sizeof *c);
+    c->up = up;
+    c->tls = tls;
+    c->fd = -1;
+    uint16_t port = tls ? u->port : 53;
+    if (u->family == AF_INET6) {
+        struct sockaddr_in6 *s = (struct sockaddr_in6 *)&c->sa;
+        s->sin6_family = AF_INET6;
+        s->sin6_port = htons(port);
+        s->sin6_addr = u->addr.v6;
+        c->salen = sizeof *s;
+    } else {
+        struct sockaddr_in *s = (struct sockaddr_in *)&c->sa;
+        s->sin_family = AF_INET;
+        s->sin_port = htons(port);
+        s->sin_addr = u->addr.v4;
+        c->salen = sizeof *s;
+    }
+    format_label(c, u, port);
+}
+
+struct hastls_dot *hastls_dot_new(const struct hastls_config *cfg, hastls_log_fn log,
+                                  char *err, size_t errlen)
+{
+    pthread_once(&ex_once, ex_init);
+    if (ex_index < 0) {
+        snprintf(err, errlen, "OpenSSL: cannot allocate ex_data index");
+        return NULL;
+    }
+    struct hastls_dot *d = calloc(1, sizeof *d);
+    if (!d) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    d->cfg = cfg;
+    d->log = log;
+    d->lfd = d->wake[0] = d->wake[1] = d->extra_fd = -1;
+    pthread_mutex_init(&d->mu, NULL);
+    d->attempt_ms = cfg->timeout_ms / 2;
+    if (d->attempt_ms < MIN_ATTEMPT_MS)
+        d->attempt_ms = MIN_ATTEMPT_MS;
+
+    size_t n = cfg->n_upstreams;
+    if (n > HASTLS_MAX_UPSTREAMS)
+        n = HASTLS_MAX_UPSTREAMS;
+    for (size_t u = 0; u < n; u++) {
+        conn_init(&d->conns[2 * u], (int)u, 1, &cfg->upstreams[u]);
+        conn_init(&d->conns[2 * u + 1], (int)u, 0, &cfg->upstreams[u]);
+    }
+    d->nconns = 2 * n;
+
+    /* The order of transports the privacy profile allows (seed 004, 2.2). */
+    unsigned k = 0;
+    enum hastls_privacy p = cfg->privacy;
+    if (p != HASTLS_PRIVACY_OFF)
+        for (size_t u = 0; u < n; u++)
+            d->attempts[k++] = (struct attempt){(int)u, 1, 1};
+    if (p == HASTLS_PRIVACY_ENCRYPTED || p == HASTLS_PRIVACY_OPPORTUNISTIC)
+        for (size_t u = 0; u < n; u++)
+            d->attempts[k++] = (struct attempt){(int)u, 1, 0};
+    if (p == HASTLS_PRIVACY_OPPORTUNISTIC || p == HASTLS_PRIVACY_OFF)
+        for (size_t u = 0; u < n; u++)
+            d->attempts[k++] = (struct attempt){(int)u, 0, 0};
+    d->nattempts = k;
+
+    if (p != HASTLS_PRIVACY_OFF) {
+        SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+        if (!ctx) {
+            snprintf(err, errlen, "OpenSSL: cannot create a TLS context");
+            goto fail;
+        }
+        d->ssl_ctx = ctx;
+        SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+        /* Verification result is checked after the handshake, so that the
+         * encrypted profile can still use an unauthenticated connection and
+         * every failure gets a precise message. */
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+        SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                                  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
+                                                SSL_SESS_CACHE_NO_INTERNAL_STORE);
+        SSL_CTX_sess_set_new_cb(ctx, on_new_session);
+        if (cfg->ca_bundle[0]) {
+            if (SSL_CTX_load_verify_locations(ctx, cfg->ca_bundle, NULL) != 1) {
+                unsigned long e = ERR_get_error();
+                snprintf(err, errlen, "cannot load CA bundle %s: %s", cfg->ca_bundle,
+                         e ? ERR_reason_error_string(e) : "unknown error");
+                ERR_clear_error();
+                goto fail;
+            }
+        } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+            ERR_clear_error();
+        }
+    }
+    return d;
+fail:
+    if (d->ssl_ctx)
+        SSL_CTX_free(d->ssl_ctx);
+    pthread_mutex_destroy(&d->mu);
+    free(d);
+    return NULL;
+}
+
+/* ---- peer check on the listener ---- */
+
+static int same_addr(const struct sockaddr_in *a, const struct sockaddr_in *b)
+{
+    return a->sin_family == AF_INET && b->sin_family == AF_INET &&
+           a->sin_port == b->sin_port && a->sin_addr.s_addr == b->sin_addr.s_addr;
+}
+
+int hastls_dot_peer_is_self(int fd)
+{
+    struct sockaddr_in peer, local, a, b;
+    socklen_t l = sizeof peer;
+    if (getpeername(fd, (struct sockaddr *)&peer, &l) < 0 || l != sizeof peer ||
+        peer.sin_family != AF_INET)
+        return 0;
+    l = sizeof local;
+    if (getsockname(fd, (struct sockaddr *)&local, &l) < 0 || l != sizeof local)
+        return 0;
+    DIR *dir = opendir("/proc/self/fd");
+    if (!dir)
+        return 0;
+    int found = 0;
+    struct dirent *e;
+    while (!found && (e = readdir(dir)) != NULL) {
+        char *end;
+        long n = strtol(e->d_name, &end, 10);
+        if (*end || end == e->d_name || n == fd || n == dirfd(dir) || n < 0 || n > 1 << 30)
+            continue;
+        l = sizeof a;
+        if (getsockname((int)n, (struct sockaddr *)&a, &l) < 0 || l != sizeof a ||
+            !same_addr(&a, &peer))
+            continue;
+        l = sizeof b;
+        if (getpeername((int)n, (struct sockaddr *)&b, &l) == 0 && l == sizeof b &&
+            same_addr(&b, &local))
+            found = 1;
+    }
+    closedir(dir);
+    return found;
+}
+
+/* ---- queries ---- */
+
+static void query_unlink(struct hastls_dot *d, struct query *q)
+{
+    for (struct query **pp = &d->queries; *pp; pp = &(*pp)->next)
+        if (*pp == q) {
+            *pp = q->next;
+            break;
+        }
+    free(q->msg);
+    free(q);
+}
+
+static void client_send(struct hastls_dot *d, struct client *cl, const uint8_t *msg,
+                        size_t len)
+{
+    if (buf_append_framed(&cl->out, msg, len) < 0)
+        logf_(d, HASTLS_LOG_WARN, "out of memory queuing an answer");
+}
+
+/* No transport is left for Q: answer SERVFAIL so libunbound stops waiting. */
+static void query_servfail(struct hastls_dot *d, struct query *q)
+{
+    uint8_t out[HASTLS_DNS_MAX_MSG];
+    if (q->cl) {
+        size_t n = hastls_dns_servfail(q->msg, q->qend, out, sizeof out);
+        if (n)
+            client_send(d, q->cl, out, n);
+    }
+    query_unlink(d, q);
+}
+
+static int conn_busy(struct hastls_dot *d, const struct conn *c)
+{
+    for (struct query *q = d->queries; q; q = q->next)
+        if (q->c == c)
+            return 1;
+    return 0;
+}
+
+static uint16_t fresh_id(struct hastls_dot *d, const struct conn *c)
+{
+    for (;;) {
+        uint16_t id;
+        if (getrandom(&id, sizeof id, GRND_NONBLOCK) != sizeof id)
+            id = (uint16_t)(hastls_dot_now_ms() * 40503u + (uintptr_t)&id);
+        int clash = 0;
+        for (struct query *q = d->queries; q && !clash; q = q->next)
+            clash = q->c == c && q->sent && q->wire_id == id;
+        if (!clash)
+            return id;
+    }
+}
+
+/* Queues Q on the READY connection C.  Returns 0, or -1 (out of memory). */
+static int query_send(struct hastls_dot *d, struct conn *c, struct query *q)
+{
+    static __thread uint8_t wire[HASTLS_DNS_MAX_MSG];
+    size_t len;
+    if (c->tls) {
+        if (hastls_dns_pad(q->msg, q->len, HASTLS_DNS_PAD_BLOCK, wire, sizeof wire, &len) <
+            0) {
+            /* Cannot pad (signed or odd message): send it as it is. */
+            memcpy(wire, q->msg, q->len);
+            len = q->len;
+        }
+    } else {
+        memcpy(wire, q->msg, q->len);
+        len = q->len;
+    }
+    q->wire_id = fresh_id(d, c);
+    hastls_dns_set_id(wire, q->wire_id);
+    /* Checking Disabled: the upstream returns what it has even where its own
+     * validation fails, so that our validator can say "bogus" and why
+     * (RFC 4035 3.2.2), rather than seeing only SERVFAIL. */
+    wire[3] |= 0x10;
+    if (buf_append_framed(&c->out, wire, len) < 0)
+        return -1;
+    q->c = c;
+    q->sent = 1;
+    q->attempt_deadline = hastls_dot_now_ms() + d->attempt_ms;
+    stat_add(c->tls ? &d->stats.queries_tls : &d->stats.queries_cleartext);
+    return 0;
+}
+
+static int conn_start(struct hastls_dot *d, struct conn *c);
+
+/* Finds a transport for Q, starting at its current attempt: sends it on a
+ * ready connection, parks it on one being set up, or answers SERVFAIL when
+ * the profile allows nothing more.  May free Q. */
+static void query_dispatch(struct hastls_dot *d, struct query *q)
+{
+    q->c = NULL;
+    q->sent = 0;
+    while (q->attempt < d->nattempts) {
+        const struct attempt *a = &d->attempts[q->attempt];
+        struct conn *c = &d->conns[2 * a->up + (a->tls ? 0 : 1)];
+        if (c->st == C_DOWN) {
+            if (hastls_dot_now_ms() < c->backoff_until || conn_start(d, c) < 0) {
+                q->attempt++;
+                continue;
+            }
+        }
+        if (c->st == C_READY) {
+            if ((a->need_auth && !c->auth) || query_send(d, c, q) < 0) {
+                q->attempt++;
+                continue;
+            }
+            return;
+        }
+        q->c = c; /* parked until C is ready or fails */
+        return;
+    }
+    query_servfail(d, q);
+}
+
+/* Re-dispatches every query that was waiting for or sent on C.  With
+ * SAME_ATTEMPT a query tries C again once (a connection the server closed while
+ * idle), else it moves on to the next transport. */
+static void conn_requeue(struct hastls_dot *d, struct conn *c, int same_attempt)
+{
+    for (;;) {
+        struct query *q;
+        for (q = d->queries; q; q = q->next)
+            if (q->c == c)
+                break;
+        if (!q)
+            return;
+        if (same_attempt && q->reconnects == 0)
+            q->reconnects++;
+        else
+            q->attempt++;
+        q->c = NULL;
+        query_dispatch(d, q);
+    }
+}
+
+/* ---- connections ---- */
+
+static void conn_close(struct hastls_dot *d, struct conn *c)
+{
+    (void)d;
+    if (c->ssl) {
+        if (c->st == C_READY)
+            SSL_shutdown(c->ssl); /* best effort close_notify, non-blocking */
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+        ERR_clear_error();
+    }
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    c->st = C_DOWN;
+    c->auth = 0;
+    c->want_write = 0;
+    buf_free(&c->in);
+    buf_free(&c->out);
+}
+
+/* C failed: remember why, back off, and move its queries on. */
+static void conn_fail(struct hastls_dot *d, struct conn *c, const char *why)
+{
+    record_failure(d, c, "%s", why);
+    conn_close(d, c);
+    c->fails++;
+    unsigned shift = c->fails > 5 ? 5 : c->fails - 1;
+    uint64_t b = (uint64_t)BACKOFF_MIN_MS << shift;
+    if (b > BACKOFF_MAX_MS)
+        b = BACKOFF_MAX_MS;
+    c->backoff_until = hastls_dot_now_ms() + b;
+    conn_requeue(d, c, 0);
+}
+
+static void conn_ready(struct hastls_dot *d, struct conn *c)
+{
+    c->st = C_READY;
+    c->last_active = hastls_dot_now_ms();
+    /* Queries parked on C go out now (or move on, if C cannot carry them). */
+    for (;;) {
+        struct query *q;
+        for (q = d->queries; q; q = q->next)
+            if (q->c == c && !q->sent)
+                break;
+        if (!q)
+            return;
+        /* Sends Q on C (sent = 1) or moves it on: either way it is no
+         * longer parked, so this loop ends. */
+        query_dispatch(d, q);
+        if (c->st != C_READY)
+            return;
+    }
+}
+
+static int is_ip_literal(const char *s)
+{
+    struct in6_addr a;
+    return inet_pton(AF_INET, s, &a) == 1 || inet_pton(AF_INET6, s, &a) == 1;
+}
+
+/* Decides whether the READY-to-be TLS connection C is authenticated: by an SPKI
+ * pin when any is configured (RFC 7858 4.2), else by the certificate chain and
+ * the upstream's authentication name.  Fills WHY when it is not. */
+static int conn_authenticate(struct hastls_dot *d, struct conn *c, char *why, size_t wl)
+{
+    const struct hastls_config *cfg = d->cfg;
+    const struct hastls_upstream *u = &cfg->upstreams[c->up];
+    if (cfg->n_pins) {
+        STACK_OF(X509) *chain = SSL_get_peer_cert_chain(c->ssl);
+        X509 *leaf = SSL_get0_peer_certificate(c->ssl);
+        int n = chain ? sk_X509_num(chain) : 0;
+        for (int i = -1; i < n; i++) {
+            X509 *x = i < 0 ? leaf : sk_X509_value(chain, i);
+            if (!x)
+                continue;
+            unsigned char *der = NULL;
+            int dl = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
+            if (dl <= 0)
+                continue;
+            unsigned char h[32];
+            unsigned hl = 0;
+            int ok = EVP_Digest(der, (size_t)dl, h, &hl, EVP_sha256(), NULL);
+            OPENSSL_free(der);
+            if (!ok || hl != 32)
+                continue;
+            for (size_t p = 0; p < cfg->n_pins; p++)
+                if (!memcmp(h, cfg->pins[p], 32))
+                    return 1;
+        }
+        snprintf(why, wl, "no configured SPKI pin matches the certificate");
+        return 0;
+    }
+    if (!u->auth_name[0]) {
+        snprintf(why, wl, "no authentication name or pin configured");
+        return 0;
+    }
+    if (!SSL_get0_peer_certificate(c->ssl)) {
+        snprintf(why, wl, "no certificate");
+        return 0;
+    }
+    long v = SSL_get_verify_result(c->ssl);
+    if (v == X509_V_OK)
+        return 1;
+    if (v == X509_V_ERR_HOSTNAME_MISMATCH || v == X509_V_ERR_IP_ADDRESS_MISMATCH)
+        snprintf(why, wl, "certificate name mismatch (wanted %s)", u->auth_name);
+    else
+        snprintf(why, wl, "certificate verification failed: %s",
+                 X509_verify_cert_error_string(v));
+    return 0;
+}
+
+static void conn_handshake(struct hastls_dot *d, struct conn *c)
+{
+    ERR_clear_error();
+    int r = SSL_connect(c->ssl);
+    if (r != 1) {
+        int e = SSL_get_error(c->ssl, r);
+        if (e == SSL_ERROR_WANT_READ) {
+            c->want_write = 0;
+            return;
+        }
+        if (e == SSL_ERROR_WANT_WRITE) {
+            c->want_write = 1;
+            return;
+        }
+        char why[256];
+        unsigned long oe = ERR_get_error();
+        if (oe)
+            snprintf(why, sizeof why, "TLS handshake failed: %s",
+                     ERR_reason_error_string(oe) ? ERR_reason_error_string(oe)
+                                                 : "unknown error");
+        else if (e == SSL_ERROR_SYSCALL && errno)
+            snprintf(why, sizeof why, "TLS handshake failed: %s", strerror(errno));
+        else
+            snprintf(why, sizeof why, "TLS handshake failed: connection closed");
+        conn_fail(d, c, why);
+        return;
+    }
+    c->want_write = 0;
+    if (SSL_session_reused(c->ssl))
+        stat_add(&d->stats.tls_resumptions);
+    else
+        stat_add(&d->stats.tls_handshakes);
+
+    char why[256] = "";
+    c->auth = conn_authenticate(d, c, why, sizeof why);
+    if (!c->auth) {
+        /* Never resume a session we could not authenticate. */
+        if (c->sess) {
+            SSL_SESSION_free(c->sess);
+            c->sess = NULL;
+        }
+        if (d->cfg->privacy == HASTLS_PRIVACY_STRICT) {
+            conn_fail(d, c, why);
+            return;
+        }
+        record_failure(d, c, "%s (using it unauthenticated)", why);
+    }
+    const unsigned char *alpn = NULL;
+    unsigned alpnlen = 0;
+    SSL_get0_alpn_selected(c->ssl, &alpn, &alpnlen);
+    logf_(d, HASTLS_LOG_DEBUG, "upstream %s: %s, %s%s, ALPN %.*s", c->label,
+          SSL_get_version(c->ssl), c->auth ? "authenticated" : "unauthenticated",
+          SSL_session_reused(c->ssl) ? ", resumed" : "", (int)alpnlen,
+          alpn ? (const char *)alpn : "-");
+    c->fails = 0;
+    c->backoff_until = 0;
+    conn_ready(d, c);
+}
+
+static void conn_connected(struct hastls_dot *d, struct conn *c)
+{
+    if (!c->tls) {
+        c->fails = 0;
+        c->backoff_until = 0;
+        conn_ready(d, c);
+        return;
+    }
+    const struct hastls_upstream *u = &d->cfg->upstreams[c->up];
+    SSL *ssl = SSL_new(d->ssl_ctx);
+    if (!ssl || SSL_set_fd(ssl, c->fd) != 1 ||
+        SSL_set_ex_data(ssl, ex_index, c) != 1) {
+        if (ssl)
+            SSL_free(ssl);
+        conn_fail(d, c, "out of memory setting up TLS");
+        return;
+    }
+    c->ssl = ssl;
+    if (u->auth_name[0]) {
+        if (is_ip_literal(u->auth_name)) {
+            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), u->auth_name);
+        } else {
+            SSL_set_tlsext_host_name(ssl, u->auth_name);
+            SSL_set1_host(ssl, u->auth_name);
+        }
+    }
+    if (d->cfg->alpn[0]) {
+        unsigned char p[sizeof d->cfg->alpn + 1];
+        size_t l = strlen(d->cfg->alpn);
+        if (l > 0 && l < 256 && l < sizeof d->cfg->alpn) {
+            p[0] = (unsigned char)l;
+            memcpy(p + 1, d->cfg->alpn, l);
+            SSL_set_alpn_protos(ssl, p, (unsigned)l + 1);
+        }
+    }
+    if (c->sess)
+        SSL_set_session(ssl, c->sess);
+    c->st = C_HANDSHAKING;
+    conn_handshake(d, c);
+}
+
+/* Opens C.  Returns 0 (connecting, or already ready), or -1 after recording a
+ * failure. */
+static int conn_start(struct hastls_dot *d, struct conn *c)
+{
+    int fd = socket(c->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        conn_fail(d, c, strerror(errno));
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    c->fd = fd;
+    c->deadline = hastls_dot_now_ms() + d->attempt_ms;
+    logf_(d, HASTLS_LOG_DEBUG, "upstream %s: connecting (%s)", c->label,
+          c->tls ? "TLS" : "cleartext");
+    /* The raw system call: the resolver's own sockets go to configured literal
+     * addresses and must never pass through the shim's connect() policy. */
+    if (syscall(SYS_connect, fd, (struct sockaddr *)&c->sa, c->salen) == 0) {
+        conn_connected(d, c);
+        return c->st == C_DOWN ? -1 : 0;
+    }
+    if (errno != EINPROGRESS) {
+        conn_fail(d, c, strerror(errno));
+        return -1;
+    }
+    c->st = C_CONNECTING;
+    return 0;
+}
+
+static void conn_on_answer(struct hastls_dot *d, struct conn *c, const uint8_t *msg,
+                           size_t len)
+{
+    if (len < HASTLS_DNS_HEADER_LEN || !(msg[2] & 0x80))
+        return;
+    uint16_t id = hastls_dns_id(msg);
+    struct query *q;
+    for (q = d->queries; q; q = q->next)
+        if (q->c == c && q->sent && q->wire_id == id)
+            break;
+    if (!q) {
+        logf_(d, HASTLS_LOG_DEBUG, "upstream %s: answer with unknown ID %u dropped",
+              c->label, id);
+        return;
+    }
+    if (!hastls_dns_same_question(q->msg, q->len, msg, len)) {
+        logf_(d, HASTLS_LOG_DEBUG, "upstream %s: answer to another question dropped",
+              c->label);
+        return;
+    }
+    c->last_active = hastls_dot_now_ms();
+    if (q->cl) {
+        uint8_t *copy = malloc(len);
+        if (copy) {
+            memcpy(copy, msg, len);
+            hastls_dns_set_id(copy, q->orig_id);
+            client_send(d, q->cl, copy, len);
+            free(copy);
+        }
+    }
+    query_unlink(d, q);
+}
+
+/* Reads what C has; returns -1 when C is gone (and was handled). */
+static int conn_read(struct hastls_dot *d, struct conn *c)
+{
+    uint8_t tmp[16384];
+    for (;;) {
+        ssize_t n;
+        if (c->tls) {
+            ERR_clear_error();
+            int r = SSL_read(c->ssl, tmp, sizeof tmp);
+            if (r <= 0) {
+                int e = SSL_get_error(c->ssl, r);
+                if (e == SSL_ERROR_WANT_READ)
+                    break;
+                if (e == SSL_ERROR_WANT_WRITE) {
+                    c->want_write = 1;
+                    break;
+                }
+                n = 0; /* closed or failed: same handling as EOF */
+            } else {
+                n = r;
+            }
+        } else {
+            n = read(c->fd, tmp, sizeof tmp);
+            if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                break;
+        }
+        if (n <= 0) {
+            /* A server may close an idle connection at any time (RFC 7766
+             * 6.2.3): try the queries in flight once more on a new one. */
+            int busy = conn_busy(d, c);
+            logf_(d, HASTLS_LOG_DEBUG, "upstream %s: connection closed by server",
+                  c->label);
+            conn_close(d, c);
+            if (busy)
+                conn_requeue(d, c, 1);
+            return -1;
+        }
+        if (buf_append(&c->in, tmp, (size_t)n) < 0) {
+            conn_fail(d, c, "out of memory reading");
+            return -1;
+        }
+        size_t m;
+        while (c->st == C_READY && hastls_dns_frame(c->in.p, c->in.len, &m)) {
+            conn_on_answer(d, c, c->in.p + 2, m);
+            buf_consume(&c->in, m + 2);
+        }
+    }
+    return 0;
+}
+
+static int conn_flush(struct hastls_dot *d, struct conn *c)
+{
+    while (c->out.len) {
+        ssize_t n;
+        if (c->tls) {
+            ERR_clear_error();
+            int r = SSL_write(c->ssl, c->out.p, (int)(c->out.len > 65536 ? 65536 : c->out.len));
+            if (r <= 0) {
+                int e = SSL_get_error(c->ssl, r);
+                if (e == SSL_ERROR_WANT_WRITE) {
+                    c->want_write = 1;
+                    return 0;
+                }
+                if (e == SSL_ERROR_WANT_READ)
+                    return 0;
+                conn_close(d, c);
+                conn_requeue(d, c, 1);
+                return -1;
+            }
+            n = r;
+        } else {
+            n = write(c->fd, c->out.p, c->out.len);
+            if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return 0;
+            if (n <= 0) {
+                conn_close(d, c);
+                conn_requeue(d, c, 1);
+                return -1;
+            }
+        }
+        buf_consume(&c->out, (size_t)n);
+        c->want_write = 0;
+    }
+    return 0;
+}
+
+static void conn_event(struct hastls_dot *d, struct conn *c, short rev)
+{
+    if (c->st == C_CONNECTING) {
+        int e = 0;
+        socklen_t l = sizeof e;
+        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &l) < 0)
+            e = errno;
+        if (e) {
+            conn_fail(d, c, strerror(e));
+            return;
+        }
+        if (!(rev & (POLLOUT | POLLERR | POLLHUP)))
+            return;
+        conn_connected(d, c);
+        return;
+    }
+    if (c->st == C_HANDSHAKING) {
+        conn_handshake(d, c);
+        return;
+    }
+    if (c->st != C_READY)
+        return;
+    if (conn_flush(d, c) < 0)
+        return;
+    if (c->st == C_READY && conn_read(d, c) < 0)
+        return;
+    if (c->st == C_READY)
+        conn_flush(d, c);
+}
+
+/* ---- clients (libunbound's TCP connections to the listener) ---- */
+
+static void client_close(struct hastls_dot *d, struct client *cl)
+{
+    for (struct client **pp = &d->clients; *pp; pp = &(*pp)->next)
+        if (*pp == cl) {
+            *pp = cl->next;
+            break;
+        }
+    /* Queries not yet sent are dropped; answers in flight will be discarded. */
+    for (struct query *q = d->queries, *next; q; q = next) {
+        next = q->next;
+        if (q->cl != cl)
+            continue;
+        q->cl = NULL;
+        if (!q->sent)
+            query_unlink(d, q);
+    }
+    close(cl->fd);
+    buf_free(&cl->in);
+    buf_free(&cl->out);
+    free(cl);
+}
+
+static void client_accept(struct hastls_dot *d)
+{
+    for (;;) {
+        int fd = accept4(d->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return;
+        if (!hastls_dot_peer_is_self(fd)) {
+            logf_(d, HASTLS_LOG_WARN, "refused a connection to the resolver's listener "
+                                      "from outside this process");
+            close(fd);
+            continue;
+        }
+        struct client *cl = calloc(1, sizeof *cl);
+        if (!cl) {
+            close(fd);
+            continue;
+        }
+        cl->fd = fd;
+        cl->next = d->clients;
+        d->clients = cl;
+    }
+}
+
+static void client_query(struct hastls_dot *d, struct client *cl, const uint8_t *msg,
+                         size_t len)
+{
+    size_t qend;
+    if (hastls_dns_check_query(msg, len, &qend) < 0) {
+        logf_(d, HASTLS_LOG_DEBUG, "malformed query from libunbound dropped");
+        return;
+    }
+    struct query *q = calloc(1, sizeof *q);
+    uint8_t *copy = malloc(len);
+    if (!q || !copy) {
+        free(q);
+        free(copy);
+        return; /* libunbound times out and retries */
+    }
+    memcpy(copy, msg, len);
+    q->msg = copy;
+    q->len = len;
+    q->qend = qend;
+    q->cl = cl;
+    q->orig_id = hastls_dns_id(msg);
+    q->deadline = hastls_dot_now_ms() + d->cfg->timeout_ms;
+    q->next = d->queries;
+    d->queries = q;
+    query_dispatch(d, q);
+}
+
+static void client_event(struct hastls_dot *d, struct client *cl, short rev)
+{
+    if (rev & POLLIN) {
+        uint8_t tmp[16384];
+        ssize_t n = read(cl->fd, tmp, sizeof tmp);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+            client_close(d, cl);
+            return;
+        }
+        if (n > 0) {
+            if (buf_append(&cl->in, tmp, (size_t)n) < 0) {
+                client_close(d, cl);
+                return;
+            }
+            size_t m;
+            while (hastls_dns_frame(cl->in.p, cl->in.len, &m)) {
+                client_query(d, cl, cl->in.p + 2, m);
+                buf_consume(&cl->in, m + 2);
+            }
+        }
+    } else if (rev & (POLLHUP | POLLERR)) {
+        client_close(d, cl);
+        return;
+    }
+    while (cl->out.len) {
+        ssize_t n = write(cl->fd, cl->out.p, cl->out.len);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            break;
+        if (n <= 0) {
+            client_close(d, cl);
+            return;
+        }
+        buf_consume(&cl->out, (size_t)n);
+    }
+}
+
+/* ---- the event loop ---- */
+
+static void timers(struct hastls_dot *d, uint64_t now)
+{
+    for (size_t i = 0; i < d->nconns; i++) {
+        struct conn *c = &d->conns[i];
+        if ((c->st == C_CONNECTING || c->st == C_HANDSHAKING) && now >= c->deadline) {
+            conn_fail(d, c, c->st == C_CONNECTING ? "timed out connecting"
+                                                  : "TLS handshake timed out");
+        } else if (c->st == C_READY && !conn_busy(d, c) &&
+                   now - c->last_active >= IDLE_CLOSE_MS) {
+            logf_(d, HASTLS_LOG_DEBUG, "upstream %s: closing idle connection", c->label);
+            conn_close(d, c);
+        }
+    }
+    for (;;) {
+        struct query *q;
+        for (q = d->queries; q; q = q->next)
+            if (now >= q->deadline || (q->sent && now >= q->attempt_deadline))
+                break;
+        if (!q)
+            return;
+        if (now >= q->deadline) {
+            query_servfail(d, q);
+            continue;
+        }
+        record_failure(d, q->c, "no answer within %u ms", d->attempt_ms);
+        q->attempt++;
+        query_dispatch(d, q);
+    }
+}
+
+static int next_timeout(struct hastls_dot *d, uint64_t now)
+{
+    uint64_t t = now + 1000;
+    for (size_t i = 0; i < d->nconns; i++) {
+        const struct conn *c = &d->conns[i];
+        if ((c->st == C_CONNECTING || c->st == C_HANDSHAKING) && c->deadline < t)
+            t = c->deadline;
+        if (c->st == C_READY && c->last_active + IDLE_CLOSE_MS < t)
+            t = c->last_active + IDLE_CLOSE_MS;
+    }
+    for (const struct query *q = d->queries; q; q = q->next) {
+        if (q->deadline < t)
+            t = q->deadline;
+        if (q->sent && q->attempt_deadline < t)
+            t = q->attempt_deadline;
+    }
+    return t <= now ? 0 : (int)(t - now);
+}
+
+enum { OBJ_WAKE = 1, OBJ_LISTEN, OBJ_EXTRA };
+
+static int poll_reserve(struct hastls_dot *d, size_t n)
+{
+    if (n <= d->pcap)
+        return 0;
+    size_t cap = n + 16;
+    struct pollfd *p = realloc(d->pfd, cap * sizeof *p);
+    if (!p)
+        return -1;
+    d->pfd = p;
+    void **o = realloc(d->pobj, cap * sizeof *o);
+    if (!o)
+        return -1;
+    d->pobj = o;
+    d->pcap = cap;
+    return 0;
+}
+
+static void *event_thread(void *arg)
+{
+    struct hastls_dot *d = arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    static char tag[3];
+
+    while (!d->stop) {
+        size_t nclients = 0;
+        for (struct client *cl = d->clients; cl; cl = cl->next)
+            nclients++;
+        if (poll_reserve(d, 3 + nclients + d->nconns) < 0) {
+            usleep(10000); /* out of memory: wait for it to pass */
+            continue;
+        }
+        size_t n = 0;
+        d->pfd[n] = (struct pollfd){d->wake[0], POLLIN, 0};
+        d->pobj[n++] = &tag[0];
+        d->pfd[n] = (struct pollfd){d->lfd, POLLIN, 0};
+        d->pobj[n++] = &tag[1];
+        if (d->extra_fd >= 0) {
+            d->pfd[n] = (struct pollfd){d->extra_fd, POLLIN, 0};
+            d->pobj[n++] = &tag[2];
+        }
+        size_t first_client = n;
+        for (struct client *cl = d->clients; cl; cl = cl->next) {
+            d->pfd[n] = (struct pollfd){cl->fd, (short)(POLLIN | (cl->out.len ? POLLOUT : 0)), 0};
+            d->pobj[n++] = cl;
+        }
+        size_t first_conn = n;
+        for (size_t i = 0; i < d->nconns; i++) {
+            struct conn *c = &d->conns[i];
+            if (c->st == C_DOWN)
+                continue;
+            short ev = POLLIN;
+            if (c->st == C_CONNECTING || c->want_write || c->out.len)
+                ev |= POLLOUT;
+            if (c->st == C_CONNECTING)
+                ev = POLLOUT;
+            d->pfd[n] = (struct pollfd){c->fd, ev, 0};
+            d->pobj[n++] = c;
+        }
+        int r = poll(d->pfd, n, next_timeout(d, hastls_dot_now_ms()));
+        if (r < 0 && errno != EINTR)
+            break;
+        if (r > 0) {
+            if (d->pfd[0].revents) {
+                char b[64];
+                while (read(d->wake[0], b, sizeof b) > 0)
+                    ;
+            }
+            if (d->extra_fd >= 0 && d->pfd[2].revents && d->process)
+                d->process(d->process_arg);
+            /* Connections first: their answers go to clients polled below. */
+            for (size_t i = first_conn; i < n; i++) {
+                struct conn *c = d->pobj[i];
+                if (d->pfd[i].revents && c->fd == d->pfd[i].fd && c->st != C_DOWN)
+                    conn_event(d, c, d->pfd[i].revents);
+            }
+            for (size_t i = first_client; i < first_conn; i++) {
+                if (!d->pfd[i].revents)
+                    continue;
+                /* The client may have been closed meanwhile: look it up. */
+                struct client *cl;
+                for (cl = d->clients; cl && cl != d->pobj[i]; cl = cl->next)
+                    ;
+                if (cl && cl->fd == d->pfd[i].fd)
+                    client_event(d, cl, d->pfd[i].revents);
+            }
+            if (d->pfd[1].revents)
+                client_accept(d);
+        }
+        timers(d, hastls_dot_now_ms());
+        /* Flush answers queued for clients during this round. */
+        for (struct client *cl = d->clients, *next; cl; cl = next) {
+            next = cl->next;
+            if (cl->out.len)
+                client_event(d, cl, 0);
+        }
+        for (size_t i = 0; i < d->nconns; i++) {
+            struct conn *c = &d->conns[i];
+            if (c->st == C_READY && c->out.len)
+                conn_flush(d, c);
+        }
+    }
+    return NULL;
+}
+
+int hastls_dot_start(struct hastls_dot *d, int extra_fd, void (*process)(void *),
+                     void *arg, char *err, size_t errlen)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t l = sizeof sa;
+    d->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (d->lfd < 0 || bind(d->lfd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+        listen(d->lfd, 64) < 0 || getsockname(d->lfd, (struct sockaddr *)&sa, &l) < 0) {
+        snprintf(err, errlen, "cannot set up the resolver's loopback listener: %s",
+                 strerror(errno));
+        goto fail;
+    }
+    if (pipe2(d->wake, O_NONBLOCK | O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "pipe: %s", strerror(errno));
+        goto fail;
+    }
+    d->extra_fd = extra_fd;
+    d->process = process;
+    d->process_arg = arg;
+    int e = pthread_create(&d->thread, NULL, event_thread, d);
+    if (e) {
+        snprintf(err, errlen, "cannot start the resolver thread: %s", strerror(e));
+        goto fail;
+    }
+    d->started = 1;
+    return ntohs(sa.sin_port);
+fail:
+    if (d->lfd >= 0)
+        close(d->lfd);
+    d->lfd = -1;
+    for (int i = 0; i < 2; i++) {
+        if (d->wake[i] >= 0)
+            close(d->wake[i]);
+        d->wake[i] = -1;
+    }
+    return -1;
+}
+
+void hastls_dot_free(struct hastls_dot *d)
+{
+    if (!d)
+        return;
+    if (d->started) {
+        d->stop = 1;
+        if (write(d->wake[1], "x", 1) < 0) {
+            /* the pipe is non-blocking and nearly empty: cannot fail here */
+        }
+        pthread_join(d->thread, NULL);
+    }
+    while (d->queries)
+        query_unlink(d, d->queries);
+    while (d->clients)
+        client_close(d, d->clients);
+    for (size_t i = 0; i < d->nconns; i++) {
+        conn_close(d, &d->conns[i]);
+        if (d->conns[i].sess)
+            SSL_SESSION_free(d->conns[i].sess);
+    }
+    if (d->ssl_ctx)
+        SSL_CTX_free(d->ssl_ctx);
+    if (d->lfd >= 0)
+        close(d->lfd);
+    for (int i = 0; i < 2; i++)
+        if (d->wake[i] >= 0)
+            close(d->wake[i]);
+    free(d->pfd);
+    free(d->pobj);
+    pthread_mutex_destroy(&d->mu);
+    free(d);
+}
+
+void hastls_dot_forget(struct hastls_dot *d)
+{
+    if (!d)
+        return;
+    if (d->lfd >= 0)
+        close(d->lfd);
+    for (int i = 0; i < 2; i++)
+        if (d->wake[i] >= 0)
+            close(d->wake[i]);
+    for (struct client *cl = d->clients; cl; cl = cl->next)
+        close(cl->fd);
+    for (size_t i = 0; i < d->nconns; i++)
+        if (d->conns[i].fd >= 0)
+            close(d->conns[i].fd);
+}

@@ -1,0 +1,489 @@
+/* shim/resolver/resolver.c: libunbound validates and caches; the DoT transport
+ * (dot.c) carries its queries.  See resolver.h.
+ *
+ * libunbound runs in threaded asynchronous mode: ub_resolve_async hands the
+ * queries of one lookup to its worker together (one round trip for A, AAAA and
+ * HASTLS), and the transport's event thread runs ub_process when results are
+ * ready.  Each lookup waits on a condition variable of its own "batch" with the
+ * configuration's deadline; a batch is reference-counted because a result may
+ * arrive after its waiter gave up.
+ */
+#include "shim/resolver/resolver.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <unbound.h>
+
+#include "shim/resolver/dnswire.h"
+#include "shim/resolver/dot.h"
+
+struct hastls_resolver {
+    struct hastls_config cfg;
+    hastls_log_fn log;
+    struct ub_ctx *ub;
+    struct hastls_dot *dot;
+    pthread_mutex_t start_mu; /* guards STARTED and START_ERR */
+    int started;              /* 1 running, -1 failed to start */
+    char start_err[256];
+};
+
+struct batch;
+
+struct slot {
+    struct batch *b;
+    int async_id;
+    int done;
+    int err;
+    struct ub_result *res;
+};
+
+struct batch {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int refs; /* the waiter + every query whose callback may still come */
+    size_t pending;
+    int abandoned;
+    size_t n;
+    struct slot slots[];
+};
+
+const char *hastls_sec_name(enum hastls_sec s)
+{
+    switch (s) {
+    case HASTLS_SEC_SECURE:
+        return "secure";
+    case HASTLS_SEC_INSECURE:
+        return "insecure";
+    case HASTLS_SEC_BOGUS:
+        return "bogus";
+    case HASTLS_SEC_FAILED:
+        return "failed";
+    }
+    return "?";
+}
+
+static void rlog(struct hastls_resolver *r, enum hastls_log_level lvl, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void rlog(struct hastls_resolver *r, enum hastls_log_level lvl, const char *fmt, ...)
+{
+    if (!r->log || lvl > r->cfg.log_level)
+        return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    r->log(lvl, msg);
+}
+
+static int ub_opt(struct ub_ctx *ub, const char *opt, const char *val, char *err,
+                  size_t errlen)
+{
+    int e = ub_ctx_set_option(ub, opt, val);
+    if (e) {
+        snprintf(err, errlen, "libunbound option %s %s: %s", opt, val, ub_strerror(e));
+        return -1;
+    }
+    return 0;
+}
+
+struct hastls_resolver *hastls_resolver_new(const struct hastls_config *cfg,
+                                            hastls_log_fn log, char *err, size_t errlen)
+{
+    struct hastls_resolver *r = calloc(1, sizeof *r);
+    if (!r) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    r->cfg = *cfg;
+    r->log = log;
+    pthread_mutex_init(&r->start_mu, NULL);
+    if (r->cfg.n_upstreams == 0) {
+        snprintf(err, errlen, "no upstream configured");
+        goto fail;
+    }
+    r->ub = ub_ctx_create();
+    if (!r->ub) {
+        snprintf(err, errlen, "cannot create a libunbound context");
+        goto fail;
+    }
+    /* Our forwarder is on 127.0.0.1, which unbound avoids by default; it is
+     * reached over TCP because the transport is a TCP relay. */
+    if (ub_opt(r->ub, "do-not-query-localhost:", "no", err, errlen) < 0 ||
+        ub_opt(r->ub, "tcp-upstream:", "yes", err, errlen) < 0)
+        goto fail;
+    if (r->cfg.trust_anchor[0]) {
+        if (access(r->cfg.trust_anchor, R_OK) < 0) {
+            snprintf(err, errlen, "cannot read trust anchor %s: %s", r->cfg.trust_anchor,
+                     strerror(errno));
+            goto fail;
+        }
+        int e = ub_ctx_add_ta_file(r->ub, r->cfg.trust_anchor);
+        if (e) {
+            snprintf(err, errlen, "trust anchor %s: %s", r->cfg.trust_anchor,
+                     ub_strerror(e));
+            goto fail;
+        }
+    }
+    r->dot = hastls_dot_new(&r->cfg, log, err, errlen);
+    if (!r->dot)
+        goto fail;
+    return r;
+fail:
+    if (r->ub)
+        ub_ctx_delete(r->ub);
+    pthread_mutex_destroy(&r->start_mu);
+    free(r);
+    return NULL;
+}
+
+static void process_results(void *arg)
+{
+    struct hastls_resolver *r = arg;
+    ub_process(r->ub);
+}
+
+/* Starts the transport and points libunbound at it, once. */
+static int ensure_started(struct hastls_resolver *r, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&r->start_mu);
+    if (r->started == 0) {
+        int e = ub_ctx_async(r->ub, 1);
+        int fd = e ? -1 : ub_fd(r->ub);
+        if (e || fd < 0) {
+            snprintf(r->start_err, sizeof r->start_err, "libunbound async mode: %s",
+                     ub_strerror(e ? e : UB_INITFAIL));
+            r->started = -1;
+        } else {
+            int port = hastls_dot_start(r->dot, fd, process_results, r, r->start_err,
+                                        sizeof r->start_err);
+            char fwd[64];
+            snprintf(fwd, sizeof fwd, "127.0.0.1@%d", port);
+            if (port < 0) {
+                r->started = -1;
+            } else if ((e = ub_ctx_set_fwd(r->ub, fwd)) != 0) {
+                snprintf(r->start_err, sizeof r->start_err, "libunbound forwarder: %s",
+                         ub_strerror(e));
+                r->started = -1;
+            } else {
+                r->started = 1;
+                rlog(r, HASTLS_LOG_DEBUG, "resolver started, transport on %s (privacy=%s)",
+                     fwd, hastls_privacy_name(r->cfg.privacy));
+            }
+        }
+    }
+    int ok = r->started == 1;
+    if (!ok)
+        snprintf(err, errlen, "%s", r->start_err);
+    pthread_mutex_unlock(&r->start_mu);
+    return ok ? 0 : -1;
+}
+
+static void batch_unref(struct batch *b)
+{
+    pthread_mutex_lock(&b->mu);
+    int last = --b->refs == 0;
+    pthread_mutex_unlock(&b->mu);
+    if (!last)
+        return;
+    for (size_t i = 0; i < b->n; i++)
+        if (b->slots[i].res)
+            ub_resolve_free(b->slots[i].res);
+    pthread_mutex_destroy(&b->mu);
+    pthread_cond_destroy(&b->cv);
+    free(b);
+}
+
+static void on_result(void *arg, int err, struct ub_result *res)
+{
+    struct slot *s = arg;
+    struct batch *b = s->b;
+    pthread_mutex_lock(&b->mu);
+    s->err = err;
+    s->res = res;
+    s->done = 1;
+    b->pending--;
+    pthread_cond_signal(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    batch_unref(b);
+}
+
+static void strip_dot(char *s)
+{
+    size_t n = strlen(s);
+    if (n > 1 && s[n - 1] == '.' && (n < 2 || s[n - 2] != '\\'))
+        s[n - 1] = '\0';
+}
+
+/* The transport's reasons, worded after the privacy profile. */
+static void failure_reason(struct hastls_resolver *r, uint64_t since, const char *what,
+                           char *out, size_t outlen)
+{
+    char ups[400];
+    unsigned n = hastls_dot_failures(r->dot, since, ups, sizeof ups);
+    const char *kind;
+    switch (r->cfg.privacy) {
+    case HASTLS_PRIVACY_STRICT:
+        kind = "no authenticated DNS-over-TLS upstream reachable";
+        break;
+    case HASTLS_PRIVACY_ENCRYPTED:
+        kind = "no DNS-over-TLS upstream reachable";
+        break;
+    case HASTLS_PRIVACY_OPPORTUNISTIC:
+        kind = "no upstream reachable over TLS or cleartext";
+        break;
+    default:
+        kind = "no upstream reachable";
+        break;
+    }
+    if (n)
+        snprintf(out, outlen, "%s (privacy=%s): %s", kind,
+                 hastls_privacy_name(r->cfg.privacy), ups);
+    else
+        snprintf(out, outlen, "%s", what);
+}
+
+static struct hastls_answer *answer_new(const struct hastls_query *q)
+{
+    struct hastls_answer *a = calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    a->qtype = q->type;
+    a->rcode = -1;
+    snprintf(a->qname, sizeof a->qname, "%s", q->name);
+    snprintf(a->canonname, sizeof a->canonname, "%s", q->name);
+    strip_dot(a->canonname);
+    return a;
+}
+
+/* Fills A from libunbound's result.  Returns 0 or -1 (out of memory). */
+static int answer_fill(struct hastls_resolver *r, struct hastls_answer *a,
+                       const struct slot *s, uint64_t since)
+{
+    const struct ub_result *res = s->res;
+    if (s->err || !res) {
+        a->status = HASTLS_SEC_FAILED;
+        snprintf(a->reason, sizeof a->reason, "libunbound: %s", ub_strerror(s->err));
+        return 0;
+    }
+    a->rcode = res->rcode;
+    a->ttl = res->ttl > 0 ? (uint32_t)res->ttl : 0;
+    if (res->canonname) {
+        snprintf(a->canonname, sizeof a->canonname, "%s", res->canonname);
+        strip_dot(a->canonname);
+    }
+    if (res->answer_packet && res->answer_len > 0) {
+        a->packet = malloc((size_t)res->answer_len);
+        if (!a->packet)
+            return -1;
+        memcpy(a->packet, res->answer_packet, (size_t)res->answer_len);
+        a->packet_len = (size_t)res->answer_len;
+    }
+    if (res->bogus) {
+        a->status = HASTLS_SEC_BOGUS;
+        snprintf(a->reason, sizeof a->reason, "%s",
+                 res->why_bogus ? res->why_bogus : "DNSSEC validation failed");
+    } else if (res->rcode == HASTLS_DNS_RCODE_SERVFAIL && !res->havedata) {
+        a->status = HASTLS_SEC_FAILED;
+        failure_reason(r, since, "the upstream answered SERVFAIL", a->reason,
+                       sizeof a->reason);
+    } else {
+        a->status = res->secure ? HASTLS_SEC_SECURE : HASTLS_SEC_INSECURE;
+    }
+    if (a->packet && a->status != HASTLS_SEC_FAILED) {
+        size_t n, total;
+        if (hastls_dns_answer_records(a->packet, a->packet_len, a->qtype, NULL, 0, &n,
+                                      &total) == 0 &&
+            total > 0) {
+            a->rr = calloc(total, sizeof *a->rr);
+            if (!a->rr)
+                return -1;
+            hastls_dns_answer_records(a->packet, a->packet_len, a->qtype, a->rr, total,
+                                      &a->n_rr, NULL);
+        }
+    }
+    return 0;
+}
+
+void hastls_answer_free(struct hastls_answer *a)
+{
+    if (!a)
+        return;
+    free(a->rr);
+    free(a->packet);
+    free(a);
+}
+
+int hastls_resolver_lookup(struct hastls_resolver *r, const struct hastls_query *q,
+                           size_t nq, struct hastls_answer **ans)
+{
+    uint64_t start = hastls_dot_now_ms();
+    for (size_t i = 0; i < nq; i++)
+        ans[i] = NULL;
+    for (size_t i = 0; i < nq; i++)
+        if (!(ans[i] = answer_new(&q[i])))
+            goto oom;
+    if (nq == 0)
+        return 0;
+
+    char err[256];
+    if (ensure_started(r, err, sizeof err) < 0) {
+        for (size_t i = 0; i < nq; i++) {
+            ans[i]->status = HASTLS_SEC_FAILED;
+            snprintf(ans[i]->reason, sizeof ans[i]->reason, "%s", err);
+        }
+        return 0;
+    }
+
+    struct batch *b = calloc(1, sizeof *b + nq * sizeof b->slots[0]);
+    if (!b)
+        goto oom;
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    b->n = nq;
+    b->refs = 1;
+
+    for (size_t i = 0; i < nq; i++) {
+        struct slot *s = &b->slots[i];
+        s->b = b;
+        pthread_mutex_lock(&b->mu);
+        b->refs++;
+        b->pending++;
+        pthread_mutex_unlock(&b->mu);
+        int e = ub_resolve_async(r->ub, q[i].name, q[i].type, 1 /* IN */, s, on_result,
+                                 &s->async_id);
+        if (e) {
+            pthread_mutex_lock(&b->mu);
+            s->done = 1;
+            s->err = e;
+            b->pending--;
+            b->refs--;
+            pthread_mutex_unlock(&b->mu);
+        }
+    }
+
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += r->cfg.timeout_ms / 1000;
+    until.tv_nsec += (long)(r->cfg.timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&b->mu);
+    while (b->pending > 0)
+        if (pthread_cond_timedwait(&b->cv, &b->mu, &until) == ETIMEDOUT)
+            break;
+    b->abandoned = b->pending > 0;
+    /* Take the results delivered so far; later ones stay with the batch. */
+    struct ub_result **res = calloc(nq, sizeof *res);
+    int *done = calloc(nq, sizeof *done);
+    int *errs = calloc(nq, sizeof *errs);
+    int *ids = calloc(nq, sizeof *ids);
+    for (size_t i = 0; res && done && errs && ids && i < nq; i++) {
+        done[i] = b->slots[i].done;
+        ids[i] = b->slots[i].async_id;
+        if (done[i]) {
+            res[i] = b->slots[i].res;
+            errs[i] = b->slots[i].err;
+            b->slots[i].res = NULL;
+        }
+    }
+    pthread_mutex_unlock(&b->mu);
+    if (!res || !done || !errs || !ids) {
+        /* Leave everything to the batch; it frees what arrives. */
+        free(res);
+        free(done);
+        free(errs);
+        free(ids);
+        batch_unref(b);
+        goto oom;
+    }
+    for (size_t i = 0; i < nq; i++)
+        if (!done[i] && ub_cancel(r->ub, ids[i]) == UB_NOERROR)
+            batch_unref(b); /* its callback will never come */
+    batch_unref(b);
+
+    int rc = 0;
+    for (size_t i = 0; i < nq; i++) {
+        if (done[i]) {
+            struct slot s = {.err = errs[i], .res = res[i]};
+            if (answer_fill(r, ans[i], &s, start) < 0)
+                rc = -1;
+            if (res[i])
+                ub_resolve_free(res[i]);
+        } else {
+            ans[i]->status = HASTLS_SEC_FAILED;
+            char what[64];
+            snprintf(what, sizeof what, "timed out after %u ms", r->cfg.timeout_ms);
+            failure_reason(r, start, what, ans[i]->reason, sizeof ans[i]->reason);
+        }
+    }
+    free(res);
+    free(done);
+    free(errs);
+    free(ids);
+    if (rc < 0)
+        goto oom;
+    return 0;
+oom:
+    for (size_t i = 0; i < nq; i++) {
+        hastls_answer_free(ans[i]);
+        ans[i] = NULL;
+    }
+    return -1;
+}
+
+void hastls_resolver_free(struct hastls_resolver *r)
+{
+    if (!r)
+        return;
+    /* The event thread calls ub_process: stop it before deleting the context.
+     * The transport's connections stay open until libunbound is gone, so
+     * nothing it is waiting for breaks mid-way. */
+    struct hastls_dot *dot = r->dot;
+    if (dot)
+        hastls_dot_free(dot);
+    if (r->ub)
+        ub_ctx_delete(r->ub);
+    pthread_mutex_destroy(&r->start_mu);
+    free(r);
+}
+
+void hastls_resolver_forget(struct hastls_resolver *r)
+{
+    if (!r)
+        return;
+    hastls_dot_forget(r->dot);
+    if (r->started == 1) {
+        int fd = ub_fd(r->ub);
+        if (fd >= 0)
+            close(fd);
+    }
+}
+
+void hastls_resolver_get_stats(struct hastls_resolver *r, struct hastls_resolver_stats *out)
+{
+    hastls_dot_stats(r->dot, out);
+}
+
+__attribute__((visibility("default"))) const struct hastls_resolver_api hastls_resolver_api = {
+    .version = HASTLS_RESOLVER_API_VERSION,
+    .create = hastls_resolver_new,
+    .lookup = hastls_resolver_lookup,
+    .answer_free = hastls_answer_free,
+    .destroy = hastls_resolver_free,
+    .forget = hastls_resolver_forget,
+    .get_stats = hastls_resolver_get_stats,
+};
