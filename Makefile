@@ -54,7 +54,7 @@ UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
 .PHONY: all check unit unit-asan fuzz fuzz-build lab-selftest integration \
-        install uninstall clean deps demo bench format
+        install uninstall man clean deps demo bench format
 all: $(SHIM_SO) $(RESOLVER_SO) $(CLI)
 
 $(BUILD)/obj/%.o: %.c
@@ -136,15 +136,50 @@ demo: deps all
 bench: deps all
 	@scripts/bench
 
-install: all
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGLIBDIR) $(DESTDIR)$(BINDIR)
+# Man pages: docs/NAME.SECTION.scd -> $(BUILD)/man/NAME.SECTION (scdoc).
+MAN_SRC   := $(wildcard docs/*.scd)
+MAN_PAGES := $(patsubst docs/%.scd,$(BUILD)/man/%,$(MAN_SRC))
+DOCDIR    ?= $(PREFIX)/share/doc/hastls
+man: $(MAN_PAGES)
+$(BUILD)/man/%: docs/%.scd
+	@mkdir -p $(dir $@)
+	scdoc <$< >$@.tmp && mv $@.tmp $@
+
+# The wrapper scripts learn where the shim is installed; in a source tree the
+# placeholders stay and they use ../build instead.
+SUBST = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g'
+# Installs the example configuration, never a hastls.conf: the built-in
+# defaults apply until the administrator writes one.
+install: all man
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGLIBDIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
+	    $(DESTDIR)$(SYSCONFDIR)/hastls $(DESTDIR)$(DOCDIR)
 	install -m 0755 $(SHIM_SO) $(DESTDIR)$(LIBDIR)/libhastls.so
 	install -m 0755 $(RESOLVER_SO) $(DESTDIR)$(PKGLIBDIR)/libhastls-resolver.so
 	install -m 0755 $(CLI) $(DESTDIR)$(BINDIR)/hastls
+	for f in hastls-run hastls-shell; do \
+	    $(SUBST) scripts/$$f >$(DESTDIR)$(BINDIR)/$$f.tmp && \
+	    chmod 0755 $(DESTDIR)$(BINDIR)/$$f.tmp && \
+	    mv $(DESTDIR)$(BINDIR)/$$f.tmp $(DESTDIR)$(BINDIR)/$$f || exit 1; \
+	done
+	for p in $(MAN_PAGES); do \
+	    install -m 0644 $$p $(DESTDIR)$(MANDIR)/man$${p##*.}/ || exit 1; \
+	done
+	install -m 0644 docs/hastls.conf.example $(DESTDIR)$(SYSCONFDIR)/hastls/hastls.conf.example
+	install -m 0644 README.md LICENSE docs/hastls.conf.example docs/hastls-systemd.conf \
+	    $(DESTDIR)$(DOCDIR)/
 
+# Removes what install put there; a hastls.conf written by the administrator
+# stays, and so do directories that are not empty.
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libhastls.so $(DESTDIR)$(PKGLIBDIR)/libhastls-resolver.so \
-	    $(DESTDIR)$(BINDIR)/hastls
+	    $(DESTDIR)$(BINDIR)/hastls $(DESTDIR)$(BINDIR)/hastls-run $(DESTDIR)$(BINDIR)/hastls-shell \
+	    $(DESTDIR)$(SYSCONFDIR)/hastls/hastls.conf.example
+	for p in $(notdir $(MAN_PAGES)); do rm -f $(DESTDIR)$(MANDIR)/man$${p##*.}/$$p; done
+	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,README.md LICENSE hastls.conf.example hastls-systemd.conf)
+	for d in $(DESTDIR)$(PKGLIBDIR) $(DESTDIR)$(SYSCONFDIR)/hastls $(DESTDIR)$(DOCDIR); do \
+	    rmdir $$d 2>/dev/null || true; \
+	done
 
 format:
 	clang-format -i $(POLICY_SRC) $(wildcard policy/*.h) $(wildcard shim/*.[ch] shim/*/*.[ch]) \
