@@ -1,0 +1,429 @@
+/* tests/unit/test_resolver_dnswire.c: the resolver's DNS wire helpers, with
+ * well-formed and malformed messages, and the listener's own-process check. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "shim/resolver/dnswire.h"
+#include "shim/resolver/dot.h"
+
+/* Builds a query for NAME (dotted, no final dot) and TYPE into OUT; returns
+ * its length.  With OPT, an OPT record carrying OPTLEN bytes of OPTDATA. */
+static size_t make_query(uint8_t *out, const char *name, uint16_t type, int opt,
+                         const uint8_t *optdata, size_t optlen)
+{
+    size_t o = 0;
+    const uint8_t hdr[12] = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, (uint8_t)(opt ? 1 : 0)};
+    memcpy(out, hdr, 12);
+    o = 12;
+    const char *p = name;
+    while (*p) {
+        const char *dot = strchr(p, '.');
+        size_t l = dot ? (size_t)(dot - p) : strlen(p);
+        out[o++] = (uint8_t)l;
+        memcpy(out + o, p, l);
+        o += l;
+        p += l;
+        if (*p == '.')
+            p++;
+    }
+    out[o++] = 0;
+    out[o++] = (uint8_t)(type >> 8);
+    out[o++] = (uint8_t)type;
+    out[o++] = 0;
+    out[o++] = 1;
+    if (opt) {
+        const uint8_t rr[] = {0, 0, 41, 0x10, 0x00, 0, 0, 0x80, 0};
+        memcpy(out + o, rr, sizeof rr);
+        o += sizeof rr;
+        out[o++] = (uint8_t)(optlen >> 8);
+        out[o++] = (uint8_t)optlen;
+        if (optlen)
+            memcpy(out + o, optdata, optlen);
+        o += optlen;
+    }
+    return o;
+}
+
+/* Returns the offset of the OPT record's RDATA in MSG, or 0. */
+static size_t find_opt_rdata(const uint8_t *msg, size_t len, uint16_t *rdlen)
+{
+    size_t off;
+    assert_int_equal(hastls_dns_check_query(msg, len, &off), 0);
+    unsigned n = hastls_dns_count(msg, 1) + hastls_dns_count(msg, 2) + hastls_dns_count(msg, 3);
+    size_t found = 0;
+    for (unsigned i = 0; i < n; i++) {
+        struct hastls_dns_rr rr;
+        assert_int_equal(hastls_dns_parse_rr(msg, len, off, &rr, &off), 0);
+        if (rr.type == 41) {
+            assert_int_equal(found, 0);
+            found = rr.rdata_off;
+            *rdlen = rr.rdlen;
+        }
+    }
+    assert_int_equal(off, len);
+    return found;
+}
+
+static void test_pad_adds_opt(void **state)
+{
+    (void)state;
+    uint8_t q[512], out[1024];
+    size_t len = make_query(q, "secure.lab.example", 1, 0, NULL, 0), olen;
+    assert_int_equal(hastls_dns_pad(q, len, 128, out, sizeof out, &olen), 0);
+    assert_int_equal(olen % 128, 0);
+    assert_true(olen >= len + 15);
+    assert_int_equal(hastls_dns_count(out, 3), 1);
+    assert_memory_equal(out, q, 10); /* header up to ARCOUNT unchanged */
+    uint16_t rdlen = 0;
+    size_t rd = find_opt_rdata(out, olen, &rdlen);
+    assert_true(rd > 0);
+    /* One option: Padding, filling the rest, all zeros. */
+    assert_int_equal((out[rd] << 8) | out[rd + 1], HASTLS_DNS_OPT_PADDING);
+    size_t plen = (size_t)((out[rd + 2] << 8) | out[rd + 3]);
+    assert_int_equal(plen + 4, rdlen);
+    for (size_t i = 0; i < plen; i++)
+        assert_int_equal(out[rd + 4 + i], 0);
+}
+
+static void test_pad_replaces_padding_keeps_options(void **state)
+{
+    (void)state;
+    /* A cookie option (10, 8 bytes) and an old 3-byte Padding option. */
+    const uint8_t opts[] = {0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0, 12, 0, 3, 0, 0, 0};
+    uint8_t q[512], out[1024], again[1024];
+    size_t len = make_query(q, "a.example", 28, 1, opts, sizeof opts), olen, alen;
+    assert_int_equal(hastls_dns_pad(q, len, 128, out, sizeof out, &olen), 0);
+    assert_int_equal(olen % 128, 0);
+    assert_int_equal(hastls_dns_count(out, 3), 1);
+    uint16_t rdlen = 0;
+    size_t rd = find_opt_rdata(out, olen, &rdlen);
+    assert_memory_equal(out + rd, opts, 12); /* the cookie comes first, intact */
+    assert_int_equal((out[rd + 12] << 8) | out[rd + 13], 12);
+    /* Padding a padded query changes nothing: the old padding is replaced. */
+    assert_int_equal(hastls_dns_pad(out, olen, 128, again, sizeof again, &alen), 0);
+    assert_int_equal(alen, olen);
+    assert_memory_equal(again, out, olen);
+}
+
+static void test_pad_exact_block(void **state)
+{
+    (void)state;
+    /* Whatever the name length, the result is a whole number of blocks. */
+    char name[200];
+    for (size_t l = 1; l < 60; l++) {
+        memset(name, 'x', l);
+        name[l] = '\0';
+        uint8_t q[512], out[1024];
+        size_t len = make_query(q, name, 1, 1, NULL, 0), olen;
+        assert_int_equal(hastls_dns_pad(q, len, 128, out, sizeof out, &olen), 0);
+        assert_int_equal(olen % 128, 0);
+        assert_true(olen - len < 128 + 4);
+    }
+}
+
+static void test_pad_rejects_malformed(void **state)
+{
+    (void)state;
+    uint8_t q[512], out[1024];
+    size_t len = make_query(q, "a.example", 1, 1, NULL, 0), olen;
+    /* Every truncation fails cleanly. */
+    for (size_t l = 0; l < len; l++)
+        assert_int_equal(hastls_dns_pad(q, l, 128, out, sizeof out, &olen), -1);
+    /* Trailing garbage. */
+    q[len] = 0xff;
+    assert_int_equal(hastls_dns_pad(q, len + 1, 128, out, sizeof out, &olen), -1);
+    /* Output too small. */
+    assert_int_equal(hastls_dns_pad(q, len, 128, out, 100, &olen), -1);
+    /* An option running past the OPT RDATA. */
+    const uint8_t badopt[] = {0, 10, 0, 9, 1, 2, 3};
+    len = make_query(q, "a.example", 1, 1, badopt, sizeof badopt);
+    assert_int_equal(hastls_dns_pad(q, len, 128, out, sizeof out, &olen), -1);
+    /* Two OPT records. */
+    len = make_query(q, "a.example", 1, 1, NULL, 0);
+    const uint8_t opt2[] = {0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0};
+    memcpy(q + len, opt2, sizeof opt2);
+    q[11] = 2;
+    assert_int_equal(hastls_dns_pad(q, len + sizeof opt2, 128, out, sizeof out, &olen), -1);
+    /* A TSIG-signed query is left alone (padding would break the MAC). */
+    len = make_query(q, "a.example", 1, 0, NULL, 0);
+    const uint8_t tsig[] = {0, 0, 250, 0, 255, 0, 0, 0, 0, 0, 0};
+    memcpy(q + len, tsig, sizeof tsig);
+    q[11] = 1;
+    assert_int_equal(hastls_dns_pad(q, len + sizeof tsig, 128, out, sizeof out, &olen), -1);
+}
+
+static void test_skip_and_read_name(void **state)
+{
+    (void)state;
+    /* 12-byte header, then "ab.cd" at 12, then "x" + pointer to 12 at 19. */
+    uint8_t m[64] = {0};
+    const uint8_t names[] = {2, 'a', 'b', 2, 'c', 'd', 0, 1, 'x', 0xc0, 12};
+    memcpy(m + 12, names, sizeof names);
+    size_t len = 12 + sizeof names, next;
+    char out[256];
+    assert_int_equal(hastls_dns_read_name(m, len, 12, out, sizeof out, &next), 0);
+    assert_string_equal(out, "ab.cd");
+    assert_int_equal(next, 19);
+    assert_int_equal(hastls_dns_read_name(m, len, 19, out, sizeof out, &next), 0);
+    assert_string_equal(out, "x.ab.cd");
+    assert_int_equal(next, len);
+    assert_int_equal(hastls_dns_skip_name(m, len, 19, &next), 0);
+    assert_int_equal(next, len);
+    /* Truncated pointer, truncated label. */
+    assert_int_equal(hastls_dns_skip_name(m, len - 1, 19, &next), -1);
+    assert_int_equal(hastls_dns_read_name(m, len - 1, 19, out, sizeof out, &next), -1);
+    assert_int_equal(hastls_dns_skip_name(m, 14, 12, &next), -1);
+    /* Output buffer too small. */
+    assert_int_equal(hastls_dns_read_name(m, len, 19, out, 5, &next), -1);
+    /* The root. */
+    m[40] = 0;
+    assert_int_equal(hastls_dns_read_name(m, 41, 40, out, sizeof out, &next), 0);
+    assert_string_equal(out, ".");
+    /* Extended label types (0x40, 0x80) are rejected. */
+    m[40] = 0x41;
+    assert_int_equal(hastls_dns_skip_name(m, 45, 40, &next), -1);
+    assert_int_equal(hastls_dns_read_name(m, 45, 40, out, sizeof out, &next), -1);
+}
+
+static void test_compression_loops(void **state)
+{
+    (void)state;
+    uint8_t m[64] = {0};
+    char out[256];
+    size_t next;
+    /* A pointer to itself. */
+    m[12] = 0xc0;
+    m[13] = 12;
+    assert_int_equal(hastls_dns_read_name(m, 14, 12, out, sizeof out, &next), -1);
+    /* Two pointers pointing at each other. */
+    m[12] = 0xc0;
+    m[13] = 14;
+    m[14] = 0xc0;
+    m[15] = 12;
+    assert_int_equal(hastls_dns_read_name(m, 16, 14, out, sizeof out, &next), -1);
+    assert_int_equal(hastls_dns_read_name(m, 16, 12, out, sizeof out, &next), -1);
+    /* A forward pointer. */
+    m[12] = 0xc0;
+    m[13] = 20;
+    assert_int_equal(hastls_dns_read_name(m, 30, 12, out, sizeof out, &next), -1);
+    /* A label pointing back into its own name. */
+    const uint8_t self[] = {1, 'a', 0xc0, 12};
+    memcpy(m + 12, self, sizeof self);
+    assert_int_equal(hastls_dns_read_name(m, 16, 12, out, sizeof out, &next), -1);
+}
+
+static void test_name_too_long(void **state)
+{
+    (void)state;
+    uint8_t m[600];
+    size_t o = 0, next;
+    char out[1024];
+    for (int i = 0; i < 5; i++) { /* 5 * 64 = 320 > 255 octets */
+        m[o++] = 63;
+        memset(m + o, 'a', 63);
+        o += 63;
+    }
+    m[o++] = 0;
+    assert_int_equal(hastls_dns_skip_name(m, o, 0, &next), -1);
+    assert_int_equal(hastls_dns_read_name(m, o, 0, out, sizeof out, &next), -1);
+}
+
+static void test_read_name_escapes(void **state)
+{
+    (void)state;
+    const uint8_t m[] = {3, 'a', '.', ' ', 1, '\\', 0};
+    char out[64];
+    size_t next;
+    assert_int_equal(hastls_dns_read_name(m, sizeof m, 0, out, sizeof out, &next), 0);
+    assert_string_equal(out, "a\\046\\032.\\092");
+}
+
+static void test_frame(void **state)
+{
+    (void)state;
+    uint8_t b[8] = {0, 3, 'a', 'b', 'c', 0, 0, 9};
+    size_t m;
+    assert_int_equal(hastls_dns_frame(b, 0, &m), 0);
+    assert_int_equal(hastls_dns_frame(b, 1, &m), 0);
+    assert_int_equal(hastls_dns_frame(b, 4, &m), 0);
+    assert_int_equal(hastls_dns_frame(b, 5, &m), 1);
+    assert_int_equal(m, 3);
+    assert_int_equal(hastls_dns_frame(b + 6, 1, &m), 0);
+    b[5] = 0;
+    b[6] = 0; /* a zero-length frame is complete (and then rejected as a query) */
+    assert_int_equal(hastls_dns_frame(b + 5, 2, &m), 1);
+    assert_int_equal(m, 0);
+    b[5] = 0xff;
+    b[6] = 0xff;
+    assert_int_equal(hastls_dns_frame(b + 5, 3, &m), 0);
+}
+
+static void test_check_query_and_question(void **state)
+{
+    (void)state;
+    uint8_t a[512], b[512];
+    size_t alen = make_query(a, "Secure.LAB.example", 1, 1, NULL, 0), qend;
+    size_t blen = make_query(b, "secure.lab.EXAMPLE", 1, 0, NULL, 0);
+    assert_int_equal(hastls_dns_check_query(a, alen, &qend), 0);
+    assert_int_equal(qend, 12 + 20 + 4);
+    assert_int_equal(hastls_dns_same_question(a, alen, b, blen), 1);
+    b[blen - 3] = 28; /* AAAA */
+    assert_int_equal(hastls_dns_same_question(a, alen, b, blen), 0);
+    blen = make_query(b, "secure.lab.exampl", 1, 0, NULL, 0);
+    assert_int_equal(hastls_dns_same_question(a, alen, b, blen), 0);
+    assert_int_equal(hastls_dns_same_question(a, 11, b, blen), 0);
+    /* Answers, several questions, truncations are not relayable queries. */
+    a[2] |= 0x80;
+    assert_int_equal(hastls_dns_check_query(a, alen, &qend), -1);
+    a[2] &= 0x7f;
+    a[5] = 2;
+    assert_int_equal(hastls_dns_check_query(a, alen, &qend), -1);
+    a[5] = 1;
+    for (size_t l = 0; l < 36; l++)
+        assert_int_equal(hastls_dns_check_query(a, l, &qend), -1);
+}
+
+static void test_servfail(void **state)
+{
+    (void)state;
+    uint8_t q[512], out[512];
+    size_t len = make_query(q, "a.example", 1, 1, NULL, 0), qend;
+    q[3] |= 0x10; /* CD */
+    assert_int_equal(hastls_dns_check_query(q, len, &qend), 0);
+    assert_int_equal(hastls_dns_servfail(q, qend, out, 10), 0);
+    size_t n = hastls_dns_servfail(q, qend, out, sizeof out);
+    assert_int_equal(n, qend);
+    assert_int_equal(hastls_dns_id(out), 0x1234);
+    assert_int_equal(out[2] & 0x80, 0x80); /* QR */
+    assert_int_equal(out[2] & 0x01, 0x01); /* RD kept */
+    assert_int_equal(out[3] & 0x0f, 2);    /* SERVFAIL */
+    assert_int_equal(out[3] & 0x10, 0x10); /* CD kept */
+    assert_int_equal(hastls_dns_count(out, 3), 0);
+    assert_int_equal(hastls_dns_same_question(q, len, out, n), 1);
+}
+
+/* A response: question a.example A; answers CNAME a->b (compressed), A b. */
+static size_t make_response(uint8_t *m)
+{
+    size_t len = make_query(m, "a.example", 1, 0, NULL, 0);
+    m[2] |= 0x80;
+    m[7] = 3;
+    const uint8_t rrs[] = {
+        0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 4, 1, 'b', 0xc0, 14,             /* CNAME */
+        1, 'b', 0xc0, 14, 0, 1, 0, 1, 0, 0, 1, 0x2c, 0, 4, 127, 0, 10, 1,      /* A */
+        1, 'b', 0xc0, 14, 0, 1, 0, 3, 0, 0, 1, 0x2c, 0, 4, 127, 0, 10, 2,      /* A, CH */
+    };
+    memcpy(m + len, rrs, sizeof rrs);
+    return len + sizeof rrs;
+}
+
+static void test_answer_records(void **state)
+{
+    (void)state;
+    uint8_t m[512];
+    size_t len = make_response(m), n, total;
+    struct hastls_rr rr[4];
+    assert_int_equal(hastls_dns_answer_records(m, len, 1, rr, 4, &n, &total), 0);
+    assert_int_equal(n, 1); /* the CH-class record is not an IN answer */
+    assert_int_equal(total, 1);
+    assert_int_equal(rr[0].ttl, 300);
+    assert_int_equal(rr[0].rdlen, 4);
+    assert_int_equal(rr[0].rdata[3], 1);
+    assert_int_equal(hastls_dns_answer_records(m, len, 5, rr, 0, &n, &total), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(total, 1);
+    /* The CNAME target reads through its compression pointer. */
+    assert_int_equal(hastls_dns_answer_records(m, len, 5, rr, 4, &n, NULL), 0);
+    char name[256];
+    size_t next;
+    assert_int_equal(hastls_dns_read_name(m, len, (size_t)(rr[0].rdata - m), name,
+                                          sizeof name, &next),
+                     0);
+    assert_string_equal(name, "b.example");
+    /* Any truncation, or an RDLENGTH past the end, is malformed. */
+    for (size_t l = 0; l < len; l++) {
+        int e = hastls_dns_answer_records(m, l, 1, rr, 4, &n, &total);
+        assert_int_equal(e, -1);
+    }
+    m[len - 5] = 5; /* last RDLENGTH 4 -> 5 */
+    assert_int_equal(hastls_dns_answer_records(m, len, 1, rr, 4, &n, &total), -1);
+}
+
+static void test_peer_is_self(void **state)
+{
+    (void)state;
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(l >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof sa;
+    assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(l, 4), 0);
+    assert_int_equal(getsockname(l, (struct sockaddr *)&sa, &sl), 0);
+
+    /* Our own socket: accepted. */
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_int_equal(connect(c, (struct sockaddr *)&sa, sizeof sa), 0);
+    int a = accept(l, NULL, NULL);
+    assert_true(a >= 0);
+    assert_int_equal(hastls_dot_peer_is_self(a), 1);
+    close(a);
+    close(c);
+
+    /* Another process's socket: refused. */
+    int sync[2];
+    assert_int_equal(pipe(sync), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        char b;
+        if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof sa) < 0)
+            _exit(1);
+        close(sync[1]);
+        if (read(sync[0], &b, 1) < 0) /* wait until the parent is done */
+            _exit(1);
+        _exit(0);
+    }
+    close(sync[0]);
+    a = accept(l, NULL, NULL);
+    assert_true(a >= 0);
+    assert_int_equal(hastls_dot_peer_is_self(a), 0);
+    close(sync[1]);
+    int st;
+    waitpid(pid, &st, 0);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    close(a);
+    close(l);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pad_adds_opt),
+        cmocka_unit_test(test_pad_replaces_padding_keeps_options),
+        cmocka_unit_test(test_pad_exact_block),
+        cmocka_unit_test(test_pad_rejects_malformed),
+        cmocka_unit_test(test_skip_and_read_name),
+        cmocka_unit_test(test_compression_loops),
+        cmocka_unit_test(test_name_too_long),
+        cmocka_unit_test(test_read_name_escapes),
+        cmocka_unit_test(test_frame),
+        cmocka_unit_test(test_check_query_and_question),
+        cmocka_unit_test(test_servfail),
+        cmocka_unit_test(test_answer_records),
+        cmocka_unit_test(test_peer_is_self),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
