@@ -1,0 +1,26 @@
+/* shim/enforce.h: the decision for one outgoing connection or datagram. */
+#ifndef HASTLS_SHIM_ENFORCE_H
+#define HASTLS_SHIM_ENFORCE_H
+
+#include <sys/socket.h>
+
+/* Decides whether the program may connect (or send a datagram) to SA.  Only
+ * AF_INET/AF_INET6 destinations are governed; the decision comes from the
+ * address map and the configuration, never from the network.
+ *
+ * - Under privacy strict or encrypted, port 53 (UDP or TCP, any address) is
+ *   refused: it can only be the program's own cleartext DNS.  The resolver's
+ *   traffic is exempt by destination (the configured upstream addresses, any
+ *   port) and by the thread-local guard (calls made from inside the shim or a
+ *   resolver call on this thread).  The resolver's own threads carry only
+ *   DNS-over-TLS to the upstreams and loopback traffic to its listener on a
+ *   port other than 53; under opportunistic/off, port 53 is not refused at all.
+ * - An address some lookup returned is decided by the address map (strictest
+ *   verdict of its names).
+ * - Any other address (a literal) is allowed.
+ * Returns 0 to go ahead (errno untouched), or -1 with errno EACCES after
+ * writing "hastls: blocked WHAT to NAME[ADDR]:PORT: REASON (client C)".
+ * Report mode writes "would block" and returns 0. */
+int hastls_enforce(const struct sockaddr *sa, socklen_t len, const char *what);
+
+#endif

@@ -1,0 +1,26 @@
+/* shim/hook_connect.c: connect(2).
+ *
+ * TCP and UDP alike: a UDP connect() fixes the destination of later send()s.
+ * The decision is made before the real call, so a non-blocking connect keeps
+ * its semantics (EINPROGRESS and all) when allowed.
+ */
+#include <errno.h>
+#include <sys/socket.h>
+
+#include "shim/enforce.h"
+#include "shim/real.h"
+
+/* Returns what the next connect() returns, or -1 with errno EACCES when the
+ * policy refuses the destination. */
+__attribute__((visibility("default"))) int connect(int fd, const struct sockaddr *addr,
+                                                   socklen_t len)
+{
+    int (*real)(int, const struct sockaddr *, socklen_t) = HASTLS_REAL(connect);
+    if (!real) {
+        errno = ENOSYS;
+        return -1;
+    }
+    if (hastls_enforce(addr, len, "connect") < 0)
+        return -1;
+    return real(fd, addr, len);
+}

@@ -1,0 +1,396 @@
+/* shim/hosts.c: hosts-file parser and the process's table (see hosts.h). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "policy/config.h"
+#include "shim/hosts.h"
+
+struct hosts_line {
+    struct hastls_ip ip;
+    size_t names;  /* offset of the first name in h->text */
+    size_t nnames;
+};
+
+struct hosts_index {
+    uint32_t hash; /* 0 = empty */
+    uint32_t line;
+    size_t name;   /* offset in h->text */
+};
+
+struct hastls_hosts {
+    char *text; /* the names, lowercased, each NUL-terminated */
+    size_t text_len, text_cap;
+    struct hosts_line *line;
+    size_t nline, line_cap;
+    struct hosts_index *index; /* open addressing, index_cap a power of two */
+    size_t index_cap;
+};
+
+static uint32_t name_hash(const char *s, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch >= 'A' && ch <= 'Z')
+            ch += 32;
+        h = (h ^ ch) * 16777619u;
+    }
+    return h | 1u;
+}
+
+static int is_space(char ch)
+{
+    return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\f' || ch == '\v';
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 16;
+    while (n < need) {
+        if (n > SIZE_MAX / 2 / elem)
+            return -1;
+        n *= 2;
+    }
+    void *q = realloc(*p, n * elem);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+/* Parses one line [S, S+LEN) and appends it.  Returns -1 only when out of
+ * memory; a malformed line is skipped. */
+static int parse_line(struct hastls_hosts *h, const char *s, size_t len)
+{
+    const char *hash = memchr(s, '#', len);
+    if (hash)
+        len = (size_t)(hash - s);
+    size_t i = 0;
+    while (i < len && is_space(s[i]))
+        i++;
+    size_t a0 = i;
+    while (i < len && !is_space(s[i]))
+        i++;
+    size_t alen = i - a0;
+    if (alen == 0 || alen >= INET6_ADDRSTRLEN)
+        return 0;
+    char abuf[INET6_ADDRSTRLEN];
+    memcpy(abuf, s + a0, alen);
+    abuf[alen] = '\0';
+    struct hosts_line ln;
+    memset(&ln, 0, sizeof ln);
+    if (inet_pton(AF_INET, abuf, ln.ip.addr) == 1)
+        ln.ip.family = AF_INET;
+    else if (inet_pton(AF_INET6, abuf, ln.ip.addr) == 1)
+        ln.ip.family = AF_INET6;
+    else
+        return 0;
+    ln.names = h->text_len;
+    for (;;) {
+        while (i < len && is_space(s[i]))
+            i++;
+        if (i >= len)
+            break;
+        size_t n0 = i;
+        while (i < len && !is_space(s[i]))
+            i++;
+        size_t nlen = i - n0;
+        if (nlen > 1 && s[n0 + nlen - 1] == '.')
+            nlen--; /* "host." and "host" are the same name */
+        if (nlen >= HASTLS_NAME_MAX || memchr(s + n0, '\0', nlen))
+            continue;
+        if (grow((void **)&h->text, &h->text_cap, h->text_len + nlen + 1, 1) < 0)
+            return -1;
+        for (size_t k = 0; k < nlen; k++) {
+            char ch = s[n0 + k];
+            h->text[h->text_len + k] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+        }
+        h->text[h->text_len + nlen] = '\0';
+        h->text_len += nlen + 1;
+        ln.nnames++;
+    }
+    if (ln.nnames == 0) {
+        h->text_len = ln.names;
+        return 0;
+    }
+    if (grow((void **)&h->line, &h->line_cap, h->nline + 1, sizeof *h->line) < 0)
+        return -1;
+    h->line[h->nline++] = ln;
+    return 0;
+}
+
+static int build_index(struct hastls_hosts *h)
+{
+    size_t total = 0;
+    for (size_t l = 0; l < h->nline; l++)
+        total += h->line[l].nnames;
+    size_t cap = 16;
+    while (cap < total * 2)
+        cap *= 2;
+    h->index = calloc(cap, sizeof *h->index);
+    if (!h->index)
+        return -1;
+    h->index_cap = cap;
+    for (size_t l = 0; l < h->nline; l++) {
+        size_t off = h->line[l].names;
+        for (size_t k = 0; k < h->line[l].nnames; k++) {
+            const char *nm = h->text + off;
+            size_t len = strlen(nm);
+            uint32_t hv = name_hash(nm, len);
+            size_t slot = hv & (cap - 1);
+            while (h->index[slot].hash)
+                slot = (slot + 1) & (cap - 1);
+            h->index[slot] = (struct hosts_index){hv, (uint32_t)l, off};
+            off += len + 1;
+        }
+    }
+    return 0;
+}
+
+struct hastls_hosts *hastls_hosts_parse(const char *buf, size_t len)
+{
+    struct hastls_hosts *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    size_t pos = 0;
+    while (pos < len) {
+        const char *nl = memchr(buf + pos, '\n', len - pos);
+        size_t end = nl ? (size_t)(nl - buf) : len;
+        if (h->nline >= UINT32_MAX || parse_line(h, buf + pos, end - pos) < 0)
+            goto fail;
+        pos = end + 1;
+    }
+    if (build_index(h) < 0)
+        goto fail;
+    return h;
+fail:
+    hastls_hosts_free(h);
+    return NULL;
+}
+
+void hastls_hosts_free(struct hastls_hosts *h)
+{
+    if (!h)
+        return;
+    free(h->text);
+    free(h->line);
+    free(h->index);
+    free(h);
+}
+
+size_t hastls_hosts_count(const struct hastls_hosts *h)
+{
+    return h->nline;
+}
+
+int hastls_hosts_find_name(const struct hastls_hosts *h, const char *name, int family,
+                           struct hastls_ip *out, size_t cap, size_t *n, char *canon)
+{
+    size_t len = strlen(name);
+    if (len > 1 && name[len - 1] == '.')
+        len--;
+    *n = 0;
+    if (len == 0 || len >= HASTLS_NAME_MAX || h->index_cap == 0)
+        return 0;
+    char key[HASTLS_NAME_MAX];
+    for (size_t i = 0; i < len; i++)
+        key[i] = (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] + 32) : name[i];
+    key[len] = '\0';
+    uint32_t hv = name_hash(key, len);
+    /* Collect the matching lines from the index, then emit them in file
+     * order (the index is in hash order). */
+    uint32_t lines[64];
+    size_t nl = 0;
+    for (size_t slot = hv & (h->index_cap - 1); h->index[slot].hash;
+         slot = (slot + 1) & (h->index_cap - 1)) {
+        const struct hosts_index *e = &h->index[slot];
+        if (e->hash != hv || strcmp(h->text + e->name, key))
+            continue;
+        size_t k = 0;
+        while (k < nl && lines[k] != e->line)
+            k++;
+        if (k == nl && nl < sizeof lines / sizeof lines[0])
+            lines[nl++] = e->line;
+    }
+    if (nl == 0)
+        return 0;
+    for (size_t i = 1; i < nl; i++) /* insertion sort: nl is tiny */
+        for (size_t j = i; j > 0 && lines[j - 1] > lines[j]; j--) {
+            uint32_t t = lines[j];
+            lines[j] = lines[j - 1];
+            lines[j - 1] = t;
+        }
+    if (canon) {
+        const char *c = h->text + h->line[lines[0]].names;
+        memcpy(canon, c, strlen(c) + 1);
+    }
+    for (size_t i = 0; i < nl && *n < cap; i++) {
+        const struct hosts_line *ln = &h->line[lines[i]];
+        if (family != AF_UNSPEC && ln->ip.family != family)
+            continue;
+        size_t d;
+        for (d = 0; d < *n; d++) /* a repeated line adds nothing */
+            if (out[d].family == ln->ip.family && !memcmp(out[d].addr, ln->ip.addr, 16))
+                break;
+        if (d == *n)
+            out[(*n)++] = ln->ip;
+    }
+    return 1;
+}
+
+int hastls_hosts_find_addr(const struct hastls_hosts *h, int family, const void *addr,
+                           char *name)
+{
+    size_t alen = family == AF_INET ? 4 : 16;
+    for (size_t l = 0; l < h->nline; l++) {
+        const struct hosts_line *ln = &h->line[l];
+        if (ln->ip.family == family && !memcmp(ln->ip.addr, addr, alen)) {
+            const char *c = h->text + ln->names;
+            memcpy(name, c, strlen(c) + 1);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ---- the process's table ---- */
+
+/* Guards table, path and the change-detection fields below. */
+static pthread_rwlock_t hosts_lock = PTHREAD_RWLOCK_INITIALIZER;
+static struct hastls_hosts *table;
+static char hosts_path[HASTLS_PATH_MAX] = "/etc/hosts";
+static struct stat table_st;
+static int table_read; /* table_st describes the file as last read */
+static uint64_t next_check; /* monotonic seconds; atomic */
+
+static uint64_t mono_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec;
+}
+
+static struct hastls_hosts *read_table(const char *path, struct stat *st)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    struct hastls_hosts *h = NULL;
+    if (fstat(fd, st) == 0 && st->st_size >= 0 && st->st_size < (64 << 20)) {
+        size_t cap = (size_t)st->st_size + 1, len = 0;
+        char *buf = malloc(cap);
+        while (buf) {
+            ssize_t r = read(fd, buf + len, cap - len);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0)
+                break;
+            len += (size_t)r;
+            if (len == cap) { /* grew since fstat */
+                char *nb = cap < (64 << 20) ? realloc(buf, cap * 2) : NULL;
+                if (!nb)
+                    break;
+                buf = nb;
+                cap *= 2;
+            }
+        }
+        if (buf)
+            h = hastls_hosts_parse(buf, len);
+        free(buf);
+    }
+    close(fd);
+    return h;
+}
+
+/* Re-reads the file when its identity, size or mtime changed. */
+static void refresh(void)
+{
+    uint64_t now = mono_seconds();
+    if (now < __atomic_load_n(&next_check, __ATOMIC_RELAXED))
+        return;
+    __atomic_store_n(&next_check, now + 1, __ATOMIC_RELAXED);
+    char path[HASTLS_PATH_MAX];
+    pthread_rwlock_rdlock(&hosts_lock);
+    memcpy(path, hosts_path, sizeof path);
+    struct stat old = table_st;
+    int have = table_read;
+    pthread_rwlock_unlock(&hosts_lock);
+
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        memset(&st, 0, sizeof st);
+    } else if (have && st.st_ino == old.st_ino && st.st_dev == old.st_dev &&
+               st.st_size == old.st_size && st.st_mtim.tv_sec == old.st_mtim.tv_sec &&
+               st.st_mtim.tv_nsec == old.st_mtim.tv_nsec) {
+        return;
+    }
+    struct hastls_hosts *h = st.st_ino ? read_table(path, &st) : NULL;
+    pthread_rwlock_wrlock(&hosts_lock);
+    struct hastls_hosts *old_table = table;
+    table = h;
+    table_st = st;
+    table_read = h != NULL;
+    pthread_rwlock_unlock(&hosts_lock);
+    hastls_hosts_free(old_table);
+}
+
+int hastls_hosts_lookup_name(const char *name, int family, struct hastls_ip *out,
+                             size_t cap, size_t *n, char *canon)
+{
+    refresh();
+    int r = 0;
+    *n = 0;
+    pthread_rwlock_rdlock(&hosts_lock);
+    if (table)
+        r = hastls_hosts_find_name(table, name, family, out, cap, n, canon);
+    pthread_rwlock_unlock(&hosts_lock);
+    return r;
+}
+
+int hastls_hosts_lookup_addr(int family, const void *addr, char *name)
+{
+    refresh();
+    int r = 0;
+    pthread_rwlock_rdlock(&hosts_lock);
+    if (table)
+        r = hastls_hosts_find_addr(table, family, addr, name);
+    pthread_rwlock_unlock(&hosts_lock);
+    return r;
+}
+
+void hastls_hosts_set_path(const char *path)
+{
+    pthread_rwlock_wrlock(&hosts_lock);
+    size_t len = strnlen(path, sizeof hosts_path - 1);
+    memcpy(hosts_path, path, len);
+    hosts_path[len] = '\0';
+    table_read = 0;
+    pthread_rwlock_unlock(&hosts_lock);
+    __atomic_store_n(&next_check, 0, __ATOMIC_RELAXED);
+}
+
+void hastls_hosts_lock(void)
+{
+    pthread_rwlock_wrlock(&hosts_lock);
+}
+
+void hastls_hosts_unlock(void)
+{
+    pthread_rwlock_unlock(&hosts_lock);
+}
+
+void hastls_hosts_reinit_lock(void)
+{
+    pthread_rwlock_init(&hosts_lock, NULL);
+}

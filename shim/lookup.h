@@ -1,0 +1,54 @@
+/* shim/lookup.h: the lookups every hook shares.
+ *
+ * A host lookup asks A, AAAA and the HASTLS type (cfg->record_type) in one
+ * batched resolver call, caches each answer in the front cache and records
+ * every address in the address map with the name and what the HASTLS answer
+ * said.  Sources, in order: the hosts file (hosts.h), "localhost" and
+ * "*.localhost" (RFC 6761, when the file lacks them), the front cache, the
+ * resolver.  Never libc's resolver.  Search domains of resolv.conf are not
+ * applied: names are looked up as given.
+ */
+#ifndef HASTLS_SHIM_LOOKUP_H
+#define HASTLS_SHIM_LOOKUP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy/config.h"
+#include "shim/ip.h"
+
+#define HASTLS_LOOKUP_MAX 32 /* addresses per family */
+
+struct hastls_hostinfo {
+    char canon[HASTLS_NAME_MAX]; /* canonical name, no trailing dot */
+    size_t n4, n6;
+    struct hastls_ip v4[HASTLS_LOOKUP_MAX];
+    struct hastls_ip v6[HASTLS_LOOKUP_MAX];
+    int v6_first; /* order IPv6 first with AF_UNSPEC (see ai.h) */
+};
+
+/* Looks NAME up for FAMILY (AF_UNSPEC, AF_INET, AF_INET6; both families are
+ * always asked and recorded, FAMILY decides the result code).  Returns 0 with
+ * OUT filled (addresses of both families), or EAI_NONAME (no such name),
+ * EAI_NODATA (no address of FAMILY), EAI_AGAIN (no answer under the privacy
+ * profile, or resolver unavailable), EAI_FAIL (DNSSEC-bogus), EAI_MEMORY.
+ * Failures are logged with the reason. */
+int hastls_lookup_host(const char *name, int family, struct hastls_hostinfo *out);
+
+/* The name of FAMILY/ADDR: the hosts file, else a PTR lookup.  Returns 0 with
+ * NAME (HASTLS_NAME_MAX bytes) set, or EAI_NONAME, EAI_AGAIN, EAI_FAIL. */
+int hastls_lookup_ptr(int family, const void *addr, char *name);
+
+/* A query of NAME/CLASS/TYPE for res_query() and res_send(): the resolver's
+ * whole response copied into ANSWER (ANSLEN bytes; a longer one is cut and
+ * flagged TC), its ID set to ID.  Returns the length copied, with *HERR set
+ * from the RCODE (NETDB_SUCCESS, HOST_NOT_FOUND, NO_DATA, TRY_AGAIN,
+ * NO_RECOVERY), or -1 when there is no response at all (*HERR TRY_AGAIN or
+ * NO_RECOVERY). */
+int hastls_lookup_raw(const char *name, int cls, int type, uint16_t id,
+                      unsigned char *answer, int anslen, int *herr);
+
+/* "1.2.0.192.in-addr.arpa" / nibble ip6.arpa name of an address. */
+void hastls_reverse_name(int family, const void *addr, char *out, size_t len);
+
+#endif

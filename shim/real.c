@@ -1,0 +1,18 @@
+/* shim/real.c: lazy next-symbol binding (see real.h). */
+#include <dlfcn.h>
+#include <stddef.h>
+
+#include "shim/real.h"
+
+void *hastls_real_sym(void **slot, const char *name)
+{
+    void *p = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (p)
+        return p;
+    /* dlsym() may run before our constructor and from any thread; it takes
+     * the loader's own lock and never calls back into a hook. */
+    p = dlsym(RTLD_NEXT, name);
+    if (p)
+        __atomic_store_n(slot, p, __ATOMIC_RELEASE);
+    return p;
+}

@@ -1,0 +1,223 @@
+/* shim/state.c: configuration, fork handling and the resolver loader (see
+ * state.h). */
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shim/hosts.h"
+#include "shim/log.h"
+#include "shim/state.h"
+
+#define RESOLVER_SO "libhastls-resolver.so"
+#define CACHE_SHARDS 16
+#define CACHE_WAYS 64
+#define ADDRMAP_MAX 4096
+
+__thread int hastls_guard_depth __attribute__((tls_model("initial-exec")));
+
+static pthread_once_t config_once = PTHREAD_ONCE_INIT;
+static struct hastls_config config; /* written once, then read-only */
+static struct hastls_cache *cache;
+static struct hastls_addrmap *addrmap;
+
+/* The resolver, guarded by resolver_lock.  The lock is held while loading and
+ * creating (no network I/O happens there), never across a lookup. */
+enum resolver_state { RES_UNLOADED, RES_READY, RES_FAILED };
+static pthread_mutex_t resolver_lock = PTHREAD_MUTEX_INITIALIZER;
+static enum resolver_state resolver_state;
+static void *resolver_handle;
+static const struct hastls_resolver_api *resolver_api;
+static struct hastls_resolver *resolver;
+
+/* Prints the loader's error lines with the "hastls: " prefix. */
+static void print_errors(char *err)
+{
+    char *save = NULL;
+    for (char *line = strtok_r(err, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+        hastls_log_raw(line);
+}
+
+static void atfork_prepare(void)
+{
+    pthread_mutex_lock(&resolver_lock);
+    hastls_hosts_lock();
+    if (cache)
+        hastls_cache_lock_all(cache);
+    if (addrmap)
+        hastls_addrmap_lock(addrmap);
+}
+
+static void atfork_parent(void)
+{
+    if (addrmap)
+        hastls_addrmap_unlock(addrmap);
+    if (cache)
+        hastls_cache_unlock_all(cache);
+    hastls_hosts_unlock();
+    pthread_mutex_unlock(&resolver_lock);
+}
+
+static void atfork_child(void)
+{
+    if (addrmap)
+        hastls_addrmap_reinit_lock(addrmap);
+    if (cache)
+        hastls_cache_reinit_locks(cache);
+    hastls_hosts_reinit_lock();
+    pthread_mutex_init(&resolver_lock, NULL);
+    /* The parent's resolver threads are gone: close its descriptors and let
+     * the first lookup here create a new one (cache and map stay valid). */
+    if (resolver_state == RES_READY && resolver) {
+        resolver_api->forget(resolver);
+        resolver = NULL;
+        resolver_state = RES_UNLOADED;
+    }
+}
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+static void load_config(void)
+{
+    hastls_guard_enter();
+    /* [app:NAME] matches the executable (/proc/self/exe, its basename or full
+     * path); if no section matched it, argv[0]'s basename is tried, so that
+     * "python3" matches although the binary is python3.11. */
+    char exe[HASTLS_PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    const char *argv0 = program_invocation_name;
+    char err[4096] = "";
+    int rc = hastls_config_load_default(exe[0] ? exe : argv0, &config, err, sizeof err);
+    if (rc == 0 && config.app_section[0] == '\0' && argv0 && argv0[0] && exe[0] &&
+        strcmp(base_name(exe), base_name(argv0)) != 0) {
+        struct hastls_config alt;
+        char err2[4096] = "";
+        if (hastls_config_load_default(argv0, &alt, err2, sizeof err2) == 0 &&
+            alt.app_section[0] != '\0')
+            config = alt;
+    }
+    if (rc != 0) {
+        print_errors(err);
+        hastls_log_raw("invalid configuration: refusing to run unprotected");
+        _exit(1);
+    }
+    hastls_log_set_level(config.log_level);
+    cache = hastls_cache_new(CACHE_SHARDS, CACHE_WAYS);
+    addrmap = hastls_addrmap_new(ADDRMAP_MAX);
+    if (!cache || !addrmap)
+        hastls_log(HASTLS_LOG_ERROR, "out of memory at start-up: lookups will fail");
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+    hastls_guard_leave();
+}
+
+const struct hastls_config *hastls_state_config(void)
+{
+    int saved = errno;
+    pthread_once(&config_once, load_config);
+    errno = saved;
+    return &config;
+}
+
+struct hastls_cache *hastls_state_cache(void)
+{
+    hastls_state_config();
+    return cache;
+}
+
+struct hastls_addrmap *hastls_state_addrmap(void)
+{
+    hastls_state_config();
+    return addrmap;
+}
+
+/* Loads the configuration before main(), so a bad file stops the program
+ * before it does anything. */
+__attribute__((constructor)) static void hastls_constructor(void)
+{
+    hastls_state_config();
+}
+
+static void resolver_log(enum hastls_log_level level, const char *msg)
+{
+    hastls_log(level, "%s", msg);
+}
+
+/* dlopen()s the resolver object: next to libhastls.so, else PKGLIBDIR. */
+static void *open_resolver(char *why, size_t whylen)
+{
+    char path[HASTLS_PATH_MAX];
+    Dl_info info;
+    why[0] = '\0';
+    if (dladdr((void *)open_resolver, &info) && info.dli_fname &&
+        strchr(info.dli_fname, '/')) {
+        const char *slash = strrchr(info.dli_fname, '/');
+        int len = snprintf(path, sizeof path, "%.*s/" RESOLVER_SO,
+                           (int)(slash - info.dli_fname), info.dli_fname);
+        if (len > 0 && (size_t)len < sizeof path && access(path, R_OK) == 0) {
+            void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+            if (h)
+                return h;
+            snprintf(why, whylen, "%s; ", dlerror());
+        }
+    }
+    snprintf(path, sizeof path, "%s/" RESOLVER_SO, HASTLS_PKGLIBDIR);
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        size_t used = strlen(why);
+        snprintf(why + used, whylen - used, "%s", dlerror());
+    }
+    return h;
+}
+
+int hastls_state_resolver(const struct hastls_resolver_api **api,
+                          struct hastls_resolver **r)
+{
+    const struct hastls_config *cfg = hastls_state_config();
+    int saved = errno;
+    hastls_guard_enter();
+    pthread_mutex_lock(&resolver_lock);
+    if (resolver_state == RES_UNLOADED) {
+        char why[1024];
+        if (!resolver_handle) {
+            resolver_handle = open_resolver(why, sizeof why);
+            if (resolver_handle) {
+                resolver_api = dlsym(resolver_handle, HASTLS_RESOLVER_API_SYMBOL);
+                if (!resolver_api || resolver_api->version != HASTLS_RESOLVER_API_VERSION) {
+                    snprintf(why, sizeof why, "%s: no %s of version %u", RESOLVER_SO,
+                             HASTLS_RESOLVER_API_SYMBOL, HASTLS_RESOLVER_API_VERSION);
+                    resolver_api = NULL;
+                }
+            }
+        }
+        if (resolver_api) {
+            char err[1024] = "";
+            resolver = resolver_api->create(cfg, resolver_log, err, sizeof err);
+            if (!resolver)
+                snprintf(why, sizeof why, "%s", err);
+        }
+        if (resolver) {
+            resolver_state = RES_READY;
+        } else {
+            resolver_state = RES_FAILED;
+            hastls_log(HASTLS_LOG_ERROR,
+                       "cannot start the resolver (%s): every name lookup will fail", why);
+        }
+    }
+    int ok = resolver_state == RES_READY;
+    if (ok) {
+        *api = resolver_api;
+        *r = resolver;
+    }
+    pthread_mutex_unlock(&resolver_lock);
+    hastls_guard_leave();
+    errno = saved;
+    return ok ? 0 : -1;
+}

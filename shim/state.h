@@ -1,0 +1,57 @@
+/* shim/state.h: the process-wide state of libhastls.so.
+ *
+ * - The configuration, loaded once (constructor, or the first hook called
+ *   before it).  An invalid configuration is fatal: its error lines are
+ *   printed as "hastls: FILE:LINE: ..." and the process exits with status 1
+ *   (_exit, before main() runs when possible).  Running the program without
+ *   the protection it was started to have would be worse than not running it;
+ *   torsocks does the same.
+ * - The front cache and the address map (created with the configuration).
+ * - The resolver: libhastls-resolver.so is dlopen()ed on the first lookup,
+ *   found next to libhastls.so itself (dladdr), else in HASTLS_PKGLIBDIR.  If
+ *   it cannot be loaded or created, lookups fail (EAI_AGAIN) with a log line;
+ *   they never fall back to libc's cleartext resolver.
+ * - fork(): pthread_atfork handlers take every lock before fork, release them
+ *   in the parent, re-initialize them in the child, and make the child forget
+ *   the parent's resolver (its threads do not exist there); the child creates
+ *   a new one on its first lookup.
+ * - A thread-local guard: while set, hooks pass calls straight through (the
+ *   shim's and the resolver's own calls).
+ */
+#ifndef HASTLS_SHIM_STATE_H
+#define HASTLS_SHIM_STATE_H
+
+#include "policy/config.h"
+#include "shim/addrmap.h"
+#include "shim/cache.h"
+#include "shim/resolver/resolver.h"
+
+/* The configuration (loads it on first use). Never NULL. */
+const struct hastls_config *hastls_state_config(void);
+
+/* The global cache and address map (after hastls_state_config()); NULL only
+ * when out of memory at start-up. */
+struct hastls_cache *hastls_state_cache(void);
+struct hastls_addrmap *hastls_state_addrmap(void);
+
+/* The resolver: loads and creates it on the first call.  Returns 0 with *API
+ * and *R set, or -1 (already logged). */
+int hastls_state_resolver(const struct hastls_resolver_api **api,
+                          struct hastls_resolver **r);
+
+/* The reentrancy guard (thread-local, initial-exec: no allocation on access). */
+extern __thread int hastls_guard_depth __attribute__((tls_model("initial-exec")));
+static inline int hastls_guarded(void)
+{
+    return hastls_guard_depth != 0;
+}
+static inline void hastls_guard_enter(void)
+{
+    hastls_guard_depth++;
+}
+static inline void hastls_guard_leave(void)
+{
+    hastls_guard_depth--;
+}
+
+#endif
