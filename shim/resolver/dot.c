@@ -264,6 +264,15 @@ void hastls_dot_stats(struct hastls_dot *d, struct hastls_resolver_stats *out)
     out->queries_cleartext = __atomic_load_n(&d->stats.queries_cleartext, __ATOMIC_RELAXED);
 }
 
+/* strerror(E) starting in lower case, to read well after "ADDR@PORT: ". */
+static const char *errtext(int e, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", strerror(e));
+    if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
+        buf[0] = (char)(buf[0] + 32);
+    return buf;
+}
+
 /* ---- set-up ---- */
 
 static void ex_init(void)
@@ -712,8 +721,11 @@ static void conn_handshake(struct hastls_dot *d, struct conn *c)
             snprintf(why, sizeof why, "TLS handshake failed: %s",
                      ERR_reason_error_string(oe) ? ERR_reason_error_string(oe)
                                                  : "unknown error");
-        else if (e == SSL_ERROR_SYSCALL && errno)
-            snprintf(why, sizeof why, "TLS handshake failed: %s", strerror(errno));
+        else if (e == SSL_ERROR_SYSCALL && errno) {
+            char eb[128];
+            snprintf(why, sizeof why, "TLS handshake failed: %s",
+                     errtext(errno, eb, sizeof eb));
+        }
         else
             snprintf(why, sizeof why, "TLS handshake failed: connection closed");
         conn_fail(d, c, why);
@@ -797,8 +809,9 @@ static void conn_connected(struct hastls_dot *d, struct conn *c)
 static int conn_start(struct hastls_dot *d, struct conn *c)
 {
     int fd = socket(c->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    char eb[128];
     if (fd < 0) {
-        conn_fail(d, c, strerror(errno));
+        conn_fail(d, c, errtext(errno, eb, sizeof eb));
         return -1;
     }
     int one = 1;
@@ -814,7 +827,7 @@ static int conn_start(struct hastls_dot *d, struct conn *c)
         return c->st == C_DOWN ? -1 : 0;
     }
     if (errno != EINPROGRESS) {
-        conn_fail(d, c, strerror(errno));
+        conn_fail(d, c, errtext(errno, eb, sizeof eb));
         return -1;
     }
     c->st = C_CONNECTING;
@@ -948,7 +961,8 @@ static void conn_event(struct hastls_dot *d, struct conn *c, short rev)
         if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &l) < 0)
             e = errno;
         if (e) {
-            conn_fail(d, c, strerror(e));
+            char eb[128];
+            conn_fail(d, c, errtext(e, eb, sizeof eb));
             return;
         }
         if (!(rev & (POLLOUT | POLLERR | POLLHUP)))
