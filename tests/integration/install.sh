@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# install.sh: `make install` into a DESTDIR staging tree and running from it;
+# the man pages render without a warning and document every key, variable and
+# verb; the example configuration is valid and states the true defaults;
+# `make uninstall` removes what install put there and nothing else.
+#
+# Runs inside the lab (scripts/lab run bash FILE), or directly:
+#   HASTLS_BUILD=$PWD/build bash tests/integration/install.sh
+set -u
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+build=${HASTLS_BUILD:?HASTLS_BUILD must name the build directory}
+
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT
+failures=0
+ok() { echo "ok   $1"; }
+bad() {
+    echo "FAIL $1: ${*:2}"
+    failures=$((failures + 1))
+}
+expect_eq() {
+    if [ "$2" == "$3" ]; then ok "$1"; else bad "$1" "expected [$2], got [$3]"; fi
+}
+
+# make in the source tree, on the same build directory; its chatter goes to a
+# log that is shown only when it fails.
+mk() {
+    make -s -C "$repo" BUILD="$build" "$@" >"$t/make.log" 2>&1 ||
+        { cat "$t/make.log"; return 1; }
+}
+
+d=$t/stage
+prefix=/usr/local
+mkdir -p "$d/etc/hastls"
+# An administrator's configuration that install must leave alone.
+printf '[policy]\nclient = cso\n' >"$d/etc/hastls/hastls.conf"
+cp "$d/etc/hastls/hastls.conf" "$t/admin.conf"
+
+mk DESTDIR="$d" install || { echo "make install failed"; exit 1; }
+ok "make install DESTDIR"
+
+installed=(
+    "$prefix/lib/libhastls.so"
+    "$prefix/lib/hastls/libhastls-resolver.so"
+    "$prefix/bin/hastls"
+    "$prefix/bin/hastls-run"
+    "$prefix/bin/hastls-shell"
+    "$prefix/share/man/man1/hastls.1"
+    "$prefix/share/man/man1/hastls-run.1"
+    "$prefix/share/man/man5/hastls.conf.5"
+    "$prefix/share/man/man7/libhastls.7"
+    "$prefix/share/doc/hastls/README.md"
+    "$prefix/share/doc/hastls/hastls.conf.example"
+    "$prefix/share/doc/hastls/hastls-systemd.conf"
+    "/etc/hastls/hastls.conf.example"
+)
+for f in "${installed[@]}"; do
+    [ -f "$d$f" ] && ok "installed $f" || bad "installed $f" "missing"
+done
+for f in hastls hastls-run hastls-shell; do
+    [ -x "$d$prefix/bin/$f" ] && ok "$f executable" || bad "$f executable" "mode"
+done
+cmp -s "$t/admin.conf" "$d/etc/hastls/hastls.conf" && ok "existing hastls.conf untouched" ||
+    bad "existing hastls.conf untouched" "changed"
+if grep -rq '@LIBDIR@\|@BINDIR@\|@VERSION@' "$d$prefix/bin/hastls-run" "$d$prefix/bin/hastls-shell"; then
+    bad "placeholders substituted" "$(grep -n '@[A-Z]*@' "$d$prefix/bin/hastls-"*)"
+else
+    ok "placeholders substituted"
+fi
+grep -q "^hastls_libdir='$prefix/lib'\$" "$d$prefix/bin/hastls-run" &&
+    ok "hastls-run knows LIBDIR" || bad "hastls-run knows LIBDIR" "$(grep -n libdir= "$d$prefix/bin/hastls-run")"
+
+# --- running from the staging tree ------------------------------------------
+version=$(sed -n 's/^VERSION *:*= *//p' "$repo/Makefile")
+expect_eq "installed hastls --version" "hastls $version" "$("$d$prefix/bin/hastls" --version)"
+expect_eq "installed hastls-run --version" "hastls-run $version" \
+    "$("$d$prefix/bin/hastls-run" --version)"
+want=$d$prefix/lib/libhastls.so
+got=$(unset HASTLS_SHIM LD_PRELOAD; "$d$prefix/bin/hastls-run" -- sh -c 'echo "$LD_PRELOAD"')
+expect_eq "installed hastls-run preloads the installed shim" "$want" "$got"
+got=$(unset HASTLS_SHIM LD_PRELOAD; "$d$prefix/bin/hastls" run -- cat /proc/self/maps |
+    grep -c "$want" | tr -d ' ')
+[ "${got:-0}" -ge 1 ] && ok "installed hastls run loads the installed shim" ||
+    bad "installed hastls run loads the installed shim" "maps lines: $got"
+got=$(unset HASTLS_SHIM LD_PRELOAD; bash -c '. "$1" on >/dev/null; echo "$LD_PRELOAD"' sh \
+    "$d$prefix/bin/hastls-shell")
+expect_eq "installed hastls-shell finds the installed shim" "$want" "$got"
+
+# --- man pages ------------------------------------------------------------------
+for p in man1/hastls.1 man1/hastls-run.1 man5/hastls.conf.5 man7/libhastls.7; do
+    f=$d$prefix/share/man/$p
+    MANWIDTH=80 man -l "$f" >"$t/page" 2>"$t/warn"
+    st=$?
+    if [ "$st" = 0 ] && [ ! -s "$t/warn" ] && [ "$(wc -l <"$t/page")" -gt 20 ]; then
+        ok "man -l $p renders without warnings"
+    else
+        bad "man -l $p renders without warnings" "status $st: $(head -n 5 "$t/warn")"
+    fi
+    MANWIDTH=80 man -l "$f" 2>/dev/null >"$t/${p#*/}.txt"
+done
+# Every configuration key and variable is in hastls.conf(5); every verb of
+# the CLI (from its own --help) is in hastls(1).
+keys=(upstream privacy ca_bundle pin alpn trust_anchor timeout_ms client record_type mode
+    bogus log)
+for k in "${keys[@]}" HASTLS_CONF HASTLS_LOG HASTLS_APP HASTLS_MODE; do
+    grep -q -- "$k" "$t/hastls.conf.5.txt" || bad "hastls.conf(5) documents $k" "absent"
+done
+ok "hastls.conf(5) documents every key and variable"
+for k in "${keys[@]}"; do
+    grep -q "^#$k = \|^; $k = " "$repo/docs/hastls.conf.example" ||
+        bad "hastls.conf.example shows $k" "absent"
+done
+ok "hastls.conf.example shows every key"
+verbs=$("$build/hastls" --help | sed -n 's/^  \([a-z][a-z-]*\)[ :].*/\1/p')
+[ -n "$verbs" ] || bad "hastls --help lists verbs" "none found"
+for v in $verbs; do
+    grep -q "^       $v\b" "$t/hastls.1.txt" && ok "hastls(1) documents verb $v" ||
+        bad "hastls(1) documents verb $v" "no entry"
+done
+man -M "$d$prefix/share/man" -w hastls.conf >/dev/null 2>&1 &&
+    ok "man -M finds hastls.conf(5)" || bad "man -M finds hastls.conf(5)" "not found"
+
+# --- the example configuration ---------------------------------------------------
+ex=$d/etc/hastls/hastls.conf.example
+got=$(env -u HASTLS_LOG "$build/hastls" config check "$ex" 2>&1)
+expect_eq "example configuration is valid as installed" "ok" "$got"
+# Uncommented, it must still be valid and say exactly what the defaults are.
+sed 's/^#\([a-z[]\)/\1/' "$ex" >"$t/uncommented.conf"
+got=$(env -u HASTLS_LOG "$build/hastls" config check "$t/uncommented.conf" 2>&1)
+expect_eq "example configuration is valid uncommented" "ok" "$got"
+: >"$t/empty.conf"
+env -u HASTLS_LOG "$build/hastls" config show "$t/empty.conf" >"$t/defaults" 2>&1
+env -u HASTLS_LOG "$build/hastls" config show "$t/uncommented.conf" >"$t/example" 2>&1
+if diff -u "$t/defaults" "$t/example" >"$t/diff"; then
+    ok "example states the built-in defaults"
+else
+    bad "example states the built-in defaults" "$(cat "$t/diff")"
+fi
+
+# --- uninstall ---------------------------------------------------------------------
+mk DESTDIR="$d" uninstall || bad "make uninstall" "failed"
+left=()
+for f in "${installed[@]}"; do
+    [ -e "$d$f" ] && left+=("$f")
+done
+expect_eq "make uninstall removes every installed file" "" "${left[*]}"
+cmp -s "$t/admin.conf" "$d/etc/hastls/hastls.conf" && ok "uninstall keeps hastls.conf" ||
+    bad "uninstall keeps hastls.conf" "gone or changed"
+
+# --- another PREFIX ------------------------------------------------------------------
+d2=$t/stage2
+mk DESTDIR="$d2" PREFIX=/opt/hastls SYSCONFDIR=/opt/hastls/etc install ||
+    bad "make install PREFIX=/opt/hastls" "failed"
+for f in /opt/hastls/lib/libhastls.so /opt/hastls/bin/hastls-run \
+    /opt/hastls/share/man/man5/hastls.conf.5 /opt/hastls/etc/hastls/hastls.conf.example; do
+    [ -f "$d2$f" ] && ok "PREFIX install: $f" || bad "PREFIX install: $f" "missing"
+done
+grep -q "^hastls_libdir='/opt/hastls/lib'\$" "$d2/opt/hastls/bin/hastls-run" &&
+    ok "PREFIX install: hastls-run knows LIBDIR" || bad "PREFIX install: hastls-run knows LIBDIR" "no"
+[ -z "$(find "$d2" -path "$d2/opt" -prune -o -type f -print)" ] &&
+    ok "PREFIX install writes nothing outside PREFIX" ||
+    bad "PREFIX install writes nothing outside PREFIX" "$(find "$d2" -path "$d2/opt" -prune -o -type f -print)"
+
+echo "$failures failure(s)"
+[ "$failures" -eq 0 ]

@@ -1,0 +1,271 @@
+#!/usr/bin/env bash
+# wrappers.sh: scripts/hastls-run, `hastls run` and scripts/hastls-shell with
+# the real shim: arguments and exit statuses pass through untouched, the shim
+# is first in LD_PRELOAD (and really loaded) with earlier entries kept, the
+# options set HASTLS_CONF/HASTLS_APP/HASTLS_MODE, and programs the loader
+# would not load the shim into (setuid, setgid, file capabilities, static) are
+# refused with 126 instead of running unprotected.
+#
+# Runs inside the lab (scripts/lab run bash FILE), or directly:
+#   HASTLS_BUILD=$PWD/build bash tests/integration/wrappers.sh
+set -u
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+build=${HASTLS_BUILD:?HASTLS_BUILD must name the build directory}
+shim=$(readlink -f "$build/libhastls.so")
+[ -f "$shim" ] || { echo "no $build/libhastls.so: build first" >&2; exit 1; }
+[ -x "$build/hastls" ] || { echo "no $build/hastls: build first" >&2; exit 1; }
+
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT
+failures=0
+
+# ok NAME: a passed check; bad NAME DETAIL...: a failed one.
+ok() { echo "ok   $1"; }
+bad() {
+    echo "FAIL $1: ${*:2}"
+    failures=$((failures + 1))
+}
+# expect_eq NAME EXPECTED ACTUAL
+expect_eq() {
+    if [ "$2" == "$3" ]; then
+        ok "$1"
+    else
+        bad "$1" "expected [$2], got [$3]"
+    fi
+}
+
+# The two runners under test.  The script comes from the source tree, so it is
+# told where the shim is; `hastls run` must find the shim next to itself.
+run_script() { HASTLS_SHIM=$shim "$repo/scripts/hastls-run" "$@"; }
+run_cli() { env -u HASTLS_SHIM "$build/hastls" run "$@"; }
+
+# Two harmless objects to stand for other preloaded libraries.
+for n in one two; do
+    printf 'int hastls_test_%s(void) { return 1; }\n' "$n" >"$t/$n.c"
+    cc -shared -fPIC -o "$t/lib$n.so" "$t/$n.c" || bad "build lib$n.so" "cc failed"
+done
+# A configuration for --config: the lab's own, when there is one.
+if [ -n "${HASTLS_CONF:-}" ] && [ -f "$HASTLS_CONF" ]; then
+    cp "$HASTLS_CONF" "$t/my.conf"
+else
+    printf '[policy]\nclient = cfb\n' >"$t/my.conf"
+fi
+
+for runner in run_script run_cli; do
+    r=$runner
+
+    # --- arguments, byte for byte ------------------------------------------
+    args=("a b" '"double"' "'single'" "" "new
+line" '*' '$HOME' 'back\slash' "  lead" "trail  " "-x" "--" "é")
+    want=$(printf '<%s>\n' "${args[@]}"; echo end)
+    got=$(cd "$t" && $r -- sh -c 'printf "<%s>\n" "$@"; echo end' sh "${args[@]}")
+    expect_eq "$r: arguments pass unchanged" "$want" "$got"
+    # Without "--", and CMD's own options are not taken for the runner's.
+    got=$($r printf '%s|' --config -x "")
+    expect_eq "$r: options after CMD belong to CMD" "--config|-x||" "$got"
+    # argv[0] as given (execvp keeps the name, not the path found).
+    got=$($r cat /proc/self/cmdline | tr '\0' '\n' | head -n 1)
+    expect_eq "$r: argv[0] kept" "cat" "$got"
+
+    # --- exit status -----------------------------------------------------------
+    for st in 0 3 255; do
+        $r sh -c "exit $st"
+        expect_eq "$r: exit status $st" "$st" "$?"
+    done
+    # (In a subshell whose stderr is dropped: bash reports the signal there.)
+    ($r sh -c 'kill -TERM $$') 2>/dev/null
+    expect_eq "$r: death by SIGTERM" 143 "$?"
+    ($r sh -c 'kill -KILL $$') 2>/dev/null
+    expect_eq "$r: death by SIGKILL" 137 "$?"
+
+    # --- LD_PRELOAD ---------------------------------------------------------
+    got=$(unset LD_PRELOAD; $r sh -c 'echo "$LD_PRELOAD"')
+    expect_eq "$r: LD_PRELOAD set when unset" "$shim" "$got"
+    got=$(LD_PRELOAD="$t/libone.so $t/libtwo.so" $r sh -c 'echo "$LD_PRELOAD"')
+    expect_eq "$r: shim prepended, space-separated entries kept" \
+        "$shim:$t/libone.so:$t/libtwo.so" "$got"
+    got=$(LD_PRELOAD="$t/libone.so:$t/libtwo.so" $r sh -c 'echo "$LD_PRELOAD"')
+    expect_eq "$r: shim prepended, colon-separated entries kept" \
+        "$shim:$t/libone.so:$t/libtwo.so" "$got"
+    got=$(LD_PRELOAD="$t/libone.so:$shim" $r sh -c 'echo "$LD_PRELOAD"')
+    expect_eq "$r: shim not repeated" "$shim:$t/libone.so" "$got"
+    # The loader really mapped the shim and the other objects into CMD.
+    got=$(LD_PRELOAD="$t/libone.so" $r cat /proc/self/maps |
+        grep -c -e "$shim" -e "$t/libone.so" | tr -d ' ')
+    [ "${got:-0}" -ge 2 ] && ok "$r: shim and other object loaded in CMD" ||
+        bad "$r: shim and other object loaded in CMD" "maps lines: $got"
+
+    # --- options set the shim's environment ----------------------------------
+    got=$(cd "$t" && unset HASTLS_APP HASTLS_MODE &&
+        $r --config my.conf --app curl --report -- \
+            sh -c 'echo "$HASTLS_CONF|$HASTLS_APP|$HASTLS_MODE"')
+    expect_eq "$r: --config (absolute), --app, --report" "$t/my.conf|curl|report" "$got"
+    got=$(HASTLS_MODE=report $r --enforce --app=/usr/bin/wget sh -c 'echo "$HASTLS_APP|$HASTLS_MODE"')
+    expect_eq "$r: --app=PATH, --enforce overrides" "/usr/bin/wget|enforce" "$got"
+    got=$(HASTLS_MODE=report HASTLS_APP=x $r sh -c 'echo "$HASTLS_APP|$HASTLS_MODE"')
+    expect_eq "$r: variables pass on without options" "x|report" "$got"
+    $r --config "$t/absent.conf" true 2>"$t/err"
+    expect_eq "$r: missing --config file" 125 "$?"
+
+    # --- finding CMD ---------------------------------------------------------
+    mkdir -p "$t/bin"
+    printf '#!/bin/sh\necho "found $*"\n' >"$t/bin/hastls-test-cmd"
+    chmod +x "$t/bin/hastls-test-cmd"
+    got=$(PATH="$t/bin:$PATH" $r hastls-test-cmd x y)
+    expect_eq "$r: CMD found in PATH" "found x y" "$got"
+    printf 'echo "plain $1"\n' >"$t/bin/hastls-test-plain"
+    chmod +x "$t/bin/hastls-test-plain"
+    got=$($r "$t/bin/hastls-test-plain" z)
+    expect_eq "$r: file without #! runs with /bin/sh" "plain z" "$got"
+    $r hastls-no-such-command-xyz 2>"$t/err"
+    expect_eq "$r: CMD not found" 127 "$?"
+    printf 'echo no\n' >"$t/bin/noexec"
+    $r "$t/bin/noexec" 2>"$t/err"
+    expect_eq "$r: CMD not executable" 126 "$?"
+
+    # --- usage ------------------------------------------------------------------
+    $r --help >"$t/out"
+    expect_eq "$r: --help exits 0" 0 "$?"
+    grep -q -- '--allow-unprotected' "$t/out" && ok "$r: --help lists the options" ||
+        bad "$r: --help lists the options" "$(head -n 3 "$t/out")"
+    $r --no-such-option true 2>"$t/err"
+    expect_eq "$r: unknown option" 125 "$?"
+    $r 2>"$t/err"
+    expect_eq "$r: no CMD" 125 "$?"
+    if [ $r = run_script ]; then
+        HASTLS_SHIM="$t/absent.so" "$repo/scripts/hastls-run" true 2>"$t/err"
+    else
+        HASTLS_SHIM="$t/absent.so" "$build/hastls" run true 2>"$t/err"
+    fi
+    expect_eq "$r: HASTLS_SHIM names a missing file" 125 "$?"
+
+    # --- programs that would run unprotected ---------------------------------
+    # A copy of touch(1): had it run, the file would exist.
+    cp "$(command -v touch)" "$t/suid-touch"
+    chmod u+s "$t/suid-touch"
+    $r "$t/suid-touch" "$t/ran-suid" 2>"$t/err"
+    st=$?
+    if [ "$st" = 126 ] && [ ! -e "$t/ran-suid" ] && grep -q 'set-user-ID' "$t/err"; then
+        ok "$r: setuid program refused"
+    else
+        bad "$r: setuid program refused" "status $st, $(cat "$t/err")"
+    fi
+    cp "$(command -v touch)" "$t/sgid-touch"
+    chmod g+s "$t/sgid-touch"
+    $r "$t/sgid-touch" "$t/ran-sgid" 2>"$t/err"
+    st=$?
+    if [ "$st" = 126 ] && [ ! -e "$t/ran-sgid" ] && grep -q 'set-group-ID' "$t/err"; then
+        ok "$r: setgid program refused"
+    else
+        bad "$r: setgid program refused" "status $st, $(cat "$t/err")"
+    fi
+    $r --allow-unprotected "$t/suid-touch" "$t/ran-suid" 2>"$t/err"
+    st=$?
+    if [ "$st" = 0 ] && [ -e "$t/ran-suid" ] && grep -q 'UNPROTECTED' "$t/err"; then
+        ok "$r: --allow-unprotected runs it with a warning"
+    else
+        bad "$r: --allow-unprotected runs it with a warning" "status $st, $(cat "$t/err")"
+    fi
+    rm -f "$t/ran-suid"
+    # A script is judged by its interpreter: set-ID bits on it mean nothing.
+    cp "$t/bin/hastls-test-cmd" "$t/suid-script"
+    chmod u+s "$t/suid-script"
+    got=$($r "$t/suid-script" s 2>"$t/err")
+    expect_eq "$r: setuid bit on a script ignored, like the kernel does" "found s" "$got"
+
+    cp "$(command -v touch)" "$t/cap-touch"
+    if command -v setcap >/dev/null 2>&1 || [ -x /usr/sbin/setcap ] || [ -x /sbin/setcap ]; then
+        setcap_bin=$(command -v setcap || echo /usr/sbin/setcap)
+        if "$setcap_bin" cap_net_raw+ep "$t/cap-touch" 2>/dev/null; then
+            $r "$t/cap-touch" "$t/ran-cap" 2>"$t/err"
+            st=$?
+            if [ "$st" = 126 ] && [ ! -e "$t/ran-cap" ] && grep -q 'capabilities' "$t/err"; then
+                ok "$r: program with file capabilities refused"
+            else
+                bad "$r: program with file capabilities refused" "status $st, $(cat "$t/err")"
+            fi
+        else
+            echo "note $r: setcap not permitted here; file capabilities not tested"
+        fi
+    else
+        echo "note $r: no setcap (libcap2-bin); file capabilities not tested"
+    fi
+
+    printf 'int main(int c, char **v) { (void)v; return 40 + c; }\n' >"$t/static.c"
+    if cc -static -o "$t/static" "$t/static.c" 2>/dev/null; then
+        $r "$t/static" 2>"$t/err"
+        st=$?
+        if [ "$st" = 126 ] && grep -q 'statically linked' "$t/err"; then
+            ok "$r: static program refused"
+        else
+            bad "$r: static program refused" "status $st, $(cat "$t/err")"
+        fi
+        $r --allow-unprotected "$t/static" a b 2>"$t/err"
+        expect_eq "$r: static program with --allow-unprotected" 43 "$?"
+        printf '#!%s\n' "$t/static" >"$t/static-script"
+        chmod +x "$t/static-script"
+        $r "$t/static-script" 2>"$t/err"
+        expect_eq "$r: script whose interpreter is static refused" 126 "$?"
+        if cc -static-pie -fPIE -o "$t/static-pie" "$t/static.c" 2>/dev/null; then
+            $r "$t/static-pie" 2>"$t/err"
+            expect_eq "$r: static PIE program refused" 126 "$?"
+        fi
+        # The same program linked dynamically runs.
+        cc -o "$t/dynamic" "$t/static.c"
+        $r "$t/dynamic" a
+        expect_eq "$r: dynamic build of it runs" 42 "$?"
+    else
+        echo "note $r: no static libc; static programs not tested"
+    fi
+    if cc -m32 -o "$t/m32" "$t/static.c" 2>/dev/null; then
+        $r "$t/m32" 2>"$t/err"
+        expect_eq "$r: 32-bit program refused" 126 "$?"
+    fi
+done
+
+# --- version -----------------------------------------------------------------
+version=$(sed -n 's/^VERSION *:*= *//p' "$repo/Makefile")
+expect_eq "hastls-run --version" "hastls-run $version" "$(run_script --version)"
+expect_eq "hastls --version" "hastls $version" "$("$build/hastls" --version)"
+"$build/hastls" --help | grep -q '^ *run ' && ok "hastls --help lists run" ||
+    bad "hastls --help lists run" "$("$build/hastls" --help)"
+
+# --- hastls-shell -------------------------------------------------------------
+"$repo/scripts/hastls-shell" >"$t/out" 2>&1
+st=$?
+if [ "$st" = 2 ] && grep -q 'must be' "$t/out"; then
+    ok "hastls-shell executed explains how to source it"
+else
+    bad "hastls-shell executed explains how to source it" "status $st: $(cat "$t/out")"
+fi
+got=$(LD_PRELOAD="$t/libone.so $t/libtwo.so" HASTLS_SHIM=$shim bash -c '
+    . "$1" on >/dev/null || exit 9; echo "on=$LD_PRELOAD"
+    . "$1" on >/dev/null; echo "again=$LD_PRELOAD"
+    . "$1" show | head -n 1
+    . "$1" off >/dev/null; echo "off=$LD_PRELOAD"
+    . "$1" bogus 2>/dev/null; echo "bogus=$?"
+    set | grep -c "^_hastls" ' sh "$repo/scripts/hastls-shell")
+want="on=$shim:$t/libone.so:$t/libtwo.so
+again=$shim:$t/libone.so:$t/libtwo.so
+hastls: on ($shim)
+off=$t/libone.so:$t/libtwo.so
+bogus=2
+0"
+expect_eq "hastls-shell on/show/off in bash, others kept, nothing left behind" "$want" "$got"
+got=$(HASTLS_SHIM=$shim env -u LD_PRELOAD bash -c '
+    . "$1" on >/dev/null; sh -c "grep -c libhastls.so /proc/self/maps"
+    . "$1" off >/dev/null; echo "${LD_PRELOAD-unset}"' sh "$repo/scripts/hastls-shell")
+want="1
+unset"
+[ "$(echo "$got" | head -n 1)" -ge 1 ] 2>/dev/null && [ "$(echo "$got" | tail -n 1)" = unset ] &&
+    ok "hastls-shell: programs started after on load the shim; off unsets" ||
+    bad "hastls-shell: programs started after on load the shim; off unsets" "$got"
+if command -v dash >/dev/null 2>&1; then
+    got=$(HASTLS_SHIM=$shim env -u LD_PRELOAD dash -c '
+        p=$1; set -- on; . "$p" >/dev/null; echo "$LD_PRELOAD"' sh "$repo/scripts/hastls-shell")
+    expect_eq "hastls-shell in dash (set -- on)" "$shim" "$got"
+fi
+
+echo "$failures failure(s)"
+[ "$failures" -eq 0 ]
