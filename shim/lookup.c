@@ -316,11 +316,15 @@ int hastls_lookup_host(const char *name, int family, struct hastls_hostinfo *out
     if (np <= HASTLS_CACHE_MAX_ITEMS)
         memcpy(vr.u.pairs, pairs, np * sizeof pairs[0]);
 
-    if (rec == HASTLS_REC_FAILED)
+    /* Warn about the record only when there are usable addresses to connect
+     * to (a bogus address answer fails the lookup with its own line). */
+    int usable = (v4.n && v4.status != HASTLS_SEC_BOGUS && v4.status != HASTLS_SEC_FAILED) ||
+                 (v6.n && v6.status != HASTLS_SEC_BOGUS && v6.status != HASTLS_SEC_FAILED);
+    if (rec == HASTLS_REC_FAILED && usable)
         hastls_log(HASTLS_LOG_WARN,
                    "HASTLS lookup for %s failed (%s): its connections are not checked", key,
                    why[0] ? why : "no answer");
-    else if (rec == HASTLS_REC_BOGUS && (v4.n || v6.n))
+    else if (rec == HASTLS_REC_BOGUS && usable)
         hastls_log(cfg->bogus == HASTLS_BOGUS_BLOCK ? HASTLS_LOG_WARN : HASTLS_LOG_INFO,
                    "HASTLS record of %s is bogus (%s): %s", key, why[0] ? why : "bogus",
                    cfg->bogus == HASTLS_BOGUS_BLOCK ? "its connections will be blocked"

@@ -1,0 +1,180 @@
+/* shim/hook_getaddrinfo.c: getaddrinfo(3), freeaddrinfo(3), getaddrinfo_a(3).
+ *
+ * Numeric hosts and a NULL node involve no lookup: they go to the next
+ * getaddrinfo() with AI_NUMERICHOST forced, so libc can never turn them into
+ * a DNS query.  Names go through hastls_lookup_host() (hosts file, front
+ * cache, resolver) and the list is built by ai.c the way glibc builds it.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shim/ai.h"
+#include "shim/log.h"
+#include "shim/lookup.h"
+#include "shim/real.h"
+#include "shim/state.h"
+
+/* Could NODE be an address literal (inet_aton forms such as "127.1" or
+ * "0x7f.1", IPv6 with a scope)?  Host names never hold ':' and never start
+ * with a digit while consisting only of hex digits, dots and 'x'. */
+static int numeric_candidate(const char *node)
+{
+    if (strchr(node, ':'))
+        return 1;
+    if (node[0] < '0' || node[0] > '9')
+        return 0;
+    for (const char *p = node; *p; p++)
+        if (!strchr("0123456789abcdefABCDEFxX.", *p))
+            return 0;
+    return 1;
+}
+
+static int next_numeric(const char *node, const char *service, const struct addrinfo *hints,
+                        struct addrinfo **res)
+{
+    int (*real)(const char *, const char *, const struct addrinfo *, struct addrinfo **) =
+        HASTLS_REAL(getaddrinfo);
+    if (!real)
+        return EAI_SYSTEM;
+    struct addrinfo h = *hints;
+    if (node)
+        h.ai_flags |= AI_NUMERICHOST;
+    return real(node, service, &h, res);
+}
+
+/* Returns 0 with *RES set, or an EAI_* code (see getaddrinfo(3)); errno is
+ * unchanged unless the result is EAI_SYSTEM. */
+__attribute__((visibility("default"))) int getaddrinfo(const char *node, const char *service,
+                                                       const struct addrinfo *hints,
+                                                       struct addrinfo **res)
+{
+    /* glibc's defaults when HINTS is NULL. */
+    static const struct addrinfo default_hints = {.ai_flags = AI_V4MAPPED | AI_ADDRCONFIG,
+                                                  .ai_family = AF_UNSPEC};
+    if (!hints)
+        hints = &default_hints;
+    if (hastls_guarded())
+        return next_numeric(node, service, hints, res);
+    if (node && node[0] == '*' && node[1] == '\0')
+        node = NULL;
+    if (service && service[0] == '*' && service[1] == '\0')
+        service = NULL;
+    int rc = hastls_ai_check(node, service, hints);
+    if (rc)
+        return rc;
+    if (!node)
+        return next_numeric(NULL, service, hints, res);
+    if (numeric_candidate(node)) {
+        rc = next_numeric(node, service, hints, res);
+        if (rc != EAI_NONAME)
+            return rc;
+    }
+    if (hints->ai_flags & AI_NUMERICHOST)
+        return EAI_NONAME;
+
+    int saved = errno;
+    struct hastls_svc_list svc;
+    rc = hastls_ai_services(service, hints, &svc);
+    if (rc)
+        return rc;
+    int family = hints->ai_family;
+    if (hints->ai_flags & AI_ADDRCONFIG) {
+        int seen4, seen6;
+        hastls_guard_enter();
+        hastls_ai_addrconfig(&seen4, &seen6);
+        hastls_guard_leave();
+        if (family == AF_UNSPEC && (seen4 || seen6)) {
+            if (!seen6)
+                family = AF_INET;
+            else if (!seen4)
+                family = AF_INET6;
+        } else if ((family == AF_INET && !seen4) || (family == AF_INET6 && !seen6)) {
+            return EAI_NONAME;
+        }
+    }
+    /* AF_INET6 with AI_V4MAPPED may answer with IPv4: ask for both. */
+    int lookup_family =
+        family == AF_INET6 && (hints->ai_flags & AI_V4MAPPED) ? AF_UNSPEC : family;
+    struct hastls_hostinfo *hi = malloc(sizeof *hi);
+    if (!hi)
+        return EAI_MEMORY;
+    rc = hastls_lookup_host(node, lookup_family, hi);
+    if (rc == 0) {
+        struct hastls_ip ips[2 * HASTLS_LOOKUP_MAX];
+        size_t n = hastls_ai_select(family, hints->ai_flags, hi->v4, hi->n4, hi->v6, hi->n6,
+                                    hi->v6_first, ips, 2 * HASTLS_LOOKUP_MAX);
+        rc = n ? hastls_ai_build(ips, n, hi->canon, hints, &svc, res) : EAI_NODATA;
+    }
+    free(hi);
+    errno = saved;
+    return rc;
+}
+
+/* Frees a list from either getaddrinfo: ours allocates exactly as glibc does
+ * (see ai.h), so libc's freeaddrinfo is right for both. */
+__attribute__((visibility("default"))) void freeaddrinfo(struct addrinfo *ai)
+{
+    void (*real)(struct addrinfo *) = HASTLS_REAL(freeaddrinfo);
+    if (real)
+        real(ai);
+    else
+        hastls_ai_free(ai);
+}
+
+struct notify {
+    void (*fn)(union sigval);
+    union sigval value;
+};
+
+static void *notify_thread(void *arg)
+{
+    struct notify n = *(struct notify *)arg;
+    free(arg);
+    n.fn(n.value);
+    return NULL;
+}
+
+/* getaddrinfo_a() is served synchronously through our getaddrinfo(): libc's
+ * version would resolve on its own threads through libc's resolver.  Each
+ * request's result and status are set before returning (gai_error() reads the
+ * status, gai_suspend() sees nothing pending, gai_cancel() says EAI_ALLDONE);
+ * with GAI_NOWAIT the notification is delivered as asked.  Returns 0, or
+ * EAI_SYSTEM with errno EINVAL for a bad mode. */
+__attribute__((visibility("default"))) int getaddrinfo_a(int mode, struct gaicb *list[],
+                                                         int nitems, struct sigevent *sevp)
+{
+    if ((mode != GAI_WAIT && mode != GAI_NOWAIT) || nitems < 0) {
+        errno = EINVAL;
+        return EAI_SYSTEM;
+    }
+    for (int i = 0; i < nitems; i++) {
+        struct gaicb *r = list[i];
+        if (!r)
+            continue;
+        r->ar_result = NULL;
+        r->__return = getaddrinfo(r->ar_name, r->ar_service, r->ar_request, &r->ar_result);
+    }
+    if (mode == GAI_NOWAIT && sevp) {
+        if (sevp->sigev_notify == SIGEV_SIGNAL) {
+            sigqueue(getpid(), sevp->sigev_signo, sevp->sigev_value);
+        } else if (sevp->sigev_notify == SIGEV_THREAD && sevp->sigev_notify_function) {
+            struct notify *n = malloc(sizeof *n);
+            pthread_t t;
+            if (n) {
+                n->fn = sevp->sigev_notify_function;
+                n->value = sevp->sigev_value;
+                pthread_attr_t *attr = sevp->sigev_notify_attributes;
+                if (pthread_create(&t, attr, notify_thread, n) == 0)
+                    pthread_detach(t);
+                else
+                    free(n);
+            }
+        }
+    }
+    return 0;
+}
