@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """The lab's services: one process listening for every host of tests/lab/hosts.
 
 Every host address gets TCP listeners on 80 443 25 993 995 8080 8443, and
