@@ -951,14 +951,23 @@ int hastls_config_load(const char *path, const char *app, struct hastls_config *
     return r;
 }
 
+int hastls_mode_from_name(const char *s)
+{
+    return index_of(mode_names, NAMES(mode_names), s);
+}
+
 int hastls_config_load_default(const char *app, struct hastls_config *cfg, char *err,
                                size_t errlen)
 {
     const char *conf = secure_getenv("HASTLS_CONF");
+    const char *app_env = secure_getenv("HASTLS_APP");
     int r;
 
     if (err && errlen)
         err[0] = '\0';
+    /* hastls run --app NAME: pick the section as if the program were NAME. */
+    if (app_env && *app_env)
+        app = app_env;
     if (conf && *conf) {
         r = hastls_config_load(conf, app, cfg, err, errlen);
     } else if (access(HASTLS_DEFAULT_CONF, F_OK) == 0 ||
@@ -972,6 +981,8 @@ int hastls_config_load_default(const char *app, struct hastls_config *cfg, char 
     if (r < 0)
         return r;
 
+    /* The environment overrides the file, after the [app:] sections.  A bad
+     * value is a configuration error like a bad value in the file. */
     const char *log = secure_getenv("HASTLS_LOG");
     if (log && *log) {
         int v = hastls_log_level_from_name(log);
@@ -981,6 +992,16 @@ int hastls_config_load_default(const char *app, struct hastls_config *cfg, char 
             return -1;
         }
         cfg->log_level = (enum hastls_log_level)v;
+    }
+    const char *mode = secure_getenv("HASTLS_MODE");
+    if (mode && *mode) {
+        int v = hastls_mode_from_name(mode);
+        if (v < 0) {
+            msg(err, errlen, "HASTLS_MODE: bad value '%s' (expected enforce or report)",
+                mode);
+            return -1;
+        }
+        cfg->mode = (enum hastls_mode)v;
     }
     return 0;
 }

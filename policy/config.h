@@ -100,7 +100,10 @@ int hastls_config_load_string(const char *text, size_t len, const char *name,
 /* The process's configuration: the file named by HASTLS_CONF, else
  * HASTLS_DEFAULT_CONF if it exists, else the built-in defaults; then
  * HASTLS_LOG overrides the log level.  The environment is ignored when the
- * process is setuid/setgid (secure_getenv).  Returns 0, or -1 with ERR set. */
+ * process is setuid/setgid (secure_getenv).  Returns 0, or -1 with ERR set.
+ * Also: a non-empty HASTLS_APP replaces APP (which [app:] sections apply), and
+ * HASTLS_MODE (enforce|report) overrides the mode after the app sections.  An
+ * invalid HASTLS_LOG or HASTLS_MODE is an error ("HASTLS_LOG: bad value ..."). */
 int hastls_config_load_default(const char *app, struct hastls_config *cfg, char *err,
                                size_t errlen);
 
@@ -118,5 +121,6 @@ const char *hastls_log_level_name(enum hastls_log_level l);
 int hastls_privacy_from_name(const char *s);
 int hastls_client_from_name(const char *s);
 int hastls_log_level_from_name(const char *s);
+int hastls_mode_from_name(const char *s);
 
 #endif

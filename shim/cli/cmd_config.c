@@ -26,6 +26,8 @@ static void config_usage(FILE *out)
             "       ($HASTLS_CONF, else %s, else the built-in defaults)\n"
             "show   validate, then print the effective settings\n"
             "--app PATH  apply the [app:NAME] section(s) matching program PATH\n"
+            "            (without FILE, also HASTLS_APP, HASTLS_LOG and HASTLS_MODE\n"
+            "            apply, as in a program under the shim)\n"
             "\n"
             "Exit status: 0 valid, 1 invalid, 2 usage error.\n",
             HASTLS_DEFAULT_CONF);
@@ -152,6 +154,9 @@ int hastls_cmd_config(int argc, char **argv)
         else
             fprintf(stderr, "hastls: no HASTLS_CONF and no %s: built-in defaults\n",
                     HASTLS_DEFAULT_CONF);
+        /* An explicit --app wins over HASTLS_APP, which would replace it. */
+        if (app)
+            unsetenv("HASTLS_APP");
         r = hastls_config_load_default(app, cfg, err, sizeof err);
     }
     if (r < 0) {

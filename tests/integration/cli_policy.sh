@@ -146,6 +146,18 @@ expect "config check bad HASTLS_CONF" 1 "" "bad.conf:3: bad value 'sometimes'" \
     -- env HASTLS_CONF="$tmp/bad.conf" "$H" config check
 expect "config check bad HASTLS_LOG" 1 "" "HASTLS_LOG: bad value 'chatty'" \
     -- env HASTLS_CONF="$tmp/good.conf" HASTLS_LOG=chatty "$H" config check
+expect "config check bad HASTLS_MODE" 1 "" "HASTLS_MODE: bad value 'loud'" \
+    -- env HASTLS_CONF="$tmp/good.conf" HASTLS_MODE=loud "$H" config check
+# HASTLS_APP and HASTLS_MODE as a program under the shim sees them
+HASTLS_CONF="$tmp/good.conf" HASTLS_APP=curl HASTLS_MODE=report "$H" config show >"$tmp/out" 2>&1
+if grep -qx 'client = cso' "$tmp/out" && grep -qx 'mode = report' "$tmp/out"; then
+    passed=$((passed + 1))
+else
+    bad "config show with HASTLS_APP/HASTLS_MODE: $(cat "$tmp/out")"
+fi
+# an explicit --app wins over HASTLS_APP
+HASTLS_CONF="$tmp/good.conf" HASTLS_APP=curl "$H" config show --app /bin/wget >"$tmp/out" 2>&1
+grep -qx 'client = cfb' "$tmp/out" && passed=$((passed + 1)) || bad "--app over HASTLS_APP"
 if [ -n "${HASTLS_CONF:-}" ]; then
     # The lab's ready configuration is valid.
     expect "config check lab HASTLS_CONF" 0 "ok" "from HASTLS_CONF" -- "$H" config check

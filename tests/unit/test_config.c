@@ -804,6 +804,30 @@ static void env_default(void **state)
     assert_int_equal(hastls_config_load_default(NULL, &cfg, err, sizeof err), 0);
     assert_int_equal(cfg.log_level, HASTLS_LOG_ERROR);
 
+    /* HASTLS_APP picks the [app:] section instead of the program's name */
+    setenv("HASTLS_APP", "curl", 1);
+    assert_int_equal(hastls_config_load_default("/usr/bin/wget", &cfg, err, sizeof err), 0);
+    assert_int_equal(cfg.client, HASTLS_CLIENT_CSO);
+    assert_string_equal(cfg.app_section, "app:curl");
+    setenv("HASTLS_APP", "", 1); /* empty is unset */
+    assert_int_equal(hastls_config_load_default("/usr/bin/wget", &cfg, err, sizeof err), 0);
+    assert_int_equal(cfg.client, HASTLS_CLIENT_CIO);
+    unsetenv("HASTLS_APP");
+
+    /* HASTLS_MODE overrides the mode, after the app sections */
+    write_file(path, "[policy]\nmode = enforce\n[app:curl]\nmode = enforce\n");
+    setenv("HASTLS_MODE", "report", 1);
+    assert_int_equal(hastls_config_load_default("/usr/bin/curl", &cfg, err, sizeof err), 0);
+    assert_int_equal(cfg.mode, HASTLS_MODE_REPORT);
+    setenv("HASTLS_MODE", "enforce", 1);
+    write_file(path, "[policy]\nmode = report\n");
+    assert_int_equal(hastls_config_load_default(NULL, &cfg, err, sizeof err), 0);
+    assert_int_equal(cfg.mode, HASTLS_MODE_ENFORCE);
+    setenv("HASTLS_MODE", "Report", 1);
+    assert_int_equal(hastls_config_load_default(NULL, &cfg, err, sizeof err), -1);
+    assert_string_equal(err, "HASTLS_MODE: bad value 'Report' (expected enforce or report)");
+    unsetenv("HASTLS_MODE");
+
     /* a named file that is missing fails closed */
     char missing[160];
     snprintf(missing, sizeof missing, "%s/nope.conf", tmpdir);
@@ -856,6 +880,9 @@ static void names_round_trip(void **state)
     }
     assert_string_equal(hastls_mode_name(HASTLS_MODE_ENFORCE), "enforce");
     assert_string_equal(hastls_mode_name(HASTLS_MODE_REPORT), "report");
+    assert_int_equal(hastls_mode_from_name("report"), HASTLS_MODE_REPORT);
+    assert_int_equal(hastls_mode_from_name("enforce"), HASTLS_MODE_ENFORCE);
+    assert_int_equal(hastls_mode_from_name("on"), -1);
     assert_int_equal(hastls_privacy_from_name("Strict"), -1);
     assert_int_equal(hastls_client_from_name(""), -1);
     assert_int_equal(hastls_log_level_from_name(NULL), -1);
