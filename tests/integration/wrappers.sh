@@ -224,6 +224,55 @@ line" '*' '$HOME' 'back\slash' "  lead" "trail  " "-x" "--" "é")
     fi
 done
 
+# --- the options reach the shim (lab only) ----------------------------------------
+# clear.lab.example has the record (80 0): port 443 is in class no-tls, which
+# CFB (the lab's client) blocks and CIO allows.  bash's /dev/tcp resolves with
+# getaddrinfo() and connects with connect(), both through the shim.
+if [ -n "${LAB_DIR:-}" ] && [ -n "${HASTLS_CONF:-}" ]; then
+    probe='exec 3<>/dev/tcp/clear.lab.example/443 && echo connected'
+    { cat "$HASTLS_CONF"; printf '\n[app:hastls-tester]\nclient = cio\n'; } >"$t/app.conf"
+    for runner in run_script run_cli; do
+        r=$runner
+        got=$($r bash -c "$probe" 2>"$t/err")
+        st=$?
+        if [ "$st" != 0 ] && [ -z "$got" ] &&
+            grep -q '^hastls: blocked connect to clear.lab.example\[127.0.10.3\]:443: .*(client cfb)$' "$t/err"; then
+            ok "$r: the shim blocks in CMD (enforce)"
+        else
+            bad "$r: the shim blocks in CMD (enforce)" "status $st, out [$got], $(cat "$t/err")"
+        fi
+        got=$($r --report bash -c "$probe" 2>"$t/err")
+        if [ "$got" = connected ] && grep -q '^hastls: would block connect to clear.lab.example' "$t/err"; then
+            ok "$r: --report lets it through and says so"
+        else
+            bad "$r: --report lets it through and says so" "out [$got], $(cat "$t/err")"
+        fi
+        got=$($r --config "$t/app.conf" --app hastls-tester bash -c "$probe" 2>"$t/err")
+        if [ "$got" = connected ] && ! grep -q 'block' "$t/err"; then
+            ok "$r: --config and --app select [app:hastls-tester] (cio)"
+        else
+            bad "$r: --config and --app select [app:hastls-tester] (cio)" "out [$got], $(cat "$t/err")"
+        fi
+        got=$($r --config "$t/app.conf" bash -c "$probe" 2>"$t/err")
+        [ -z "$got" ] && grep -q 'blocked connect' "$t/err" &&
+            ok "$r: without --app the section does not apply" ||
+            bad "$r: without --app the section does not apply" "out [$got], $(cat "$t/err")"
+        # A bad configuration stops CMD before it runs (fail closed).
+        printf '[policy]\nclient = maybe\n' >"$t/bad.conf"
+        got=$($r --config "$t/bad.conf" echo ran 2>"$t/err")
+        st=$?
+        if [ "$st" != 0 ] && [ -z "$got" ] &&
+            grep -q "^hastls: $t/bad.conf:2: " "$t/err" &&
+            grep -q 'refusing to run unprotected' "$t/err"; then
+            ok "$r: invalid --config file: CMD does not run"
+        else
+            bad "$r: invalid --config file: CMD does not run" "status $st, out [$got], $(cat "$t/err")"
+        fi
+    done
+else
+    echo "note: not in the lab; the shim's reaction to the options is not tested"
+fi
+
 # --- version -----------------------------------------------------------------
 version=$(sed -n 's/^VERSION *:*= *//p' "$repo/Makefile")
 expect_eq "hastls-run --version" "hastls-run $version" "$(run_script --version)"
