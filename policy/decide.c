@@ -84,36 +84,27 @@ struct hastls_decision hastls_decide(const struct hastls_pair *pairs, size_t n,
                                      uint16_t port, enum hastls_client client)
 {
     struct hastls_decision d = {HASTLS_CLASS_UNLISTED, HASTLS_VERDICT_ALLOW, {0, 0}};
-    /* First match of each row, found in one pass; the rows' order decides. */
-    const struct hastls_pair *tls = NULL, *starttls = NULL, *clear = NULL;
-    const struct hastls_pair *no_clear = NULL, *no_tls = NULL;
+    /* First match of each row; the rows' order decides, not the pairs'. */
+    const struct hastls_pair *tls = NULL, *starttls = NULL, *clear = NULL, *why = NULL;
 
     /* Port 0 is not a service (and 0 in a pair means "not served"): never
      * match it against the record. */
     if (port == 0 || pairs == NULL)
         n = 0;
-    uint16_t w_tls = port ? hastls_wellknown_tls_port(port) : 0;
-    uint16_t w_clear = port ? hastls_wellknown_cleartext_port(port) : 0;
 
+    /* Rows 1-3: P listed in the record. */
     for (size_t k = 0; k < n; k++) {
         const struct hastls_pair *p = &pairs[k];
         if (p->secure == port && p->insecure != port) {
-            if (!tls)
-                tls = p;
+            tls = p;
+            break; /* the first row: nothing can beat it */
         } else if (p->insecure == port && p->secure == port) {
             if (!starttls)
                 starttls = p;
-        } else if (p->insecure == port) {
-            if (!clear)
-                clear = p;
+        } else if (p->insecure == port && !clear) {
+            clear = p;
         }
-        if (w_tls && p->insecure == 0 && p->secure == w_tls && !no_clear)
-            no_clear = p;
-        if (w_clear && p->insecure == w_clear && p->secure == 0 && !no_tls)
-            no_tls = p;
     }
-
-    const struct hastls_pair *why = NULL;
     if (tls) {
         d.cls = HASTLS_CLASS_TLS;
         why = tls;
@@ -123,12 +114,24 @@ struct hastls_decision hastls_decide(const struct hastls_pair *pairs, size_t n,
     } else if (clear) {
         d.cls = HASTLS_CLASS_CLEARTEXT;
         why = clear;
-    } else if (no_clear) { /* P unlisted: it matched none of the rows above */
-        d.cls = HASTLS_CLASS_NO_CLEARTEXT;
-        why = no_clear;
-    } else if (no_tls) {
-        d.cls = HASTLS_CLASS_NO_TLS;
-        why = no_tls;
+    } else if (n > 0) {
+        /* Rows 4-5: P unlisted; infer from its well-known counterpart.  No
+         * port is on both sides of W, so at most one of the two applies. */
+        uint16_t w_tls = hastls_wellknown_tls_port(port);
+        uint16_t w_clear = w_tls ? 0 : hastls_wellknown_cleartext_port(port);
+        for (size_t k = 0; k < n && (w_tls || w_clear); k++) {
+            const struct hastls_pair *p = &pairs[k];
+            if (w_tls && p->insecure == 0 && p->secure == w_tls) {
+                d.cls = HASTLS_CLASS_NO_CLEARTEXT;
+                why = p;
+                break;
+            }
+            if (w_clear && p->insecure == w_clear && p->secure == 0) {
+                d.cls = HASTLS_CLASS_NO_TLS;
+                why = p;
+                break;
+            }
+        }
     }
     if (why)
         d.pair = *why;
