@@ -150,7 +150,16 @@ $(BUILD)/man/%: docs/%.scd
 SUBST = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g'
 # Installs the example configuration, never a hastls.conf: the built-in
 # defaults apply until the administrator writes one.
+# The shim and the CLI carry PKGLIBDIR, LIBDIR and BINDIR from the build:
+# installing a build made for other directories would leave a shim that cannot
+# find its resolver, so that is refused rather than done.
 install: all man
+	@grep -qazx -- '$(PKGLIBDIR)' $(SHIM_SO) && grep -qazx -- '$(LIBDIR)' $(CLI) && \
+	    grep -qazx -- '$(BINDIR)' $(CLI) || { \
+	    echo "install: $(BUILD) was built for other directories than PREFIX=$(PREFIX)" \
+	        "LIBDIR=$(LIBDIR) PKGLIBDIR=$(PKGLIBDIR) BINDIR=$(BINDIR);" \
+	        "build with the same settings: make clean && make PREFIX=... && make PREFIX=... install" >&2; \
+	    exit 1; }
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGLIBDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
 	    $(DESTDIR)$(SYSCONFDIR)/hastls $(DESTDIR)$(DOCDIR)

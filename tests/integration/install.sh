@@ -148,19 +148,52 @@ expect_eq "make uninstall removes every installed file" "" "${left[*]}"
 cmp -s "$t/admin.conf" "$d/etc/hastls/hastls.conf" && ok "uninstall keeps hastls.conf" ||
     bad "uninstall keeps hastls.conf" "gone or changed"
 
-# --- another PREFIX ------------------------------------------------------------------
-d2=$t/stage2
-mk DESTDIR="$d2" PREFIX=/opt/hastls SYSCONFDIR=/opt/hastls/etc install ||
-    bad "make install PREFIX=/opt/hastls" "failed"
-for f in /opt/hastls/lib/libhastls.so /opt/hastls/bin/hastls-run \
-    /opt/hastls/share/man/man5/hastls.conf.5 /opt/hastls/etc/hastls/hastls.conf.example; do
-    [ -f "$d2$f" ] && ok "PREFIX install: $f" || bad "PREFIX install: $f" "missing"
+# --- a build for another PREFIX, installed there and used -----------------------
+# The shim and the CLI carry the directories they were built for, so install
+# refuses a build made for other ones ...
+make -s -C "$repo" BUILD="$build" DESTDIR="$t/stage-refused" PREFIX=/opt/hastls install \
+    >"$t/make.log" 2>&1
+if [ $? != 0 ] && grep -q 'built for other directories' "$t/make.log" &&
+    [ ! -e "$t/stage-refused/opt/hastls/lib/libhastls.so" ]; then
+    ok "install refuses a build made for another PREFIX"
+else
+    bad "install refuses a build made for another PREFIX" "$(tail -n 3 "$t/make.log")"
+fi
+# ... and a build made for PREFIX installs there and works from there.
+p=$t/prefix
+make -s -j2 -C "$repo" BUILD="$t/build" PREFIX="$p" SYSCONFDIR="$p/etc" install \
+    >"$t/make.log" 2>&1 || { cat "$t/make.log"; bad "make PREFIX=$p install" "failed"; }
+for f in lib/libhastls.so lib/hastls/libhastls-resolver.so bin/hastls bin/hastls-run \
+    share/man/man5/hastls.conf.5 etc/hastls/hastls.conf.example; do
+    [ -f "$p/$f" ] && ok "PREFIX install: $f" || bad "PREFIX install: $f" "missing"
 done
-grep -q "^hastls_libdir='/opt/hastls/lib'\$" "$d2/opt/hastls/bin/hastls-run" &&
+grep -q "^hastls_libdir='$p/lib'\$" "$p/bin/hastls-run" &&
     ok "PREFIX install: hastls-run knows LIBDIR" || bad "PREFIX install: hastls-run knows LIBDIR" "no"
-[ -z "$(find "$d2" -path "$d2/opt" -prune -o -type f -print)" ] &&
-    ok "PREFIX install writes nothing outside PREFIX" ||
-    bad "PREFIX install writes nothing outside PREFIX" "$(find "$d2" -path "$d2/opt" -prune -o -type f -print)"
+got=$(unset HASTLS_SHIM LD_PRELOAD; "$p/bin/hastls" run -- sh -c 'echo "$LD_PRELOAD"')
+expect_eq "PREFIX install: hastls run preloads \$LIBDIR/libhastls.so" "$p/lib/libhastls.so" "$got"
+if [ -n "${LAB_DIR:-}" ]; then
+    # The installed shim resolves (loading the resolver from PKGLIBDIR) and
+    # enforces: secure.lab.example has the record (0 443).
+    got=$(unset HASTLS_SHIM LD_PRELOAD; "$p/bin/hastls-run" bash -c '
+        exec 3<>/dev/tcp/secure.lab.example/443 && echo connected
+        grep -o "/[^ ]*libhastls-resolver.so" /proc/$$/maps | sort -u
+        exec 4<>/dev/tcp/secure.lab.example/80 || echo refused' 2>"$t/err")
+    want="connected
+$p/lib/hastls/libhastls-resolver.so
+refused"
+    expect_eq "PREFIX install: the installed shim resolves and enforces" "$want" "$got"
+    grep -q '^hastls: blocked connect to secure.lab.example\[127.0.10.1\]:80: ' "$t/err" &&
+        ok "PREFIX install: the block is logged" ||
+        bad "PREFIX install: the block is logged" "$(cat "$t/err")"
+    got=$("$p/bin/hastls" lookup secure.lab.example HASTLS 2>&1)
+    echo "$got" | grep -q 'HASTLS: secure' && echo "$got" | grep -q '(0 443)' &&
+        ok "PREFIX install: hastls lookup" || bad "PREFIX install: hastls lookup" "$got"
+else
+    echo "note: not in the lab; the installed shim is not exercised"
+fi
+make -s -C "$repo" BUILD="$t/build" PREFIX="$p" SYSCONFDIR="$p/etc" uninstall >/dev/null 2>&1
+left=$(find "$p" -type f)
+expect_eq "PREFIX uninstall leaves no file" "" "$left"
 
 echo "$failures failure(s)"
 [ "$failures" -eq 0 ]
