@@ -93,10 +93,13 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBSHIMCORE) $(LIBRESOLVER) $(LIBPOLICY)
 # libFuzzer targets: each is built with clang from its own source plus the
 # policy and resolver sources (sanitizers on).
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+# A target that exercises shim core code names its sources in FUZZ_EXTRA_<name>.
+FUZZ_EXTRA_fuzz_hosts := shim/hosts.c
+$(BUILD)/fuzz/fuzz_hosts: $(FUZZ_EXTRA_fuzz_hosts)
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(POLICY_SRC) $(RESOLVER_SRC)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(CPPFLAGS) -std=gnu11 -I. $(FUZZ_FLAGS) -o $@ $< $(POLICY_SRC) $(RESOLVER_SRC) \
-	    $(RESOLVER_LIBS) $(INIH_LIBS) -pthread
+	$(FUZZ_CC) $(CPPFLAGS) -std=gnu11 -I. $(FUZZ_FLAGS) -o $@ $< $(FUZZ_EXTRA_$*) $(POLICY_SRC) \
+	    $(RESOLVER_SRC) $(RESOLVER_LIBS) $(INIH_LIBS) -pthread
 
 deps:
 	@scripts/install-deps

@@ -82,6 +82,20 @@ int hastls_ai_services(const char *service, const struct addrinfo *hints,
                        struct hastls_svc_list *out)
 {
     out->n = 0;
+    /* glibc: strtoul, all of it consumed, and this check comes first; a
+     * value negative as an int (e.g. "-1") is looked up as a name and so
+     * fails. */
+    int has_service = service && service[0];
+    int num = -1;
+    if (has_service) {
+        char *end;
+        num = (int)strtoul(service, &end, 10);
+        if (*end != '\0') {
+            if (hints->ai_flags & AI_NUMERICSERV)
+                return EAI_NONAME;
+            num = -1;
+        }
+    }
     const struct typeproto *tp = NULL;
     if (hints->ai_socktype || hints->ai_protocol) {
         for (size_t i = 0; i < NTP && !tp; i++)
@@ -91,18 +105,9 @@ int hastls_ai_services(const char *service, const struct addrinfo *hints,
             return hints->ai_socktype ? EAI_SOCKTYPE : EAI_SERVICE;
     }
     int port = 0; /* network order */
-    if (service && service[0]) {
+    if (has_service) {
         if (tp && (tp->flags & PROTO_NOSERV))
             return EAI_SERVICE;
-        char *end;
-        /* glibc: strtoul, all of it consumed; a value that is negative as an
-         * int (e.g. "-1") is looked up as a name and so fails. */
-        int num = (int)strtoul(service, &end, 10);
-        if (*end != '\0') {
-            if (hints->ai_flags & AI_NUMERICSERV)
-                return EAI_NONAME;
-            num = -1;
-        }
         if (num < 0) {
             if (tp) {
                 int p = serv_port(service, tp->name);

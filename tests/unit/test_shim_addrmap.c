@@ -1,0 +1,249 @@
+/* tests/unit/test_shim_addrmap.c: the address map: ungoverned addresses,
+ * secure records decided by the table, the strictest of several names, live
+ * names over stale ones, v4-mapped addresses, bogus/insecure/failed records,
+ * replacement and the bound. */
+#include <arpa/inet.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "shim/addrmap.h"
+#include "shim/ip.h"
+
+static void key4(const char *text, uint8_t key[16])
+{
+    struct in_addr a;
+    assert_int_equal(inet_pton(AF_INET, text, &a), 1);
+    hastls_ip_key(AF_INET, &a, key);
+}
+
+static const struct hastls_pair tls443[] = {{0, 443}};
+static const struct hastls_pair both[] = {{80, 443}};
+
+static int decide(struct hastls_addrmap *m, const uint8_t key[16], uint16_t port,
+                  enum hastls_client client, uint64_t now,
+                  struct hastls_addrmap_verdict *v)
+{
+    return hastls_addrmap_decide(m, key, port, client, HASTLS_BOGUS_BLOCK, now, v);
+}
+
+static void test_ungoverned_and_secure(void **state)
+{
+    (void)state;
+    struct hastls_addrmap *m = hastls_addrmap_new(64);
+    struct hastls_addrmap_verdict v;
+    uint8_t k[16], other[16];
+    key4("192.0.2.1", k);
+    key4("192.0.2.2", other);
+    assert_int_equal(decide(m, k, 80, HASTLS_CLIENT_CFB, 100, &v), 0);
+    assert_int_equal(hastls_addrmap_record(m, k, "secure.example", HASTLS_REC_SECURE,
+                                           tls443, 1, 200, 100),
+                     0);
+    assert_int_equal(decide(m, k, 80, HASTLS_CLIENT_CFB, 100, &v), 1);
+    assert_int_equal(v.d.verdict, HASTLS_VERDICT_BLOCK);
+    assert_string_equal(v.name, "secure.example");
+    assert_int_equal(v.stale, 0);
+    assert_int_equal(decide(m, k, 443, HASTLS_CLIENT_CFB, 100, &v), 1);
+    assert_int_equal(v.d.verdict, HASTLS_VERDICT_ALLOW);
+    assert_int_equal(v.d.cls, HASTLS_CLASS_TLS);
+    /* no-cleartext blocks every client */
+    assert_int_equal(decide(m, k, 80, HASTLS_CLIENT_CIO, 100, &v), 1);
+    assert_int_equal(v.d.verdict, HASTLS_VERDICT_BLOCK);
+    assert_int_equal(decide(m, other, 80, HASTLS_CLIENT_CSO, 100, &v), 0);
+    hastls_addrmap_free(m);
+}
+
+static void test_strictest_wins(void **state)
+{
+    (void)state;
+    struct hastls_addrmap *m = hastls_addrmap_new(64);
+    struct hastls_addrmap_verdict v;
+    uint8_t k[16];
+    key4("198.51.100.7", k);
+    hastls_addrmap_record(m, k, "plain.example", HASTLS_REC_NONE, NULL, 0, 500, 100);
+    hastls_addrmap_record(m, k, "shop.example", HASTLS_REC_SECURE, tls443, 1, 500, 100);
+    hastls_addrmap_record(m, k, "blog.example", HASTLS_REC_SECURE, both, 1, 500, 100);
+    assert_int_equal(decide(m, k, 80, HASTLS_CLIENT_CFB, 100, &v), 1);
+    assert_int_equal(v.d.verdict, HASTLS_VERDICT_BLOCK);
+    assert_string_equal(v.name, "shop.example");
+    /* CIO: (0 443) says no-cleartext for 80: still blocked */
+    assert_int_equal(decide(m, k, 80, HASTLS_CLIENT_CIO, 100, &v), 1);
+    assert_int_equal(v.d.verdict, HASTLS_VERDICT_BLOCK);
+    /* 8080 is unlisted everywhere */
+    assert_int_equal(decide(m, k, 8080, HASTLS_CLIENT_CSO, 100, &v), 1);
+    assert_int_equal(v.d.verdict, HASTLS_VERDICT_ALLOW);
+    hastls_addrmap_free(m);
+}
+
+static void test_cleartext_note_and_cso(void **state)
+{
+    (void)state;
+    struct hastls_addrmap *m = hastls_addrmap_new(8);
+    struct hastls_addrmap_verdict v;
+    uint8_t k[16];
+    key4("203.0.113.5", k);
+    hastls_addrmap_record(m, k, "both.example", HASTLS_REC_SECURE, both, 1, 500, 100);
+    decide(m, k, 80, HASTLS_CLIENT_CFB, 100, &v);
+    assert_int_equal(v.d.verdict, HASTLS_VERDICT_ALLOW_NOTE);
+    assert_int_equal(v.d.cls, HASTLS_CLASS_CLEARTEXT);
+    decide(m, k, 80, HASTLS_CLIENT_CSO, 100, &v);
+    assert_int_equal(v.d.verdict, HASTLS_VERDICT_BLOCK);
+    decide(m, k, 80, HASTLS_CLIENT_CIO, 100, &v);
+    assert_int_equal(v.d.verdict, HASTLS_VERDICT_ALLOW);
+    hastls_addrmap_free(m);
+}
+
+static void test_expiry_live_over_stale(void **state)
+{
+    (void)state;
+    struct hastls_addrmap *m = hastls_addrmap_new(8);
+    struct hastls_addrmap_verdict v;
+    uint8_t k[16];
+    key4("192.0.2.50", k);
+    hastls_addrmap_record(m, k, "old.example", HASTLS_REC_SECURE, tls443, 1, 150, 100);
+    /* Before expiry: blocks. */
+    decide(m, k, 80, HASTLS_CLIENT_CFB, 149, &v);
+    assert_int_equal(v.d.verdict, HASTLS_VERDICT_BLOCK);
+    assert_int_equal(v.stale, 0);
+    /* Expired with no live name: still governs, marked stale. */
+    assert_int_equal(decide(m, k, 80, HASTLS_CLIENT_CFB, 150, &v), 1);
+    assert_int_equal(v.d.verdict, HASTLS_VERDICT_BLOCK);
+    assert_int_equal(v.stale, 1);
+    /* A live name without a record: the address now belongs to it. */
+    hastls_addrmap_record(m, k, "new.example", HASTLS_REC_NONE, NULL, 0, 900, 200);
+    decide(m, k, 80, HASTLS_CLIENT_CFB, 200, &v);
+    assert_int_equal(v.d.verdict, HASTLS_VERDICT_ALLOW);
+    assert_string_equal(v.name, "new.example");
+    assert_int_equal(v.stale, 0);
+    hastls_addrmap_free(m);
+}
+
+static void test_v4_mapped(void **state)
+{
+    (void)state;
+    struct hastls_addrmap *m = hastls_addrmap_new(8);
+    struct hastls_addrmap_verdict v;
+    uint8_t k[16], k2[16];
+    key4("192.0.2.9", k);
+    hastls_addrmap_record(m, k, "v4.example", HASTLS_REC_SECURE, tls443, 1, 500, 100);
+    struct sockaddr_in6 s6;
+    memset(&s6, 0, sizeof s6);
+    s6.sin6_family = AF_INET6;
+    s6.sin6_port = htons(80);
+    assert_int_equal(inet_pton(AF_INET6, "::ffff:192.0.2.9", &s6.sin6_addr), 1);
+    uint16_t port;
+    assert_int_equal(hastls_sockaddr_key((struct sockaddr *)&s6, sizeof s6, k2, &port), 0);
+    assert_int_equal(port, 80);
+    assert_int_equal(decide(m, k2, port, HASTLS_CLIENT_CFB, 100, &v), 1);
+    assert_int_equal(v.d.verdict, HASTLS_VERDICT_BLOCK);
+    char buf[64];
+    assert_string_equal(hastls_key_format(k2, buf, sizeof buf), "192.0.2.9");
+    /* A real IPv6 address is its own key. */
+    uint8_t k6[16];
+    struct in6_addr a6;
+    inet_pton(AF_INET6, "2001:db8::1", &a6);
+    hastls_ip_key(AF_INET6, &a6, k6);
+    assert_string_equal(hastls_key_format(k6, buf, sizeof buf), "2001:db8::1");
+    assert_int_equal(decide(m, k6, 80, HASTLS_CLIENT_CFB, 100, &v), 0);
+    /* Short and foreign socket addresses are not governed. */
+    struct sockaddr_in s4;
+    memset(&s4, 0, sizeof s4);
+    s4.sin_family = AF_INET;
+    assert_int_equal(hastls_sockaddr_key((struct sockaddr *)&s4, 4, k2, &port), -1);
+    struct sockaddr sa = {.sa_family = AF_UNIX};
+    assert_int_equal(hastls_sockaddr_key(&sa, sizeof sa, k2, &port), -1);
+    assert_int_equal(hastls_sockaddr_key(NULL, 0, k2, &port), -1);
+    hastls_addrmap_free(m);
+}
+
+static void test_bogus_insecure_failed(void **state)
+{
+    (void)state;
+    struct hastls_addrmap *m = hastls_addrmap_new(8);
+    struct hastls_addrmap_verdict v;
+    uint8_t kb[16], ki[16], kf[16];
+    key4("192.0.2.20", kb);
+    key4("192.0.2.21", ki);
+    key4("192.0.2.22", kf);
+    hastls_addrmap_record(m, kb, "badsig.example", HASTLS_REC_BOGUS, NULL, 0, 500, 100);
+    /* pairs of a non-secure record are ignored */
+    hastls_addrmap_record(m, ki, "insecure.example", HASTLS_REC_INSECURE, tls443, 1, 500,
+                          100);
+    hastls_addrmap_record(m, kf, "failed.example", HASTLS_REC_FAILED, NULL, 0, 500, 100);
+    assert_int_equal(hastls_addrmap_decide(m, kb, 443, HASTLS_CLIENT_CIO,
+                                           HASTLS_BOGUS_BLOCK, 100, &v),
+                     1);
+    assert_int_equal(v.d.verdict, HASTLS_VERDICT_BLOCK);
+    assert_int_equal(v.rec, HASTLS_REC_BOGUS);
+    hastls_addrmap_decide(m, kb, 443, HASTLS_CLIENT_CSO, HASTLS_BOGUS_IGNORE, 100, &v);
+    assert_int_equal(v.d.verdict, HASTLS_VERDICT_ALLOW);
+    hastls_addrmap_decide(m, ki, 80, HASTLS_CLIENT_CSO, HASTLS_BOGUS_BLOCK, 100, &v);
+    assert_int_equal(v.d.verdict, HASTLS_VERDICT_ALLOW);
+    hastls_addrmap_decide(m, kf, 80, HASTLS_CLIENT_CSO, HASTLS_BOGUS_BLOCK, 100, &v);
+    assert_int_equal(v.d.verdict, HASTLS_VERDICT_ALLOW);
+    hastls_addrmap_free(m);
+}
+
+static void test_replace_and_bound(void **state)
+{
+    (void)state;
+    struct hastls_addrmap *m = hastls_addrmap_new(4);
+    struct hastls_addrmap_verdict v;
+    uint8_t k[16];
+    key4("192.0.2.30", k);
+    hastls_addrmap_record(m, k, "x.example", HASTLS_REC_SECURE, tls443, 1, 500, 100);
+    hastls_addrmap_record(m, k, "x.example", HASTLS_REC_NONE, NULL, 0, 500, 100);
+    assert_int_equal(hastls_addrmap_count(m), 1);
+    decide(m, k, 80, HASTLS_CLIENT_CFB, 100, &v);
+    assert_int_equal(v.d.verdict, HASTLS_VERDICT_ALLOW);
+    unsigned long gen = hastls_addrmap_generation(m);
+    for (int i = 0; i < 10; i++) {
+        uint8_t ki[16];
+        char a[32];
+        snprintf(a, sizeof a, "198.51.100.%d", i);
+        key4(a, ki);
+        assert_int_equal(hastls_addrmap_record(m, ki, "y.example", HASTLS_REC_SECURE,
+                                               tls443, 1, 500, 100),
+                         0);
+        assert_true(hastls_addrmap_count(m) <= 4);
+        /* the newest record is always there */
+        assert_int_equal(decide(m, ki, 80, HASTLS_CLIENT_CFB, 100, &v), 1);
+    }
+    assert_true(hastls_addrmap_generation(m) > gen);
+    /* Expired records go first: record two that expire, then two new. */
+    hastls_addrmap_free(m);
+    m = hastls_addrmap_new(3);
+    uint8_t a[16], b[16], c[16], d[16];
+    key4("10.0.0.1", a);
+    key4("10.0.0.2", b);
+    key4("10.0.0.3", c);
+    key4("10.0.0.4", d);
+    hastls_addrmap_record(m, a, "a", HASTLS_REC_SECURE, tls443, 1, 500, 100);
+    hastls_addrmap_record(m, b, "b", HASTLS_REC_SECURE, tls443, 1, 120, 100);
+    hastls_addrmap_record(m, c, "c", HASTLS_REC_SECURE, tls443, 1, 500, 100);
+    hastls_addrmap_record(m, d, "d", HASTLS_REC_SECURE, tls443, 1, 500, 200);
+    assert_int_equal(decide(m, b, 80, HASTLS_CLIENT_CFB, 200, &v), 0);
+    assert_int_equal(decide(m, a, 80, HASTLS_CLIENT_CFB, 200, &v), 1);
+    assert_int_equal(decide(m, c, 80, HASTLS_CLIENT_CFB, 200, &v), 1);
+    assert_int_equal(decide(m, d, 80, HASTLS_CLIENT_CFB, 200, &v), 1);
+    hastls_addrmap_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ungoverned_and_secure),
+        cmocka_unit_test(test_strictest_wins),
+        cmocka_unit_test(test_cleartext_note_and_cso),
+        cmocka_unit_test(test_expiry_live_over_stale),
+        cmocka_unit_test(test_v4_mapped),
+        cmocka_unit_test(test_bogus_insecure_failed),
+        cmocka_unit_test(test_replace_and_bound),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
