@@ -370,9 +370,9 @@ struct loader {
 
     /* current section */
     enum section_kind kind;
-    char section[512]; /* as written between the brackets (lines are shorter) */
-    unsigned key_line[K_COUNT];        /* line each key was given in this section */
-    struct app_settings *app_target;   /* where an [app:] section's keys go */
+    char section[512];          /* as written between the brackets (lines are shorter) */
+    unsigned key_line[K_COUNT]; /* line each key was given in this section */
+    struct app_settings *app_target; /* where an [app:] section's keys go */
 
     struct seen_section *seen;
     size_t n_seen, cap_seen;
@@ -382,7 +382,8 @@ struct loader {
     char app_base_name[512], app_full_name[512];
 };
 
-/* Appends "FILE:LINE: message\n" to the error buffer. */
+/* Appends the line "FILE:LINE: message" to the error buffer (lines are
+ * separated by '\n'; a full buffer keeps what fits, NUL-terminated). */
 static void add_error(struct loader *L, unsigned line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void add_error(struct loader *L, unsigned line, const char *fmt, ...)
@@ -407,8 +408,8 @@ static void add_error(struct loader *L, unsigned line, const char *fmt, ...)
         L->errused = L->errlen - 1;
 }
 
-/* Finds inih's inline comment (';' at the start or after white space) or one
- * of CHARS, whichever comes first; returns a pointer to it or to the NUL. */
+/* Finds an inline comment the way inih does (';' after white space) or one of
+ * CHARS, whichever comes first; returns a pointer to it or to the NUL. */
 static const char *find_chars_or_comment(const char *s, const char *chars)
 {
     int was_space = 0;
@@ -417,8 +418,8 @@ static const char *find_chars_or_comment(const char *s, const char *chars)
             break;
         if (was_space && *s == ';')
             break;
-        was_space = *s == ' ' || *s == '\t' || *s == '\r' || *s == '\v' ||
-                    *s == '\f' || *s == '\n';
+        was_space = *s == ' ' || *s == '\t' || *s == '\r' || *s == '\v' || *s == '\f' ||
+                    *s == '\n';
     }
     return s;
 }
@@ -446,8 +447,8 @@ static void start_section(struct loader *L, const char *name, size_t n)
     for (size_t k = 0; k < L->n_seen; k++) {
         if (!strcmp(L->seen[k].name, L->section)) {
             add_error(L, L->line,
-                      "section [%s] given twice (first on line %u); merge them", L->section,
-                      L->seen[k].line);
+                      "section [%s] given twice (first on line %u); merge them",
+                      L->section, L->seen[k].line);
             L->kind = S_BAD; /* its keys are not checked again */
             return;
         }
@@ -919,8 +920,7 @@ int hastls_config_load(const char *path, const char *app, struct hastls_config *
             if (ncap == cap) {
                 fclose(f);
                 free(buf);
-                msg(err, errlen, "%s:0: file larger than %d bytes", path,
-                    CONF_MAX_BYTES);
+                msg(err, errlen, "%s:0: file larger than %d bytes", path, CONF_MAX_BYTES);
                 return -1;
             }
             nb = realloc(buf, ncap);

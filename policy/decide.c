@@ -14,23 +14,23 @@
  * entry: SMTP relay has no implicit-TLS port; 465 is "submissions" and pairs
  * with 587 "submission" (RFC 8314), not with 25. */
 static const struct hastls_pair wellknown[] = {
-    {20, 989},     /* ftp-data / ftps-data */
-    {21, 990},     /* ftp / ftps */
-    {23, 992},     /* telnet / telnets */
-    {53, 853},     /* domain / domain-s (RFC 7858) */
-    {80, 443},     /* http / https */
-    {110, 995},    /* pop3 / pop3s */
-    {119, 563},    /* nntp / nntps */
-    {143, 993},    /* imap / imaps */
-    {194, 994},    /* irc / ircs */
-    {389, 636},    /* ldap / ldaps */
-    {587, 465},    /* submission / submissions (RFC 8314) */
-    {1883, 8883},  /* mqtt / secure-mqtt */
-    {3268, 3269},  /* msft-gc / msft-gc-ssl */
-    {5060, 5061},  /* sip / sips */
-    {5222, 5223},  /* xmpp-client / XMPP direct TLS (XEP-0368; de facto, not IANA) */
-    {5672, 5671},  /* amqp / amqps */
-    {6667, 6697},  /* ircu / ircs-u */
+    {20, 989},    /* ftp-data / ftps-data */
+    {21, 990},    /* ftp / ftps */
+    {23, 992},    /* telnet / telnets */
+    {53, 853},    /* domain / domain-s (RFC 7858) */
+    {80, 443},    /* http / https */
+    {110, 995},   /* pop3 / pop3s */
+    {119, 563},   /* nntp / nntps */
+    {143, 993},   /* imap / imaps */
+    {194, 994},   /* irc / ircs */
+    {389, 636},   /* ldap / ldaps */
+    {587, 465},   /* submission / submissions (RFC 8314) */
+    {1883, 8883}, /* mqtt / secure-mqtt */
+    {3268, 3269}, /* msft-gc / msft-gc-ssl */
+    {5060, 5061}, /* sip / sips */
+    {5222, 5223}, /* xmpp-client / XMPP direct TLS (XEP-0368; de facto, not IANA) */
+    {5672, 5671}, /* amqp / amqps */
+    {6667, 6697}, /* ircu / ircs-u */
 };
 
 #define N_WELLKNOWN (sizeof wellknown / sizeof wellknown[0])
@@ -52,20 +52,23 @@ uint16_t hastls_wellknown_cleartext_port(uint16_t tls_port)
 }
 
 /* The verdict columns of the table, indexed [class][client]. */
+#define ALLOW HASTLS_VERDICT_ALLOW
+#define NOTE HASTLS_VERDICT_ALLOW_NOTE
+#define BLOCK HASTLS_VERDICT_BLOCK
+/* clang-format off */
 static const enum hastls_verdict verdicts[6][3] = {
-    /*                          CIO                   CFB                      CSO */
-    [HASTLS_CLASS_TLS] = {HASTLS_VERDICT_ALLOW, HASTLS_VERDICT_ALLOW, HASTLS_VERDICT_ALLOW},
-    [HASTLS_CLASS_STARTTLS] = {HASTLS_VERDICT_ALLOW, HASTLS_VERDICT_ALLOW,
-                               HASTLS_VERDICT_ALLOW},
-    [HASTLS_CLASS_CLEARTEXT] = {HASTLS_VERDICT_ALLOW, HASTLS_VERDICT_ALLOW_NOTE,
-                                HASTLS_VERDICT_BLOCK},
-    [HASTLS_CLASS_NO_CLEARTEXT] = {HASTLS_VERDICT_BLOCK, HASTLS_VERDICT_BLOCK,
-                                   HASTLS_VERDICT_BLOCK},
-    [HASTLS_CLASS_NO_TLS] = {HASTLS_VERDICT_ALLOW, HASTLS_VERDICT_BLOCK,
-                             HASTLS_VERDICT_BLOCK},
-    [HASTLS_CLASS_UNLISTED] = {HASTLS_VERDICT_ALLOW, HASTLS_VERDICT_ALLOW,
-                               HASTLS_VERDICT_ALLOW},
+    /*                             CIO    CFB    CSO */
+    [HASTLS_CLASS_TLS]          = {ALLOW, ALLOW, ALLOW},
+    [HASTLS_CLASS_STARTTLS]     = {ALLOW, ALLOW, ALLOW},
+    [HASTLS_CLASS_CLEARTEXT]    = {ALLOW, NOTE,  BLOCK},
+    [HASTLS_CLASS_NO_CLEARTEXT] = {BLOCK, BLOCK, BLOCK},
+    [HASTLS_CLASS_NO_TLS]       = {ALLOW, BLOCK, BLOCK},
+    [HASTLS_CLASS_UNLISTED]     = {ALLOW, ALLOW, ALLOW},
 };
+/* clang-format on */
+#undef ALLOW
+#undef NOTE
+#undef BLOCK
 
 static int client_index(enum hastls_client c)
 {
@@ -203,8 +206,8 @@ const char *hastls_decision_reason(const struct hastls_decision *d, uint16_t por
                      "record pair (%u %u) serves %u in cleartext (TLS on %u)", i, s, p,
                      s);
         } else {
-            snprintf(buf, buflen, "record pair (%u %u) serves %u only in cleartext", i,
-                     s, p);
+            snprintf(buf, buflen, "record pair (%u %u) serves %u only in cleartext", i, s,
+                     p);
         }
         break;
     case HASTLS_CLASS_NO_CLEARTEXT:
@@ -214,8 +217,8 @@ const char *hastls_decision_reason(const struct hastls_decision *d, uint16_t por
         break;
     case HASTLS_CLASS_NO_TLS:
         snprintf(buf, buflen,
-                 "record pair (%u %u) serves no TLS on %u, only cleartext on %u", i, s,
-                 p, i);
+                 "record pair (%u %u) serves no TLS on %u, only cleartext on %u", i, s, p,
+                 i);
         break;
     case HASTLS_CLASS_UNLISTED:
     default:

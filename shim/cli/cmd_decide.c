@@ -17,13 +17,14 @@
 
 static void decide_usage(FILE *out)
 {
-    fprintf(out, "usage: hastls decide --record \"(INSECURE SECURE ...)\" --port PORT\n"
-                 "                     [--client cio|cfb|cso]\n"
-                 "\n"
-                 "Prints the class of PORT under the HASTLS record's port pairs, the\n"
-                 "verdict for the client policy (default cfb) and the reason, as the\n"
-                 "shim would decide a connect() to a host with that DNSSEC-secure record.\n"
-                 "The parentheses around the pairs are optional.\n");
+    fprintf(out,
+            "usage: hastls decide --record \"(INSECURE SECURE ...)\" --port PORT\n"
+            "                     [--client cio|cfb|cso]\n"
+            "\n"
+            "Prints the class of PORT under the HASTLS record's port pairs, the\n"
+            "verdict for the client policy (default cfb) and the reason, as the\n"
+            "shim would decide a connect() to a host with that DNSSEC-secure record.\n"
+            "The parentheses around the pairs are optional.\n");
 }
 
 int hastls_cmd_decide(int argc, char **argv)

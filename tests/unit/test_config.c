@@ -159,9 +159,9 @@ static void lexical(void **state)
     assert_int_equal(cfg.client, HASTLS_CLIENT_CIO);
     /* text need not be NUL-terminated at LEN */
     const char raw[] = "[policy]\nclient = cso\nXXXX";
-    assert_int_equal(hastls_config_load_string(raw, sizeof raw - 5, "r", NULL, &cfg, err,
-                                               sizeof err),
-                     0);
+    assert_int_equal(
+        hastls_config_load_string(raw, sizeof raw - 5, "r", NULL, &cfg, err, sizeof err),
+        0);
     assert_int_equal(cfg.client, HASTLS_CLIENT_CSO);
     /* a section header followed by a comment */
     expect_ok("[policy] ; the policy\nclient = cio\n");
@@ -179,7 +179,8 @@ static void errors_with_lines(void **state)
                                "[policy] or [app:NAME])");
     expect_error("\n[resolver]\nprivacy = strict\nfrobnicate = 1\n",
                  "t.conf:4: unknown key 'frobnicate' in [resolver]");
-    expect_error("[policy]\nClient = cso\n", "t.conf:2: unknown key 'Client' in [policy]");
+    expect_error("[policy]\nClient = cso\n",
+                 "t.conf:2: unknown key 'Client' in [policy]");
     expect_error("[policy]\n\nclient = sometimes\n",
                  "t.conf:3: bad value 'sometimes' for client (expected cio, cfb or cso)");
     expect_error("[policy]\nclient =\n",
@@ -270,8 +271,8 @@ static void nul_byte(void **state)
 {
     (void)state;
     const char text[] = "[policy]\nclient = cio\0 junk\nlog = info\n";
-    assert_int_equal(hastls_config_load_string(text, sizeof text - 1, "n.conf", NULL, &cfg,
-                                               err, sizeof err),
+    assert_int_equal(hastls_config_load_string(text, sizeof text - 1, "n.conf", NULL,
+                                               &cfg, err, sizeof err),
                      -1);
     assert_string_equal(err, "n.conf:2: line contains a NUL byte");
 }
@@ -312,12 +313,14 @@ static void timeout_values(void **state)
     assert_int_equal(cfg.timeout_ms, 100);
     expect_ok("[resolver]\ntimeout_ms = 60000\n");
     assert_int_equal(cfg.timeout_ms, 60000);
-    const char *bad[] = {"99", "60001", "0", "-5", "1e3", "3000ms", " ", "99999999999999"};
+    const char *bad[] = {"99",  "60001",  "0", "-5",
+                         "1e3", "3000ms", " ", "99999999999999"};
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         char text[128];
         snprintf(text, sizeof text, "[resolver]\ntimeout_ms = %s\n", bad[k]);
         expect_error_part(text, "t.conf:2: bad value '");
-        assert_non_null(strstr(err, "for timeout_ms (expected milliseconds in 100..60000)"));
+        assert_non_null(
+            strstr(err, "for timeout_ms (expected milliseconds in 100..60000)"));
     }
 }
 
@@ -329,7 +332,8 @@ static void paths_and_alpn(void **state)
                  "path)");
     expect_error_part("[resolver]\ntrust_anchor =\n", "t.conf:2: bad value '' for trust");
     expect_error_part("[resolver]\nalpn =\n", "t.conf:2: bad value '' for alpn");
-    expect_error_part("[resolver]\nalpn = d o t\n", "t.conf:2: bad value 'd o t' for alpn");
+    expect_error_part("[resolver]\nalpn = d o t\n",
+                      "t.conf:2: bad value 'd o t' for alpn");
     char text[256];
     snprintf(text, sizeof text, "[resolver]\nalpn = %064d\n", 0);
     expect_error_part(text, "t.conf:2: bad value '0000");
@@ -361,7 +365,8 @@ static void upstreams_accumulate(void **state)
     expect_error(text, "t.conf:10: too many upstreams (at most 8): '10.0.0.99'");
 }
 
-static const char *pin_a = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="; /* sha256("") */
+static const char *pin_a =
+    "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="; /* sha256("") */
 
 static void pins_accumulate(void **state)
 {
@@ -370,10 +375,10 @@ static void pins_accumulate(void **state)
     snprintf(text, sizeof text, "[resolver]\npin = %s\npin = %.43s\n", pin_a, pin_a);
     expect_ok(text);
     assert_int_equal(cfg.n_pins, 2);
-    static const uint8_t sha_empty[32] = {
-        0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4,
-        0xc8, 0x99, 0x6f, 0xb9, 0x24, 0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b,
-        0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55};
+    static const uint8_t sha_empty[32] = {0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14,
+                                          0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
+                                          0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c,
+                                          0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55};
     assert_memory_equal(cfg.pins[0], sha_empty, 32);
     assert_memory_equal(cfg.pins[1], sha_empty, 32);
 
@@ -399,10 +404,10 @@ static void bad_pins(void **state)
     (void)state;
     const char *bad[] = {
         "",
-        "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuA==",   /* 31 bytes */
-        "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFUA",   /* 33 bytes */
-        "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFV=",   /* non-zero trailing bits */
-        "47DEQpj8HBSa-_TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",   /* base64url alphabet */
+        "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuA==", /* 31 bytes */
+        "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFUA", /* 33 bytes */
+        "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFV=", /* non-zero trailing bits */
+        "47DEQpj8HBSa-_TImW+5JCeuQeRkm5NMpJWZG3hSuFU=", /* base64url alphabet */
         "sha256/47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", /* hex */
     };
@@ -437,9 +442,13 @@ static void base64_vectors(void **state)
     (void)state;
     /* RFC 4648, section 10, with and without padding */
     static const char *const v[][3] = {
-        {"", "", ""},           {"Zg==", "Zg", "f"},       {"Zm8=", "Zm8", "fo"},
-        {"Zm9v", "Zm9v", "foo"}, {"Zm9vYg==", "Zm9vYg", "foob"},
-        {"Zm9vYmE=", "Zm9vYmE", "fooba"}, {"Zm9vYmFy", "Zm9vYmFy", "foobar"},
+        {"", "", ""},
+        {"Zg==", "Zg", "f"},
+        {"Zm8=", "Zm8", "fo"},
+        {"Zm9v", "Zm9v", "foo"},
+        {"Zm9vYg==", "Zm9vYg", "foob"},
+        {"Zm9vYmE=", "Zm9vYmE", "fooba"},
+        {"Zm9vYmFy", "Zm9vYmFy", "foobar"},
     };
     char out[64];
     for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
@@ -462,9 +471,10 @@ static void base64_malformed(void **state)
 {
     (void)state;
     char out[64];
-    const char *bad[] = {"Z",     "Zg=",     "Zg===",  "Z===",  "====",     "=",
-                         "Zh==",  "Zm9=",    "Zg==Zg==", "Zm9v\n", " Zm9v",  "Zm 9v",
-                         "Zm9v=", "Zm9vY",   "Zm9*",   "Zg=a",  "\xc3\xa9\xc3\xa9"};
+    const char *bad[] = {
+        "Z",    "Zg=",      "Zg===",           "Z===",  "====",  "=",     "Zh==",
+        "Zm9=", "Zg==Zg==", "Zm9v\n",          " Zm9v", "Zm 9v", "Zm9v=", "Zm9vY",
+        "Zm9*", "Zg=a",     "\xc3\xa9\xc3\xa9"};
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++)
         if (b64(bad[k], out, 64) != -1)
             fail_msg("'%s' decoded", bad[k]);
@@ -618,7 +628,7 @@ static void app_precedence(void **state)
         /* the full path wins over the basename, wherever it is */
         assert_int_equal(load_app(confs[k], "/usr/bin/curl"), 0);
         assert_int_equal(cfg.client, HASTLS_CLIENT_CIO);
-        assert_int_equal(cfg.mode, HASTLS_MODE_REPORT); /* from [app:curl] */
+        assert_int_equal(cfg.mode, HASTLS_MODE_REPORT);    /* from [app:curl] */
         assert_int_equal(cfg.log_level, HASTLS_LOG_ERROR); /* from [policy] */
         assert_int_equal(cfg.privacy, HASTLS_PRIVACY_STRICT);
         assert_string_equal(cfg.app_section, "app:curl, app:/usr/bin/curl");
@@ -657,8 +667,8 @@ static void app_sections_validated(void **state)
     assert_int_equal(load_app("[app:other]\nmodus = report\n", "/bin/true"), -1);
     assert_string_equal(err, "t.conf:2: unknown key 'modus' in [app:other]");
     /* resolver keys are not per program */
-    const char *keys[] = {"upstream = 1.1.1.1", "ca_bundle = /x", "pin = x",
-                          "alpn = dot", "trust_anchor = /x", "timeout_ms = 500"};
+    const char *keys[] = {"upstream = 1.1.1.1", "ca_bundle = /x",    "pin = x",
+                          "alpn = dot",         "trust_anchor = /x", "timeout_ms = 500"};
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
         char t[128], want[256], key[32];
         snprintf(t, sizeof t, "[app:curl]\n%s\n", keys[k]);
@@ -671,10 +681,11 @@ static void app_sections_validated(void **state)
         assert_string_equal(err, want);
     }
     /* every policy key and privacy are allowed */
-    assert_int_equal(load_app("[app:curl]\nclient = cio\nrecord_type = 65280\nmode = "
-                              "report\nbogus = ignore\nlog = debug\nprivacy = encrypted\n",
-                              "/usr/bin/curl"),
-                     0);
+    assert_int_equal(
+        load_app("[app:curl]\nclient = cio\nrecord_type = 65280\nmode = "
+                 "report\nbogus = ignore\nlog = debug\nprivacy = encrypted\n",
+                 "/usr/bin/curl"),
+        0);
     assert_int_equal(cfg.client, HASTLS_CLIENT_CIO);
     assert_int_equal(cfg.record_type, 65280);
     assert_int_equal(cfg.mode, HASTLS_MODE_REPORT);
@@ -684,8 +695,9 @@ static void app_sections_validated(void **state)
     /* the same app section twice is refused */
     assert_int_equal(load_app("[app:curl]\nclient = cio\n[app:curl]\nlog = info\n", NULL),
                      -1);
-    assert_string_equal(err, "t.conf:3: section [app:curl] given twice (first on line 1); "
-                             "merge them");
+    assert_string_equal(err,
+                        "t.conf:3: section [app:curl] given twice (first on line 1); "
+                        "merge them");
     /* a long path section, longer than inih's own 50-byte section buffer */
     char t[256], path[160];
     memset(path, 'p', sizeof path);
@@ -764,16 +776,16 @@ static void error_buffer_truncation(void **state)
     (void)state;
     char small[16];
     memset(small, 'x', sizeof small);
-    assert_int_equal(hastls_config_load_string("[x]\n[y]\n", 8, "t.conf", NULL, &cfg, small,
-                                               sizeof small),
+    assert_int_equal(hastls_config_load_string("[x]\n[y]\n", 8, "t.conf", NULL, &cfg,
+                                               small, sizeof small),
                      -1);
     assert_int_equal(strlen(small), sizeof small - 1);
     assert_true(strncmp(small, "t.conf:1: unkno", 15) == 0);
     /* no buffer at all: still fails */
     assert_int_equal(hastls_config_load_string("[x]\n", 4, "t.conf", NULL, &cfg, NULL, 0),
                      -1);
-    assert_int_equal(hastls_config_load_string("[policy]\n", 9, NULL, NULL, &cfg, NULL, 0),
-                     0);
+    assert_int_equal(
+        hastls_config_load_string("[policy]\n", 9, NULL, NULL, &cfg, NULL, 0), 0);
 }
 
 static void env_default(void **state)
@@ -789,7 +801,8 @@ static void env_default(void **state)
     assert_int_equal(cfg.client, HASTLS_CLIENT_CIO);
     assert_int_equal(cfg.log_level, HASTLS_LOG_ERROR);
     assert_string_equal(cfg.source, path);
-    assert_int_equal(hastls_config_load_default("/usr/bin/curl", &cfg, err, sizeof err), 0);
+    assert_int_equal(hastls_config_load_default("/usr/bin/curl", &cfg, err, sizeof err),
+                     0);
     assert_int_equal(cfg.client, HASTLS_CLIENT_CSO);
 
     /* HASTLS_LOG overrides the file */
@@ -798,26 +811,30 @@ static void env_default(void **state)
     assert_int_equal(cfg.log_level, HASTLS_LOG_DEBUG);
     setenv("HASTLS_LOG", "loud", 1);
     assert_int_equal(hastls_config_load_default(NULL, &cfg, err, sizeof err), -1);
-    assert_string_equal(err, "HASTLS_LOG: bad value 'loud' (expected error, warn, info or "
-                             "debug)");
+    assert_string_equal(err,
+                        "HASTLS_LOG: bad value 'loud' (expected error, warn, info or "
+                        "debug)");
     setenv("HASTLS_LOG", "", 1); /* empty is unset */
     assert_int_equal(hastls_config_load_default(NULL, &cfg, err, sizeof err), 0);
     assert_int_equal(cfg.log_level, HASTLS_LOG_ERROR);
 
     /* HASTLS_APP picks the [app:] section instead of the program's name */
     setenv("HASTLS_APP", "curl", 1);
-    assert_int_equal(hastls_config_load_default("/usr/bin/wget", &cfg, err, sizeof err), 0);
+    assert_int_equal(hastls_config_load_default("/usr/bin/wget", &cfg, err, sizeof err),
+                     0);
     assert_int_equal(cfg.client, HASTLS_CLIENT_CSO);
     assert_string_equal(cfg.app_section, "app:curl");
     setenv("HASTLS_APP", "", 1); /* empty is unset */
-    assert_int_equal(hastls_config_load_default("/usr/bin/wget", &cfg, err, sizeof err), 0);
+    assert_int_equal(hastls_config_load_default("/usr/bin/wget", &cfg, err, sizeof err),
+                     0);
     assert_int_equal(cfg.client, HASTLS_CLIENT_CIO);
     unsetenv("HASTLS_APP");
 
     /* HASTLS_MODE overrides the mode, after the app sections */
     write_file(path, "[policy]\nmode = enforce\n[app:curl]\nmode = enforce\n");
     setenv("HASTLS_MODE", "report", 1);
-    assert_int_equal(hastls_config_load_default("/usr/bin/curl", &cfg, err, sizeof err), 0);
+    assert_int_equal(hastls_config_load_default("/usr/bin/curl", &cfg, err, sizeof err),
+                     0);
     assert_int_equal(cfg.mode, HASTLS_MODE_REPORT);
     setenv("HASTLS_MODE", "enforce", 1);
     write_file(path, "[policy]\nmode = report\n");
@@ -825,7 +842,8 @@ static void env_default(void **state)
     assert_int_equal(cfg.mode, HASTLS_MODE_ENFORCE);
     setenv("HASTLS_MODE", "Report", 1);
     assert_int_equal(hastls_config_load_default(NULL, &cfg, err, sizeof err), -1);
-    assert_string_equal(err, "HASTLS_MODE: bad value 'Report' (expected enforce or report)");
+    assert_string_equal(err,
+                        "HASTLS_MODE: bad value 'Report' (expected enforce or report)");
     unsetenv("HASTLS_MODE");
 
     /* a named file that is missing fails closed */

@@ -58,8 +58,10 @@ static const struct row rows[] = {
     {"", 443, HASTLS_CLASS_UNLISTED, A, A, A, {0, 0}},
     /* W(P) exists but R does not have (0, W(P)): (80 443) says nothing of 143 */
     {"(80 443)", 143, HASTLS_CLASS_UNLISTED, A, A, A, {0, 0}},
-    /* (0 993) with a non-zero insecure port is not "no cleartext" */
-    {"(143 993)", 110, HASTLS_CLASS_UNLISTED, A, A, A, {0, 0}},
+    /* 995 = W(110), but the pair serves cleartext elsewhere (25): no inference */
+    {"(25 995)", 110, HASTLS_CLASS_UNLISTED, A, A, A, {0, 0}},
+    /* 80 = W(443), but the pair also serves TLS (on 8443): no inference */
+    {"(80 8443)", 443, HASTLS_CLASS_UNLISTED, A, A, A, {0, 0}},
     /* W is one-to-one: 25 has no implicit-TLS counterpart, so (0 465) says
      * nothing about 25, and (25 0) nothing about 465 */
     {"(0 465)", 25, HASTLS_CLASS_UNLISTED, A, A, A, {0, 0}},
@@ -67,8 +69,6 @@ static const struct row rows[] = {
     /* 8080/8443 are not an IANA pair: no inference */
     {"(0 8443)", 8080, HASTLS_CLASS_UNLISTED, A, A, A, {0, 0}},
     {"(8080 0)", 8443, HASTLS_CLASS_UNLISTED, A, A, A, {0, 0}},
-    /* (80 0) says 443 is not served; it does not make 80 unlisted-by-W */
-    {"(0 443)", 443, HASTLS_CLASS_TLS, A, A, A, {0, 443}},
 
     /* precedence: several rows could match, the first row wins */
     /* tls before cleartext: 443 is TLS in one pair, cleartext in another */
@@ -169,8 +169,8 @@ static void wellknown_table(void **state)
 {
     (void)state;
     static const uint16_t pairs[][2] = {
-        {80, 443},  {143, 993},   {110, 995},   {21, 990},   {23, 992},
-        {389, 636}, {119, 563},   {587, 465},   {6667, 6697}, {5222, 5223},
+        {80, 443},    {143, 993}, {110, 995}, {21, 990},    {23, 992},
+        {389, 636},   {119, 563}, {587, 465}, {6667, 6697}, {5222, 5223},
         {3268, 3269}, {194, 994}, {53, 853},
     };
     for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++) {
@@ -238,13 +238,13 @@ static void reasons(void **state)
                         "record pair (80 0) serves no TLS on 443, only cleartext on 80");
     assert_string_equal(reason("(0 443)", 8080, HASTLS_CLIENT_CSO, buf, sizeof buf),
                         "the record does not mention port 8080");
-    assert_non_null(strstr(reason("(25 25)", 25, HASTLS_CLIENT_CSO, buf, sizeof buf),
-                           "STARTTLS"));
+    assert_non_null(
+        strstr(reason("(25 25)", 25, HASTLS_CLIENT_CSO, buf, sizeof buf), "STARTTLS"));
     /* the blocked cleartext case says what to use instead */
     assert_non_null(
         strstr(reason("(80 443)", 80, HASTLS_CLIENT_CSO, buf, sizeof buf), "TLS on 443"));
-    assert_non_null(
-        strstr(reason("(80 0)", 80, HASTLS_CLIENT_CSO, buf, sizeof buf), "never over TLS"));
+    assert_non_null(strstr(reason("(80 0)", 80, HASTLS_CLIENT_CSO, buf, sizeof buf),
+                           "never over TLS"));
     assert_non_null(
         strstr(reason("(80 443)", 80, HASTLS_CLIENT_CFB, buf, sizeof buf), "cleartext"));
     /* truncation is safe */

@@ -182,7 +182,7 @@ static void parse_good(void **state)
     (void)state;
     struct hastls_pair out[8];
     size_t n, pos;
-    const char *forms[] = {"(25 25 0 443)", "25 25 0 443", "( 25 25 0 443 )",
+    const char *forms[] = {"(25 25 0 443)",       "25 25 0 443",    "( 25 25 0 443 )",
                            "  (25\t25\n0 443)  ", "(25 25 0 443 )", "025 25 0 0443"};
     for (size_t k = 0; k < sizeof forms / sizeof forms[0]; k++) {
         assert_int_equal(parse(forms[k], out, 8, &n, &pos), HASTLS_RR_OK);
@@ -287,7 +287,8 @@ static void format_no_space(void **state)
 static void round_trips(void **state)
 {
     (void)state;
-    const char *texts[] = {"(0 443)", "(80 443)", "(80 0)", "(25 25 0 993 0 995)",
+    const char *texts[] = {"(0 443)",     "(80 443)",
+                           "(80 0)",      "(25 25 0 993 0 995)",
                            "(8080 8443)", "(65535 65535 1 0 0 1)"};
     for (size_t k = 0; k < sizeof texts / sizeof texts[0]; k++) {
         struct hastls_pair p[8], q[8];
@@ -297,7 +298,8 @@ static void round_trips(void **state)
         assert_int_equal(parse(texts[k], p, 8, &n, &pos), HASTLS_RR_OK);
         assert_true(hastls_pairs_format(p, n, buf, sizeof buf) > 0);
         assert_string_equal(buf, texts[k]); /* canonical forms survive exactly */
-        assert_int_equal(hastls_rdata_encode(p, n, wire, sizeof wire, &len), HASTLS_RR_OK);
+        assert_int_equal(hastls_rdata_encode(p, n, wire, sizeof wire, &len),
+                         HASTLS_RR_OK);
         assert_int_equal(len, 4 * n);
         assert_int_equal(hastls_rdata_decode(wire, len, q, 8, &m), HASTLS_RR_OK);
         assert_int_equal(m, n);
