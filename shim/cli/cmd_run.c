@@ -63,24 +63,25 @@ struct run_opts {
 
 static void run_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: hastls run [OPTIONS] [--] CMD [ARGS...]\n"
-            "\n"
-            "Runs CMD with libhastls.so preloaded.\n"
-            "\n"
-            "  --config FILE        use FILE as configuration (sets HASTLS_CONF)\n"
-            "  --app NAME           use the [app:NAME] section (sets HASTLS_APP)\n"
-            "  --report             report what would be blocked, block nothing\n"
-            "                       (sets HASTLS_MODE=report)\n"
-            "  --enforce            block even if the configuration says mode = report\n"
-            "                       (sets HASTLS_MODE=enforce)\n"
-            "  --allow-unprotected  run CMD even where the shim cannot be loaded into it\n"
-            "                       (setuid/setgid, file capabilities, static, other ELF\n"
-            "                       class): it then runs WITHOUT protection\n"
-            "\n"
-            "Exit status: that of CMD; 125 if hastls run itself failed, 126 if CMD\n"
-            "cannot be run protected or cannot be executed, 127 if CMD was not found.\n"
-            "HASTLS_SHIM=FILE preloads FILE instead of the installed libhastls.so.\n");
+    fprintf(
+        out,
+        "usage: hastls run [OPTIONS] [--] CMD [ARGS...]\n"
+        "\n"
+        "Runs CMD with libhastls.so preloaded.\n"
+        "\n"
+        "  --config FILE        use FILE as configuration (sets HASTLS_CONF)\n"
+        "  --app NAME           use the [app:NAME] section (sets HASTLS_APP)\n"
+        "  --report             report what would be blocked, block nothing\n"
+        "                       (sets HASTLS_MODE=report)\n"
+        "  --enforce            block even if the configuration says mode = report\n"
+        "                       (sets HASTLS_MODE=enforce)\n"
+        "  --allow-unprotected  run CMD even where the shim cannot be loaded into it\n"
+        "                       (setuid/setgid, file capabilities, static, other ELF\n"
+        "                       class): it then runs WITHOUT protection\n"
+        "\n"
+        "Exit status: that of CMD; 125 if hastls run itself failed, 126 if CMD\n"
+        "cannot be run protected or cannot be executed, 127 if CMD was not found.\n"
+        "HASTLS_SHIM=FILE preloads FILE instead of the installed libhastls.so.\n");
 }
 
 /* Reads N bytes at OFF of FD.  Returns 0, or -1 on error or a short file. */
@@ -294,9 +295,11 @@ static int check_program(const struct run_opts *o, const char *path,
     }
     int r = 0;
     if (st.st_mode & S_ISUID)
-        r = refuse(o, path, "is set-user-ID: the dynamic loader ignores LD_PRELOAD in it");
+        r = refuse(o, path,
+                   "is set-user-ID: the dynamic loader ignores LD_PRELOAD in it");
     if (!r && (st.st_mode & S_ISGID) && (st.st_mode & S_IXGRP))
-        r = refuse(o, path, "is set-group-ID: the dynamic loader ignores LD_PRELOAD in it");
+        r = refuse(o, path,
+                   "is set-group-ID: the dynamic loader ignores LD_PRELOAD in it");
     if (!r && has_file_caps(path))
         r = refuse(o, path,
                    "has file capabilities: the dynamic loader ignores LD_PRELOAD in it");
@@ -355,7 +358,8 @@ static int find_shim(char *out)
     if (is_file(cand) && realpath(cand, out))
         return 0;
     fprintf(stderr,
-            "hastls run: cannot find " SHIM_NAME " (looked for %s; set HASTLS_SHIM=FILE)\n",
+            "hastls run: cannot find " SHIM_NAME
+            " (looked for %s; set HASTLS_SHIM=FILE)\n",
             cand);
     return -1;
 }
@@ -448,9 +452,10 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
         return -1;
     }
     if (o->app && strchr(o->app, '/') && o->app[0] != '/') {
-        fprintf(stderr,
-                "hastls run: --app %s: a section name is a basename or an absolute path\n",
-                o->app);
+        fprintf(
+            stderr,
+            "hastls run: --app %s: a section name is a basename or an absolute path\n",
+            o->app);
         return -1;
     }
     return i;
@@ -467,7 +472,8 @@ int hastls_cmd_run(int argc, char **argv)
     if (o.config) {
         /* Absolute, so that the program finds it whatever its working
          * directory. */
-        if (!is_file(o.config) || access(o.config, R_OK) != 0 || !realpath(o.config, conf)) {
+        if (!is_file(o.config) || access(o.config, R_OK) != 0 ||
+            !realpath(o.config, conf)) {
             fprintf(stderr, "hastls run: --config %s: no such readable file\n", o.config);
             return RUN_ERR_USAGE;
         }

@@ -192,8 +192,8 @@ else
     echo "note: not in the lab; the installed shim is not exercised"
 fi
 make -s -C "$repo" BUILD="$t/build" PREFIX="$p" SYSCONFDIR="$p/etc" uninstall >/dev/null 2>&1
-left=$(find "$p" -type f)
-expect_eq "PREFIX uninstall leaves no file" "" "$left"
+left_files=$(find "$p" -type f)
+expect_eq "PREFIX uninstall leaves no file" "" "$left_files"
 
 echo "$failures failure(s)"
 [ "$failures" -eq 0 ]
