@@ -138,6 +138,37 @@ else
     bad "example states the built-in defaults" "$(cat "$t/diff")"
 fi
 
+# --- the systemd drop-in ------------------------------------------------------------
+# systemd-analyze parses a unit with the drop-in and names every unknown key or
+# bad value; as shipped and with its commented lines switched on.
+if command -v systemd-analyze >/dev/null 2>&1; then
+    u=$t/units
+    mkdir -p "$u/hastls-test.service.d"
+    printf '[Unit]\nDescription=hastls drop-in test\n[Service]\nExecStart=/bin/true\n' \
+        >"$u/hastls-test.service"
+    for variant in shipped uncommented; do
+        src=$d$prefix/share/doc/hastls/hastls-systemd.conf
+        if [ $variant = shipped ]; then
+            cp "$src" "$u/hastls-test.service.d/hastls.conf"
+        else
+            sed -e 's/^#\(ExecStart\|Environment\|ReadOnlyPaths\)/\1/' \
+                -e "s|/usr/local/bin/hastls-run|$d$prefix/bin/hastls-run|" \
+                -e 's|/usr/sbin/myservice --foreground|/bin/true|' \
+                "$src" >"$u/hastls-test.service.d/hastls.conf"
+        fi
+        SYSTEMD_UNIT_PATH="$u:" timeout 60 systemd-analyze verify hastls-test.service \
+            >"$t/sd.out" 2>&1
+        st=$?
+        if [ "$st" = 0 ] && ! grep -q 'hastls.conf' "$t/sd.out"; then
+            ok "systemd drop-in parses ($variant)"
+        else
+            bad "systemd drop-in parses ($variant)" "status $st: $(cat "$t/sd.out")"
+        fi
+    done
+else
+    echo "note: no systemd-analyze; the systemd drop-in is not checked"
+fi
+
 # --- uninstall ---------------------------------------------------------------------
 mk DESTDIR="$d" uninstall || bad "make uninstall" "failed"
 left=()
