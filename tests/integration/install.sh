@@ -11,6 +11,10 @@ set -u
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${HASTLS_BUILD:?HASTLS_BUILD must name the build directory}
 
+# A `make check` above us exports its command-line variables (BUILD=,
+# PREFIX=, ...) in MAKEFLAGS; the installs below choose their own.
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
+
 t=$(mktemp -d)
 trap 'rm -rf "$t"' EXIT
 failures=0
