@@ -136,8 +136,17 @@ integration: all
 demo: deps all
 	@scripts/demo
 
-bench: deps all
-	@scripts/bench
+# Benchmark programs: libc only, built for `make bench` alone (not all, not check).
+BENCH_SRC  := $(wildcard tests/bench/*.c)
+BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+.PHONY: bench-build
+bench-build: $(BENCH_BINS)
+$(BUILD)/bench/%: tests/bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -O2 $(LDFLAGS) -o $@ $<
+
+bench: deps all bench-build
+	@HASTLS_BUILD=$(abspath $(BUILD)) scripts/bench
 
 # Man pages: docs/NAME.SECTION.scd -> $(BUILD)/man/NAME.SECTION (scdoc).
 MAN_SRC   := $(wildcard docs/*.scd)
