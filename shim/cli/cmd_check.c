@@ -1,0 +1,783 @@
+/* shim/cli/cmd_check.c: `hastls check NAME [PORT...] [--config FILE] [--app NAME]
+ * [--json]`.
+ *
+ * Answers "what would the shim do with connections to NAME?": it loads the
+ * configuration as a program under the shim would, looks up A, AAAA and the
+ * HASTLS type of NAME in one batch through the same resolver, and prints the
+ * addresses, the record, the DNSSEC status of each answer, whether the record
+ * is enforced, and for each port the class and verdict under cio, cfb and cso
+ * with the configured client marked.  The verdicts follow the shim exactly
+ * (shim/lookup.c turns the HASTLS answer into a record state, shim/addrmap.c
+ * decides per state), so this verb is the way to predict a refusal.
+ *
+ * Exit status (see check_usage):
+ *   0  the configured client policy allows every port asked about;
+ *   1  it would block at least one (or the shim would refuse the name itself,
+ *      a bogus address answer), whatever the mode: report mode lets the
+ *      connection through but logs it, and the question answered here is what
+ *      the policy says, not what the mode does with it;
+ *   2  usage error;
+ *   3  the configuration could not be loaded or the resolver not started, or
+ *      a lookup got no answer (status failed) and nothing was blocked: the
+ *      question has no reliable answer.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "policy/config.h"
+#include "policy/decide.h"
+#include "policy/hastls_rr.h"
+#include "shim/cli/cli.h"
+#include "shim/cli/format.h"
+#include "shim/resolver/resolver.h"
+
+#define TYPE_A 1
+#define TYPE_AAAA 28
+#define RCODE_NOERROR 0
+#define RCODE_NXDOMAIN 3
+/* The shim combines at most this many pairs of one RRset (shim/lookup.c). */
+#define MAX_PAIRS 4096
+
+enum { ANS_A, ANS_AAAA, ANS_HASTLS, N_ANS };
+static const char *const ans_label[N_ANS] = {"A", "AAAA", "HASTLS"};
+
+static const enum hastls_client clients[3] = {HASTLS_CLIENT_CIO, HASTLS_CLIENT_CFB,
+                                              HASTLS_CLIENT_CSO};
+
+/* What the HASTLS answer means for connections; the same states as the shim's
+ * address map (shim/addrmap.h, enum hastls_rec). */
+enum rec_state {
+    REC_SECURE,   /* DNSSEC-secure record: enforced */
+    REC_NONE,     /* secure proof that no record exists: nothing to enforce */
+    REC_INSECURE, /* unsigned: never enforced */
+    REC_BOGUS,    /* validation failed or unreadable: bogus policy applies */
+    REC_FAILED,   /* no answer: allowed, the shim warns */
+};
+
+struct port_row {
+    uint16_t port;
+    bool enforced; /* the classes come from the record */
+    struct hastls_decision d[3]; /* indexed like clients[] */
+    char reason[320];            /* for the configured client */
+};
+
+struct check {
+    const struct hastls_config *cfg;
+    const char *name;
+    struct hastls_answer *ans[N_ANS];
+    const char *canonical; /* NULL when no CNAME was followed */
+
+    enum rec_state rec;
+    const char *rec_why; /* the resolver's reason, or the codec's error */
+    struct hastls_pair *pairs; /* decoded RDATA, whatever the status */
+    size_t n_pairs;
+    int decode_err;            /* HASTLS_RR_OK or the codec's error */
+    char record_text[4096];    /* "(0 443)", or "" when no pairs */
+
+    bool name_refused; /* the shim fails the lookup: bogus addresses only */
+    bool any_failed;   /* some answer got no answer at all */
+
+    struct port_row *rows;
+    size_t n_rows;
+    size_t n_blocked;
+};
+
+static void check_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: hastls check [--config FILE] [--app NAME] [--json] NAME [PORT...]\n"
+            "\n"
+            "Predicts what the shim does with connections to NAME.  Loads the\n"
+            "configuration as a program under the shim would, looks up A, AAAA and\n"
+            "the HASTLS record (type record_type) of NAME in one batch through the\n"
+            "DNSSEC-validating resolver, and prints:\n"
+            "  - the addresses, and the canonical name when a CNAME was followed;\n"
+            "  - the HASTLS record in presentation form, e.g. (0 443) (all the\n"
+            "    records of the RRset combined);\n"
+            "  - the DNSSEC status of each answer (secure, insecure, bogus, failed)\n"
+            "    with its reason;\n"
+            "  - whether the record is enforced: only a secure record is; a bogus\n"
+            "    one blocks every connection when bogus = block; an insecure one is\n"
+            "    never enforced; a secure proof of absence leaves nothing to enforce;\n"
+            "    a failed lookup allows (the shim warns);\n"
+            "  - for each PORT the class (tls, starttls, cleartext, no-cleartext,\n"
+            "    no-tls, unlisted; \"-\" when the record is not enforced, \"bogus\"\n"
+            "    when a bogus record blocks) and the verdict under cio, cfb and cso;\n"
+            "    the configured client is marked with '*' and its reason is given.\n"
+            "Without PORT: every port of the record and its well-known TLS or\n"
+            "cleartext counterpart (80/443, 143/993, 110/995, ...), deduplicated and\n"
+            "sorted; 80 and 443 when the record lists no port.\n"
+            "\n"
+            "  --config FILE  configuration file (default: $HASTLS_CONF, then %s,\n"
+            "                 then the built-in defaults; HASTLS_APP, HASTLS_LOG and\n"
+            "                 HASTLS_MODE apply only without --config, as in the shim)\n"
+            "  --app NAME     apply the [app:NAME] section (a program name or path),\n"
+            "                 as for a program of that name under the shim\n"
+            "  --json         print one JSON object instead of text\n"
+            "  --help         this text\n"
+            "\n"
+            "Exit status:\n"
+            "  0  the configured client policy allows every port asked about\n"
+            "  1  it would block at least one port, or the shim would refuse the name\n"
+            "     itself (bogus address answers); also in report mode: the status\n"
+            "     answers \"would the configured policy block\", not \"does the mode\n"
+            "     let it through\"\n"
+            "  2  usage error\n"
+            "  3  configuration error, the resolver could not start, or a lookup got\n"
+            "     no answer (status failed) while nothing was blocked\n",
+            HASTLS_DEFAULT_CONF);
+}
+
+static void log_stderr(enum hastls_log_level level, const char *msg)
+{
+    fprintf(stderr, "hastls: %s%s\n", level == HASTLS_LOG_ERROR ? "error: " : "", msg);
+}
+
+/* Prints each line of ERR ("FILE:LINE: message") prefixed with "hastls: ". */
+static void print_errors(const char *err)
+{
+    const char *p = err;
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        int n = nl ? (int)(nl - p) : (int)strlen(p);
+        fprintf(stderr, "hastls: %.*s\n", n, p);
+        p += n + (nl ? 1 : 0);
+    }
+}
+
+/* Parses a port number 1..65535 (decimal digits only). */
+static int parse_port(const char *s, uint16_t *out)
+{
+    unsigned long v = 0;
+    if (!*s || strlen(s) > 5)
+        return -1;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        v = v * 10 + (unsigned long)(*p - '0');
+    }
+    if (v == 0 || v > 65535)
+        return -1;
+    *out = (uint16_t)v;
+    return 0;
+}
+
+static const char *bogus_name(enum hastls_bogus b)
+{
+    return b == HASTLS_BOGUS_IGNORE ? "ignore" : "block";
+}
+
+static int client_index(enum hastls_client c)
+{
+    for (int k = 0; k < 3; k++)
+        if (clients[k] == c)
+            return k;
+    return 1;
+}
+
+/* Compares two names in presentation form, ignoring case and a final dot. */
+static bool same_name(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la && a[la - 1] == '.')
+        la--;
+    if (lb && b[lb - 1] == '.')
+        lb--;
+    return la == lb && strncasecmp(a, b, la) == 0;
+}
+
+/* The record state of the HASTLS answer, as shim/lookup.c derives it, and the
+ * pairs of the RRset decoded for display whatever the status. */
+static void classify_record(struct check *c)
+{
+    const struct hastls_answer *a = c->ans[ANS_HASTLS];
+    uint16_t rtype = c->cfg->record_type;
+
+    c->n_pairs = 0;
+    c->decode_err = HASTLS_RR_OK;
+    c->rec_why = a->reason;
+    for (size_t i = 0; i < a->n_rr && c->decode_err == HASTLS_RR_OK; i++) {
+        if (a->rr[i].type != rtype)
+            continue;
+        c->decode_err = hastls_rdata_decode(a->rr[i].rdata, a->rr[i].rdlen, c->pairs,
+                                            MAX_PAIRS, &c->n_pairs);
+    }
+    c->record_text[0] = '\0';
+    if (c->n_pairs &&
+        hastls_pairs_format(c->pairs, c->n_pairs, c->record_text, sizeof c->record_text) < 0)
+        snprintf(c->record_text, sizeof c->record_text, "(%zu pairs, too long to show)",
+                 c->n_pairs);
+
+    switch (a->status) {
+    case HASTLS_SEC_INSECURE:
+        c->rec = REC_INSECURE;
+        return;
+    case HASTLS_SEC_BOGUS:
+        c->rec = REC_BOGUS;
+        return;
+    case HASTLS_SEC_FAILED:
+        c->rec = REC_FAILED;
+        return;
+    case HASTLS_SEC_SECURE:
+        break;
+    }
+    if (a->rcode == RCODE_NXDOMAIN) {
+        c->rec = REC_NONE;
+    } else if (a->rcode != RCODE_NOERROR) {
+        c->rec = REC_FAILED;
+    } else if (c->decode_err != HASTLS_RR_OK) {
+        /* A signed record the shim cannot read counts as bogus there. */
+        c->rec = REC_BOGUS;
+        c->rec_why = hastls_rr_strerror(c->decode_err);
+    } else {
+        c->rec = c->n_pairs ? REC_SECURE : REC_NONE;
+    }
+}
+
+/* Whether the record state means connections are decided by the record. */
+static const char *rec_state_name(const struct check *c)
+{
+    switch (c->rec) {
+    case REC_SECURE:
+        return "enforced";
+    case REC_NONE:
+        return "absent";
+    case REC_INSECURE:
+        return "insecure";
+    case REC_BOGUS:
+        return c->cfg->bogus == HASTLS_BOGUS_BLOCK ? "bogus-block" : "bogus-ignore";
+    case REC_FAILED:
+    default:
+        return "failed";
+    }
+}
+
+static const char *rec_explanation(const struct check *c)
+{
+    switch (c->rec) {
+    case REC_SECURE:
+        return "enforced: the record is DNSSEC-secure";
+    case REC_NONE:
+        return "not enforced: DNSSEC proves there is no HASTLS record, nothing to "
+               "enforce";
+    case REC_INSECURE:
+        return "not enforced: the record is not DNSSEC-signed (insecure), and an "
+               "insecure record is never enforced";
+    case REC_BOGUS:
+        return c->cfg->bogus == HASTLS_BOGUS_BLOCK
+                   ? "bogus: every connection to this name is blocked (bogus = block)"
+                   : "not enforced: the record is bogus and bogus = ignore";
+    case REC_FAILED:
+    default:
+        return "not enforced: the HASTLS lookup failed; connections are allowed "
+               "with a warning";
+    }
+}
+
+/* Adds PORT to the set (a bitmap of all 65536 ports: dedup and order for free). */
+static void port_set_add(uint8_t *set, uint16_t port)
+{
+    if (port)
+        set[port >> 3] |= (uint8_t)(1u << (port & 7));
+}
+
+/* The default ports: every port of the record and its well-known counterpart. */
+static void default_ports(const struct check *c, uint8_t *set)
+{
+    size_t added = 0;
+    for (size_t i = 0; i < c->n_pairs; i++) {
+        uint16_t p[2] = {c->pairs[i].insecure, c->pairs[i].secure};
+        for (int k = 0; k < 2; k++) {
+            if (!p[k])
+                continue;
+            port_set_add(set, p[k]);
+            port_set_add(set, hastls_wellknown_tls_port(p[k]));
+            port_set_add(set, hastls_wellknown_cleartext_port(p[k]));
+            added++;
+        }
+    }
+    if (!added) {
+        port_set_add(set, 80);
+        port_set_add(set, 443);
+    }
+}
+
+/* Fills one row as the shim's address map decides (shim/addrmap.c). */
+static void decide_port(const struct check *c, struct port_row *row, uint16_t port)
+{
+    const int me = client_index(c->cfg->client);
+    row->port = port;
+    row->enforced = c->rec == REC_SECURE;
+    for (int k = 0; k < 3; k++) {
+        if (row->enforced) {
+            row->d[k] = hastls_decide(c->pairs, c->n_pairs, port, clients[k]);
+        } else {
+            row->d[k] = (struct hastls_decision){HASTLS_CLASS_UNLISTED, HASTLS_VERDICT_ALLOW,
+                                                 {0, 0}};
+            if (c->rec == REC_BOGUS && c->cfg->bogus == HASTLS_BOGUS_BLOCK)
+                row->d[k].verdict = HASTLS_VERDICT_BLOCK;
+        }
+    }
+    switch (c->rec) {
+    case REC_SECURE:
+        hastls_decision_reason(&row->d[me], port, row->reason, sizeof row->reason);
+        break;
+    case REC_BOGUS:
+        /* The shim's own wording for a bogus block (shim/enforce.c). */
+        snprintf(row->reason, sizeof row->reason, "%s",
+                 c->cfg->bogus == HASTLS_BOGUS_BLOCK
+                     ? "its HASTLS record failed DNSSEC validation (bogus = block)"
+                     : "its HASTLS record failed DNSSEC validation, ignored "
+                       "(bogus = ignore)");
+        break;
+    case REC_NONE:
+        snprintf(row->reason, sizeof row->reason,
+                 "no HASTLS record (DNSSEC-secure absence): nothing to enforce");
+        break;
+    case REC_INSECURE:
+        snprintf(row->reason, sizeof row->reason,
+                 "the HASTLS record is insecure (unsigned): never enforced");
+        break;
+    case REC_FAILED:
+        snprintf(row->reason, sizeof row->reason,
+                 "the HASTLS lookup failed: allowed with a warning");
+        break;
+    }
+}
+
+static const char *row_class(const struct check *c, const struct port_row *row)
+{
+    if (row->enforced)
+        return hastls_class_name(row->d[0].cls);
+    if (c->rec == REC_BOGUS && c->cfg->bogus == HASTLS_BOGUS_BLOCK)
+        return "bogus";
+    return NULL;
+}
+
+/* Looks everything up and decides.  Returns 0, or -1 when out of memory. */
+static int run_check(struct check *c, const uint8_t *asked, bool any_asked,
+                     struct hastls_resolver *r)
+{
+    const struct hastls_query q[N_ANS] = {
+        {c->name, TYPE_A}, {c->name, TYPE_AAAA}, {c->name, c->cfg->record_type}};
+    if (hastls_resolver_lookup(r, q, N_ANS, c->ans) < 0)
+        return -1;
+
+    for (int i = 0; i < N_ANS; i++) {
+        const struct hastls_answer *a = c->ans[i];
+        if (a->status == HASTLS_SEC_FAILED ||
+            (a->rcode != RCODE_NOERROR && a->rcode != RCODE_NXDOMAIN))
+            c->any_failed = true;
+        if (!c->canonical && a->status != HASTLS_SEC_FAILED && a->canonname[0] &&
+            !same_name(a->canonname, c->name))
+            c->canonical = a->canonname;
+    }
+
+    /* As shim/lookup.c: the lookup succeeds when some family has usable
+     * addresses; a bogus answer with nothing usable fails it (EAI_FAIL). */
+    bool usable = false, bogus = false;
+    for (int i = ANS_A; i <= ANS_AAAA; i++) {
+        const struct hastls_answer *a = c->ans[i];
+        if (a->status == HASTLS_SEC_BOGUS)
+            bogus = true;
+        else if (a->status != HASTLS_SEC_FAILED && a->n_rr)
+            usable = true;
+    }
+    c->name_refused = bogus && !usable;
+
+    c->pairs = malloc(MAX_PAIRS * sizeof *c->pairs);
+    if (!c->pairs)
+        return -1;
+    classify_record(c);
+
+    uint8_t *set = calloc(65536 / 8, 1);
+    if (!set)
+        return -1;
+    if (any_asked)
+        memcpy(set, asked, 65536 / 8);
+    else
+        default_ports(c, set);
+    size_t n = 0;
+    for (unsigned p = 1; p < 65536; p++)
+        n += (set[p >> 3] >> (p & 7)) & 1;
+    c->rows = calloc(n ? n : 1, sizeof *c->rows);
+    if (!c->rows) {
+        free(set);
+        return -1;
+    }
+    const int me = client_index(c->cfg->client);
+    for (unsigned p = 1; p < 65536; p++) {
+        if (!((set[p >> 3] >> (p & 7)) & 1))
+            continue;
+        struct port_row *row = &c->rows[c->n_rows++];
+        decide_port(c, row, (uint16_t)p);
+        if (row->d[me].verdict == HASTLS_VERDICT_BLOCK)
+            c->n_blocked++;
+    }
+    free(set);
+    return 0;
+}
+
+static int exit_status(const struct check *c)
+{
+    if (c->n_blocked || c->name_refused)
+        return 1;
+    return c->any_failed ? 3 : 0;
+}
+
+/* The address of record I of answer A in text, or NULL for a malformed one. */
+static const char *addr_text(const struct hastls_answer *a, size_t i, char *buf,
+                             size_t len)
+{
+    const struct hastls_rr *rr = &a->rr[i];
+    if (rr->type == TYPE_A && rr->rdlen == 4)
+        return inet_ntop(AF_INET, rr->rdata, buf, (socklen_t)len);
+    if (rr->type == TYPE_AAAA && rr->rdlen == 16)
+        return inet_ntop(AF_INET6, rr->rdata, buf, (socklen_t)len);
+    return NULL;
+}
+
+/* The reason shown for an answer: the resolver's, else what the status means. */
+static const char *answer_reason(const struct hastls_answer *a)
+{
+    if (a->reason[0])
+        return a->reason;
+    switch (a->status) {
+    case HASTLS_SEC_SECURE:
+        return "validated: DNSSEC chain of trust from the trust anchor";
+    case HASTLS_SEC_INSECURE:
+        return "provably unsigned: no DNSSEC chain of trust covers the name";
+    case HASTLS_SEC_BOGUS:
+        return "DNSSEC validation failed";
+    case HASTLS_SEC_FAILED:
+    default:
+        return "no answer";
+    }
+}
+
+static void print_text(const struct check *c)
+{
+    const struct hastls_config *cfg = c->cfg;
+    const int me = client_index(cfg->client);
+    char buf[64];
+
+    printf("name: ");
+    hastls_cli_text(stdout, c->name);
+    printf("\n");
+    if (c->canonical) {
+        printf("canonical: ");
+        hastls_cli_text(stdout, c->canonical);
+        printf(" (CNAME followed)\n");
+    }
+    for (int i = 0; i < N_ANS; i++) {
+        const struct hastls_answer *a = c->ans[i];
+        printf("%-6s  %-8s  ", ans_label[i], hastls_sec_name(a->status));
+        if (a->status == HASTLS_SEC_FAILED) {
+            printf("no answer");
+        } else if (i == ANS_HASTLS) {
+            if (c->n_pairs)
+                printf("%s", c->record_text);
+            if (c->decode_err != HASTLS_RR_OK)
+                printf("%sinvalid RDATA (%s)", c->n_pairs ? " + " : "",
+                       hastls_rr_strerror(c->decode_err));
+            else if (!c->n_pairs)
+                printf("no record (%s)", hastls_cli_rcode_name(a->rcode));
+            else if (a->status == HASTLS_SEC_BOGUS)
+                printf(" (not validated)");
+        } else {
+            size_t shown = 0;
+            for (size_t k = 0; k < a->n_rr; k++)
+                if (addr_text(a, k, buf, sizeof buf))
+                    printf("%s%s", shown++ ? " " : "", buf);
+            if (!shown)
+                printf("no addresses (%s)", hastls_cli_rcode_name(a->rcode));
+            else if (a->status == HASTLS_SEC_BOGUS)
+                printf(" (not validated)");
+        }
+        printf("\n        reason: ");
+        hastls_cli_text(stdout, answer_reason(a));
+        printf("\n");
+    }
+    if (c->name_refused)
+        printf("lookup: refused: the address answer is bogus, the shim fails the lookup "
+               "(EAI_FAIL)\n");
+    printf("record: %s", rec_explanation(c));
+    /* The resolver's reason is on the HASTLS line already; only the codec's
+     * (a secure record the shim cannot read) is new here. */
+    if (c->rec == REC_BOGUS && c->rec_why != c->ans[ANS_HASTLS]->reason) {
+        printf(" (");
+        hastls_cli_text(stdout, c->rec_why);
+        printf(")");
+    }
+    printf("\n");
+    printf("policy: client %s, mode %s, bogus %s; config ", hastls_client_name(cfg->client),
+           hastls_mode_name(cfg->mode), bogus_name(cfg->bogus));
+    hastls_cli_text(stdout, cfg->source[0] ? cfg->source : "(built-in defaults)");
+    if (cfg->app_section[0]) {
+        printf(" [app:");
+        hastls_cli_text(stdout, cfg->app_section);
+        printf("]");
+    }
+    printf("\n");
+
+    printf("port   class         ");
+    for (int k = 0; k < 3; k++) {
+        snprintf(buf, sizeof buf, "%s%s", hastls_client_name(clients[k]),
+                 k == me ? "*" : "");
+        printf("%-7s", buf);
+    }
+    printf("reason (%s)\n", hastls_client_name(cfg->client));
+    for (size_t i = 0; i < c->n_rows; i++) {
+        const struct port_row *row = &c->rows[i];
+        const char *cls = row_class(c, row);
+        printf("%-5u  %-12s  ", row->port, cls ? cls : "-");
+        for (int k = 0; k < 3; k++) {
+            snprintf(buf, sizeof buf, "%s%s", hastls_verdict_name(row->d[k].verdict),
+                     k == me ? "*" : "");
+            printf("%-7s", buf);
+        }
+        printf("%s\n", row->reason);
+    }
+
+    printf("result: ");
+    if (c->n_blocked) {
+        printf("client %s would block port%s", hastls_client_name(cfg->client),
+               c->n_blocked > 1 ? "s" : "");
+        for (size_t i = 0; i < c->n_rows; i++)
+            if (c->rows[i].d[me].verdict == HASTLS_VERDICT_BLOCK)
+                printf(" %u", c->rows[i].port);
+        printf("%s\n", cfg->mode == HASTLS_MODE_REPORT
+                           ? " (mode report: the shim logs it and lets it through)"
+                           : "");
+    } else if (c->name_refused) {
+        printf("the name cannot be resolved under the shim (bogus addresses)\n");
+    } else if (c->any_failed) {
+        printf("allowed, but a lookup failed: the answer is not reliable\n");
+    } else {
+        printf("client %s allows every port listed\n", hastls_client_name(cfg->client));
+    }
+}
+
+static void json_answer(const struct check *c, int i)
+{
+    const struct hastls_answer *a = c->ans[i];
+    char buf[64];
+    printf("{\"status\":\"%s\",\"rcode\":\"%s\",\"ttl\":%u,\"reason\":",
+           hastls_sec_name(a->status), hastls_cli_rcode_name(a->rcode), a->ttl);
+    hastls_cli_json_string(stdout, answer_reason(a));
+    printf(",\"canonical\":");
+    hastls_cli_json_string(stdout, a->canonname);
+    printf(",\"records\":[");
+    if (i == ANS_HASTLS) {
+        if (c->n_pairs && a->status != HASTLS_SEC_FAILED)
+            hastls_cli_json_string(stdout, c->record_text);
+    } else {
+        size_t shown = 0;
+        for (size_t k = 0; k < a->n_rr; k++)
+            if (addr_text(a, k, buf, sizeof buf))
+                printf("%s\"%s\"", shown++ ? "," : "", buf);
+    }
+    printf("]}");
+}
+
+static void print_json(const struct check *c)
+{
+    const struct hastls_config *cfg = c->cfg;
+    const int me = client_index(cfg->client);
+    char buf[64];
+
+    printf("{\"name\":");
+    hastls_cli_json_string(stdout, c->name);
+    printf(",\"canonical\":");
+    if (c->canonical)
+        hastls_cli_json_string(stdout, c->canonical);
+    else
+        printf("null");
+
+    printf(",\"config\":{\"source\":");
+    hastls_cli_json_string(stdout, cfg->source);
+    printf(",\"app_section\":");
+    hastls_cli_json_string(stdout, cfg->app_section);
+    printf(",\"client\":\"%s\",\"mode\":\"%s\",\"bogus\":\"%s\",\"record_type\":%u}",
+           hastls_client_name(cfg->client), hastls_mode_name(cfg->mode),
+           bogus_name(cfg->bogus), (unsigned)cfg->record_type);
+
+    printf(",\"answers\":{");
+    for (int i = 0; i < N_ANS; i++) {
+        printf("%s\"%s\":", i ? "," : "", ans_label[i]);
+        json_answer(c, i);
+    }
+    printf("}");
+
+    printf(",\"addresses\":[");
+    size_t shown = 0;
+    for (int i = ANS_A; i <= ANS_AAAA; i++) {
+        const struct hastls_answer *a = c->ans[i];
+        if (a->status == HASTLS_SEC_FAILED)
+            continue;
+        for (size_t k = 0; k < a->n_rr; k++)
+            if (addr_text(a, k, buf, sizeof buf))
+                printf("%s\"%s\"", shown++ ? "," : "", buf);
+    }
+    printf("],\"lookup_refused\":%s", c->name_refused ? "true" : "false");
+
+    printf(",\"record\":{\"status\":\"%s\",\"text\":",
+           hastls_sec_name(c->ans[ANS_HASTLS]->status));
+    if (c->n_pairs && c->ans[ANS_HASTLS]->status != HASTLS_SEC_FAILED)
+        hastls_cli_json_string(stdout, c->record_text);
+    else
+        printf("null");
+    printf(",\"pairs\":[");
+    for (size_t i = 0; i < c->n_pairs; i++)
+        printf("%s[%u,%u]", i ? "," : "", c->pairs[i].insecure, c->pairs[i].secure);
+    printf("],\"state\":\"%s\",\"enforced\":%s,\"blocks_all\":%s,\"explanation\":",
+           rec_state_name(c), c->rec == REC_SECURE ? "true" : "false",
+           c->rec == REC_BOGUS && cfg->bogus == HASTLS_BOGUS_BLOCK ? "true" : "false");
+    hastls_cli_json_string(stdout, rec_explanation(c));
+    printf(",\"reason\":");
+    hastls_cli_json_string(stdout, c->rec_why && c->rec_why[0] ? c->rec_why
+                                                              : answer_reason(c->ans[ANS_HASTLS]));
+    printf("}");
+
+    printf(",\"ports\":[");
+    for (size_t i = 0; i < c->n_rows; i++) {
+        const struct port_row *row = &c->rows[i];
+        const char *cls = row_class(c, row);
+        printf("%s{\"port\":%u,\"class\":", i ? "," : "", row->port);
+        if (cls)
+            printf("\"%s\"", cls);
+        else
+            printf("null");
+        printf(",\"verdicts\":{");
+        for (int k = 0; k < 3; k++)
+            printf("%s\"%s\":\"%s\"", k ? "," : "", hastls_client_name(clients[k]),
+                   hastls_verdict_name(row->d[k].verdict));
+        printf("},\"verdict\":\"%s\",\"note\":%s,\"reason\":",
+               hastls_verdict_name(row->d[me].verdict),
+               row->d[me].verdict == HASTLS_VERDICT_ALLOW_NOTE ? "true" : "false");
+        hastls_cli_json_string(stdout, row->reason);
+        printf("}");
+    }
+    printf("],\"blocked\":[");
+    shown = 0;
+    for (size_t i = 0; i < c->n_rows; i++)
+        if (c->rows[i].d[me].verdict == HASTLS_VERDICT_BLOCK)
+            printf("%s%u", shown++ ? "," : "", c->rows[i].port);
+    printf("],\"lookup_failed\":%s,\"exit\":%d}\n", c->any_failed ? "true" : "false",
+           exit_status(c));
+}
+
+int hastls_cmd_check(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"app", required_argument, NULL, 'a'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *conf = NULL, *app = NULL, *name = NULL;
+    bool json = false, any_asked = false;
+    static uint8_t asked[65536 / 8]; /* ports from the command line */
+    int opt;
+
+    optind = 1;
+    opterr = 0; /* our own messages, prefixed like every other */
+    while ((opt = getopt_long(argc, argv, ":c:a:jh", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            conf = optarg;
+            break;
+        case 'a':
+            if (!*optarg) {
+                fprintf(stderr, "hastls check: --app needs a program name\n");
+                return 2;
+            }
+            app = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            check_usage(stdout);
+            return 0;
+        case ':':
+            fprintf(stderr, "hastls check: option '%s' needs a value\n", argv[optind - 1]);
+            return 2;
+        default:
+            fprintf(stderr, "hastls check: unknown option '%s' (try --help)\n",
+                    argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind >= argc) {
+        check_usage(stderr);
+        return 2;
+    }
+    name = argv[optind++];
+    if (!*name || strlen(name) >= HASTLS_NAME_MAX - 1) {
+        fprintf(stderr, "hastls check: '%s' is not a domain name\n", name);
+        return 2;
+    }
+    memset(asked, 0, sizeof asked);
+    for (; optind < argc; optind++) {
+        uint16_t p;
+        if (parse_port(argv[optind], &p) < 0) {
+            fprintf(stderr, "hastls check: bad port '%s' (1..65535)\n", argv[optind]);
+            return 2;
+        }
+        port_set_add(asked, p);
+        any_asked = true;
+    }
+
+    static struct hastls_config cfg; /* large: keep it off the stack */
+    char err[8192];
+    int rc;
+    if (conf) {
+        rc = hastls_config_load(conf, app, &cfg, err, sizeof err);
+    } else {
+        /* An explicit --app wins over HASTLS_APP, which would replace it. */
+        if (app)
+            unsetenv("HASTLS_APP");
+        rc = hastls_config_load_default(app, &cfg, err, sizeof err);
+    }
+    if (rc < 0) {
+        print_errors(err);
+        return 3;
+    }
+
+    struct hastls_resolver *r = hastls_resolver_new(&cfg, log_stderr, err, sizeof err);
+    if (!r) {
+        fprintf(stderr, "hastls: %s\n", err);
+        return 3;
+    }
+    struct check c = {.cfg = &cfg, .name = name};
+    int status;
+    if (run_check(&c, asked, any_asked, r) < 0) {
+        fprintf(stderr, "hastls check: out of memory\n");
+        status = 3;
+    } else {
+        if (json)
+            print_json(&c);
+        else
+            print_text(&c);
+        status = exit_status(&c);
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "hastls check: writing the output: %s\n", strerror(errno));
+        status = 3;
+    }
+    for (int i = 0; i < N_ANS; i++)
+        if (c.ans[i])
+            hastls_answer_free(c.ans[i]);
+    free(c.pairs);
+    free(c.rows);
+    hastls_resolver_free(r);
+    return status;
+}
