@@ -520,7 +520,7 @@ static void print_text(const struct check *c)
            hastls_mode_name(cfg->mode), bogus_name(cfg->bogus));
     hastls_cli_text(stdout, cfg->source[0] ? cfg->source : "(built-in defaults)");
     if (cfg->app_section[0]) {
-        printf(" [app:");
+        printf(" ["); /* app_section reads "app:NAME" */
         hastls_cli_text(stdout, cfg->app_section);
         printf("]");
     }
