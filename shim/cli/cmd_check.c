@@ -62,7 +62,7 @@ enum rec_state {
 
 struct port_row {
     uint16_t port;
-    bool enforced; /* the classes come from the record */
+    bool enforced;               /* the classes come from the record */
     struct hastls_decision d[3]; /* indexed like clients[] */
     char reason[320];            /* for the configured client */
 };
@@ -74,11 +74,11 @@ struct check {
     const char *canonical; /* NULL when no CNAME was followed */
 
     enum rec_state rec;
-    const char *rec_why; /* the resolver's reason, or the codec's error */
+    const char *rec_why;       /* the resolver's reason, or the codec's error */
     struct hastls_pair *pairs; /* decoded RDATA, whatever the status */
     size_t n_pairs;
-    int decode_err;            /* HASTLS_RR_OK or the codec's error */
-    char record_text[4096];    /* "(0 443)", or "" when no pairs */
+    int decode_err;         /* HASTLS_RR_OK or the codec's error */
+    char record_text[4096]; /* "(0 443)", or "" when no pairs */
 
     bool name_refused; /* the shim fails the lookup: bogus addresses only */
     bool any_failed;   /* some answer got no answer at all */
@@ -209,8 +209,8 @@ static void classify_record(struct check *c)
                                             MAX_PAIRS, &c->n_pairs);
     }
     c->record_text[0] = '\0';
-    if (c->n_pairs &&
-        hastls_pairs_format(c->pairs, c->n_pairs, c->record_text, sizeof c->record_text) < 0)
+    if (c->n_pairs && hastls_pairs_format(c->pairs, c->n_pairs, c->record_text,
+                                          sizeof c->record_text) < 0)
         snprintf(c->record_text, sizeof c->record_text, "(%zu pairs, too long to show)",
                  c->n_pairs);
 
@@ -318,8 +318,8 @@ static void decide_port(const struct check *c, struct port_row *row, uint16_t po
         if (row->enforced) {
             row->d[k] = hastls_decide(c->pairs, c->n_pairs, port, clients[k]);
         } else {
-            row->d[k] = (struct hastls_decision){HASTLS_CLASS_UNLISTED, HASTLS_VERDICT_ALLOW,
-                                                 {0, 0}};
+            row->d[k] = (struct hastls_decision){
+                HASTLS_CLASS_UNLISTED, HASTLS_VERDICT_ALLOW, {0, 0}};
             if (c->rec == REC_BOGUS && c->cfg->bogus == HASTLS_BOGUS_BLOCK)
                 row->d[k].verdict = HASTLS_VERDICT_BLOCK;
         }
@@ -516,8 +516,9 @@ static void print_text(const struct check *c)
         printf(")");
     }
     printf("\n");
-    printf("policy: client %s, mode %s, bogus %s; config ", hastls_client_name(cfg->client),
-           hastls_mode_name(cfg->mode), bogus_name(cfg->bogus));
+    printf("policy: client %s, mode %s, bogus %s; config ",
+           hastls_client_name(cfg->client), hastls_mode_name(cfg->mode),
+           bogus_name(cfg->bogus));
     hastls_cli_text(stdout, cfg->source[0] ? cfg->source : "(built-in defaults)");
     if (cfg->app_section[0]) {
         printf(" ["); /* app_section reads "app:NAME" */
@@ -641,8 +642,9 @@ static void print_json(const struct check *c)
            c->rec == REC_BOGUS && cfg->bogus == HASTLS_BOGUS_BLOCK ? "true" : "false");
     hastls_cli_json_string(stdout, rec_explanation(c));
     printf(",\"reason\":");
-    hastls_cli_json_string(stdout, c->rec_why && c->rec_why[0] ? c->rec_why
-                                                              : answer_reason(c->ans[ANS_HASTLS]));
+    hastls_cli_json_string(stdout, c->rec_why && c->rec_why[0]
+                                       ? c->rec_why
+                                       : answer_reason(c->ans[ANS_HASTLS]));
     printf("}");
 
     printf(",\"ports\":[");
@@ -708,7 +710,8 @@ int hastls_cmd_check(int argc, char **argv)
             check_usage(stdout);
             return 0;
         case ':':
-            fprintf(stderr, "hastls check: option '%s' needs a value\n", argv[optind - 1]);
+            fprintf(stderr, "hastls check: option '%s' needs a value\n",
+                    argv[optind - 1]);
             return 2;
         default:
             fprintf(stderr, "hastls check: unknown option '%s' (try --help)\n",

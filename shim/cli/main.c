@@ -13,7 +13,7 @@ struct verb {
 /* One line per verb; a verb's file adds its line here. */
 static const struct verb verbs[] = {
     {"check", hastls_cmd_check,
-     "check [--config FILE] [--app NAME] [--json] NAME [PORT...]: predict the shim's verdicts"},
+     "check [--config FILE] [--app NAME] [--json] NAME [PORT...]: the shim's verdicts"},
     {"config", hastls_cmd_config, "config check [FILE]: validate a configuration file"},
     {"decide", hastls_cmd_decide,
      "decide --record \"(0 443)\" --port P [--client cio|cfb|cso]: one decision"},
