@@ -281,16 +281,22 @@ static void ex_init(void)
 }
 
 /* TLS 1.3 delivers session tickets after the handshake; keep the newest one
- * per upstream for resumption. */
+ * per upstream for resumption.  A private copy: OpenSSL marks the connection's
+ * own session object not resumable when the connection ends with an error
+ * (a server closing without close_notify), which must not spoil the next
+ * connection. */
 static int on_new_session(SSL *ssl, SSL_SESSION *sess)
 {
     struct conn *c = SSL_get_ex_data(ssl, ex_index);
     if (!c)
         return 0;
+    SSL_SESSION *copy = SSL_SESSION_dup(sess);
+    if (!copy)
+        return 0;
     if (c->sess)
         SSL_SESSION_free(c->sess);
-    c->sess = sess;
-    return 1; /* we own the reference now */
+    c->sess = copy;
+    return 0; /* the original reference stays with OpenSSL */
 }
 
 static void format_label(struct conn *c, const struct hastls_upstream *u, uint16_t port)
@@ -1015,8 +1021,15 @@ static void client_accept(struct hastls_dot *d)
         if (fd < 0)
             return;
         if (!hastls_dot_peer_is_self(fd)) {
-            logf_(d, HASTLS_LOG_WARN, "refused a connection to the resolver's listener "
-                                      "from outside this process");
+            /* libunbound may give up on a stream before we accept it: then
+             * its socket is gone and the peer cannot be found.  Only a live
+             * peer is worth a warning. */
+            char b;
+            if (recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+                logf_(d, HASTLS_LOG_DEBUG, "a connection closed before it was accepted");
+            else
+                logf_(d, HASTLS_LOG_WARN, "refused a connection to the resolver's listener "
+                                          "from outside this process");
             close(fd);
             continue;
         }

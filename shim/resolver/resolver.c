@@ -115,9 +115,13 @@ struct hastls_resolver *hastls_resolver_new(const struct hastls_config *cfg,
         goto fail;
     }
     /* Our forwarder is on 127.0.0.1, which unbound avoids by default; it is
-     * reached over TCP because the transport is a TCP relay. */
+     * reached over TCP because the transport is a TCP relay.  libunbound 1.17
+     * answers SERVFAIL at once when its pool of outgoing TCP streams (10 by
+     * default) is exhausted by concurrent lookups; the streams only go to our
+     * loopback listener, so a large pool costs nothing until used. */
     if (ub_opt(r->ub, "do-not-query-localhost:", "no", err, errlen) < 0 ||
-        ub_opt(r->ub, "tcp-upstream:", "yes", err, errlen) < 0)
+        ub_opt(r->ub, "tcp-upstream:", "yes", err, errlen) < 0 ||
+        ub_opt(r->ub, "outgoing-num-tcp:", "256", err, errlen) < 0)
         goto fail;
     if (r->cfg.trust_anchor[0]) {
         if (access(r->cfg.trust_anchor, R_OK) < 0) {
