@@ -9,7 +9,10 @@
  *   bench_gai once NAME           one lookup: first_ns, rc
  *   bench_gai distinct SUFFIX N   N lookups of dN-I.SUFFIX, one after the other
  *                                 (I = 0..N-1): elapsed_ns, counts by result,
- *                                 VmRSS before the first and after the last
+ *                                 VmRSS before the first and after the last, and
+ *                                 RssAnon (private memory) after the last
+ *                                 (BENCH_SMAPS=FILE: a copy of /proc/self/smaps
+ *                                 at the end)
  *   bench_gai threads T SUFFIX N  the same N names spread over T threads:
  *                                 elapsed_ns, lookups_per_s, counts by result
  *
@@ -44,21 +47,38 @@ static int lookup(const char *name)
     return rc;
 }
 
-/* VmRSS in KiB from /proc/self/status, or -1. */
-static long rss_kib(void)
+/* A field of /proc/self/status in KiB (VmRSS, RssAnon, ...), or -1. */
+static long status_kib(const char *field)
 {
     FILE *f = fopen("/proc/self/status", "r");
     if (!f)
         return -1;
     char line[256];
     long kib = -1;
+    size_t len = strlen(field);
     while (fgets(line, sizeof line, f))
-        if (!strncmp(line, "VmRSS:", 6)) {
-            kib = strtol(line + 6, NULL, 10);
+        if (!strncmp(line, field, len) && line[len] == ':') {
+            kib = strtol(line + len + 1, NULL, 10);
             break;
         }
     fclose(f);
     return kib;
+}
+
+/* With BENCH_SMAPS=FILE, a copy of /proc/self/smaps: where the memory went. */
+static void copy_smaps(const char *path)
+{
+    if (!path || !*path)
+        return;
+    FILE *in = fopen("/proc/self/smaps", "r"), *out = fopen(path, "w");
+    char buf[4096];
+    size_t n;
+    while (in && out && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        fwrite(buf, 1, n, out);
+    if (in)
+        fclose(in);
+    if (out)
+        fclose(out);
 }
 
 static long parse_count(const char *s, const char *what)
@@ -154,7 +174,7 @@ int main(int argc, char **argv)
     if (!strcmp(mode, "distinct") && argc == 4) {
         long n = parse_count(argv[3], "N");
         struct tally t = {0};
-        long before = rss_kib();
+        long before = status_kib("VmRSS");
         char name[512];
         long long t0 = now_ns();
         for (long i = 0; i < n; i++) {
@@ -162,8 +182,9 @@ int main(int argc, char **argv)
             count(&t, lookup(name));
         }
         long long total = now_ns() - t0;
-        printf("n=%ld elapsed_ns=%lld rss_before_kib=%ld rss_after_kib=%ld", n, total, before,
-               rss_kib());
+        printf("n=%ld elapsed_ns=%lld rss_before_kib=%ld rss_after_kib=%ld anon_after_kib=%ld",
+               n, total, before, status_kib("VmRSS"), status_kib("RssAnon"));
+        copy_smaps(getenv("BENCH_SMAPS"));
         print_tally(&t);
         printf("\n");
         return 0;

@@ -2,7 +2,7 @@
 """delayproxy: forward TCP and UDP to a target address, adding a round-trip time.
 
     delayproxy.py --listen ADDR --target ADDR --rtt-ms R [--tcp PORT]... [--udp PORT]...
-                  [--ready FILE]
+                  [--ready FILE] [--trace FILE]
 
 Every byte and datagram is delayed by R/2 in each direction, so a request and
 its answer take R more than without the proxy.  TCP's own handshake happens
@@ -13,7 +13,9 @@ every byte): the client's first bytes then reach the target at 1.5 R, as they
 would after a SYN / SYN-ACK exchange over a link with round-trip time R.
 The connection to the target is made when the client connects, so a target
 that refuses shows up as a closed connection.  Order within each direction is
-kept.  Runs until killed; with --ready, creates FILE once every port listens.
+kept.  Runs until killed; with --ready, creates FILE once every port listens;
+with --trace, writes a line per chunk (ms since start, port, direction, bytes):
+where a lookup's round trips go.
 """
 
 import argparse
@@ -22,10 +24,21 @@ import socket
 import sys
 
 
+TRACE = None
+T0 = 0.0
+
+
+def trace(what):
+    if TRACE:
+        TRACE.write("%9.3f %s\n" % ((asyncio.get_running_loop().time() - T0) * 1000, what))
+        TRACE.flush()
+
+
 class Pipe:
     """Copies a stream to a writer, each chunk no earlier than its due time."""
 
-    def __init__(self, loop, reader, writer, delay, not_before):
+    def __init__(self, loop, reader, writer, delay, not_before, tag="tcp"):
+        self.tag = tag
         self.loop = loop
         self.reader = reader
         self.writer = writer
@@ -40,6 +53,7 @@ class Pipe:
                 if not data:
                     break
                 due = max(self.loop.time(), self.not_before) + self.delay
+                trace("%s read %d" % (self.tag, len(data)))
                 self.queue.put_nowait((due, data))
         except (ConnectionError, OSError):
             pass
@@ -71,8 +85,9 @@ async def tcp_session(args, port, creader, cwriter):
     except OSError:
         cwriter.close()
         return
-    up = Pipe(loop, creader, twriter, half, accepted + 2 * half)
-    down = Pipe(loop, treader, cwriter, half, 0.0)
+    trace("tcp/%d accepted" % port)
+    up = Pipe(loop, creader, twriter, half, accepted + 2 * half, "tcp/%d up" % port)
+    down = Pipe(loop, treader, cwriter, half, 0.0, "tcp/%d down" % port)
     await asyncio.gather(up.read(), up.write(), down.read(), down.write())
     for w in (twriter, cwriter):
         w.close()
@@ -93,6 +108,7 @@ class UdpClientSide(asyncio.DatagramProtocol):
 
     def datagram_received(self, data, addr):
         loop = asyncio.get_running_loop()
+        trace("udp/%d up %d" % (self.port, len(data)))
         loop.call_later(self.half, self.forward, data, addr)
 
     def forward(self, data, addr):
@@ -129,6 +145,7 @@ class UdpTargetSide(asyncio.DatagramProtocol):
 
     def datagram_received(self, data, addr):
         loop = asyncio.get_running_loop()
+        trace("udp/%d down %d" % (self.client_side.port, len(data)))
         loop.call_later(self.client_side.half, self.client_side.transport.sendto, data, self.addr)
 
 
@@ -140,8 +157,13 @@ async def main():
     ap.add_argument("--tcp", type=int, action="append", default=[])
     ap.add_argument("--udp", type=int, action="append", default=[])
     ap.add_argument("--ready")
+    ap.add_argument("--trace")
     args = ap.parse_args()
     loop = asyncio.get_running_loop()
+    global TRACE, T0
+    if args.trace:
+        TRACE = open(args.trace, "w")
+        T0 = loop.time()
     for port in args.tcp:
         await asyncio.start_server(
             lambda r, w, p=port: tcp_session(args, p, r, w), args.listen, port,
