@@ -10,8 +10,10 @@
 #include "shim/log.h"
 #include "shim/state.h"
 
-/* The resolver's destinations: an upstream's address on its DoT port, or on
- * 53 (cleartext fallback under opportunistic/off). */
+/* The resolver's own destination: an upstream's address on its DoT port.
+ * Port 53 to an upstream is not exempt: under strict/encrypted the resolver
+ * never uses it (so it can only be the program's own DNS), and under
+ * opportunistic/off port 53 is not refused in the first place. */
 static int is_upstream(const struct hastls_config *cfg, const uint8_t key[16],
                        uint16_t port)
 {
@@ -21,7 +23,7 @@ static int is_upstream(const struct hastls_config *cfg, const uint8_t key[16],
         hastls_ip_key(u->family, u->family == AF_INET ? (const void *)&u->addr.v4
                                                       : (const void *)&u->addr.v6,
                       k);
-        if (!memcmp(k, key, 16) && (port == u->port || port == 53))
+        if (port == u->port && !memcmp(k, key, 16))
             return 1;
     }
     return 0;

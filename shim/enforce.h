@@ -9,12 +9,13 @@
  * address map and the configuration, never from the network.
  *
  * - Under privacy strict or encrypted, port 53 (UDP or TCP, any address) is
- *   refused: it can only be the program's own cleartext DNS.  The resolver's
- *   traffic is exempt by destination (the configured upstream addresses, any
- *   port) and by the thread-local guard (calls made from inside the shim or a
- *   resolver call on this thread).  The resolver's own threads carry only
- *   DNS-over-TLS to the upstreams and loopback traffic to its listener on a
- *   port other than 53; under opportunistic/off, port 53 is not refused at all.
+ *   refused: it can only be the program's own cleartext DNS.  The resolver is
+ *   not affected: its threads carry only DNS-over-TLS to the upstreams'
+ *   ports (exempt by destination: upstream address and DoT port) and
+ *   loopback traffic to its listener on an ephemeral port; calls made while
+ *   the thread-local guard is set (the shim itself, or a resolver call on
+ *   this thread) pass untouched.  Under opportunistic/off, port 53 is not
+ *   refused at all (the resolver's cleartext fallback needs it).
  * - An address some lookup returned is decided by the address map (strictest
  *   verdict of its names).
  * - Any other address (a literal) is allowed.
