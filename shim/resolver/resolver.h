@@ -109,6 +109,10 @@ struct hastls_resolver_api {
     void (*get_stats)(struct hastls_resolver *, struct hastls_resolver_stats *);
 };
 
+/* libhastls-resolver.so's one exported symbol (the CLI and tests may use the
+ * functions directly). */
+extern const struct hastls_resolver_api hastls_resolver_api;
+
 const char *hastls_sec_name(enum hastls_sec s); /* "secure", "insecure", ... */
 
 #endif
