@@ -251,6 +251,64 @@ if grep -Eq "^hastls: .*broken\.conf:2: " "$tmp/err"; then ok "invalid configura
 run --config "$tmp/missing.conf" secure.lab.example
 status "missing configuration" 3
 
+# ---- check predicts the shim: the same verdicts as real connect() calls ----
+# A program under the shim connects to every NAME:PORT (EACCES = block, a
+# failed name lookup = refused, anything else = allow); `hastls check` with the
+# same configuration and app section must predict exactly that.
+cat >"$tmp/connect.py" <<'PY'
+import errno, socket, sys
+ports = [int(p) for p in sys.argv[1].split()]
+for name in sys.argv[2:]:
+    for port in ports:
+        try:
+            socket.getaddrinfo(name, port, 0, socket.SOCK_STREAM)
+        except socket.gaierror:
+            print(name, port, "refused")
+            continue
+        try:
+            socket.create_connection((name, port), timeout=3).close()
+            verdict = "allow"
+        except OSError as e:
+            verdict = "block" if e.errno == errno.EACCES else "allow"
+        print(name, port, verdict)
+PY
+cat >"$tmp/predict.py" <<'PY'
+import json, sys
+d = json.load(sys.stdin)
+for p in d["ports"]:
+    print(d["name"], p["port"], "refused" if d["lookup_refused"] else p["verdict"])
+PY
+names="secure.lab.example both.lab.example clear.lab.example mail.lab.example
+odd.lab.example norecord.lab.example alias.lab.example dual.lab.example v6.lab.example
+badsig.lab.example www.insecure.lab.example www.bogus.lab.example"
+ports="25 80 110 143 443 993 995 8080 8443"
+# agree LABEL CONFIG APP: the shim's behaviour and check's prediction match.
+agree() {
+    local label=$1 conf=$2 app=$3 n
+    # shellcheck disable=SC2086
+    HASTLS_CONF=$conf HASTLS_APP=$app LD_PRELOAD=$HASTLS_BUILD/libhastls.so \
+        python3 "$tmp/connect.py" "$ports" $names >"$tmp/shim" 2>"$tmp/shim.err"
+    : >"$tmp/predicted"
+    for n in $names; do
+        # shellcheck disable=SC2086
+        "$H" check --config "$conf" ${app:+--app "$app"} --json "$n" $ports 2>/dev/null |
+            python3 "$tmp/predict.py" >>"$tmp/predicted"
+    done
+    if [ "$(wc -l <"$tmp/shim")" -ne $((12 * 9)) ]; then
+        bad "$label: the program under the shim did not try every connection"
+        sed 's/^/    ! /' "$tmp/shim.err" | head -5
+    elif diff "$tmp/predicted" "$tmp/shim" >"$tmp/diff"; then
+        ok "$label: check predicts all $(wc -l <"$tmp/shim") connections ($(grep -c ' block$' "$tmp/shim") blocked, $(grep -c ' refused$' "$tmp/shim") refused)"
+    else
+        bad "$label: check and the shim disagree (< check, > shim)"
+        sed 's/^/    /' "$tmp/diff" | head -20
+    fi
+}
+agree "client cfb" "$HASTLS_CONF" ""
+agree "client cso" "$cfg_apps" strictapp
+agree "client cio" "$cfg_apps" plainapp
+agree "bogus = ignore" "$cfg_ignore" ""
+
 # ---- usage ----
 run --help
 status "--help" 0
