@@ -58,6 +58,7 @@ enum rec_state {
     REC_INSECURE, /* unsigned: never enforced */
     REC_BOGUS,    /* validation failed or unreadable: bogus policy applies */
     REC_FAILED,   /* no answer: allowed, the shim warns */
+    REC_LITERAL,  /* NAME is an address: nothing was looked up */
 };
 
 struct port_row {
@@ -113,6 +114,11 @@ static void check_usage(FILE *out)
             "Without PORT: every port of the record and its well-known TLS or\n"
             "cleartext counterpart (80/443, 143/993, 110/995, ...), deduplicated and\n"
             "sorted; 80 and 443 when the record lists no port.\n"
+            "NAME may be an address literal: the shim never looks one up and governs\n"
+            "a connection to it only through names that a lookup in the program\n"
+            "returned it for, so check reports it as not governed, without a lookup.\n"
+            "The verdicts are NAME's own: when several names a program looked up\n"
+            "share an address, the shim applies the strictest of their verdicts.\n"
             "\n"
             "  --config FILE  configuration file (default: $HASTLS_CONF, then %s,\n"
             "                 then the built-in defaults; HASTLS_APP, HASTLS_LOG and\n"
@@ -252,6 +258,8 @@ static const char *rec_state_name(const struct check *c)
         return "insecure";
     case REC_BOGUS:
         return c->cfg->bogus == HASTLS_BOGUS_BLOCK ? "bogus-block" : "bogus-ignore";
+    case REC_LITERAL:
+        return "literal";
     case REC_FAILED:
     default:
         return "failed";
@@ -273,6 +281,9 @@ static const char *rec_explanation(const struct check *c)
         return c->cfg->bogus == HASTLS_BOGUS_BLOCK
                    ? "bogus: every connection to this name is blocked (bogus = block)"
                    : "not enforced: the record is bogus and bogus = ignore";
+    case REC_LITERAL:
+        return "not governed: an address literal; the shim decides a connection to "
+               "an address only by the names a lookup in the program returned it for";
     case REC_FAILED:
     default:
         return "not enforced: the HASTLS lookup failed; connections are allowed "
@@ -348,6 +359,10 @@ static void decide_port(const struct check *c, struct port_row *row, uint16_t po
         snprintf(row->reason, sizeof row->reason,
                  "the HASTLS lookup failed: allowed with a warning");
         break;
+    case REC_LITERAL:
+        snprintf(row->reason, sizeof row->reason,
+                 "an address no lookup returned is not governed");
+        break;
     }
 }
 
@@ -360,16 +375,24 @@ static const char *row_class(const struct check *c, const struct port_row *row)
     return NULL;
 }
 
-/* Looks everything up and decides.  Returns 0, or -1 when out of memory. */
+/* Looks everything up (R is NULL for an address literal, which the shim never
+ * looks up either) and decides.  Returns 0, or -1 when out of memory. */
 static int run_check(struct check *c, const uint8_t *asked, bool any_asked,
                      struct hastls_resolver *r)
 {
-    const struct hastls_query q[N_ANS] = {
-        {c->name, TYPE_A}, {c->name, TYPE_AAAA}, {c->name, c->cfg->record_type}};
-    if (hastls_resolver_lookup(r, q, N_ANS, c->ans) < 0)
+    c->pairs = malloc(MAX_PAIRS * sizeof *c->pairs);
+    if (!c->pairs)
         return -1;
+    if (r) {
+        const struct hastls_query q[N_ANS] = {
+            {c->name, TYPE_A}, {c->name, TYPE_AAAA}, {c->name, c->cfg->record_type}};
+        if (hastls_resolver_lookup(r, q, N_ANS, c->ans) < 0)
+            return -1;
+    } else {
+        c->rec = REC_LITERAL;
+    }
 
-    for (int i = 0; i < N_ANS; i++) {
+    for (int i = 0; r && i < N_ANS; i++) {
         const struct hastls_answer *a = c->ans[i];
         if (a->status == HASTLS_SEC_FAILED ||
             (a->rcode != RCODE_NOERROR && a->rcode != RCODE_NXDOMAIN))
@@ -382,7 +405,7 @@ static int run_check(struct check *c, const uint8_t *asked, bool any_asked,
     /* As shim/lookup.c: the lookup succeeds when some family has usable
      * addresses; a bogus answer with nothing usable fails it (EAI_FAIL). */
     bool usable = false, bogus = false;
-    for (int i = ANS_A; i <= ANS_AAAA; i++) {
+    for (int i = ANS_A; r && i <= ANS_AAAA; i++) {
         const struct hastls_answer *a = c->ans[i];
         if (a->status == HASTLS_SEC_BOGUS)
             bogus = true;
@@ -390,11 +413,8 @@ static int run_check(struct check *c, const uint8_t *asked, bool any_asked,
             usable = true;
     }
     c->name_refused = bogus && !usable;
-
-    c->pairs = malloc(MAX_PAIRS * sizeof *c->pairs);
-    if (!c->pairs)
-        return -1;
-    classify_record(c);
+    if (r)
+        classify_record(c);
 
     uint8_t *set = calloc(65536 / 8, 1);
     if (!set)
@@ -475,7 +495,9 @@ static void print_text(const struct check *c)
         hastls_cli_text(stdout, c->canonical);
         printf(" (CNAME followed)\n");
     }
-    for (int i = 0; i < N_ANS; i++) {
+    if (c->rec == REC_LITERAL)
+        printf("address literal: nothing is looked up\n");
+    for (int i = 0; c->rec != REC_LITERAL && i < N_ANS; i++) {
         const struct hastls_answer *a = c->ans[i];
         printf("%-6s  %-8s  ", ans_label[i], hastls_sec_name(a->status));
         if (a->status == HASTLS_SEC_FAILED) {
@@ -610,7 +632,7 @@ static void print_json(const struct check *c)
            bogus_name(cfg->bogus), (unsigned)cfg->record_type);
 
     printf(",\"answers\":{");
-    for (int i = 0; i < N_ANS; i++) {
+    for (int i = 0; c->rec != REC_LITERAL && i < N_ANS; i++) {
         printf("%s\"%s\":", i ? "," : "", ans_label[i]);
         json_answer(c, i);
     }
@@ -618,7 +640,9 @@ static void print_json(const struct check *c)
 
     printf(",\"addresses\":[");
     size_t shown = 0;
-    for (int i = ANS_A; i <= ANS_AAAA; i++) {
+    if (c->rec == REC_LITERAL)
+        hastls_cli_json_string(stdout, c->name);
+    for (int i = ANS_A; c->rec != REC_LITERAL && i <= ANS_AAAA; i++) {
         const struct hastls_answer *a = c->ans[i];
         if (a->status == HASTLS_SEC_FAILED)
             continue;
@@ -628,9 +652,14 @@ static void print_json(const struct check *c)
     }
     printf("],\"lookup_refused\":%s", c->name_refused ? "true" : "false");
 
-    printf(",\"record\":{\"status\":\"%s\",\"text\":",
-           hastls_sec_name(c->ans[ANS_HASTLS]->status));
-    if (c->n_pairs && c->ans[ANS_HASTLS]->status != HASTLS_SEC_FAILED)
+    const struct hastls_answer *ha = c->ans[ANS_HASTLS]; /* NULL for a literal */
+    printf(",\"record\":{\"status\":");
+    if (ha)
+        printf("\"%s\"", hastls_sec_name(ha->status));
+    else
+        printf("null");
+    printf(",\"text\":");
+    if (ha && c->n_pairs && ha->status != HASTLS_SEC_FAILED)
         hastls_cli_json_string(stdout, c->record_text);
     else
         printf("null");
@@ -642,9 +671,9 @@ static void print_json(const struct check *c)
            c->rec == REC_BOGUS && cfg->bogus == HASTLS_BOGUS_BLOCK ? "true" : "false");
     hastls_cli_json_string(stdout, rec_explanation(c));
     printf(",\"reason\":");
-    hastls_cli_json_string(stdout, c->rec_why && c->rec_why[0]
-                                       ? c->rec_why
-                                       : answer_reason(c->ans[ANS_HASTLS]));
+    hastls_cli_json_string(stdout, c->rec_why && c->rec_why[0] ? c->rec_why
+                                   : ha                        ? answer_reason(ha)
+                                                               : "");
     printf("}");
 
     printf(",\"ports\":[");
@@ -755,10 +784,18 @@ int hastls_cmd_check(int argc, char **argv)
         return 3;
     }
 
-    struct hastls_resolver *r = hastls_resolver_new(&cfg, log_stderr, err, sizeof err);
-    if (!r) {
-        fprintf(stderr, "hastls: %s\n", err);
-        return 3;
+    /* An address literal is never looked up by the shim (getaddrinfo answers
+     * it from the text), so neither is it here: no resolver, no network. */
+    struct in_addr a4;
+    struct in6_addr a6;
+    bool literal = inet_aton(name, &a4) || inet_pton(AF_INET6, name, &a6) == 1;
+    struct hastls_resolver *r = NULL;
+    if (!literal) {
+        r = hastls_resolver_new(&cfg, log_stderr, err, sizeof err);
+        if (!r) {
+            fprintf(stderr, "hastls: %s\n", err);
+            return 3;
+        }
     }
     struct check c = {.cfg = &cfg, .name = name};
     int status;
@@ -781,6 +818,7 @@ int hastls_cmd_check(int argc, char **argv)
             hastls_answer_free(c.ans[i]);
     free(c.pairs);
     free(c.rows);
-    hastls_resolver_free(r);
+    if (r)
+        hastls_resolver_free(r);
     return status;
 }
