@@ -81,10 +81,13 @@ struct query {
     uint8_t *msg;      /* as received, original ID */
     size_t len, qend;
     uint16_t orig_id, wire_id;
+    int has_old_id;     /* after a resend, an answer to the first ID counts too */
+    uint16_t old_wire_id;
     unsigned attempt;
     struct conn *c; /* connection it waits for or was sent on */
     int sent;
-    int reconnects;
+    int reconnects; /* tries again after the server closed the connection */
+    int resends;    /* tries again after no answer on a live connection */
     uint64_t attempt_deadline, deadline;
 };
 
@@ -505,7 +508,8 @@ static uint16_t fresh_id(struct hastls_dot *d, const struct conn *c)
             id = (uint16_t)(hastls_dot_now_ms() * 40503u + (uintptr_t)&id);
         int clash = 0;
         for (struct query *q = d->queries; q && !clash; q = q->next)
-            clash = q->c == c && q->sent && q->wire_id == id;
+            clash = q->c == c && q->sent &&
+                    (q->wire_id == id || (q->has_old_id && q->old_wire_id == id));
         if (!clash)
             return id;
     }
@@ -537,7 +541,9 @@ static int query_send(struct hastls_dot *d, struct conn *c, struct query *q)
         return -1;
     q->c = c;
     q->sent = 1;
-    q->attempt_deadline = hastls_dot_now_ms() + d->attempt_ms;
+    /* The first try on a connection gets half the attempt time, a resend
+     * (see timers) the other half. */
+    q->attempt_deadline = hastls_dot_now_ms() + d->attempt_ms / 2;
     stat_add(c->tls ? &d->stats.queries_tls : &d->stats.queries_cleartext);
     return 0;
 }
@@ -551,6 +557,7 @@ static void query_dispatch(struct hastls_dot *d, struct query *q)
 {
     q->c = NULL;
     q->sent = 0;
+    q->has_old_id = 0;
     while (q->attempt < d->nattempts) {
         const struct attempt *a = &d->attempts[q->attempt];
         struct conn *c = &d->conns[2 * a->up + (a->tls ? 0 : 1)];
@@ -848,7 +855,8 @@ static void conn_on_answer(struct hastls_dot *d, struct conn *c, const uint8_t *
     uint16_t id = hastls_dns_id(msg);
     struct query *q;
     for (q = d->queries; q; q = q->next)
-        if (q->c == c && q->sent && q->wire_id == id)
+        if (q->c == c && q->sent &&
+            (q->wire_id == id || (q->has_old_id && q->old_wire_id == id)))
             break;
     if (!q) {
         logf_(d, HASTLS_LOG_DEBUG, "upstream %s: answer with unknown ID %u dropped",
@@ -1133,7 +1141,22 @@ static void timers(struct hastls_dot *d, uint64_t now)
             query_servfail(d, q);
             continue;
         }
-        record_failure(d, q->c, "no answer within %u ms", d->attempt_ms);
+        /* A server may drop one query and answer the rest (RFC 7766 allows
+         * it to be busy): ask once more, with a new ID, before giving up on
+         * this transport. */
+        struct conn *c = q->c;
+        if (q->resends == 0 && c->st == C_READY) {
+            q->resends++;
+            q->has_old_id = 1;
+            q->old_wire_id = q->wire_id;
+            logf_(d, HASTLS_LOG_DEBUG, "upstream %s: no answer within %u ms, asking again",
+                  c->label, d->attempt_ms / 2);
+            if (query_send(d, c, q) == 0) {
+                q->attempt_deadline = now + d->attempt_ms / 2;
+                continue;
+            }
+        }
+        record_failure(d, c, "no answer within %u ms", d->attempt_ms);
         q->attempt++;
         query_dispatch(d, q);
     }

@@ -30,9 +30,19 @@ struct hastls_resolver {
     struct ub_ctx *ub;
     struct hastls_dot *dot;
     pthread_mutex_t start_mu; /* guards STARTED and START_ERR */
+    pthread_mutex_t slots_mu; /* guards INFLIGHT; SLOTS_CV signals a release */
+    pthread_cond_t slots_cv;
+    size_t inflight; /* queries handed to libunbound by unfinished lookups */
     int started;              /* 1 running, -1 failed to start */
     char start_err[256];
 };
+
+/* libunbound's pool of TCP streams to our forwarder, and the most queries
+ * lookups may have inside libunbound at once: each may need a few more for
+ * the DNSSEC chain, and a full pool makes libunbound fail queries instead of
+ * queueing them, so lookups beyond the limit wait for a free slot. */
+#define RESOLVER_TCP_STREAMS "256"
+#define RESOLVER_MAX_INFLIGHT 96
 
 struct batch;
 
@@ -105,6 +115,12 @@ struct hastls_resolver *hastls_resolver_new(const struct hastls_config *cfg,
     r->cfg = *cfg;
     r->log = log;
     pthread_mutex_init(&r->start_mu, NULL);
+    pthread_mutex_init(&r->slots_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->slots_cv, &ca);
+    pthread_condattr_destroy(&ca);
     if (r->cfg.n_upstreams == 0) {
         snprintf(err, errlen, "no upstream configured");
         goto fail;
@@ -117,11 +133,37 @@ struct hastls_resolver *hastls_resolver_new(const struct hastls_config *cfg,
     /* Our forwarder is on 127.0.0.1, which unbound avoids by default; it is
      * reached over TCP because the transport is a TCP relay.  libunbound 1.17
      * answers SERVFAIL at once when its pool of outgoing TCP streams (10 by
-     * default) is exhausted by concurrent lookups; the streams only go to our
-     * loopback listener, so a large pool costs nothing until used. */
-    if (ub_opt(r->ub, "do-not-query-localhost:", "no", err, errlen) < 0 ||
-        ub_opt(r->ub, "tcp-upstream:", "yes", err, errlen) < 0 ||
-        ub_opt(r->ub, "outgoing-num-tcp:", "256", err, errlen) < 0)
+     * default) is exhausted by concurrent lookups, so the pool is larger (each
+     * stream costs a 64 KiB buffer).  A stub needs no UDP port range and only
+     * small caches: this lives inside every program (DESIGN: <= 8 MiB). */
+    static const char *const opts[][2] = {
+        {"do-not-query-localhost:", "no"},
+        {"tcp-upstream:", "yes"},
+        {"outgoing-num-tcp:", RESOLVER_TCP_STREAMS},
+        {"outgoing-range:", "64"},
+        {"msg-cache-size:", "1m"},
+        {"rrset-cache-size:", "2m"},
+        {"key-cache-size:", "1m"},
+        {"neg-cache-size:", "256k"},
+        {"msg-cache-slabs:", "1"},
+        {"rrset-cache-slabs:", "1"},
+        {"key-cache-slabs:", "1"},
+        {"infra-cache-slabs:", "1"},
+    };
+    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+        if (ub_opt(r->ub, opts[i][0], opts[i][1], err, errlen) < 0)
+            goto fail;
+    /* The transport does the retrying, fail-over and deadline itself.  Left
+     * to its defaults, libunbound gives up on our forwarder after 376 ms (or
+     * a few RTTs once measured), abandons the stream and sends the query
+     * again, piling up streams; and after repeated timeouts it would consider
+     * the forwarder down for minutes.  So it waits as long as a lookup may
+     * take and keeps asking. */
+    char ms[16];
+    snprintf(ms, sizeof ms, "%u", r->cfg.timeout_ms);
+    if (ub_opt(r->ub, "unknown-server-time-limit:", ms, err, errlen) < 0 ||
+        ub_opt(r->ub, "infra-cache-min-rtt:", ms, err, errlen) < 0 ||
+        ub_opt(r->ub, "infra-keep-probing:", "yes", err, errlen) < 0)
         goto fail;
     if (r->cfg.trust_anchor[0]) {
         if (access(r->cfg.trust_anchor, R_OK) < 0) {
@@ -144,6 +186,8 @@ fail:
     if (r->ub)
         ub_ctx_delete(r->ub);
     pthread_mutex_destroy(&r->start_mu);
+    pthread_mutex_destroy(&r->slots_mu);
+    pthread_cond_destroy(&r->slots_cv);
     free(r);
     return NULL;
 }
@@ -325,6 +369,32 @@ void hastls_answer_free(struct hastls_answer *a)
     free(a);
 }
 
+/* Waits until N more queries may go to libunbound (or UNTIL passes).
+ * Returns 0 with the slots taken, or -1 on timeout. */
+static int slots_take(struct hastls_resolver *r, size_t n, const struct timespec *until)
+{
+    if (n > RESOLVER_MAX_INFLIGHT)
+        n = RESOLVER_MAX_INFLIGHT; /* one huge batch still gets through alone */
+    int rc = 0;
+    pthread_mutex_lock(&r->slots_mu);
+    while (rc == 0 && r->inflight + n > RESOLVER_MAX_INFLIGHT)
+        rc = pthread_cond_timedwait(&r->slots_cv, &r->slots_mu, until);
+    if (rc == 0)
+        r->inflight += n;
+    pthread_mutex_unlock(&r->slots_mu);
+    return rc == 0 ? 0 : -1;
+}
+
+static void slots_give(struct hastls_resolver *r, size_t n)
+{
+    if (n > RESOLVER_MAX_INFLIGHT)
+        n = RESOLVER_MAX_INFLIGHT;
+    pthread_mutex_lock(&r->slots_mu);
+    r->inflight -= n;
+    pthread_cond_broadcast(&r->slots_cv);
+    pthread_mutex_unlock(&r->slots_mu);
+}
+
 int hastls_resolver_lookup(struct hastls_resolver *r, const struct hastls_query *q,
                            size_t nq, struct hastls_answer **ans)
 {
@@ -346,9 +416,28 @@ int hastls_resolver_lookup(struct hastls_resolver *r, const struct hastls_query 
         return 0;
     }
 
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += r->cfg.timeout_ms / 1000;
+    until.tv_nsec += (long)(r->cfg.timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    if (slots_take(r, nq, &until) < 0) {
+        for (size_t i = 0; i < nq; i++) {
+            ans[i]->status = HASTLS_SEC_FAILED;
+            snprintf(ans[i]->reason, sizeof ans[i]->reason,
+                     "timed out after %u ms waiting behind other lookups",
+                     r->cfg.timeout_ms);
+        }
+        return 0;
+    }
     struct batch *b = calloc(1, sizeof *b + nq * sizeof b->slots[0]);
-    if (!b)
+    if (!b) {
+        slots_give(r, nq);
         goto oom;
+    }
     pthread_mutex_init(&b->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -377,14 +466,6 @@ int hastls_resolver_lookup(struct hastls_resolver *r, const struct hastls_query 
         }
     }
 
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += r->cfg.timeout_ms / 1000;
-    until.tv_nsec += (long)(r->cfg.timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&b->mu);
     while (b->pending > 0)
         if (pthread_cond_timedwait(&b->cv, &b->mu, &until) == ETIMEDOUT)
@@ -412,12 +493,14 @@ int hastls_resolver_lookup(struct hastls_resolver *r, const struct hastls_query 
         free(errs);
         free(ids);
         batch_unref(b);
+        slots_give(r, nq);
         goto oom;
     }
     for (size_t i = 0; i < nq; i++)
         if (!done[i] && ub_cancel(r->ub, ids[i]) == UB_NOERROR)
             batch_unref(b); /* its callback will never come */
     batch_unref(b);
+    slots_give(r, nq);
 
     int rc = 0;
     for (size_t i = 0; i < nq; i++) {
@@ -462,6 +545,8 @@ void hastls_resolver_free(struct hastls_resolver *r)
     if (r->ub)
         ub_ctx_delete(r->ub);
     pthread_mutex_destroy(&r->start_mu);
+    pthread_mutex_destroy(&r->slots_mu);
+    pthread_cond_destroy(&r->slots_cv);
     free(r);
 }
 
