@@ -769,8 +769,8 @@ static void conn_handshake(struct hastls_dot *d, struct conn *c)
     SSL_get0_alpn_selected(c->ssl, &alpn, &alpnlen);
     logf_(d, HASTLS_LOG_DEBUG, "upstream %s: %s, %s%s, ALPN %.*s", c->label,
           SSL_get_version(c->ssl), c->auth ? "authenticated" : "unauthenticated",
-          SSL_session_reused(c->ssl) ? ", resumed" : "", (int)alpnlen,
-          alpn ? (const char *)alpn : "-");
+          SSL_session_reused(c->ssl) ? ", resumed" : "", alpnlen ? (int)alpnlen : 4,
+          alpnlen ? (const char *)alpn : "none");
     c->fails = 0;
     c->backoff_until = 0;
     conn_ready(d, c);

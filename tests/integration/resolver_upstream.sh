@@ -10,7 +10,8 @@
 #  - when the server closes an idle connection, the next lookup reconnects and
 #    resumes the TLS session (no second full handshake);
 #  - upstream killed between lookups: the next lookup fails over to the second
-#    upstream within its deadline; restarted: a new connection to it.
+#    upstream within its deadline; restarted: a new connection to it;
+#  - an upstream that accepts TCP but never speaks TLS: fail-over in time.
 set -u
 H=$HASTLS_BUILD/hastls
 fails=0
@@ -244,5 +245,27 @@ exec 3>&-
 wait "$lp"
 sed 's/^/    /' "$out"
 check "restarted upstream: reconnected" "$out" '^mail.lab.example A: secure '
+
+# ---- a black hole first: TCP connects (the kernel's backlog) but TLS never
+# starts; the handshake times out and the second upstream answers in time.
+hole=$LAB_DIR/hole.log
+: >"$hole"
+python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.61", 853))
+s.listen(16)
+open(sys.argv[1], "w").write("ready\n")
+time.sleep(600)
+' "$hole" 3>&- &
+pids+=("$!")
+waitfor "$hole" '^ready$'
+out=$LAB_DIR/l5.out
+"$H" lookup --stats --timeout 3000 --upstream 127.0.0.61#dot.lab.example \
+    --upstream 127.0.0.53#dot.lab.example www.insecure.lab.example A >"$out" 2>&1
+sed 's/^/    /' "$out"
+check "black hole skipped: answer from the second upstream" "$out" '^www.insecure.lab.example A: insecure rcode=NOERROR'
+check "within the deadline" "$out" '^www.insecure.lab.example A: .* elapsed_ms=([0-9]{1,3}|[12][0-9]{3})\.'
+check "why" "$out" 'upstream 127\.0\.0\.61@853: TLS handshake timed out'
 
 [ "$fails" -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
