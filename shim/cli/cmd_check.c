@@ -71,6 +71,7 @@ struct port_row {
 struct check {
     const struct hastls_config *cfg;
     const char *name;
+    const char *app; /* --app, or NULL */
     struct hastls_answer *ans[N_ANS];
     const char *canonical; /* NULL when no CNAME was followed */
 
@@ -120,12 +121,13 @@ static void check_usage(FILE *out)
             "The verdicts are NAME's own: when several names a program looked up\n"
             "share an address, the shim applies the strictest of their verdicts.\n"
             "\n"
-            "  --config FILE  configuration file (default: $HASTLS_CONF, then %s,\n"
-            "                 then the built-in defaults; HASTLS_APP, HASTLS_LOG and\n"
-            "                 HASTLS_MODE apply only without --config, as in the shim)\n"
+            "  --config FILE  configuration file (default: $HASTLS_CONF, then\n"
+            "                 %s, then the built-in defaults;\n"
+            "                 HASTLS_APP, HASTLS_LOG and HASTLS_MODE apply only\n"
+            "                 without --config, as in the shim)\n"
             "  --app NAME     apply the [app:NAME] section (a program name or path),\n"
             "                 as for a program of that name under the shim\n"
-            "  --json         print one JSON object instead of text\n"
+            "  --json         print one JSON object instead of text (below)\n"
             "  --help         this text\n"
             "\n"
             "Exit status:\n"
@@ -136,7 +138,17 @@ static void check_usage(FILE *out)
             "     let it through\"\n"
             "  2  usage error\n"
             "  3  configuration error, the resolver could not start, or a lookup got\n"
-            "     no answer (status failed) while nothing was blocked\n",
+            "     no answer (status failed) while nothing was blocked\n"
+            "\n"
+            "JSON object: name, canonical (null without a CNAME), config {source,\n"
+            "app_section, client, mode, bogus, record_type}, answers {A, AAAA, HASTLS:\n"
+            "{status, rcode, ttl, reason, canonical, records}}, addresses,\n"
+            "lookup_refused, record {status, text, pairs, state (enforced, absent,\n"
+            "insecure, bogus-block, bogus-ignore, failed, literal), enforced,\n"
+            "blocks_all, explanation, reason}, ports [{port, class (null when not\n"
+            "enforced), verdicts {cio, cfb, cso}, verdict, note, reason}], blocked\n"
+            "(ports the configured client blocks), lookup_failed, exit.  Strings that\n"
+            "are not UTF-8 carry each stray byte as the code point of its value.\n",
             HASTLS_DEFAULT_CONF);
 }
 
@@ -546,6 +558,10 @@ static void print_text(const struct check *c)
         printf(" ["); /* app_section reads "app:NAME" */
         hastls_cli_text(stdout, cfg->app_section);
         printf("]");
+    } else if (c->app) {
+        /* Worth saying: a misspelt --app would otherwise pass unnoticed. */
+        printf("; no [app:] section matches ");
+        hastls_cli_text(stdout, c->app);
     }
     printf("\n");
 
@@ -797,7 +813,7 @@ int hastls_cmd_check(int argc, char **argv)
             return 3;
         }
     }
-    struct check c = {.cfg = &cfg, .name = name};
+    struct check c = {.cfg = &cfg, .name = name, .app = app};
     int status;
     if (run_check(&c, asked, any_asked, r) < 0) {
         fprintf(stderr, "hastls check: out of memory\n");

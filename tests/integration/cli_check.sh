@@ -138,6 +138,9 @@ status "both --app by full path" 1
 json "both cso JSON" 'd["config"]["client"] == "cso" and d["config"]["app_section"] != "" and d["blocked"] == [80] and d["ports"][0]["verdict"] == "block"'
 run --config "$cfg_apps" both.lab.example
 status "both, app file without --app: cfb" 0
+run --config "$cfg_apps" --app stricktapp both.lab.example
+status "both, --app matching no section: cfb" 0
+line "both: unmatched --app said" '^policy: client cfb, .*; no \[app:\] section matches stricktapp$'
 # Without --config the file comes from HASTLS_CONF; --app beats HASTLS_APP.
 HASTLS_CONF=$cfg_apps HASTLS_APP=plainapp run --app strictapp both.lab.example
 status "both, HASTLS_CONF and --app over HASTLS_APP" 1
