@@ -62,14 +62,48 @@ static int tp_matches(const struct typeproto *tp, const struct addrinfo *hints)
     return 1;
 }
 
+/* Service names are looked up in /etc/services (getservbyname_r reads the
+ * file on every call: ~10 us per protocol, six protocols per name).  The
+ * answers, found or not, are kept for the life of the process in a small
+ * table; /etc/services is not expected to change under a running program. */
+#define SERV_CACHE 64
+static struct {
+    char name[32];
+    const char *proto; /* points into typeproto[]: compared by address */
+    int port;          /* network order, or -1 */
+} serv_cache[SERV_CACHE];
+static unsigned serv_cache_next;
+static pthread_mutex_t serv_lock = PTHREAD_MUTEX_INITIALIZER;
+
 /* getservbyname_r for one protocol name: the port in network order, or -1. */
 static int serv_port(const char *service, const char *proto)
 {
+    size_t len = strlen(service);
+    int cacheable = len < sizeof serv_cache[0].name;
+    if (cacheable) {
+        pthread_mutex_lock(&serv_lock);
+        for (unsigned i = 0; i < SERV_CACHE; i++)
+            if (serv_cache[i].proto == proto && !strcmp(serv_cache[i].name, service)) {
+                int port = serv_cache[i].port;
+                pthread_mutex_unlock(&serv_lock);
+                return port;
+            }
+        pthread_mutex_unlock(&serv_lock);
+    }
     struct servent se, *res = NULL;
     char buf[1024];
-    if (getservbyname_r(service, proto, &se, buf, sizeof buf, &res) != 0 || !res)
-        return -1;
-    return (uint16_t)res->s_port;
+    int port = -1;
+    if (getservbyname_r(service, proto, &se, buf, sizeof buf, &res) == 0 && res)
+        port = (uint16_t)res->s_port;
+    if (cacheable) {
+        pthread_mutex_lock(&serv_lock);
+        unsigned i = serv_cache_next++ % SERV_CACHE;
+        memcpy(serv_cache[i].name, service, len + 1);
+        serv_cache[i].proto = proto;
+        serv_cache[i].port = port;
+        pthread_mutex_unlock(&serv_lock);
+    }
+    return port;
 }
 
 static void svc_add(struct hastls_svc_list *out, int socktype, int protocol, int port)
