@@ -23,11 +23,11 @@
 
 /* What the HASTLS lookup of a name said. */
 enum hastls_rec {
-    HASTLS_REC_SECURE, /* a DNSSEC-secure record: enforced */
-    HASTLS_REC_NONE,   /* a secure proof that there is no record: allow */
+    HASTLS_REC_SECURE,   /* a DNSSEC-secure record: enforced */
+    HASTLS_REC_NONE,     /* a secure proof that there is no record: allow */
     HASTLS_REC_INSECURE, /* unsigned: never enforced */
-    HASTLS_REC_BOGUS,  /* validation failed (or malformed): block if bogus=block */
-    HASTLS_REC_FAILED, /* no answer: allow (warned at lookup) */
+    HASTLS_REC_BOGUS,    /* validation failed (or malformed): block if bogus=block */
+    HASTLS_REC_FAILED,   /* no answer: allow (warned at lookup) */
 };
 
 struct hastls_addrmap;
@@ -45,10 +45,10 @@ int hastls_addrmap_record(struct hastls_addrmap *m, const uint8_t key[16],
                           uint64_t now);
 
 struct hastls_addrmap_verdict {
-    char name[HASTLS_NAME_MAX];  /* the name that decided */
+    char name[HASTLS_NAME_MAX]; /* the name that decided */
     enum hastls_rec rec;
-    struct hastls_decision d;    /* verdict; for a bogus block cls is UNLISTED */
-    int stale;                   /* decided by expired records only */
+    struct hastls_decision d; /* verdict; for a bogus block cls is UNLISTED */
+    int stale;                /* decided by expired records only */
 };
 
 /* Decides a connection to KEY, PORT for CLIENT.  Returns 0 when no name ever

@@ -16,7 +16,7 @@
 /* glibc's gaih_inet_typeproto table (sysdeps/posix/getaddrinfo.c), in order:
  * the first row matching the hints is used; DEFAULT rows are returned when
  * neither socket type nor protocol is given. */
-#define PROTO_ANY 1   /* the hints' protocol is used as is */
+#define PROTO_ANY 1    /* the hints' protocol is used as is */
 #define PROTO_NOSERV 2 /* no service port (raw) */
 static const struct typeproto {
     int socktype, protocol, flags, dflt;
@@ -32,8 +32,8 @@ static const struct typeproto {
 };
 #define NTP (sizeof typeproto / sizeof typeproto[0])
 
-#define KNOWN_FLAGS                                                                 \
-    (AI_PASSIVE | AI_CANONNAME | AI_NUMERICHOST | AI_ADDRCONFIG | AI_V4MAPPED |     \
+#define KNOWN_FLAGS                                                                      \
+    (AI_PASSIVE | AI_CANONNAME | AI_NUMERICHOST | AI_ADDRCONFIG | AI_V4MAPPED |          \
      AI_NUMERICSERV | AI_ALL | AI_IDN | AI_CANONIDN | DEPRECATED_AI_IDN)
 /* glibc still accepts the two deprecated IDN flags (0x100, 0x200). */
 #define DEPRECATED_AI_IDN 0x300
@@ -175,8 +175,8 @@ int hastls_ai_services(const char *service, const struct addrinfo *hints,
     return 0;
 }
 
-static size_t push(struct hastls_ip *out, size_t n, size_t cap, const struct hastls_ip *ip,
-                   int mapped)
+static size_t push(struct hastls_ip *out, size_t n, size_t cap,
+                   const struct hastls_ip *ip, int mapped)
 {
     if (n >= cap)
         return n;

@@ -13,11 +13,11 @@ struct cache_entry {
 
 struct cache_shard {
     pthread_mutex_t lock;
-    unsigned hand;              /* clock hand */
-    uint32_t *hash;             /* per way; 0 = empty (hashes are forced odd) */
+    unsigned hand;  /* clock hand */
+    uint32_t *hash; /* per way; 0 = empty (hashes are forced odd) */
     uint16_t *qtype;
-    uint8_t *ref;               /* clock reference bits */
-    struct cache_entry *entry;  /* NULL until the shard's first insert */
+    uint8_t *ref;              /* clock reference bits */
+    struct cache_entry *entry; /* NULL until the shard's first insert */
 };
 
 struct hastls_cache {

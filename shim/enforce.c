@@ -20,8 +20,9 @@ static int is_upstream(const struct hastls_config *cfg, const uint8_t key[16],
     for (size_t i = 0; i < cfg->n_upstreams; i++) {
         uint8_t k[16];
         const struct hastls_upstream *u = &cfg->upstreams[i];
-        hastls_ip_key(u->family, u->family == AF_INET ? (const void *)&u->addr.v4
-                                                      : (const void *)&u->addr.v6,
+        hastls_ip_key(u->family,
+                      u->family == AF_INET ? (const void *)&u->addr.v4
+                                           : (const void *)&u->addr.v6,
                       k);
         if (port == u->port && !memcmp(k, key, 16))
             return 1;
@@ -37,12 +38,12 @@ static int refuse(const struct hastls_config *cfg, const char *what, const char 
     hastls_key_format(key, addr, sizeof addr);
     const char *client = hastls_client_name(cfg->client);
     if (cfg->mode == HASTLS_MODE_REPORT) {
-        hastls_log(HASTLS_LOG_WARN, "would block %s to %s[%s]:%u: %s (client %s)", what, name,
-                   addr, port, reason, client);
+        hastls_log(HASTLS_LOG_WARN, "would block %s to %s[%s]:%u: %s (client %s)", what,
+                   name, addr, port, reason, client);
         return 0;
     }
-    hastls_log(HASTLS_LOG_ERROR, "blocked %s to %s[%s]:%u: %s (client %s)", what, name, addr,
-               port, reason, client);
+    hastls_log(HASTLS_LOG_ERROR, "blocked %s to %s[%s]:%u: %s (client %s)", what, name,
+               addr, port, reason, client);
     errno = EACCES;
     return -1;
 }
@@ -80,8 +81,9 @@ int hastls_enforce(const struct sockaddr *sa, socklen_t len, const char *what)
         if (hastls_log_enabled(HASTLS_LOG_INFO)) {
             char addr[64];
             hastls_key_format(key, addr, sizeof addr);
-            hastls_log(HASTLS_LOG_INFO, "cleartext %s to %s[%s]:%u allowed: %s (client %s)",
-                       what, v.name, addr, port, reason, hastls_client_name(cfg->client));
+            hastls_log(HASTLS_LOG_INFO,
+                       "cleartext %s to %s[%s]:%u allowed: %s (client %s)", what, v.name,
+                       addr, port, reason, hastls_client_name(cfg->client));
         }
         return 0;
     }

@@ -34,8 +34,8 @@ static int numeric_candidate(const char *node)
     return 1;
 }
 
-static int next_numeric(const char *node, const char *service, const struct addrinfo *hints,
-                        struct addrinfo **res)
+static int next_numeric(const char *node, const char *service,
+                        const struct addrinfo *hints, struct addrinfo **res)
 {
     int (*real)(const char *, const char *, const struct addrinfo *, struct addrinfo **) =
         HASTLS_REAL(getaddrinfo);
@@ -49,7 +49,8 @@ static int next_numeric(const char *node, const char *service, const struct addr
 
 /* Returns 0 with *RES set, or an EAI_* code (see getaddrinfo(3)); errno is
  * unchanged unless the result is EAI_SYSTEM. */
-__attribute__((visibility("default"))) int getaddrinfo(const char *node, const char *service,
+__attribute__((visibility("default"))) int getaddrinfo(const char *node,
+                                                       const char *service,
                                                        const struct addrinfo *hints,
                                                        struct addrinfo **res)
 {
@@ -106,8 +107,8 @@ __attribute__((visibility("default"))) int getaddrinfo(const char *node, const c
     rc = hastls_lookup_host(node, lookup_family, hi);
     if (rc == 0) {
         struct hastls_ip ips[2 * HASTLS_LOOKUP_MAX];
-        size_t n = hastls_ai_select(family, hints->ai_flags, hi->v4, hi->n4, hi->v6, hi->n6,
-                                    hi->v6_first, ips, 2 * HASTLS_LOOKUP_MAX);
+        size_t n = hastls_ai_select(family, hints->ai_flags, hi->v4, hi->n4, hi->v6,
+                                    hi->n6, hi->v6_first, ips, 2 * HASTLS_LOOKUP_MAX);
         rc = n ? hastls_ai_build(ips, n, hi->canon, hints, &svc, res) : EAI_NODATA;
     }
     free(hi);
@@ -145,8 +146,8 @@ static void *notify_thread(void *arg)
  * status, gai_suspend() sees nothing pending, gai_cancel() says EAI_ALLDONE);
  * with GAI_NOWAIT the notification is delivered as asked.  Returns 0, or
  * EAI_SYSTEM with errno EINVAL for a bad mode. */
-__attribute__((visibility("default"))) int getaddrinfo_a(int mode, struct gaicb *list[],
-                                                         int nitems, struct sigevent *sevp)
+__attribute__((visibility("default"))) int
+getaddrinfo_a(int mode, struct gaicb *list[], int nitems, struct sigevent *sevp)
 {
     if ((mode != GAI_WAIT && mode != GAI_NOWAIT) || nitems < 0) {
         errno = EINVAL;
@@ -157,7 +158,8 @@ __attribute__((visibility("default"))) int getaddrinfo_a(int mode, struct gaicb 
         if (!r)
             continue;
         r->ar_result = NULL;
-        r->__return = getaddrinfo(r->ar_name, r->ar_service, r->ar_request, &r->ar_result);
+        r->__return =
+            getaddrinfo(r->ar_name, r->ar_service, r->ar_request, &r->ar_result);
     }
     if (mode == GAI_NOWAIT && sevp) {
         if (sevp->sigev_notify == SIGEV_SIGNAL) {

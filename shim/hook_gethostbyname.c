@@ -109,7 +109,8 @@ static int byname(const char *name, int af, struct hostent *he, char *buf, size_
         memcpy(canon, hi->canon, sizeof canon);
         const char *alias = strcasecmp(canon, name) ? name : NULL;
         rc = fill_hostent(he, buf, buflen, canon[0] ? canon : name, alias, af,
-                          af == AF_INET ? hi->v4 : hi->v6, af == AF_INET ? hi->n4 : hi->n6);
+                          af == AF_INET ? hi->v4 : hi->v6,
+                          af == AF_INET ? hi->n4 : hi->n6);
         if (rc == 0)
             *result = he;
         *herr = rc ? NETDB_INTERNAL : NETDB_SUCCESS;
@@ -126,11 +127,9 @@ static __thread struct hostent tls_he;
 static __thread char tls_buf[8192];
 
 /* Returns 0 / ERANGE / EAGAIN as glibc; *RESULT NULL when not found. */
-__attribute__((visibility("default"))) int gethostbyname2_r(const char *name, int af,
-                                                            struct hostent *ret, char *buf,
-                                                            size_t buflen,
-                                                            struct hostent **result,
-                                                            int *h_errnop)
+__attribute__((visibility("default"))) int
+gethostbyname2_r(const char *name, int af, struct hostent *ret, char *buf, size_t buflen,
+                 struct hostent **result, int *h_errnop)
 {
     int saved = errno;
     int rc = byname(name, af, ret, buf, buflen, result, h_errnop);
@@ -139,11 +138,9 @@ __attribute__((visibility("default"))) int gethostbyname2_r(const char *name, in
     return rc;
 }
 
-__attribute__((visibility("default"))) int gethostbyname_r(const char *name,
-                                                           struct hostent *ret, char *buf,
-                                                           size_t buflen,
-                                                           struct hostent **result,
-                                                           int *h_errnop)
+__attribute__((visibility("default"))) int
+gethostbyname_r(const char *name, struct hostent *ret, char *buf, size_t buflen,
+                struct hostent **result, int *h_errnop)
 {
     return gethostbyname2_r(name, AF_INET, ret, buf, buflen, result, h_errnop);
 }
@@ -166,11 +163,9 @@ __attribute__((visibility("default"))) struct hostent *gethostbyname(const char 
 }
 
 /* Returns 0 / ERANGE / EAGAIN; *RESULT NULL with *H_ERRNOP when not found. */
-__attribute__((visibility("default"))) int gethostbyaddr_r(const void *addr, socklen_t len,
-                                                           int type, struct hostent *ret,
-                                                           char *buf, size_t buflen,
-                                                           struct hostent **result,
-                                                           int *h_errnop)
+__attribute__((visibility("default"))) int
+gethostbyaddr_r(const void *addr, socklen_t len, int type, struct hostent *ret, char *buf,
+                size_t buflen, struct hostent **result, int *h_errnop)
 {
     int saved = errno;
     *result = NULL;
@@ -200,8 +195,8 @@ __attribute__((visibility("default"))) int gethostbyaddr_r(const void *addr, soc
     return 0;
 }
 
-__attribute__((visibility("default"))) struct hostent *gethostbyaddr(const void *addr,
-                                                                     socklen_t len, int type)
+__attribute__((visibility("default"))) struct hostent *
+gethostbyaddr(const void *addr, socklen_t len, int type)
 {
     struct hostent *res;
     int herr;

@@ -40,10 +40,10 @@ __attribute__((visibility("default"))) int getnameinfo(const struct sockaddr *sa
     getnameinfo_fn real = HASTLS_REAL(getnameinfo);
     if (!real)
         return EAI_SYSTEM;
-    int inet = sa && salen >= (socklen_t)sizeof(sa_family_t) &&
-               ((sa->sa_family == AF_INET && salen >= (socklen_t)sizeof(struct sockaddr_in)) ||
-                (sa->sa_family == AF_INET6 &&
-                 salen >= (socklen_t)sizeof(struct sockaddr_in6)));
+    int inet =
+        sa && salen >= (socklen_t)sizeof(sa_family_t) &&
+        ((sa->sa_family == AF_INET && salen >= (socklen_t)sizeof(struct sockaddr_in)) ||
+         (sa->sa_family == AF_INET6 && salen >= (socklen_t)sizeof(struct sockaddr_in6)));
     if (!inet || !host || hostlen == 0 || (flags & NI_NUMERICHOST))
         return real(sa, salen, host, hostlen, serv, servlen, flags);
     if (hastls_guarded())

@@ -82,8 +82,8 @@ static res_state ready(res_state st)
     return st;
 }
 
-static int search(res_state st, const char *name, int cls, int type, unsigned char *answer,
-                  int anslen)
+static int search(res_state st, const char *name, int cls, int type,
+                  unsigned char *answer, int anslen)
 {
     st = ready(st);
     size_t len = strlen(name);
@@ -112,8 +112,8 @@ static int search(res_state st, const char *name, int cls, int type, unsigned ch
 
 /* res_send: the question of MSG answered with MSG's ID.  Returns the response
  * length whatever its RCODE, or -1. */
-static int send_msg(res_state st, const unsigned char *msg, int msglen, unsigned char *answer,
-                    int anslen)
+static int send_msg(res_state st, const unsigned char *msg, int msglen,
+                    unsigned char *answer, int anslen)
 {
     if (!msg || msglen < HFIXEDSZ + QFIXEDSZ + 1 || (msg[4] == 0 && msg[5] == 0)) {
         set_herr(st, NO_RECOVERY);
@@ -131,8 +131,9 @@ static int send_msg(res_state st, const unsigned char *msg, int msglen, unsigned
     int type = (q[0] << 8) | q[1], cls = (q[2] << 8) | q[3];
     int herr;
     int saved = errno;
-    int len = hastls_lookup_raw(name[0] ? name : ".", cls, type,
-                                (uint16_t)((msg[0] << 8) | msg[1]), answer, anslen, &herr);
+    int len =
+        hastls_lookup_raw(name[0] ? name : ".", cls, type,
+                          (uint16_t)((msg[0] << 8) | msg[1]), answer, anslen, &herr);
     set_herr(st, herr);
     if (len < 0) {
         errno = ETIMEDOUT;
@@ -142,7 +143,8 @@ static int send_msg(res_state st, const unsigned char *msg, int msglen, unsigned
     return len;
 }
 
-EXPORT int res_query(const char *dname, int cls, int type, unsigned char *answer, int anslen)
+EXPORT int res_query(const char *dname, int cls, int type, unsigned char *answer,
+                     int anslen)
 {
     return query(NULL, dname, cls, type, answer, anslen);
 }
@@ -156,7 +158,8 @@ EXPORT int res_querydomain(const char *name, const char *domain, int cls, int ty
 {
     return querydomain(NULL, name, domain, cls, type, answer, anslen);
 }
-EXPORT int res_send(const unsigned char *msg, int msglen, unsigned char *answer, int anslen)
+EXPORT int res_send(const unsigned char *msg, int msglen, unsigned char *answer,
+                    int anslen)
 {
     return send_msg(NULL, msg, msglen, answer, anslen);
 }

@@ -15,14 +15,14 @@
 
 struct hosts_line {
     struct hastls_ip ip;
-    size_t names;  /* offset of the first name in h->text */
+    size_t names; /* offset of the first name in h->text */
     size_t nnames;
 };
 
 struct hosts_index {
     uint32_t hash; /* 0 = empty */
     uint32_t line;
-    size_t name;   /* offset in h->text */
+    size_t name; /* offset in h->text */
 };
 
 struct hastls_hosts {
@@ -271,7 +271,7 @@ static pthread_rwlock_t hosts_lock = PTHREAD_RWLOCK_INITIALIZER;
 static struct hastls_hosts *table;
 static char hosts_path[HASTLS_PATH_MAX] = "/etc/hosts";
 static struct stat table_st;
-static int table_read; /* table_st describes the file as last read */
+static int table_read;      /* table_st describes the file as last read */
 static uint64_t next_check; /* monotonic seconds; atomic */
 
 static uint64_t mono_seconds(void)

@@ -202,8 +202,8 @@ static int host_result(const char *name, int family, const struct hastls_cache_v
     return nx ? EAI_NONAME : EAI_NODATA;
 }
 
-static void fill_info(const struct hastls_cache_val *v4, const struct hastls_cache_val *v6,
-                      struct hastls_hostinfo *out)
+static void fill_info(const struct hastls_cache_val *v4,
+                      const struct hastls_cache_val *v6, struct hastls_hostinfo *out)
 {
     out->n4 = out->n6 = 0;
     for (size_t i = 0; i < v4->n && i < HASTLS_LOOKUP_MAX; i++) {
@@ -249,8 +249,9 @@ static int from_hosts(const char *key, int family, struct hastls_hostinfo *out, 
             out->v6[out->n6++] = ips[i];
     }
     out->v6_first = out->n6 && hastls_ai_v6_usable(out->v6[0].addr);
-    size_t have = family == AF_INET ? out->n4 : family == AF_INET6 ? out->n6
-                                                                   : out->n4 + out->n6;
+    size_t have = family == AF_INET    ? out->n4
+                  : family == AF_INET6 ? out->n6
+                                       : out->n4 + out->n6;
     *rc = have ? 0 : EAI_NONAME; /* the file knows the name: no DNS for it */
     return 1;
 }
@@ -318,12 +319,13 @@ int hastls_lookup_host(const char *name, int family, struct hastls_hostinfo *out
 
     /* Warn about the record only when there are usable addresses to connect
      * to (a bogus address answer fails the lookup with its own line). */
-    int usable = (v4.n && v4.status != HASTLS_SEC_BOGUS && v4.status != HASTLS_SEC_FAILED) ||
-                 (v6.n && v6.status != HASTLS_SEC_BOGUS && v6.status != HASTLS_SEC_FAILED);
+    int usable =
+        (v4.n && v4.status != HASTLS_SEC_BOGUS && v4.status != HASTLS_SEC_FAILED) ||
+        (v6.n && v6.status != HASTLS_SEC_BOGUS && v6.status != HASTLS_SEC_FAILED);
     if (rec == HASTLS_REC_FAILED && usable)
         hastls_log(HASTLS_LOG_WARN,
-                   "HASTLS lookup for %s failed (%s): its connections are not checked", key,
-                   why[0] ? why : "no answer");
+                   "HASTLS lookup for %s failed (%s): its connections are not checked",
+                   key, why[0] ? why : "no answer");
     else if (rec == HASTLS_REC_BOGUS && usable)
         hastls_log(cfg->bogus == HASTLS_BOGUS_BLOCK ? HASTLS_LOG_WARN : HASTLS_LOG_INFO,
                    "HASTLS record of %s is bogus (%s): %s", key, why[0] ? why : "bogus",
@@ -437,8 +439,8 @@ int hastls_lookup_ptr(int family, const void *addr, char *name)
             int n = -1;
             if (ans->packet && ans->rr[i].rdata >= ans->packet &&
                 ans->rr[i].rdata < ans->packet + ans->packet_len)
-                n = dn_expand(ans->packet, ans->packet + ans->packet_len, ans->rr[i].rdata,
-                              target, sizeof target);
+                n = dn_expand(ans->packet, ans->packet + ans->packet_len,
+                              ans->rr[i].rdata, target, sizeof target);
             else
                 n = dn_expand(ans->rr[i].rdata, ans->rr[i].rdata + ans->rr[i].rdlen,
                               ans->rr[i].rdata, target, sizeof target);

@@ -16,10 +16,10 @@ void *hastls_real_sym(void **slot, const char *name);
 
 /* HASTLS_REAL(connect) evaluates to a pointer to the next connect(), typed
  * like connect.  The slot is per call site's translation unit. */
-#define HASTLS_REAL(name)                                                           \
-    ({                                                                              \
-        static void *hastls_real_slot_##name;                                       \
-        (__typeof__(&name))hastls_real_sym(&hastls_real_slot_##name, #name);        \
+#define HASTLS_REAL(name)                                                                \
+    ({                                                                                   \
+        static void *hastls_real_slot_##name;                                            \
+        (__typeof__(&name))hastls_real_sym(&hastls_real_slot_##name, #name);             \
     })
 
 #endif

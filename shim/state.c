@@ -37,7 +37,8 @@ static struct hastls_resolver *resolver;
 static void print_errors(char *err)
 {
     char *save = NULL;
-    for (char *line = strtok_r(err, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+    for (char *line = strtok_r(err, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save))
         hastls_log_raw(line);
 }
 
@@ -190,7 +191,8 @@ int hastls_state_resolver(const struct hastls_resolver_api **api,
             resolver_handle = open_resolver(why, sizeof why);
             if (resolver_handle) {
                 resolver_api = dlsym(resolver_handle, HASTLS_RESOLVER_API_SYMBOL);
-                if (!resolver_api || resolver_api->version != HASTLS_RESOLVER_API_VERSION) {
+                if (!resolver_api ||
+                    resolver_api->version != HASTLS_RESOLVER_API_VERSION) {
                     snprintf(why, sizeof why, "%s: no %s of version %u", RESOLVER_SO,
                              HASTLS_RESOLVER_API_SYMBOL, HASTLS_RESOLVER_API_VERSION);
                     resolver_api = NULL;
@@ -208,7 +210,8 @@ int hastls_state_resolver(const struct hastls_resolver_api **api,
         } else {
             resolver_state = RES_FAILED;
             hastls_log(HASTLS_LOG_ERROR,
-                       "cannot start the resolver (%s): every name lookup will fail", why);
+                       "cannot start the resolver (%s): every name lookup will fail",
+                       why);
         }
     }
     int ok = resolver_state == RES_READY;

@@ -18,7 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = 0;
     for (size_t i = 0; i <= size; i++) {
         char ch = i < size ? (char)data[i] : ' ';
-        if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\0' || len == sizeof name - 1) {
+        if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\0' ||
+            len == sizeof name - 1) {
             name[len] = '\0';
             struct hastls_ip out[4];
             size_t n = 99;

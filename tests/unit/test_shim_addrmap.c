@@ -137,7 +137,8 @@ static void test_v4_mapped(void **state)
     s6.sin6_port = htons(80);
     assert_int_equal(inet_pton(AF_INET6, "::ffff:192.0.2.9", &s6.sin6_addr), 1);
     uint16_t port;
-    assert_int_equal(hastls_sockaddr_key((struct sockaddr *)&s6, sizeof s6, k2, &port), 0);
+    assert_int_equal(hastls_sockaddr_key((struct sockaddr *)&s6, sizeof s6, k2, &port),
+                     0);
     assert_int_equal(port, 80);
     assert_int_equal(decide(m, k2, port, HASTLS_CLIENT_CFB, 100, &v), 1);
     assert_int_equal(v.d.verdict, HASTLS_VERDICT_BLOCK);
@@ -175,9 +176,9 @@ static void test_bogus_insecure_failed(void **state)
     hastls_addrmap_record(m, ki, "insecure.example", HASTLS_REC_INSECURE, tls443, 1, 500,
                           100);
     hastls_addrmap_record(m, kf, "failed.example", HASTLS_REC_FAILED, NULL, 0, 500, 100);
-    assert_int_equal(hastls_addrmap_decide(m, kb, 443, HASTLS_CLIENT_CIO,
-                                           HASTLS_BOGUS_BLOCK, 100, &v),
-                     1);
+    assert_int_equal(
+        hastls_addrmap_decide(m, kb, 443, HASTLS_CLIENT_CIO, HASTLS_BOGUS_BLOCK, 100, &v),
+        1);
     assert_int_equal(v.d.verdict, HASTLS_VERDICT_BLOCK);
     assert_int_equal(v.rec, HASTLS_REC_BOGUS);
     hastls_addrmap_decide(m, kb, 443, HASTLS_CLIENT_CSO, HASTLS_BOGUS_IGNORE, 100, &v);

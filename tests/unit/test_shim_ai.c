@@ -37,13 +37,15 @@ static int ours(const char *addr, const char *service, const struct addrinfo *hi
         ip.family = AF_INET6;
         v6[n6++] = ip;
     }
-    size_t n = hastls_ai_select(hints->ai_family, hints->ai_flags, v4, n4, v6, n6, 1, sel, 4);
+    size_t n =
+        hastls_ai_select(hints->ai_family, hints->ai_flags, v4, n4, v6, n6, 1, sel, 4);
     if (n == 0)
         return EAI_ADDRFAMILY;
     return hastls_ai_build(sel, n, addr, hints, &svc, res);
 }
 
-static void same_list(const struct addrinfo *a, const struct addrinfo *b, const char *what)
+static void same_list(const struct addrinfo *a, const struct addrinfo *b,
+                      const char *what)
 {
     int i = 0;
     for (; a && b; a = a->ai_next, b = b->ai_next, i++) {
@@ -65,8 +67,8 @@ static void test_matches_glibc(void **state)
 {
     (void)state;
     const char *addrs[] = {"192.0.2.1", "2001:db8::1"};
-    const char *services[] = {NULL,     "",      "80",   "http", "domain", "ntp",
-                              "nosuch", "-1",    "70000", " 443", "0",     "65535"};
+    const char *services[] = {NULL,     "",   "80",    "http", "domain", "ntp",
+                              "nosuch", "-1", "70000", " 443", "0",      "65535"};
     const int socktypes[] = {0, SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET, 77};
     const int protocols[] = {0, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP, 99};
     const int families[] = {AF_UNSPEC, AF_INET, AF_INET6};
@@ -92,8 +94,8 @@ static void test_matches_glibc(void **state)
                             char what[200];
                             snprintf(what, sizeof what, "%s %s fam %d st %d pr %d fl %#x",
                                      addrs[ia], services[is] ? services[is] : "NULL",
-                                     hints.ai_family, hints.ai_socktype, hints.ai_protocol,
-                                     hints.ai_flags);
+                                     hints.ai_family, hints.ai_socktype,
+                                     hints.ai_protocol, hints.ai_flags);
                             /* A family mismatch is EAI_ADDRFAMILY in glibc; the
                              * hook never gets there for literals. */
                             if (rw == EAI_ADDRFAMILY && rg == EAI_ADDRFAMILY)
@@ -159,12 +161,14 @@ static void test_select(void **state)
     n = hastls_ai_select(AF_INET6, AI_V4MAPPED, v4, 2, NULL, 0, 1, out, 8);
     assert_int_equal(n, 2);
     assert_int_equal(out[0].family, AF_INET6);
-    assert_string_equal(inet_ntop(AF_INET6, out[0].addr, buf, sizeof buf), "::ffff:192.0.2.1");
+    assert_string_equal(inet_ntop(AF_INET6, out[0].addr, buf, sizeof buf),
+                        "::ffff:192.0.2.1");
     /* AI_ALL: both */
     n = hastls_ai_select(AF_INET6, AI_V4MAPPED | AI_ALL, v4, 2, v6, 1, 1, out, 8);
     assert_int_equal(n, 3);
     assert_string_equal(inet_ntop(AF_INET6, out[0].addr, buf, sizeof buf), "2001:db8::1");
-    assert_string_equal(inet_ntop(AF_INET6, out[2].addr, buf, sizeof buf), "::ffff:192.0.2.2");
+    assert_string_equal(inet_ntop(AF_INET6, out[2].addr, buf, sizeof buf),
+                        "::ffff:192.0.2.2");
     /* capacity */
     n = hastls_ai_select(AF_UNSPEC, 0, v4, 2, v6, 1, 1, out, 2);
     assert_int_equal(n, 2);

@@ -1,13 +1,13 @@
 /* tests/unit/test_shim_cache.c: the front cache: hits and misses, TTL
  * expiry, replacement, bounded size with expired-first and clock eviction,
  * name normalization, and many threads at once. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <pthread.h>
 
 #include <cmocka.h>
 
@@ -184,8 +184,10 @@ static void test_threads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hit_miss_and_types), cmocka_unit_test(test_ttl_expiry),
-        cmocka_unit_test(test_eviction),           cmocka_unit_test(test_normalize),
+        cmocka_unit_test(test_hit_miss_and_types),
+        cmocka_unit_test(test_ttl_expiry),
+        cmocka_unit_test(test_eviction),
+        cmocka_unit_test(test_normalize),
         cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -30,41 +30,47 @@ static const char *fmt(const struct hastls_ip *ip, char *buf)
 static void test_basic(void **state)
 {
     (void)state;
-    struct hastls_hosts *h = parse("# comment line\n"
-                                   "127.0.0.1\tlocalhost\n"
-                                   "::1     localhost ip6-localhost   # trailing comment\n"
-                                   "192.0.2.10 Web.Example.  web alias-web\r\n"
-                                   "2001:db8::10 web.example\n"
-                                   "192.0.2.11 web.example\n"
-                                   "192.0.2.10 web.example\n" /* repeated: adds nothing */
-                                   "198.51.100.1 last.example"); /* no newline */
+    struct hastls_hosts *h =
+        parse("# comment line\n"
+              "127.0.0.1\tlocalhost\n"
+              "::1     localhost ip6-localhost   # trailing comment\n"
+              "192.0.2.10 Web.Example.  web alias-web\r\n"
+              "2001:db8::10 web.example\n"
+              "192.0.2.11 web.example\n"
+              "192.0.2.10 web.example\n"    /* repeated: adds nothing */
+              "198.51.100.1 last.example"); /* no newline */
     assert_int_equal(hastls_hosts_count(h), 7);
     struct hastls_ip out[8];
     size_t n;
     char canon[HASTLS_NAME_MAX], buf[INET6_ADDRSTRLEN];
-    assert_int_equal(hastls_hosts_find_name(h, "WEB.example.", AF_UNSPEC, out, 8, &n, canon),
-                     1);
+    assert_int_equal(
+        hastls_hosts_find_name(h, "WEB.example.", AF_UNSPEC, out, 8, &n, canon), 1);
     assert_string_equal(canon, "web.example");
     assert_int_equal(n, 3);
     assert_string_equal(fmt(&out[0], buf), "192.0.2.10");
     assert_string_equal(fmt(&out[1], buf), "2001:db8::10");
     assert_string_equal(fmt(&out[2], buf), "192.0.2.11");
-    assert_int_equal(hastls_hosts_find_name(h, "web.example", AF_INET6, out, 8, &n, NULL), 1);
+    assert_int_equal(hastls_hosts_find_name(h, "web.example", AF_INET6, out, 8, &n, NULL),
+                     1);
     assert_int_equal(n, 1);
     assert_int_equal(out[0].family, AF_INET6);
     /* an alias finds its line, canonical name first on the line */
-    assert_int_equal(hastls_hosts_find_name(h, "alias-web", AF_UNSPEC, out, 8, &n, canon), 1);
+    assert_int_equal(hastls_hosts_find_name(h, "alias-web", AF_UNSPEC, out, 8, &n, canon),
+                     1);
     assert_string_equal(canon, "web.example");
     assert_int_equal(n, 1);
     /* known name, no address of the family: found, zero addresses */
-    assert_int_equal(hastls_hosts_find_name(h, "last.example", AF_INET6, out, 8, &n, NULL), 1);
+    assert_int_equal(
+        hastls_hosts_find_name(h, "last.example", AF_INET6, out, 8, &n, NULL), 1);
     assert_int_equal(n, 0);
-    assert_int_equal(hastls_hosts_find_name(h, "localhost", AF_UNSPEC, out, 8, &n, NULL), 1);
+    assert_int_equal(hastls_hosts_find_name(h, "localhost", AF_UNSPEC, out, 8, &n, NULL),
+                     1);
     assert_int_equal(n, 2);
-    assert_int_equal(hastls_hosts_find_name(h, "nosuch.example", AF_UNSPEC, out, 8, &n, NULL),
-                     0);
+    assert_int_equal(
+        hastls_hosts_find_name(h, "nosuch.example", AF_UNSPEC, out, 8, &n, NULL), 0);
     /* capacity is respected */
-    assert_int_equal(hastls_hosts_find_name(h, "web.example", AF_UNSPEC, out, 1, &n, NULL), 1);
+    assert_int_equal(
+        hastls_hosts_find_name(h, "web.example", AF_UNSPEC, out, 1, &n, NULL), 1);
     assert_int_equal(n, 1);
     /* by address */
     struct in_addr a;
@@ -87,13 +93,13 @@ static void test_malformed(void **state)
     snprintf(text, sizeof text,
              "not-an-address name1\n"
              "1.2.3.4.5 name2\n"
-             "192.0.2.1\n"                   /* no name */
+             "192.0.2.1\n" /* no name */
              "192.0.2.2    # only a comment\n"
              "#192.0.2.3 commented\n"
              "999.1.1.1 name3\n"
-             "fe80::1%%eth0 name4\n"          /* scoped: not accepted */
+             "fe80::1%%eth0 name4\n" /* scoped: not accepted */
              "::ffff:192.0.2.4 mapped.example\n"
-             "192.0.2.5 %s ok.example\n"     /* overlong name dropped, line kept */
+             "192.0.2.5 %s ok.example\n" /* overlong name dropped, line kept */
              "\n\n   \t\n"
              "1111:2222:3333:4444:5555:6666:7777:8888:9999:aaaa:bbbb x\n" /* too long */
              "0x7f.1 hexform\n",
@@ -107,11 +113,13 @@ static void test_malformed(void **state)
         snprintf(nm, sizeof nm, "name%d", i);
         assert_int_equal(hastls_hosts_find_name(h, nm, AF_UNSPEC, out, 4, &n, NULL), 0);
     }
-    assert_int_equal(hastls_hosts_find_name(h, "hexform", AF_UNSPEC, out, 4, &n, NULL), 0);
+    assert_int_equal(hastls_hosts_find_name(h, "hexform", AF_UNSPEC, out, 4, &n, NULL),
+                     0);
     assert_int_equal(hastls_hosts_find_name(h, longname, AF_UNSPEC, out, 4, &n, NULL), 0);
-    assert_int_equal(hastls_hosts_find_name(h, "ok.example", AF_UNSPEC, out, 4, &n, NULL), 1);
-    assert_int_equal(hastls_hosts_find_name(h, "mapped.example", AF_INET6, out, 4, &n, NULL),
+    assert_int_equal(hastls_hosts_find_name(h, "ok.example", AF_UNSPEC, out, 4, &n, NULL),
                      1);
+    assert_int_equal(
+        hastls_hosts_find_name(h, "mapped.example", AF_INET6, out, 4, &n, NULL), 1);
     assert_int_equal(n, 1);
     /* empty and degenerate names are never found */
     assert_int_equal(hastls_hosts_find_name(h, "", AF_UNSPEC, out, 4, &n, NULL), 0);
@@ -122,8 +130,8 @@ static void test_malformed(void **state)
     static const char nul[] = "192.0.2.7 bad\0name good.example\n192.0.2.8 \0\n";
     h = hastls_hosts_parse(nul, sizeof nul - 1);
     assert_non_null(h);
-    assert_int_equal(hastls_hosts_find_name(h, "good.example", AF_UNSPEC, out, 4, &n, NULL),
-                     1);
+    assert_int_equal(
+        hastls_hosts_find_name(h, "good.example", AF_UNSPEC, out, 4, &n, NULL), 1);
     assert_int_equal(hastls_hosts_find_name(h, "bad", AF_UNSPEC, out, 4, &n, NULL), 0);
     hastls_hosts_free(h);
 
@@ -157,8 +165,8 @@ static void test_many_lines(void **state)
     struct hastls_ip out[2];
     size_t n;
     char buf[INET6_ADDRSTRLEN];
-    assert_int_equal(hastls_hosts_find_name(h, "host4321.example", AF_INET, out, 2, &n, NULL),
-                     1);
+    assert_int_equal(
+        hastls_hosts_find_name(h, "host4321.example", AF_INET, out, 2, &n, NULL), 1);
     assert_int_equal(n, 1);
     assert_string_equal(fmt(&out[0], buf), "10.16.225.1");
     hastls_hosts_free(h);
@@ -177,8 +185,8 @@ static void test_process_table_reload(void **state)
     struct hastls_ip out[2];
     size_t n;
     char canon[HASTLS_NAME_MAX], buf[INET6_ADDRSTRLEN], name[HASTLS_NAME_MAX];
-    assert_int_equal(hastls_hosts_lookup_name("reload.example", AF_UNSPEC, out, 2, &n, canon),
-                     1);
+    assert_int_equal(
+        hastls_hosts_lookup_name("reload.example", AF_UNSPEC, out, 2, &n, canon), 1);
     assert_string_equal(fmt(&out[0], buf), "192.0.2.40");
     struct in_addr a;
     inet_pton(AF_INET, "192.0.2.40", &a);
@@ -189,14 +197,14 @@ static void test_process_table_reload(void **state)
     fputs("192.0.2.41 reload.example other.example\n", f);
     fclose(f);
     hastls_hosts_set_path(path); /* resets the once-a-second check */
-    assert_int_equal(hastls_hosts_lookup_name("reload.example", AF_UNSPEC, out, 2, &n, canon),
-                     1);
+    assert_int_equal(
+        hastls_hosts_lookup_name("reload.example", AF_UNSPEC, out, 2, &n, canon), 1);
     assert_string_equal(fmt(&out[0], buf), "192.0.2.41");
     /* Missing file: nothing is known. */
     unlink(path);
     hastls_hosts_set_path(path);
-    assert_int_equal(hastls_hosts_lookup_name("reload.example", AF_UNSPEC, out, 2, &n, canon),
-                     0);
+    assert_int_equal(
+        hastls_hosts_lookup_name("reload.example", AF_UNSPEC, out, 2, &n, canon), 0);
 }
 
 int main(void)
