@@ -291,7 +291,10 @@ static void ex_init(void)
 static int on_new_session(SSL *ssl, SSL_SESSION *sess)
 {
     struct conn *c = SSL_get_ex_data(ssl, ex_index);
-    if (!c)
+    /* Only sessions of authenticated connections are kept (one arriving
+     * during a TLS 1.2 handshake is dropped again if authentication fails),
+     * so resuming one proves the server is the one authenticated before. */
+    if (!c || (c->st == C_READY && !c->auth))
         return 0;
     SSL_SESSION *copy = SSL_SESSION_dup(sess);
     if (!copy)
@@ -751,7 +754,9 @@ static void conn_handshake(struct hastls_dot *d, struct conn *c)
         stat_add(&d->stats.tls_handshakes);
 
     char why[256] = "";
-    c->auth = conn_authenticate(d, c, why, sizeof why);
+    /* A resumed session carries no certificate chain to check again; it was
+     * stored only after authentication (on_new_session). */
+    c->auth = SSL_session_reused(c->ssl) ? 1 : conn_authenticate(d, c, why, sizeof why);
     if (!c->auth) {
         /* Never resume a session we could not authenticate. */
         if (c->sess) {

@@ -114,6 +114,37 @@ static void test_refused_upstream(void **state)
     hastls_resolver_free(r);
 }
 
+/* The same over IPv6, where the host has ::1 (skipped otherwise). */
+static void test_refused_upstream_v6(void **state)
+{
+    (void)state;
+    int s = socket(AF_INET6, SOCK_STREAM, 0);
+    struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    socklen_t l = sizeof sa;
+    if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        if (s >= 0)
+            close(s);
+        skip();
+    }
+    assert_int_equal(getsockname(s, (struct sockaddr *)&sa, &l), 0);
+    close(s);
+    unsigned port = ntohs(sa.sin6_port);
+    struct hastls_config cfg;
+    char spec[64], err[256], want[64];
+    snprintf(spec, sizeof spec, "[::1]@%u#dot.example", port);
+    base_config(&cfg, spec);
+    struct hastls_resolver *r = hastls_resolver_new(&cfg, NULL, err, sizeof err);
+    assert_non_null(r);
+    struct hastls_query q = {"v6.example", 28};
+    struct hastls_answer *a;
+    assert_int_equal(hastls_resolver_lookup(r, &q, 1, &a), 0);
+    assert_int_equal(a->status, HASTLS_SEC_FAILED);
+    snprintf(want, sizeof want, "[::1]@%u: connection refused", port);
+    assert_non_null(strstr(a->reason, want));
+    hastls_answer_free(a);
+    hastls_resolver_free(r);
+}
+
 /* A listener that never accepts: TCP connects (the kernel completes it from
  * the backlog) but the TLS handshake never does. */
 static void test_silent_upstream(void **state)
@@ -205,6 +236,7 @@ int main(void)
         cmocka_unit_test(test_new_errors),
         cmocka_unit_test(test_api_table),
         cmocka_unit_test(test_refused_upstream),
+        cmocka_unit_test(test_refused_upstream_v6),
         cmocka_unit_test(test_silent_upstream),
         cmocka_unit_test(test_forget_after_fork),
     };
