@@ -34,9 +34,9 @@ static const struct {
     const char *name;
     uint16_t type;
 } type_names[] = {
-    {"A", 1},      {"NS", 2},     {"CNAME", 5}, {"SOA", 6},      {"PTR", 12},
-    {"MX", 15},    {"TXT", 16},   {"AAAA", 28}, {"SRV", 33},     {"DS", 43},
-    {"RRSIG", 46}, {"NSEC", 47},  {"DNSKEY", 48}, {"TLSA", 52},  {"SVCB", 64},
+    {"A", 1},      {"NS", 2},    {"CNAME", 5},   {"SOA", 6},   {"PTR", 12},
+    {"MX", 15},    {"TXT", 16},  {"AAAA", 28},   {"SRV", 33},  {"DS", 43},
+    {"RRSIG", 46}, {"NSEC", 47}, {"DNSKEY", 48}, {"TLSA", 52}, {"SVCB", 64},
     {"HTTPS", 65}, {"CAA", 257},
 };
 
@@ -149,24 +149,22 @@ static void rr_text(const struct hastls_answer *a, const struct hastls_rr *rr,
     case 2:
     case 5:
     case 12:
-        if (hastls_dns_read_name(a->packet, a->packet_len, off, name, sizeof name, &next) ==
-            0) {
+        if (hastls_dns_read_name(a->packet, a->packet_len, off, name, sizeof name,
+                                 &next) == 0) {
             snprintf(buf, len, "%s", name);
             return;
         }
         break;
     case 15:
-        if (rr->rdlen > 2 &&
-            hastls_dns_read_name(a->packet, a->packet_len, off + 2, name, sizeof name,
-                                 &next) == 0) {
+        if (rr->rdlen > 2 && hastls_dns_read_name(a->packet, a->packet_len, off + 2, name,
+                                                  sizeof name, &next) == 0) {
             snprintf(buf, len, "%u %s", (d[0] << 8) | d[1], name);
             return;
         }
         break;
     case 33:
-        if (rr->rdlen > 6 &&
-            hastls_dns_read_name(a->packet, a->packet_len, off + 6, name, sizeof name,
-                                 &next) == 0) {
+        if (rr->rdlen > 6 && hastls_dns_read_name(a->packet, a->packet_len, off + 6, name,
+                                                  sizeof name, &next) == 0) {
             snprintf(buf, len, "%u %u %u %s", (d[0] << 8) | d[1], (d[2] << 8) | d[3],
                      (d[4] << 8) | d[5], name);
             return;
@@ -335,7 +333,8 @@ int hastls_cmd_lookup(int argc, char **argv)
             lookup_usage(stdout);
             return 0;
         case ':':
-            fprintf(stderr, "hastls lookup: option '%s' needs a value\n", argv[optind - 1]);
+            fprintf(stderr, "hastls lookup: option '%s' needs a value\n",
+                    argv[optind - 1]);
             return 2;
         default:
             fprintf(stderr, "hastls lookup: unknown option '%s' (try --help)\n",
@@ -379,7 +378,8 @@ int hastls_cmd_lookup(int argc, char **argv)
         cfg.n_pins = 0;
         for (int i = 0; i < pin_override; i++) {
             size_t l = 0;
-            if (hastls_base64_decode(pins[i], cfg.pins[cfg.n_pins], 32, &l) < 0 || l != 32) {
+            if (hastls_base64_decode(pins[i], cfg.pins[cfg.n_pins], 32, &l) < 0 ||
+                l != 32) {
                 fprintf(stderr, "hastls lookup: --pin %s: not a base64 SHA-256 digest\n",
                         pins[i]);
                 return 2;
@@ -457,7 +457,8 @@ int hastls_cmd_lookup(int argc, char **argv)
         hastls_resolver_get_stats(job.r, &st);
         printf("stats: tls_handshakes=%lu tls_resumptions=%lu queries_tls=%lu "
                "queries_cleartext=%lu\n",
-               st.tls_handshakes, st.tls_resumptions, st.queries_tls, st.queries_cleartext);
+               st.tls_handshakes, st.tls_resumptions, st.queries_tls,
+               st.queries_cleartext);
     }
     hastls_resolver_free(job.r);
     pthread_mutex_destroy(&job.mu);

@@ -321,7 +321,8 @@ int hastls_dns_answer_records(const uint8_t *msg, size_t len, uint16_t qtype,
     struct hastls_dns_rr rr;
     if (len < HASTLS_DNS_HEADER_LEN)
         return -1;
-    if (skip_questions(msg, len, HASTLS_DNS_HEADER_LEN, hastls_dns_count(msg, 0), &off) < 0)
+    if (skip_questions(msg, len, HASTLS_DNS_HEADER_LEN, hastls_dns_count(msg, 0), &off) <
+        0)
         return -1;
     unsigned an = hastls_dns_count(msg, 1);
     for (unsigned i = 0; i < an; i++) {

@@ -60,7 +60,8 @@ int hastls_dns_check_query(const uint8_t *msg, size_t len, size_t *qend);
 
 /* Returns 1 when the question sections of A and B are equal (names compared
  * without regard to ASCII case), else 0. */
-int hastls_dns_same_question(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
+int hastls_dns_same_question(const uint8_t *a, size_t alen, const uint8_t *b,
+                             size_t blen);
 
 /* Copies the query IN to OUT padded per RFC 8467: an EDNS(0) Padding option
  * makes the length a multiple of BLOCK.  An existing Padding option is
@@ -84,6 +85,7 @@ size_t hastls_dns_servfail(const uint8_t *query, size_t qend, uint8_t *out, size
  * number found (at most CAP) and *TOTAL (if not NULL) to the number present.
  * Returns 0, or -1 for a malformed message. */
 int hastls_dns_answer_records(const uint8_t *msg, size_t len, uint16_t qtype,
-                              struct hastls_rr *out, size_t cap, size_t *n, size_t *total);
+                              struct hastls_rr *out, size_t cap, size_t *n,
+                              size_t *total);
 
 #endif

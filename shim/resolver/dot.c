@@ -35,11 +35,11 @@
 
 #include "shim/resolver/dnswire.h"
 
-#define IDLE_CLOSE_MS 10000    /* close an upstream connection idle this long */
-#define BACKOFF_MIN_MS 500     /* first back-off after a failure, doubling */
+#define IDLE_CLOSE_MS 10000 /* close an upstream connection idle this long */
+#define BACKOFF_MIN_MS 500  /* first back-off after a failure, doubling */
 #define BACKOFF_MAX_MS 8000
 #define MIN_ATTEMPT_MS 200
-#define BUF_LIMIT (1u << 20)   /* most bytes queued on one connection */
+#define BUF_LIMIT (1u << 20) /* most bytes queued on one connection */
 #define FAILURE_RING 32
 #define MAX_ATTEMPTS (3 * HASTLS_MAX_UPSTREAMS)
 
@@ -65,8 +65,8 @@ struct conn {
     int fd;
     SSL *ssl;
     enum conn_state st;
-    int auth;          /* READY TLS connection is authenticated */
-    int want_write;    /* OpenSSL asked for writability */
+    int auth;       /* READY TLS connection is authenticated */
+    int want_write; /* OpenSSL asked for writability */
     struct buf in, out;
     uint64_t deadline; /* connect / handshake deadline */
     uint64_t last_active;
@@ -81,7 +81,7 @@ struct query {
     uint8_t *msg;      /* as received, original ID */
     size_t len, qend;
     uint16_t orig_id, wire_id;
-    int has_old_id;     /* after a resend, an answer to the first ID counts too */
+    int has_old_id; /* after a resend, an answer to the first ID counts too */
     uint16_t old_wire_id;
     unsigned attempt;
     struct conn *c; /* connection it waits for or was sent on */
@@ -264,7 +264,8 @@ void hastls_dot_stats(struct hastls_dot *d, struct hastls_resolver_stats *out)
     out->tls_handshakes = __atomic_load_n(&d->stats.tls_handshakes, __ATOMIC_RELAXED);
     out->tls_resumptions = __atomic_load_n(&d->stats.tls_resumptions, __ATOMIC_RELAXED);
     out->queries_tls = __atomic_load_n(&d->stats.queries_tls, __ATOMIC_RELAXED);
-    out->queries_cleartext = __atomic_load_n(&d->stats.queries_cleartext, __ATOMIC_RELAXED);
+    out->queries_cleartext =
+        __atomic_load_n(&d->stats.queries_cleartext, __ATOMIC_RELAXED);
 }
 
 /* strerror(E) starting in lower case, to read well after "ADDR@PORT: ". */
@@ -448,7 +449,8 @@ int hastls_dot_peer_is_self(int fd)
     while (!found && (e = readdir(dir)) != NULL) {
         char *end;
         long n = strtol(e->d_name, &end, 10);
-        if (*end || end == e->d_name || n == fd || n == dirfd(dir) || n < 0 || n > 1 << 30)
+        if (*end || end == e->d_name || n == fd || n == dirfd(dir) || n < 0 ||
+            n > 1 << 30)
             continue;
         l = sizeof a;
         if (getsockname((int)n, (struct sockaddr *)&a, &l) < 0 || l != sizeof a ||
@@ -524,8 +526,8 @@ static int query_send(struct hastls_dot *d, struct conn *c, struct query *q)
     static __thread uint8_t wire[HASTLS_DNS_MAX_MSG];
     size_t len;
     if (c->tls) {
-        if (hastls_dns_pad(q->msg, q->len, HASTLS_DNS_PAD_BLOCK, wire, sizeof wire, &len) <
-            0) {
+        if (hastls_dns_pad(q->msg, q->len, HASTLS_DNS_PAD_BLOCK, wire, sizeof wire,
+                           &len) < 0) {
             /* Cannot pad (signed or odd message): send it as it is. */
             memcpy(wire, q->msg, q->len);
             len = q->len;
@@ -741,8 +743,7 @@ static void conn_handshake(struct hastls_dot *d, struct conn *c)
             char eb[128];
             snprintf(why, sizeof why, "TLS handshake failed: %s",
                      errtext(errno, eb, sizeof eb));
-        }
-        else
+        } else
             snprintf(why, sizeof why, "TLS handshake failed: connection closed");
         conn_fail(d, c, why);
         return;
@@ -791,8 +792,7 @@ static void conn_connected(struct hastls_dot *d, struct conn *c)
     }
     const struct hastls_upstream *u = &d->cfg->upstreams[c->up];
     SSL *ssl = SSL_new(d->ssl_ctx);
-    if (!ssl || SSL_set_fd(ssl, c->fd) != 1 ||
-        SSL_set_ex_data(ssl, ex_index, c) != 1) {
+    if (!ssl || SSL_set_fd(ssl, c->fd) != 1 || SSL_set_ex_data(ssl, ex_index, c) != 1) {
         if (ssl)
             SSL_free(ssl);
         conn_fail(d, c, "out of memory setting up TLS");
@@ -942,7 +942,8 @@ static int conn_flush(struct hastls_dot *d, struct conn *c)
         ssize_t n;
         if (c->tls) {
             ERR_clear_error();
-            int r = SSL_write(c->ssl, c->out.p, (int)(c->out.len > 65536 ? 65536 : c->out.len));
+            int r = SSL_write(c->ssl, c->out.p,
+                              (int)(c->out.len > 65536 ? 65536 : c->out.len));
             if (r <= 0) {
                 int e = SSL_get_error(c->ssl, r);
                 if (e == SSL_ERROR_WANT_WRITE) {
@@ -1041,8 +1042,9 @@ static void client_accept(struct hastls_dot *d)
             if (recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
                 logf_(d, HASTLS_LOG_DEBUG, "a connection closed before it was accepted");
             else
-                logf_(d, HASTLS_LOG_WARN, "refused a connection to the resolver's listener "
-                                          "from outside this process");
+                logf_(d, HASTLS_LOG_WARN,
+                      "refused a connection to the resolver's listener "
+                      "from outside this process");
             close(fd);
             continue;
         }
@@ -1127,8 +1129,9 @@ static void timers(struct hastls_dot *d, uint64_t now)
     for (size_t i = 0; i < d->nconns; i++) {
         struct conn *c = &d->conns[i];
         if ((c->st == C_CONNECTING || c->st == C_HANDSHAKING) && now >= c->deadline) {
-            conn_fail(d, c, c->st == C_CONNECTING ? "timed out connecting"
-                                                  : "TLS handshake timed out");
+            conn_fail(d, c,
+                      c->st == C_CONNECTING ? "timed out connecting"
+                                            : "TLS handshake timed out");
         } else if (c->st == C_READY && !conn_busy(d, c) &&
                    now - c->last_active >= IDLE_CLOSE_MS) {
             logf_(d, HASTLS_LOG_DEBUG, "upstream %s: closing idle connection", c->label);
@@ -1154,8 +1157,9 @@ static void timers(struct hastls_dot *d, uint64_t now)
             q->resends++;
             q->has_old_id = 1;
             q->old_wire_id = q->wire_id;
-            logf_(d, HASTLS_LOG_DEBUG, "upstream %s: no answer within %u ms, asking again",
-                  c->label, d->attempt_ms / 2);
+            logf_(d, HASTLS_LOG_DEBUG,
+                  "upstream %s: no answer within %u ms, asking again", c->label,
+                  d->attempt_ms / 2);
             if (query_send(d, c, q) == 0) {
                 q->attempt_deadline = now + d->attempt_ms / 2;
                 continue;
@@ -1232,7 +1236,8 @@ static void *event_thread(void *arg)
         }
         size_t first_client = n;
         for (struct client *cl = d->clients; cl; cl = cl->next) {
-            d->pfd[n] = (struct pollfd){cl->fd, (short)(POLLIN | (cl->out.len ? POLLOUT : 0)), 0};
+            d->pfd[n] =
+                (struct pollfd){cl->fd, (short)(POLLIN | (cl->out.len ? POLLOUT : 0)), 0};
             d->pobj[n++] = cl;
         }
         size_t first_conn = n;

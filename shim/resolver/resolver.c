@@ -33,7 +33,7 @@ struct hastls_resolver {
     pthread_mutex_t slots_mu; /* guards INFLIGHT; SLOTS_CV signals a release */
     pthread_cond_t slots_cv;
     size_t inflight; /* queries handed to libunbound by unfinished lookups */
-    int started;              /* 1 running, -1 failed to start */
+    int started;     /* 1 running, -1 failed to start */
     char start_err[256];
 };
 
@@ -79,9 +79,10 @@ const char *hastls_sec_name(enum hastls_sec s)
     return "?";
 }
 
-static void rlog(struct hastls_resolver *r, enum hastls_log_level lvl, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void rlog(struct hastls_resolver *r, enum hastls_log_level lvl, const char *fmt, ...)
+static void rlog(struct hastls_resolver *r, enum hastls_log_level lvl, const char *fmt,
+                 ...) __attribute__((format(printf, 3, 4)));
+static void rlog(struct hastls_resolver *r, enum hastls_log_level lvl, const char *fmt,
+                 ...)
 {
     if (!r->log || lvl > r->cfg.log_level)
         return;
@@ -222,8 +223,9 @@ static int ensure_started(struct hastls_resolver *r, char *err, size_t errlen)
                 r->started = -1;
             } else {
                 r->started = 1;
-                rlog(r, HASTLS_LOG_DEBUG, "resolver started, transport on %s (privacy=%s)",
-                     fwd, hastls_privacy_name(r->cfg.privacy));
+                rlog(r, HASTLS_LOG_DEBUG,
+                     "resolver started, transport on %s (privacy=%s)", fwd,
+                     hastls_privacy_name(r->cfg.privacy));
             }
         }
     }
@@ -562,12 +564,14 @@ void hastls_resolver_forget(struct hastls_resolver *r)
     }
 }
 
-void hastls_resolver_get_stats(struct hastls_resolver *r, struct hastls_resolver_stats *out)
+void hastls_resolver_get_stats(struct hastls_resolver *r,
+                               struct hastls_resolver_stats *out)
 {
     hastls_dot_stats(r->dot, out);
 }
 
-__attribute__((visibility("default"))) const struct hastls_resolver_api hastls_resolver_api = {
+__attribute__((visibility("default")))
+const struct hastls_resolver_api hastls_resolver_api = {
     .version = HASTLS_RESOLVER_API_VERSION,
     .create = hastls_resolver_new,
     .lookup = hastls_resolver_lookup,

@@ -2,9 +2,10 @@
  * errors, a refused and a silent upstream (the transport's failure reasons and
  * the whole-lookup deadline), the exported table, and fork handling.  Real
  * sockets on 127.0.0.1; no server answers, so no DNS is needed. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
 
 #include <arpa/inet.h>
@@ -27,7 +28,8 @@ static void base_config(struct hastls_config *cfg, const char *upstream)
     cfg->trust_anchor[0] = '\0'; /* no validation: nothing to fetch */
     cfg->ca_bundle[0] = '\0';
     cfg->n_upstreams = 1;
-    assert_int_equal(hastls_upstream_parse(upstream, &cfg->upstreams[0], err, sizeof err), 0);
+    assert_int_equal(hastls_upstream_parse(upstream, &cfg->upstreams[0], err, sizeof err),
+                     0);
     cfg->timeout_ms = 1500;
     cfg->log_level = HASTLS_LOG_ERROR;
 }
@@ -119,7 +121,8 @@ static void test_refused_upstream_v6(void **state)
 {
     (void)state;
     int s = socket(AF_INET6, SOCK_STREAM, 0);
-    struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    struct sockaddr_in6 sa = {.sin6_family = AF_INET6,
+                              .sin6_addr = IN6ADDR_LOOPBACK_INIT};
     socklen_t l = sizeof sa;
     if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof sa) < 0) {
         if (s >= 0)

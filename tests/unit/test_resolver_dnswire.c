@@ -1,8 +1,9 @@
 /* tests/unit/test_resolver_dnswire.c: the resolver's DNS wire helpers, with
  * well-formed and malformed messages, and the listener's own-process check. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
 
 #include <arpa/inet.h>
@@ -23,7 +24,8 @@ static size_t make_query(uint8_t *out, const char *name, uint16_t type, int opt,
                          const uint8_t *optdata, size_t optlen)
 {
     size_t o = 0;
-    const uint8_t hdr[12] = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, (uint8_t)(opt ? 1 : 0)};
+    const uint8_t hdr[12] = {0x12, 0x34, 0x01, 0x00, 0, 1,
+                             0,    0,    0,    0,    0, (uint8_t)(opt ? 1 : 0)};
     memcpy(out, hdr, 12);
     o = 12;
     const char *p = name;
@@ -60,7 +62,8 @@ static size_t find_opt_rdata(const uint8_t *msg, size_t len, uint16_t *rdlen)
 {
     size_t off;
     assert_int_equal(hastls_dns_check_query(msg, len, &off), 0);
-    unsigned n = hastls_dns_count(msg, 1) + hastls_dns_count(msg, 2) + hastls_dns_count(msg, 3);
+    unsigned n =
+        hastls_dns_count(msg, 1) + hastls_dns_count(msg, 2) + hastls_dns_count(msg, 3);
     size_t found = 0;
     for (unsigned i = 0; i < n; i++) {
         struct hastls_dns_rr rr;
@@ -154,13 +157,15 @@ static void test_pad_rejects_malformed(void **state)
     const uint8_t opt2[] = {0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0};
     memcpy(q + len, opt2, sizeof opt2);
     q[11] = 2;
-    assert_int_equal(hastls_dns_pad(q, len + sizeof opt2, 128, out, sizeof out, &olen), -1);
+    assert_int_equal(hastls_dns_pad(q, len + sizeof opt2, 128, out, sizeof out, &olen),
+                     -1);
     /* A TSIG-signed query is left alone (padding would break the MAC). */
     len = make_query(q, "a.example", 1, 0, NULL, 0);
     const uint8_t tsig[] = {0, 0, 250, 0, 255, 0, 0, 0, 0, 0, 0};
     memcpy(q + len, tsig, sizeof tsig);
     q[11] = 1;
-    assert_int_equal(hastls_dns_pad(q, len + sizeof tsig, 128, out, sizeof out, &olen), -1);
+    assert_int_equal(hastls_dns_pad(q, len + sizeof tsig, 128, out, sizeof out, &olen),
+                     -1);
 }
 
 static void test_skip_and_read_name(void **state)
@@ -320,9 +325,11 @@ static size_t make_response(uint8_t *m)
     m[2] |= 0x80;
     m[7] = 3;
     const uint8_t rrs[] = {
-        0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 4, 1, 'b', 0xc0, 14,             /* CNAME */
-        1, 'b', 0xc0, 14, 0, 1, 0, 1, 0, 0, 1, 0x2c, 0, 4, 127, 0, 10, 1,      /* A */
-        1, 'b', 0xc0, 14, 0, 1, 0, 3, 0, 0, 1, 0x2c, 0, 4, 127, 0, 10, 2,      /* A, CH */
+        0xc0, 12,  0,    5,  0, 1, 0, 0, 0, 60, 0, 4,    1, 'b', 0xc0, 14, /* CNAME */
+        1,    'b', 0xc0, 14, 0, 1, 0, 1, 0, 0,  1, 0x2c, 0, 4,   127,  0,
+        10,   1, /* A */
+        1,    'b', 0xc0, 14, 0, 1, 0, 3, 0, 0,  1, 0x2c, 0, 4,   127,  0,
+        10,   2, /* A, CH */
     };
     memcpy(m + len, rrs, sizeof rrs);
     return len + sizeof rrs;
@@ -347,9 +354,9 @@ static void test_answer_records(void **state)
     assert_int_equal(hastls_dns_answer_records(m, len, 5, rr, 4, &n, NULL), 0);
     char name[256];
     size_t next;
-    assert_int_equal(hastls_dns_read_name(m, len, (size_t)(rr[0].rdata - m), name,
-                                          sizeof name, &next),
-                     0);
+    assert_int_equal(
+        hastls_dns_read_name(m, len, (size_t)(rr[0].rdata - m), name, sizeof name, &next),
+        0);
     assert_string_equal(name, "b.example");
     /* Any truncation, or an RDLENGTH past the end, is malformed. */
     for (size_t l = 0; l < len; l++) {
