@@ -80,8 +80,10 @@ $(RESOLVER_SO): $(LIBRESOLVER) $(LIBPOLICY)
 	$(CC) -shared $(LDFLAGS) -o $@ -Wl,--whole-archive $(LIBRESOLVER) -Wl,--no-whole-archive \
 	    $(LIBPOLICY) $(RESOLVER_LIBS) $(INIH_LIBS)
 
-$(CLI): $(call obj,$(CLI_SRC)) $(LIBRESOLVER) $(LIBPOLICY)
-	$(CC) $(LDFLAGS) -pie -o $@ $(call obj,$(CLI_SRC)) $(LIBRESOLVER) $(LIBPOLICY) \
+# The CLI takes from the shim core only what it calls (the hosts-file reader,
+# so `hastls check` answers /etc/hosts names as the shim does).
+$(CLI): $(call obj,$(CLI_SRC)) $(LIBSHIMCORE) $(LIBRESOLVER) $(LIBPOLICY)
+	$(CC) $(LDFLAGS) -pie -o $@ $(call obj,$(CLI_SRC)) $(LIBSHIMCORE) $(LIBRESOLVER) $(LIBPOLICY) \
 	    $(RESOLVER_LIBS) $(INIH_LIBS)
 
 # Unit tests link the static archives; the linker takes only what a test uses.

@@ -35,6 +35,7 @@
 #include "policy/hastls_rr.h"
 #include "shim/cli/cli.h"
 #include "shim/cli/format.h"
+#include "shim/hosts.h"
 #include "shim/resolver/resolver.h"
 
 #define TYPE_A 1
@@ -59,6 +60,7 @@ enum rec_state {
     REC_BOGUS,    /* validation failed or unreadable: bogus policy applies */
     REC_FAILED,   /* no answer: allowed, the shim warns */
     REC_LITERAL,  /* NAME is an address: nothing was looked up */
+    REC_HOSTS,    /* answered from /etc/hosts (or localhost): no DNS at all */
 };
 
 struct port_row {
@@ -72,6 +74,10 @@ struct check {
     const struct hastls_config *cfg;
     const char *name;
     const char *app; /* --app, or NULL */
+    /* REC_LITERAL and REC_HOSTS: the addresses, without a DNS lookup */
+    char local_addrs[16][INET6_ADDRSTRLEN];
+    size_t n_local;
+    char hosts_canon[HASTLS_NAME_MAX];
     struct hastls_answer *ans[N_ANS];
     const char *canonical; /* NULL when no CNAME was followed */
 
@@ -118,6 +124,8 @@ static void check_usage(FILE *out)
             "NAME may be an address literal: the shim never looks one up and governs\n"
             "a connection to it only through names that a lookup in the program\n"
             "returned it for, so check reports it as not governed, without a lookup.\n"
+            "Names in the hosts file (and localhost) are answered from it, as the shim\n"
+            "does: no DNS, no record, not governed.\n"
             "The verdicts are NAME's own: when several names a program looked up\n"
             "share an address, the shim applies the strictest of their verdicts.\n"
             "\n"
@@ -144,7 +152,7 @@ static void check_usage(FILE *out)
             "app_section, client, mode, bogus, record_type}, answers {A, AAAA, HASTLS:\n"
             "{status, rcode, ttl, reason, canonical, records}}, addresses,\n"
             "lookup_refused, record {status, text, pairs, state (enforced, absent,\n"
-            "insecure, bogus-block, bogus-ignore, failed, literal), enforced,\n"
+            "insecure, bogus-block, bogus-ignore, failed, literal, hosts), enforced,\n"
             "blocks_all, explanation, reason}, ports [{port, class (null when not\n"
             "enforced), verdicts {cio, cfb, cso}, verdict, note, reason}], blocked\n"
             "(ports the configured client blocks), lookup_failed, exit.  Strings that\n"
@@ -272,6 +280,8 @@ static const char *rec_state_name(const struct check *c)
         return c->cfg->bogus == HASTLS_BOGUS_BLOCK ? "bogus-block" : "bogus-ignore";
     case REC_LITERAL:
         return "literal";
+    case REC_HOSTS:
+        return "hosts";
     case REC_FAILED:
     default:
         return "failed";
@@ -296,6 +306,9 @@ static const char *rec_explanation(const struct check *c)
     case REC_LITERAL:
         return "not governed: an address literal; the shim decides a connection to "
                "an address only by the names a lookup in the program returned it for";
+    case REC_HOSTS:
+        return "not governed: the shim answers this name from the hosts file, "
+               "without DNS, so there is no HASTLS record to enforce";
     case REC_FAILED:
     default:
         return "not enforced: the HASTLS lookup failed; connections are allowed "
@@ -375,6 +388,10 @@ static void decide_port(const struct check *c, struct port_row *row, uint16_t po
         snprintf(row->reason, sizeof row->reason,
                  "an address no lookup returned is not governed");
         break;
+    case REC_HOSTS:
+        snprintf(row->reason, sizeof row->reason,
+                 "a hosts-file name is not governed (no DNS, no record)");
+        break;
     }
 }
 
@@ -387,8 +404,9 @@ static const char *row_class(const struct check *c, const struct port_row *row)
     return NULL;
 }
 
-/* Looks everything up (R is NULL for an address literal, which the shim never
- * looks up either) and decides.  Returns 0, or -1 when out of memory. */
+/* Looks everything up (R is NULL for an address literal or a hosts-file name,
+ * C->rec set already, which the shim does not look up in DNS either) and
+ * decides.  Returns 0, or -1 when out of memory. */
 static int run_check(struct check *c, const uint8_t *asked, bool any_asked,
                      struct hastls_resolver *r)
 {
@@ -400,8 +418,6 @@ static int run_check(struct check *c, const uint8_t *asked, bool any_asked,
             {c->name, TYPE_A}, {c->name, TYPE_AAAA}, {c->name, c->cfg->record_type}};
         if (hastls_resolver_lookup(r, q, N_ANS, c->ans) < 0)
             return -1;
-    } else {
-        c->rec = REC_LITERAL;
     }
 
     for (int i = 0; r && i < N_ANS; i++) {
@@ -456,6 +472,44 @@ static int run_check(struct check *c, const uint8_t *asked, bool any_asked,
     return 0;
 }
 
+/* As the shim's lookup (shim/lookup.c, from_hosts): a name the hosts file
+ * knows, and localhost and *.localhost, are answered without DNS.  Fills
+ * C->local_addrs and C->hosts_canon; returns 1 for such a name, else 0. */
+static int from_hosts(struct check *c)
+{
+    char key[HASTLS_NAME_MAX];
+    size_t len = strlen(c->name);
+    if (len && c->name[len - 1] == '.')
+        len--;
+    if (len == 0 || len >= sizeof key)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = c->name[i];
+        key[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+    }
+    key[len] = '\0';
+
+    struct hastls_ip ips[16];
+    size_t n = 0;
+    if (!hastls_hosts_lookup_name(key, AF_UNSPEC, ips, 16, &n, c->hosts_canon)) {
+        if (strcmp(key, "localhost") &&
+            (len < 10 || strcmp(key + len - 10, ".localhost")))
+            return 0;
+        snprintf(c->hosts_canon, sizeof c->hosts_canon, "%s", key);
+        memset(ips, 0, 2 * sizeof ips[0]);
+        ips[0].family = AF_INET;
+        memcpy(ips[0].addr, "\x7f\0\0\x01", 4);
+        ips[1].family = AF_INET6;
+        ips[1].addr[15] = 1;
+        n = 2;
+    }
+    for (size_t i = 0; i < n && c->n_local < 16; i++)
+        if (inet_ntop(ips[i].family, ips[i].addr, c->local_addrs[c->n_local],
+                      INET6_ADDRSTRLEN))
+            c->n_local++;
+    return 1;
+}
+
 static int exit_status(const struct check *c)
 {
     if (c->n_blocked || c->name_refused)
@@ -508,8 +562,19 @@ static void print_text(const struct check *c)
         printf(" (CNAME followed)\n");
     }
     if (c->rec == REC_LITERAL)
-        printf("address literal: nothing is looked up\n");
-    for (int i = 0; c->rec != REC_LITERAL && i < N_ANS; i++) {
+        printf("address literal: %s, nothing is looked up\n", c->local_addrs[0]);
+    if (c->rec == REC_HOSTS) {
+        if (!same_name(c->hosts_canon, c->name)) {
+            printf("canonical: ");
+            hastls_cli_text(stdout, c->hosts_canon);
+            printf(" (hosts file)\n");
+        }
+        printf("hosts file:");
+        for (size_t i = 0; i < c->n_local; i++)
+            printf(" %s", c->local_addrs[i]);
+        printf("%s (no DNS lookup)\n", c->n_local ? "" : " no address");
+    }
+    for (int i = 0; c->ans[0] && i < N_ANS; i++) {
         const struct hastls_answer *a = c->ans[i];
         printf("%-6s  %-8s  ", ans_label[i], hastls_sec_name(a->status));
         if (a->status == HASTLS_SEC_FAILED) {
@@ -636,6 +701,8 @@ static void print_json(const struct check *c)
     printf(",\"canonical\":");
     if (c->canonical)
         hastls_cli_json_string(stdout, c->canonical);
+    else if (c->rec == REC_HOSTS && !same_name(c->hosts_canon, c->name))
+        hastls_cli_json_string(stdout, c->hosts_canon);
     else
         printf("null");
 
@@ -648,7 +715,7 @@ static void print_json(const struct check *c)
            bogus_name(cfg->bogus), (unsigned)cfg->record_type);
 
     printf(",\"answers\":{");
-    for (int i = 0; c->rec != REC_LITERAL && i < N_ANS; i++) {
+    for (int i = 0; c->ans[0] && i < N_ANS; i++) {
         printf("%s\"%s\":", i ? "," : "", ans_label[i]);
         json_answer(c, i);
     }
@@ -656,9 +723,9 @@ static void print_json(const struct check *c)
 
     printf(",\"addresses\":[");
     size_t shown = 0;
-    if (c->rec == REC_LITERAL)
-        hastls_cli_json_string(stdout, c->name);
-    for (int i = ANS_A; c->rec != REC_LITERAL && i <= ANS_AAAA; i++) {
+    for (size_t i = 0; i < c->n_local; i++)
+        printf("%s\"%s\"", shown++ ? "," : "", c->local_addrs[i]);
+    for (int i = ANS_A; c->ans[0] && i <= ANS_AAAA; i++) {
         const struct hastls_answer *a = c->ans[i];
         if (a->status == HASTLS_SEC_FAILED)
             continue;
@@ -802,18 +869,26 @@ int hastls_cmd_check(int argc, char **argv)
 
     /* An address literal is never looked up by the shim (getaddrinfo answers
      * it from the text), so neither is it here: no resolver, no network. */
+    struct check c = {.cfg = &cfg, .name = name, .app = app};
     struct in_addr a4;
     struct in6_addr a6;
-    bool literal = inet_aton(name, &a4) || inet_pton(AF_INET6, name, &a6) == 1;
+    if (inet_aton(name, &a4)) {
+        c.rec = REC_LITERAL;
+        inet_ntop(AF_INET, &a4, c.local_addrs[c.n_local++], INET6_ADDRSTRLEN);
+    } else if (inet_pton(AF_INET6, name, &a6) == 1) {
+        c.rec = REC_LITERAL;
+        inet_ntop(AF_INET6, &a6, c.local_addrs[c.n_local++], INET6_ADDRSTRLEN);
+    } else if (from_hosts(&c)) {
+        c.rec = REC_HOSTS;
+    }
     struct hastls_resolver *r = NULL;
-    if (!literal) {
+    if (c.rec != REC_LITERAL && c.rec != REC_HOSTS) {
         r = hastls_resolver_new(&cfg, log_stderr, err, sizeof err);
         if (!r) {
             fprintf(stderr, "hastls: %s\n", err);
             return 3;
         }
     }
-    struct check c = {.cfg = &cfg, .name = name, .app = app};
     int status;
     if (run_check(&c, asked, any_asked, r) < 0) {
         fprintf(stderr, "hastls check: out of memory\n");

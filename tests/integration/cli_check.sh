@@ -233,13 +233,27 @@ json "dual JSON: IPv4 and IPv6" 'd["addresses"] == ["127.0.10.8", "fd00:1ab::8"]
 # ---- an address literal: never looked up, not governed ----
 run --config "$cfg_dead" 127.0.10.1
 status "IPv4 literal (no lookup: even without an upstream)" 0
-line "literal: said so" '^address literal: nothing is looked up$'
+line "literal: said so" '^address literal: 127\.0\.10\.1, nothing is looked up$'
 line "literal: not governed" '^record: not governed: an address literal'
 line "literal: 80 allowed" '^80 +- +allow +allow\* +allow +an address no lookup returned is not governed$'
 noline "literal: no answers" '^(A|AAAA|HASTLS) '
 run --json --config "$cfg_apps" --app strictapp fd00:1ab::7 80
 status "IPv6 literal --json" 0
 json "literal JSON" 'd["addresses"] == ["fd00:1ab::7"] and d["answers"] == {} and d["record"]["state"] == "literal" and d["record"]["status"] is None and d["ports"][0]["verdict"] == "allow" and d["exit"] == 0'
+
+run 127.1 443
+status "IPv4 literal, short form" 0
+line "short literal: as getaddrinfo reads it" '^address literal: 127\.0\.0\.1, '
+
+# ---- hosts-file names: answered without DNS, not governed ----
+run --config "$cfg_dead" hostsfile.lab.example
+status "hosts-file name (no DNS: even without an upstream)" 0
+line "hosts: the file's address" '^hosts file: 127\.0\.20\.1 \(no DNS lookup\)$'
+line "hosts: not governed" '^record: not governed: the shim answers this name from the hosts file'
+noline "hosts: no DNS answers" '^(A|AAAA|HASTLS) '
+run --json --config "$cfg_dead" LocalHost. 22
+status "localhost --json" 0
+json "localhost JSON" 'd["addresses"] == ["127.0.0.1", "::1"] and d["answers"] == {} and d["record"]["state"] == "hosts" and d["canonical"] is None and d["ports"][0]["port"] == 22 and d["ports"][0]["verdict"] == "allow"'
 
 # ---- names with odd bytes: JSON stays valid, text is escaped ----
 odd=$'odd"\\\x01\xff\xc3\xa9.lab.example'
@@ -294,7 +308,7 @@ for p in d["ports"]:
 PY
 # The literal comes first: once a lookup in the program has returned its
 # address (secure.lab.example), the shim governs it by that name.
-names="127.0.10.1 secure.lab.example both.lab.example clear.lab.example mail.lab.example
+names="127.0.10.1 hostsfile.lab.example secure.lab.example both.lab.example clear.lab.example mail.lab.example
 odd.lab.example norecord.lab.example alias.lab.example dual.lab.example v6.lab.example
 badsig.lab.example www.insecure.lab.example www.bogus.lab.example"
 ports="25 80 110 143 443 993 995 8080 8443"
@@ -312,7 +326,7 @@ agree() {
         "$H" check --config "$conf" ${app:+--app "$app"} --json "$n" $ports 2>/dev/null |
             python3 "$tmp/predict.py" >>"$tmp/predicted"
     done
-    if [ "$(wc -l <"$tmp/shim")" -ne $((13 * 9)) ]; then
+    if [ "$(wc -l <"$tmp/shim")" -ne $((14 * 9)) ]; then
         bad "$label: the program under the shim did not try every connection"
         sed 's/^/    ! /' "$tmp/shim.err" | head -5
     elif diff "$tmp/predicted" "$tmp/shim" >"$tmp/diff"; then
