@@ -300,11 +300,13 @@ for name in sys.argv[2:]:
             verdict = "block" if e.errno == errno.EACCES else "allow"
         print(name, port, verdict)
 PY
+# One JSON object a line (check prints each on one line).
 cat >"$tmp/predict.py" <<'PY'
 import json, sys
-d = json.load(sys.stdin)
-for p in d["ports"]:
-    print(d["name"], p["port"], "refused" if d["lookup_refused"] else p["verdict"])
+for text in sys.stdin:
+    d = json.loads(text)
+    for p in d["ports"]:
+        print(d["name"], p["port"], "refused" if d["lookup_refused"] else p["verdict"])
 PY
 # The literal comes first: once a lookup in the program has returned its
 # address (secure.lab.example), the shim governs it by that name.
@@ -320,12 +322,10 @@ agree() {
     # shellcheck disable=SC2086
     HASTLS_CONF=$conf HASTLS_APP=$app LD_PRELOAD=$HASTLS_BUILD/libhastls.so \
         python3 "$tmp/connect.py" "$ports" $names >"$tmp/shim" 2>"$tmp/shim.err"
-    : >"$tmp/predicted"
     for n in $names; do
         # shellcheck disable=SC2086
-        "$H" check --config "$conf" ${app:+--app "$app"} --json "$n" $ports 2>/dev/null |
-            python3 "$tmp/predict.py" >>"$tmp/predicted"
-    done
+        "$H" check --config "$conf" ${app:+--app "$app"} --json "$n" $ports 2>/dev/null
+    done | python3 "$tmp/predict.py" >"$tmp/predicted"
     if [ "$(wc -l <"$tmp/shim")" -ne $((14 * 9)) ]; then
         bad "$label: the program under the shim did not try every connection"
         sed 's/^/    ! /' "$tmp/shim.err" | head -5
