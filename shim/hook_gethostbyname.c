@@ -2,11 +2,13 @@
  *
  * The reentrant forms fill the caller's buffer; the classic forms use a
  * per-thread buffer (glibc uses one static buffer; per-thread is only
- * safer).  Numeric names are answered without a lookup, as glibc does.
+ * safer), allocated on first use and freed when the thread exits.  Numeric names are
+ * answered without a lookup, as glibc does.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,9 +124,34 @@ static int byname(const char *name, int af, struct hostent *he, char *buf, size_
     return rc;
 }
 
-/* Per-thread storage of the classic forms. */
-static __thread struct hostent tls_he;
-static __thread char tls_buf[8192];
+/* Per-thread storage of the classic forms, allocated on a thread's first
+ * call (a static TLS array would cost every thread of every program). */
+#define CLASSIC_BUF 8192
+struct classic {
+    struct hostent he;
+    char buf[CLASSIC_BUF];
+};
+static pthread_key_t classic_key;
+static pthread_once_t classic_once = PTHREAD_ONCE_INIT;
+
+static void classic_key_init(void)
+{
+    pthread_key_create(&classic_key, free);
+}
+
+static struct classic *classic_storage(void)
+{
+    pthread_once(&classic_once, classic_key_init);
+    struct classic *c = pthread_getspecific(classic_key);
+    if (!c) {
+        c = malloc(sizeof *c);
+        if (c && pthread_setspecific(classic_key, c) != 0) {
+            free(c);
+            c = NULL;
+        }
+    }
+    return c;
+}
 
 /* Returns 0 / ERANGE / EAGAIN as glibc; *RESULT NULL when not found. */
 __attribute__((visibility("default"))) int
@@ -149,9 +176,11 @@ gethostbyname_r(const char *name, struct hostent *ret, char *buf, size_t buflen,
 __attribute__((visibility("default"))) struct hostent *gethostbyname2(const char *name,
                                                                       int af)
 {
-    struct hostent *res;
-    int herr;
-    gethostbyname2_r(name, af, &tls_he, tls_buf, sizeof tls_buf, &res, &herr);
+    struct hostent *res = NULL;
+    int herr = NETDB_INTERNAL;
+    struct classic *c = classic_storage();
+    if (c)
+        gethostbyname2_r(name, af, &c->he, c->buf, sizeof c->buf, &res, &herr);
     if (!res)
         h_errno = herr;
     return res;
@@ -198,9 +227,11 @@ gethostbyaddr_r(const void *addr, socklen_t len, int type, struct hostent *ret, 
 __attribute__((visibility("default"))) struct hostent *
 gethostbyaddr(const void *addr, socklen_t len, int type)
 {
-    struct hostent *res;
-    int herr;
-    gethostbyaddr_r(addr, len, type, &tls_he, tls_buf, sizeof tls_buf, &res, &herr);
+    struct hostent *res = NULL;
+    int herr = NETDB_INTERNAL;
+    struct classic *c = classic_storage();
+    if (c)
+        gethostbyaddr_r(addr, len, type, &c->he, c->buf, sizeof c->buf, &res, &herr);
     if (!res)
         h_errno = herr;
     return res;

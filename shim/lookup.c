@@ -303,8 +303,13 @@ int hastls_lookup_host(const char *name, int family, struct hastls_hostinfo *out
     address_val(ans[0], now, &v4);
     address_val(ans[1], now, &v6);
 
-    static __thread struct hastls_pair pairs[MAX_PAIRS]
-        __attribute__((tls_model("initial-exec")));
+    /* Heap, not stack or TLS: up to 16 KiB, and this is the miss path. */
+    struct hastls_pair *pairs = malloc(MAX_PAIRS * sizeof *pairs);
+    if (!pairs) {
+        for (int i = 0; i < 3; i++)
+            api->answer_free(ans[i]);
+        return EAI_MEMORY;
+    }
     size_t np = 0;
     const char *why = "";
     enum hastls_rec rec = hastls_rec_of(ans[2], rtype, pairs, &np, &why);
@@ -368,6 +373,7 @@ int hastls_lookup_host(const char *name, int family, struct hastls_hostinfo *out
     snprintf(why6, sizeof why6, "%s", ans[1]->reason);
     for (int i = 0; i < 3; i++)
         api->answer_free(ans[i]);
+    free(pairs);
     if (v4.n > HASTLS_CACHE_MAX_ITEMS)
         v4.n = HASTLS_CACHE_MAX_ITEMS;
     if (v6.n > HASTLS_CACHE_MAX_ITEMS)
