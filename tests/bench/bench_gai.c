@@ -6,7 +6,9 @@
  *
  *   bench_gai loop NAME N         one first lookup, then N more of the same
  *                                 name: first_ns, per_call_ns (warm), rc
- *   bench_gai once NAME           one lookup: first_ns, rc
+ *   bench_gai once NAME           one lookup: first_ns, rc (exit status 1 when
+ *                                 it failed, so that a failure cannot pass for
+ *                                 a fast start)
  *   bench_gai distinct SUFFIX N   N lookups of dN-I.SUFFIX, one after the other
  *                                 (I = 0..N-1): elapsed_ns, counts by result,
  *                                 VmRSS before the first and after the last, and
@@ -14,7 +16,8 @@
  *                                 (BENCH_SMAPS=FILE: a copy of /proc/self/smaps
  *                                 at the end)
  *   bench_gai threads T SUFFIX N  the same N names spread over T threads:
- *                                 elapsed_ns, lookups_per_s, counts by result
+ *                                 elapsed_ns, lookups_per_s, counts by result,
+ *                                 memory as above
  *
  * Lookups use AF_UNSPEC and SOCK_STREAM, as a typical client does.
  */
@@ -155,7 +158,7 @@ int main(int argc, char **argv)
         long long t0 = now_ns();
         int rc = lookup(argv[2]);
         printf("first_ns=%lld rc=%d\n", now_ns() - t0, rc);
-        return 0;
+        return rc != 0;
     }
     if (!strcmp(mode, "loop") && argc == 4) {
         long n = parse_count(argv[3], "N");
@@ -199,6 +202,7 @@ int main(int argc, char **argv)
         atomic_long next = 0;
         if (!w)
             return 1;
+        long before = status_kib("VmRSS");
         long long t0 = now_ns();
         for (long i = 0; i < nt; i++) {
             w[i] = (struct worker){.suffix = argv[3], .n = n, .next = &next, .tally = &t};
@@ -211,8 +215,10 @@ int main(int argc, char **argv)
         for (long i = 0; i < nt; i++)
             pthread_join(w[i].tid, NULL);
         long long total = now_ns() - t0;
-        printf("n=%ld threads=%ld elapsed_ns=%lld lookups_per_s=%.1f", n, nt, total,
-               (double)n * 1e9 / (double)total);
+        printf("n=%ld threads=%ld elapsed_ns=%lld lookups_per_s=%.1f rss_before_kib=%ld "
+               "rss_after_kib=%ld anon_after_kib=%ld",
+               n, nt, total, (double)n * 1e9 / (double)total, before, status_kib("VmRSS"),
+               status_kib("RssAnon"));
         print_tally(&t);
         printf("\n");
         free(w);

@@ -28,6 +28,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 RTT_MS = 20.0
 PROXY_ADDR = "127.0.0.60"   # the delay proxy
 COLD_ADDR = "127.0.0.61"    # a fresh unbound per measurement, behind the proxy
+BENCH_UP_ADDR = "127.0.0.62"  # a copy of the lab's unbound serving insecure.lab.example itself
+THREADED = 100  # from this many lookups on, the handshake rows use 16 threads
 UPSTREAM = "127.0.0.53"     # the lab's DoT resolver
 GOVERNED = ("both.lab.example", "127.0.10.2")
 
@@ -203,9 +205,16 @@ def stop(proc):
 
 
 class Unbound:
-    """A fresh copy of the lab's unbound #1 (cold cache) on COLD_ADDR."""
+    """A fresh copy of the lab's unbound #1 (cold cache) on ADDR (53 and 853).
 
-    def __init__(self, ctx, tag):
+    With local_insecure, it serves the unsigned zone insecure.lab.example from
+    its own copy of the zone (auth-zone for-upstream) instead of asking the
+    lab's NSD, whose response rate limiting (RRL) would otherwise pace any run
+    of lookups of new names there; the answers still validate as insecure
+    through the signed parent's proof that the zone has no DS."""
+
+    def __init__(self, ctx, tag, addr=None, local_insecure=False):
+        self.addr = addr or COLD_ADDR
         src = os.path.join(ctx.lab, "unbound1.conf")
         try:
             text = open(src).read()
@@ -216,7 +225,12 @@ class Unbound:
         text = re.sub(r"(?m)^(\s*)pidfile:.*$", r'\1pidfile: "%s/%s.pid"' % (ctx.lab, name), text)
         text = re.sub(r"(?m)^(\s*)logfile:.*$", r'\1logfile: "%s/%s.log"' % (ctx.lab, name), text)
         text = re.sub(r"(?m)^(\s*)tls-additional-port:.*\n", "", text)
-        text += "\n    interface: %s@53\n    interface: %s@853\n" % (COLD_ADDR, COLD_ADDR)
+        text += "\n    interface: %s@53\n    interface: %s@853\n" % (self.addr, self.addr)
+        if local_insecure:
+            text += ('\nauth-zone:\n    name: "insecure.lab.example."\n'
+                     '    zonefile: "%s/zones/insecure.lab.example.zone.signed"\n'
+                     '    for-upstream: yes\n    for-downstream: no\n    fallback-enabled: no\n'
+                     % ctx.lab)
         self.conf = os.path.join(ctx.lab, name + ".conf")
         with open(self.conf, "w") as f:
             f.write(text)
@@ -225,7 +239,7 @@ class Unbound:
     def __enter__(self):
         self.proc = subprocess.Popen(["unbound", "-d", "-c", self.conf],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if not wait_port(COLD_ADDR, 53, self.proc):
+        if not wait_port(self.addr, 53, self.proc):
             stop(self.proc)
             raise Fail("a fresh unbound did not start (%s)" % self.conf)
         return self
@@ -257,6 +271,27 @@ class DelayProxy:
     def __exit__(self, *exc):
         stop(self.proc)
         return False
+
+
+def clients_for(ctx, addr, tag):
+    """(extra environment for the shim, command prefix for glibc) so that both
+    ask the resolver at ADDR: the shim over DoT on 853 (still authenticating
+    dot.lab.example), glibc over port 53 through a resolv.conf of its own,
+    bind-mounted in a mount namespace of its own."""
+    text = open(ctx.conf).read()
+    text, k = re.subn(r"(?m)^(\s*upstream\s*=\s*).*$", r"\g<1>%s@853#dot.lab.example" % addr,
+                      text)
+    if k == 0:
+        raise Fail("no upstream line in %s" % ctx.conf)
+    conf = os.path.join(ctx.lab, "bench-%s.conf" % tag)
+    with open(conf, "w") as f:
+        f.write(text)
+    resolv = os.path.join(ctx.lab, "bench-%s.resolv.conf" % tag)
+    with open(resolv, "w") as f:
+        f.write("nameserver %s\noptions edns0 trust-ad\n" % addr)
+    wrap = ["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/resolv.conf && exec "$@"',
+            resolv]
+    return {"HASTLS_CONF": conf}, wrap
 
 
 # ---------------------------------------------------------------------------
@@ -413,36 +448,57 @@ def bench_handshakes(ctx, counts, rounds):
     rows = {}
     for n in counts:
         what = ("TLS handshakes to the upstream in one process, getaddrinfo of %d distinct "
-                "name%s under the shim" % (n, "" if n == 1 else "s"))
+                "name%s under the shim%s" % (n, "" if n == 1 else "s",
+                                            " (16 threads)" if n >= THREADED else ""))
         rows[n] = Row("tls_handshakes_%d" % n, what, "handshakes", "target", "1",
-                      lambda r: r <= 1.0, ratio_unit="")
-    mem = Row("rss_1000", "VmRSS added to a process after 1000 distinct lookups", "KiB",
+                      lambda r: r == 1.0, ratio_unit="")
+    mem = Row("rss_1000", "VmRSS added to a process after 1000 distinct lookups (16 threads)",
+              "KiB",
               "same without shim", "<= 8 MiB added", lambda d: d <= 8192, ratio_unit="KiB")
     anon = Row("rss_anon_1000", "of which private memory (RssAnon) added after 1000 lookups",
                "KiB", "same without shim", "(information)", None, ratio_unit="KiB")
-    cli = Row("tls_handshakes_cli_1000", "TLS handshakes, `hastls lookup --names` with 1000 "
-              "names (resolver stats)", "handshakes", "target", "1", lambda r: r <= 1.0,
+    cli = Row("tls_handshakes_cli_1000", "TLS handshakes, `hastls lookup --threads 16 --names` "
+              "with 1000 names (resolver stats)", "handshakes", "target", "1", lambda r: r == 1.0,
               ratio_unit="")
+    all_rows = [rows[n] for n in counts] + [cli, mem, anon]
+
+    # Names in the unsigned zone, served by a bench copy of unbound (see
+    # Unbound): each needs its own answer from the upstream (under a signed
+    # zone, libunbound would synthesize NXDOMAIN from one cached NSEC record
+    # and hardly ask).  Every round is a fresh process with a cache of its own.
+    try:
+        shim_env, glibc_wrap = clients_for(ctx, BENCH_UP_ADDR, "up")
+        upstream = Unbound(ctx, "up", BENCH_UP_ADDR, local_insecure=True)
+    except Fail as e:
+        for row in all_rows:
+            row.error = str(e)
+        return all_rows
 
     def one(i):
+        suffix = "hs%d-%d.insecure.lab.example" % (i, os.getpid())
         for n in counts:
             row = rows[n]
             try:
-                suffix = "hs%d-%d.lab.example" % (i, os.getpid())
-                with HelloCounter(UPSTREAM, 853) as hc:
-                    r = run_kv(ctx, [ctx.prog("bench_gai"), "distinct", suffix, str(n)], shim=True,
-                               timeout=180)
+                # Many lookups run on 16 threads: concurrent queries are where a
+                # transport would be tempted to open more connections (and
+                # sequential lookups of new names take long, see README).
+                argv = ([ctx.prog("bench_gai"), "threads", "16", suffix, str(n)] if n >= THREADED
+                        else [ctx.prog("bench_gai"), "distinct", suffix, str(n)])
+                with HelloCounter(BENCH_UP_ADDR, 853) as hc:
+                    r = run_kv(ctx, argv, shim=True, extra_env=shim_env, timeout=180)
                 if hc.drops:
                     row.note("the packet socket dropped %d packets" % hc.drops)
                 if r["again"] or r["other"]:
-                    row.note("lookups failed: %d EAI_AGAIN, %d other (%s)"
-                             % (r["again"], r["other"], first_stderr_line(r)))
+                    # A lookup that failed may never have reached the upstream.
+                    raise Fail("%d of %d lookups failed (EAI_AGAIN %d, other %d): %s"
+                               % (r["again"] + r["other"], n, r["again"], r["other"],
+                                  first_stderr_line(r)))
                 # Connections = SYNs; handshakes = ClientHellos (a retried
                 # handshake on the same connection would count again).
                 row.add(hc.hello, 1, ratio=hc.hello)
                 row.syns.append(hc.syn)
                 if n == 1000:
-                    b = run_kv(ctx, [ctx.prog("bench_gai"), "distinct", suffix + "b", str(n)])
+                    b = run_kv(ctx, argv, wrap=glibc_wrap, timeout=180)
                     mem.add(r["rss_after_kib"], b["rss_after_kib"],
                             ratio=r["rss_after_kib"] - b["rss_after_kib"])
                     anon.add(r["anon_after_kib"], b["anon_after_kib"],
@@ -453,30 +509,37 @@ def bench_handshakes(ctx, counts, rounds):
                     mem.error = anon.error = str(e)
                 log("%s: round %d: %s" % (row.id, i, e))
         # The resolver's own counters through the CLI.
-        names = "".join("c%d-%d.cli%d.lab.example\n" % (i, k, os.getpid()) for k in range(1000))
+        names = "".join("c%d.%s\n" % (k, suffix) for k in range(1000))
         try:
-            p = subprocess.run([ctx.cli, "lookup", "--names", "-", "--stats"], input=names,
+            p = subprocess.run([ctx.cli, "lookup", "--names", "-", "--threads", "16", "--stats"],
+                               input=names,
                                capture_output=True, text=True, timeout=180,
-                               env=env_for(ctx, False))
+                               env=env_for(ctx, False, shim_env))
             m = re.search(r"tls_handshakes=(\d+)", p.stdout + p.stderr)
-            if not m:
-                raise Fail("hastls lookup --stats printed no tls_handshakes (exit %d)"
-                           % p.returncode)
+            if not m or p.returncode != 0:
+                raise Fail("hastls lookup --stats: exit %d, %d failed answers%s"
+                           % (p.returncode, p.stdout.count(": failed"),
+                              "" if m else ", no tls_handshakes line"))
             hs = int(m.group(1))
             cli.add(hs, 1, ratio=hs)
         except (Fail, subprocess.TimeoutExpired, OSError) as e:
             cli.error = str(e)
 
-    measure(mem, one, rounds)
+    try:
+        with upstream:
+            measure(mem, one, rounds)
+    except Fail as e:
+        for row in all_rows:
+            row.error = str(e)
     for n in counts:
         row = rows[n]
         if row.syns:
             row.note("TCP connections (SYNs) to %s:853 per round: %s"
-                     % (UPSTREAM, ", ".join(str(s) for s in row.syns)))
+                     % (BENCH_UP_ADDR, ", ".join(str(s) for s in row.syns)))
     mem.note("value = VmRSS after the lookups, with and without the shim; the ratio column "
              "is the difference.  VmRSS counts the pages of shared libraries mapped in "
              "(libcrypto, libunbound, ...), which other processes share")
-    return [rows[n] for n in counts] + [cli, mem, anon]
+    return all_rows
 
 
 # --- first lookup with an upstream round-trip time --------------------------
@@ -491,28 +554,18 @@ def bench_rtt(ctx, rounds):
                     "%g ms, warm upstream" % RTT_MS, "r", "glibc cleartext, same r",
                     "(information)", None, ratio_unit="r"),
     }
-    conf = os.path.join(ctx.lab, "bench-rtt.conf")
-    text = open(ctx.conf).read()
-    text, k = re.subn(r"(?m)^(\s*upstream\s*=\s*).*$",
-                      r"\g<1>%s@853#dot.lab.example" % PROXY_ADDR, text)
-    if k == 0:
+    try:
+        shim_env, glibc_wrap = clients_for(ctx, PROXY_ADDR, "rtt")
+    except Fail as e:
         for row in rows.values():
-            row.error = "no upstream line in %s" % ctx.conf
+            row.error = str(e)
         return list(rows.values())
-    with open(conf, "w") as f:
-        f.write(text)
-    resolv = os.path.join(ctx.lab, "bench-resolv.conf")
-    with open(resolv, "w") as f:
-        f.write("nameserver %s\noptions edns0 trust-ad\n" % PROXY_ADDR)
-    # glibc reads /etc/resolv.conf: give it the proxy in a mount namespace of its own.
-    glibc_wrap = ["unshare", "-m", "sh", "-c",
-                  'mount --bind "$0" /etc/resolv.conf && exec "$@"', resolv]
     name = GOVERNED[0]
 
     def lookup(shim):
         if shim:
             r = run_kv(ctx, [ctx.prog("bench_gai"), "once", name], shim=True,
-                       extra_env={"HASTLS_CONF": conf})
+                       extra_env=shim_env)
         else:
             r = run_kv(ctx, [ctx.prog("bench_gai"), "once", name], wrap=glibc_wrap)
         if r["rc"] != 0:
@@ -552,23 +605,39 @@ def bench_rtt(ctx, rounds):
 
 def bench_throughput(ctx):
     row = Row("throughput_16x500", "throughput: 16 threads, 500 distinct names (NXDOMAIN "
-              "under lab.example), fresh process", "lookups/s", "glibc", "(information)", None)
+              "in the unsigned insecure.lab.example), fresh process", "lookups/s", "glibc",
+              "(information)", None)
+    try:
+        shim_env, glibc_wrap = clients_for(ctx, BENCH_UP_ADDR, "up")
+        upstream = Unbound(ctx, "tp", BENCH_UP_ADDR, local_insecure=True)
+    except Fail as e:
+        row.error = str(e)
+        return row
 
     def one(i):
         order = [False, True] if i % 2 == 0 else [True, False]
         res = {}
         for shim in order:
-            suffix = "tp%d-%s-%d.lab.example" % (i, "s" if shim else "g", os.getpid())
-            r = run_kv(ctx, [ctx.prog("bench_gai"), "threads", "16", suffix, "500"], shim=shim,
-                       timeout=180)
+            # New names for each side and round: the upstream does the same
+            # work for both.
+            suffix = "tp%d%s-%d.insecure.lab.example" % (i, "s" if shim else "g", os.getpid())
+            argv = [ctx.prog("bench_gai"), "threads", "16", suffix, "500"]
+            if shim:
+                r = run_kv(ctx, argv, shim=True, extra_env=shim_env, timeout=180)
+            else:
+                r = run_kv(ctx, argv, wrap=glibc_wrap, timeout=180)
             if r["again"] or r["other"]:
-                row.note("%s: %d of 500 lookups failed (EAI_AGAIN %d, other %d): %s"
-                         % ("shim" if shim else "glibc", r["again"] + r["other"], r["again"],
-                            r["other"], first_stderr_line(r)))
+                raise Fail("%s: %d of 500 lookups failed (EAI_AGAIN %d, other %d): %s"
+                           % ("shim" if shim else "glibc", r["again"] + r["other"], r["again"],
+                              r["other"], first_stderr_line(r)))
             res[shim] = r["lookups_per_s"]
         row.add(res[True], res[False])
 
-    measure(row, one, ctx.rounds)
+    try:
+        with upstream:
+            measure(row, one, ctx.rounds)
+    except Fail as e:
+        row.error = str(e)
     return row
 
 
