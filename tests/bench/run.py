@@ -607,12 +607,32 @@ def bench_throughput(ctx):
     row = Row("throughput_16x500", "throughput: 16 threads, 500 distinct names (NXDOMAIN "
               "in the unsigned insecure.lab.example), fresh process", "lookups/s", "glibc",
               "(information)", None)
+    seq = Row("new_name_latency", "one thread, 50 new names in a row (NXDOMAIN in "
+              "insecure.lab.example): time per lookup after the first", "ns", "glibc",
+              "(information)", None)
     try:
         shim_env, glibc_wrap = clients_for(ctx, BENCH_UP_ADDR, "up")
         upstream = Unbound(ctx, "tp", BENCH_UP_ADDR, local_insecure=True)
     except Fail as e:
-        row.error = str(e)
-        return row
+        row.error = seq.error = str(e)
+        return [seq, row]
+
+    def sequential(i):
+        res = {}
+        for shim in (True, False):
+            suffix = "sq%d%s-%d.insecure.lab.example" % (i, "s" if shim else "g", os.getpid())
+            # The first lookup starts the resolver and learns the zone's
+            # delegation; the 50 after it are timed.
+            argv = [ctx.prog("bench_gai"), "distinct", suffix, "51"]
+            if shim:
+                r = run_kv(ctx, argv, shim=True, extra_env=shim_env, timeout=60)
+            else:
+                r = run_kv(ctx, argv, wrap=glibc_wrap, timeout=60)
+            if r["again"] or r["other"]:
+                raise Fail("%s: %d of 50 lookups failed: %s" % ("shim" if shim else "glibc",
+                           r["again"] + r["other"], first_stderr_line(r)))
+            res[shim] = r["rest_ns"] / 50
+        seq.add(res[True], res[False])
 
     def one(i):
         order = [False, True] if i % 2 == 0 else [True, False]
@@ -635,10 +655,11 @@ def bench_throughput(ctx):
 
     try:
         with upstream:
+            measure(seq, sequential, ctx.rounds)
             measure(row, one, ctx.rounds)
     except Fail as e:
-        row.error = str(e)
-    return row
+        row.error = seq.error = str(e)
+    return [seq, row]
 
 
 # ---------------------------------------------------------------------------
@@ -734,7 +755,7 @@ def main():
         ("start", lambda: [bench_start(ctx, False), bench_start(ctx, True)]),
         ("handshakes", lambda: bench_handshakes(ctx, (1, 10, 1000), min(ctx.rounds, 3))),
         ("rtt", lambda: bench_rtt(ctx, ctx.rounds)),
-        ("throughput", lambda: [bench_throughput(ctx)]),
+        ("throughput", lambda: bench_throughput(ctx)),
     ]
     for key, fn in steps:
         if not want(key):
