@@ -85,8 +85,8 @@ struct check {
     const char *rec_why;       /* the resolver's reason, or the codec's error */
     struct hastls_pair *pairs; /* decoded RDATA, whatever the status */
     size_t n_pairs;
-    int decode_err;         /* HASTLS_RR_OK or the codec's error */
-    char record_text[4096]; /* "(0 443)", or "" when no pairs */
+    int decode_err;    /* HASTLS_RR_OK or the codec's error */
+    char *record_text; /* "(0 443)"; "" when no pairs; NULL before the lookup */
 
     bool name_refused; /* the shim fails the lookup: bogus addresses only */
     bool any_failed;   /* some answer got no answer at all */
@@ -219,8 +219,9 @@ static bool same_name(const char *a, const char *b)
 }
 
 /* The record state of the HASTLS answer, as shim/lookup.c derives it, and the
- * pairs of the RRset decoded for display whatever the status. */
-static void classify_record(struct check *c)
+ * pairs of the RRset decoded for display whatever the status.  Returns 0, or
+ * -1 when out of memory. */
+static int classify_record(struct check *c)
 {
     const struct hastls_answer *a = c->ans[ANS_HASTLS];
     uint16_t rtype = c->cfg->record_type;
@@ -234,22 +235,25 @@ static void classify_record(struct check *c)
         c->decode_err = hastls_rdata_decode(a->rr[i].rdata, a->rr[i].rdlen, c->pairs,
                                             MAX_PAIRS, &c->n_pairs);
     }
+    /* Room for every pair at its longest: "65535 65535 " each, "()" and NUL. */
+    size_t cap = c->n_pairs * 12 + 3;
+    c->record_text = malloc(cap);
+    if (!c->record_text)
+        return -1;
     c->record_text[0] = '\0';
-    if (c->n_pairs && hastls_pairs_format(c->pairs, c->n_pairs, c->record_text,
-                                          sizeof c->record_text) < 0)
-        snprintf(c->record_text, sizeof c->record_text, "(%zu pairs, too long to show)",
-                 c->n_pairs);
+    if (c->n_pairs && hastls_pairs_format(c->pairs, c->n_pairs, c->record_text, cap) < 0)
+        snprintf(c->record_text, cap, "(%zu pairs)", c->n_pairs); /* not reached */
 
     switch (a->status) {
     case HASTLS_SEC_INSECURE:
         c->rec = REC_INSECURE;
-        return;
+        return 0;
     case HASTLS_SEC_BOGUS:
         c->rec = REC_BOGUS;
-        return;
+        return 0;
     case HASTLS_SEC_FAILED:
         c->rec = REC_FAILED;
-        return;
+        return 0;
     case HASTLS_SEC_SECURE:
         break;
     }
@@ -264,6 +268,7 @@ static void classify_record(struct check *c)
     } else {
         c->rec = c->n_pairs ? REC_SECURE : REC_NONE;
     }
+    return 0;
 }
 
 /* Whether the record state means connections are decided by the record. */
@@ -441,8 +446,8 @@ static int run_check(struct check *c, const uint8_t *asked, bool any_asked,
             usable = true;
     }
     c->name_refused = bogus && !usable;
-    if (r)
-        classify_record(c);
+    if (r && classify_record(c) < 0)
+        return -1;
 
     uint8_t *set = calloc(65536 / 8, 1);
     if (!set)
@@ -908,6 +913,7 @@ int hastls_cmd_check(int argc, char **argv)
         if (c.ans[i])
             hastls_answer_free(c.ans[i]);
     free(c.pairs);
+    free(c.record_text);
     free(c.rows);
     if (r)
         hastls_resolver_free(r);
