@@ -8,7 +8,9 @@
  * is enforced, and for each port the class and verdict under cio, cfb and cso
  * with the configured client marked.  The verdicts follow the shim exactly
  * (shim/lookup.c turns the HASTLS answer into a record state, shim/addrmap.c
- * decides per state), so this verb is the way to predict a refusal.
+ * decides per state), so this verb is the way to predict a refusal.  Like the
+ * shim, it does no DNS for an address literal or a name of the hosts file:
+ * both are reported as not governed.
  *
  * Exit status (see check_usage):
  *   0  the configured client policy allows every port asked about;
@@ -842,7 +844,8 @@ int hastls_cmd_check(int argc, char **argv)
     }
     name = argv[optind++];
     if (!*name || strlen(name) >= HASTLS_NAME_MAX - 1) {
-        fprintf(stderr, "hastls check: '%s' is not a domain name\n", name);
+        fprintf(stderr, "hastls check: NAME is empty or longer than %d bytes\n",
+                HASTLS_NAME_MAX - 2);
         return 2;
     }
     memset(asked, 0, sizeof asked);
