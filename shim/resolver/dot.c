@@ -88,6 +88,7 @@ struct query {
     int sent;
     int reconnects; /* tries again after the server closed the connection */
     int resends;    /* tries again after no answer on a live connection */
+    int requeue;    /* marked by conn_requeue */
     uint64_t attempt_deadline, deadline;
 };
 
@@ -489,6 +490,7 @@ static void client_send(struct hastls_dot *d, struct client *cl, const uint8_t *
 static void query_servfail(struct hastls_dot *d, struct query *q)
 {
     uint8_t out[HASTLS_DNS_MAX_MSG];
+    logf_(d, HASTLS_LOG_DEBUG, "no transport left for a query: answering SERVFAIL");
     if (q->cl) {
         size_t n = hastls_dns_servfail(q->msg, q->qend, out, sizeof out);
         if (n)
@@ -590,19 +592,26 @@ static void query_dispatch(struct hastls_dot *d, struct query *q)
  * idle), else it moves on to the next transport. */
 static void conn_requeue(struct hastls_dot *d, struct conn *c, int same_attempt)
 {
+    /* Mark first: a query dispatched again may land on C again (a new
+     * connection to the same upstream) and must not be moved twice. */
+    for (struct query *q = d->queries; q; q = q->next)
+        if (q->c == c) {
+            q->requeue = 1;
+            q->c = NULL;
+        }
     for (;;) {
         struct query *q;
         for (q = d->queries; q; q = q->next)
-            if (q->c == c)
+            if (q->requeue)
                 break;
         if (!q)
             return;
+        q->requeue = 0;
         if (same_attempt && q->reconnects == 0)
             q->reconnects++;
         else
             q->attempt++;
-        q->c = NULL;
-        query_dispatch(d, q);
+        query_dispatch(d, q); /* may free Q */
     }
 }
 

@@ -27,9 +27,11 @@ ap.add_argument("--key", required=True)
 ap.add_argument("--log", required=True)
 ap.add_argument("--idle", type=float, default=0) # close a connection idle this long
 ap.add_argument("--forward", default="127.0.0.53:53")
+ap.add_argument("--drop-first", action="store_true") # close on the first query, unanswered
 a = ap.parse_args()
 logf = open(a.log, "a", buffering=1)
 lock = threading.Lock()
+dropped = [False]
 
 def log(line):
     with lock:
@@ -94,6 +96,12 @@ def serve(conn):
             n = struct.unpack(">H", recv_exact(t, 2))[0]
             q = recv_exact(t, n)
             log("query len=%d mod128=%d options=%s" % (n, n % 128, options(q)))
+            with lock:
+                drop = a.drop_first and not dropped[0]
+                dropped[0] = True
+            if drop:
+                log("dropping the connection")
+                break
             r = forward(q)
             t.sendall(struct.pack(">H", len(r)) + r)
     except (EOFError, socket.timeout, OSError):
@@ -245,6 +253,23 @@ exec 3>&-
 wait "$lp"
 sed 's/^/    /' "$out"
 check "restarted upstream: reconnected" "$out" '^mail.lab.example A: secure '
+
+# ---- the server closes the connection with our query unanswered: the query
+# goes again on a new connection to the same (only) upstream, in time.
+log6=$LAB_DIR/relay6.log
+start_relay 127.0.0.62 "$log6" --drop-first
+out=$LAB_DIR/l6.out
+HASTLS_LOG=debug "$H" lookup --stats --upstream 127.0.0.62#dot.lab.example secure.lab.example A \
+    >"$out" 2>&1
+sed 's/^/    /' "$out" "$log6"
+check "the relay dropped a connection with a query in flight" "$log6" '^dropping the connection$'
+check "answered over a new connection" "$out" '^secure.lab.example A: secure rcode=NOERROR'
+n=$(grep -c '^conn ' "$log6")
+[ "$n" -ge 2 ] && ok "reconnected ($n connections)" || bad "$n connections to the relay"
+# libunbound would retry after a SERVFAIL and hide it: the transport itself
+# must carry the query over to the new connection.
+check_not "the transport never gave up on the query" "$out" 'no transport left for a query'
+
 
 # ---- a black hole first: TCP connects (the kernel's backlog) but TLS never
 # starts; the handshake times out and the second upstream answers in time.
