@@ -111,7 +111,7 @@ struct hastls_dot {
     int wake[2];
     pthread_t thread;
     int started;
-    volatile int stop;
+    int stop; /* read and written with __atomic builtins */
     int extra_fd;
     void (*process)(void *);
     void *process_arg;
@@ -1226,7 +1226,7 @@ static void *event_thread(void *arg)
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     static char tag[3];
 
-    while (!d->stop) {
+    while (!__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE)) {
         size_t nclients = 0;
         for (struct client *cl = d->clients; cl; cl = cl->next)
             nclients++;
@@ -1352,7 +1352,7 @@ void hastls_dot_free(struct hastls_dot *d)
     if (!d)
         return;
     if (d->started) {
-        d->stop = 1;
+        __atomic_store_n(&d->stop, 1, __ATOMIC_RELEASE);
         if (write(d->wake[1], "x", 1) < 0) {
             /* the pipe is non-blocking and nearly empty: cannot fail here */
         }

@@ -11,6 +11,9 @@
 #    resumes the TLS session (no second full handshake);
 #  - upstream killed between lookups: the next lookup fails over to the second
 #    upstream within its deadline; restarted: a new connection to it;
+#  - a connection the server drops with a query in flight: the query goes
+#    again on a new connection;
+#  - our side closes a connection idle for 10 s and resumes the session later;
 #  - an upstream that accepts TCP but never speaks TLS: fail-over in time.
 set -u
 H=$HASTLS_BUILD/hastls
@@ -270,6 +273,30 @@ n=$(grep -c '^conn ' "$log6")
 # must carry the query over to the new connection.
 check_not "the transport never gave up on the query" "$out" 'no transport left for a query'
 
+
+# ---- our side closes an idle connection after 10 s and resumes the session
+# on the next lookup (the lab's unbound keeps idle connections longer).
+rm -f "$fifo"
+mkfifo "$fifo"
+out=$LAB_DIR/l7.out
+HASTLS_LOG=debug "$H" lookup --stats --names "$fifo" --upstream 127.0.0.53#dot.lab.example A \
+    >"$out" 2>&1 &
+lp=$!
+exec 3>"$fifo"
+echo secure.lab.example >&3
+waitfor "$out" '^secure.lab.example A:'
+for _ in $(seq 150); do # at most 15 s
+    grep -q 'closing idle connection' "$out" && break
+    sleep 0.1
+done
+echo clear.lab.example >&3
+waitfor "$out" '^clear.lab.example A:'
+exec 3>&-
+wait "$lp"
+grep -v '^hastls: upstream.*connecting' "$out" | sed 's/^/    /'
+check "idle connection closed by us" "$out" 'upstream 127\.0\.0\.53@853: closing idle connection'
+check "next lookup answered" "$out" '^clear.lab.example A: secure '
+check "one full handshake, then a resumed session" "$out" '^stats: tls_handshakes=1 tls_resumptions=1 '
 
 # ---- a black hole first: TCP connects (the kernel's backlog) but TLS never
 # starts; the handshake times out and the second upstream answers in time.
