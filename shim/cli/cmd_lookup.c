@@ -397,8 +397,8 @@ int hastls_cmd_lookup(int argc, char **argv)
     if (timeout) {
         char *end;
         unsigned long v = strtoul(timeout, &end, 10);
-        if (*end || v == 0 || v > 600000) {
-            fprintf(stderr, "hastls lookup: --timeout wants milliseconds\n");
+        if (*end || v < 100 || v > 60000) {
+            fprintf(stderr, "hastls lookup: --timeout wants 100 to 60000 milliseconds\n");
             return 2;
         }
         cfg.timeout_ms = (unsigned)v;

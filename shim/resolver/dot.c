@@ -777,7 +777,9 @@ static void conn_handshake(struct hastls_dot *d, struct conn *c)
             conn_fail(d, c, why);
             return;
         }
-        record_failure(d, c, "%s (using it unauthenticated)", why);
+        /* Allowed under this profile: worth a warning, not a failure. */
+        logf_(d, HASTLS_LOG_WARN, "upstream %s: %s (using it unauthenticated)", c->label,
+              why);
     }
     const unsigned char *alpn = NULL;
     unsigned alpnlen = 0;
