@@ -2,7 +2,7 @@
 # resolver_privacy: the four privacy profiles (seed 004, 2.2) and SPKI pins,
 # observed on the wire with pktcount and in the transport's counters:
 #  - strict + wrong certificate name: no answer, the reason names the upstream,
-#    and not one packet on port 53;
+#    and not one packet to or from the upstream's port 53;
 #  - encrypted accepts that unauthenticated upstream; refuses a TLS-less one;
 #  - opportunistic falls back to the TLS-less upstream's port 53;
 #  - off uses cleartext only (no handshake, nothing on port 853);
@@ -36,6 +36,23 @@ expect() {
         fails=$((fails + 1))
     fi
 }
+# run53 NAME "ADDR..." LOOKUP-ARGS...: lookup while counting port-53 packets to
+# or from each ADDR (the upstreams configured: the only places our cleartext
+# could go; the lab resolvers' own recursion to 127.0.1.1 is not counted);
+# NAME gets the sum.
+run53() {
+    local f=$1 addrs=$2 cmd=() i=0 sum=0
+    shift 2
+    for a in $addrs; do
+        cmd+=("$P" --port 53 --addr "$a" -o "$LAB_DIR/$f.$i" --)
+        i=$((i + 1))
+    done
+    "${cmd[@]}" "$H" lookup --stats "$@" >"$LAB_DIR/$f.out" 2>&1
+    for ((j = 0; j < i; j++)); do sum=$((sum + $(cat "$LAB_DIR/$f.$j"))); done
+    echo "$sum" >"$LAB_DIR/$f"
+    out=$(cat "$LAB_DIR/$f.out")
+    printf '%s\n' "$out" | sed 's/^/    /'
+}
 count() { # count DESCRIPTION FILE OP N
     local n
     n=$(cat "$LAB_DIR/$2")
@@ -50,12 +67,12 @@ count() { # count DESCRIPTION FILE OP N
 wrong=127.0.0.54@853#dot.lab.example
 
 echo "== strict, certificate for another name"
-run strict.pkts --port 53 -- --privacy strict --upstream $wrong secure.lab.example A
+run53 strict.pkts 127.0.0.54 --privacy strict --upstream $wrong secure.lab.example A
 expect "no answer" '^secure.lab.example A: failed rcode=SERVFAIL'
 expect "reason names upstream and problem" \
     '^  reason: no authenticated DNS-over-TLS upstream reachable \(privacy=strict\): 127\.0\.0\.54@853: certificate name mismatch \(wanted dot\.lab\.example\)$'
 expect "handshake made, no query sent" '^stats: tls_handshakes=1 tls_resumptions=0 queries_tls=0 queries_cleartext=0$'
-count "strict: no port-53 packet at all" strict.pkts eq 0
+count "strict: no port-53 packet to or from the upstream" strict.pkts eq 0
 
 echo "== encrypted, same upstream"
 run enc.pkts --port 53 --addr 127.0.0.54 -- --privacy encrypted --upstream $wrong secure.lab.example A
@@ -64,10 +81,10 @@ expect "queries over TLS only" '^stats: tls_handshakes=1 tls_resumptions=0 queri
 count "encrypted: no port-53 packet to the upstream" enc.pkts eq 0
 
 echo "== encrypted, upstream without TLS"
-run enc55.pkts --port 53 -- --privacy encrypted --upstream 127.0.0.55 secure.lab.example A
+run53 enc55.pkts 127.0.0.55 --privacy encrypted --upstream 127.0.0.55 secure.lab.example A
 expect "refused: no answer" '^secure.lab.example A: failed '
 expect "reason" 'reason: no DNS-over-TLS upstream reachable \(privacy=encrypted\): 127\.0\.0\.55@853: connection refused'
-count "encrypted: no port-53 packet at all" enc55.pkts eq 0
+count "encrypted: no port-53 packet to or from the TLS-less upstream" enc55.pkts eq 0
 
 echo "== opportunistic, upstream without TLS"
 run opp.pkts --port 53 --addr 127.0.0.55 -- --privacy opportunistic --upstream 127.0.0.55 secure.lab.example A
@@ -97,7 +114,7 @@ other_pin=$(pin "$LAB_DIR/certs/other.pem")
 dot_pin=$(pin "$LAB_DIR/certs/dot.pem")
 run pin1.pkts --port 53 --addr 127.0.0.54 -- --privacy strict --upstream $wrong --pin "$other_pin" secure.lab.example A
 expect "matching pin authenticates despite the name" '^secure.lab.example A: secure rcode=NOERROR'
-run pin2.pkts --port 53 -- --privacy strict --upstream 127.0.0.53#dot.lab.example --pin "$other_pin" secure.lab.example A
+run53 pin2.pkts 127.0.0.53 --privacy strict --upstream 127.0.0.53#dot.lab.example --pin "$other_pin" secure.lab.example A
 expect "wrong pin fails although the name verifies" '^secure.lab.example A: failed '
 expect "wrong pin reason" '127\.0\.0\.53@853: no configured SPKI pin matches the certificate'
 count "wrong pin: no port-53 packet" pin2.pkts eq 0
@@ -105,9 +122,10 @@ run pin3.pkts --port 53 --addr 127.0.0.53 -- --privacy strict --upstream 127.0.0
 expect "one of several pins, no name configured" '^secure.lab.example A: secure rcode=NOERROR'
 
 echo "== strict fails over to the next upstream"
-run fo.pkts --port 53 -- --privacy strict --upstream $wrong --upstream 127.0.0.55#dot.lab.example \
+run53 fo.pkts "127.0.0.54 127.0.0.55 127.0.0.53" --privacy strict --upstream $wrong --upstream 127.0.0.55#dot.lab.example \
     --upstream 127.0.0.53#dot.lab.example norecord.lab.example A
 expect "answer from the third upstream" '^norecord.lab.example A: secure rcode=NOERROR'
 expect "two handshakes (first unauthenticated)" '^stats: tls_handshakes=2 '
+count "fail-over: no port-53 packet to or from any upstream" fo.pkts eq 0
 
 [ "$fails" -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
