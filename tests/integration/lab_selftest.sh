@@ -201,6 +201,32 @@ st=$?
 [ "$(cat "$tmp/n")" = 0 ] && ok || bad "pktcount of an idle port: count $(cat "$tmp/n")"
 "$T/pktcount" --proto tcp --addr 127.0.0.53 -o "$tmp/n" -- dig +tries=1 @127.0.0.53 odd.lab.example A >/dev/null
 [ "$(cat "$tmp/n")" = 0 ] && ok || bad "pktcount --proto tcp of a UDP query: count $(cat "$tmp/n")"
+"$T/pktcount" --addr fd00:1ab::7 --port 80 -o "$tmp/n" -- curl -s http://v6.lab.example/ >/dev/null
+[ "$(cat "$tmp/n")" -ge 5 ] && ok || bad "pktcount --addr fd00:1ab::7 of an HTTP exchange: count $(cat "$tmp/n")"
+"$T/pktcount" --addr 127.0.10.7 -o "$tmp/n" -- curl -s http://v6.lab.example/ >/dev/null
+[ "$(cat "$tmp/n")" = 0 ] && ok || bad "pktcount --addr of an unused address: count $(cat "$tmp/n")"
+# Busy unrelated traffic (a bulk transfer on lo) must not disturb the count.
+python3 - <<'PY' &
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 9998)); s.listen()
+c, _ = s.accept()
+while c.recv(1 << 20):
+    pass
+PY
+bulk=$!
+sleep 0.2
+"$T/pktcount" --port 53 --addr 127.0.0.53 -o "$tmp/n" -- python3 -c '
+import socket, subprocess
+c = socket.create_connection(("127.0.0.1", 9998))
+buf = b"x" * (1 << 20)
+for i in range(20):
+    c.sendall(buf)
+    if i == 10:
+        subprocess.run(["dig", "+tries=1", "+retry=0", "@127.0.0.53", "both.lab.example"], stdout=subprocess.DEVNULL)
+c.close()' 2>"$tmp/err"
+wait "$bulk"
+[ "$(cat "$tmp/n")" = 2 ] && [ ! -s "$tmp/err" ] && ok ||
+    bad "pktcount under bulk traffic: count $(cat "$tmp/n") (expected 2) $(cat "$tmp/err")"
 "$T/pktcount" -o "$tmp/n" -- sh -c 'exit 3'
 [ $? = 3 ] && ok || bad "pktcount does not pass on its command's status"
 
