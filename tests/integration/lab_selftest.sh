@@ -104,6 +104,8 @@ expect _5222._tcp.xmpp.insecure.lab.example TLSA NOERROR insecure "3 1 1 ${spki:
 # The other cleartext listener, and the authoritative server itself.
 q secure.lab.example A 127.0.0.55
 [ "$STATUS" = NOERROR ] && has_flag ad && ok || bad "127.0.0.55:53 does not answer with AD ($STATUS $FLAGS)"
+q secure.lab.example A fd00:1ab::53
+[ "$STATUS" = NOERROR ] && has_flag ad && ok || bad "[fd00:1ab::53]:53 does not answer with AD ($STATUS $FLAGS)"
 q lab.example SOA 127.0.1.1
 [ "$STATUS" = NOERROR ] && has_flag aa && ok || bad "NSD 127.0.1.1 not authoritative for lab.example ($STATUS $FLAGS)"
 dig +noall +answer @127.0.1.1 . DNSKEY | grep -w DNSKEY | grep -vw RRSIG >"$tmp/root.key"
@@ -131,6 +133,7 @@ dotq() {
 }
 dotq "DoT query 853" 'status: NOERROR flags: .*ad.* answers: 2' 127.0.0.53 secure.lab.example --type HASTLS
 dotq "DoT query 443" 'status: NOERROR flags: .*ad.* answers: 2' --port 443 127.0.0.53 secure.lab.example --type HASTLS
+dotq "DoT query over IPv6" 'status: NOERROR flags: .*ad.* answers: 2' fd00:1ab::53 secure.lab.example --type HASTLS
 dotq "DoT query ALPN dot" 'status: NOERROR' --alpn dot 127.0.0.53 both.lab.example
 dotq "DoT query bogus" 'status: SERVFAIL' 127.0.0.53 www.bogus.lab.example
 dotq "DoT query unbound #2" 'status: NOERROR flags: .*ad' --name other.lab.example 127.0.0.54 secure.lab.example
