@@ -161,7 +161,7 @@ expect_line "[app:python3] matches python3 (argv[0])" "$LAB_DIR/a3.out" \
 echo "== wget"
 LD_PRELOAD=$S wget -q -O- http://both.lab.example/ >"$LAB_DIR/w1.out" 2>&1
 expect_line "wget http://both" "$LAB_DIR/w1.out" '^OK both.lab.example 80'
-LD_PRELOAD=$S wget -q -O- http://secure.lab.example/ >"$LAB_DIR/w2.out" 2>&1
+LD_PRELOAD=$S wget --tries=1 -q -O- http://secure.lab.example/ >"$LAB_DIR/w2.out" 2>&1
 expect_status "wget http://secure fails" $? 4
 expect_line "wget: blocked line" "$LAB_DIR/w2.out" \
     '^hastls: blocked connect to secure\.lab\.example\[127\.0\.10\.1\]:80'
