@@ -10,6 +10,8 @@ set -u
 [ -n "${LAB_DIR:-}" ] || { echo "lab_selftest: not inside the lab (run it with scripts/lab run)" >&2; exit 2; }
 cd "$(dirname "$0")/../.." || exit 2
 T=$LAB_TOOLS
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
 HOSTS=tests/lab/hosts
 failed=0
 passed=0
@@ -209,7 +211,7 @@ st=$?
 "$T/pktcount" --addr 127.0.10.7 -o "$tmp/n" -- curl -s http://v6.lab.example/ >/dev/null
 [ "$(cat "$tmp/n")" = 0 ] && ok || bad "pktcount --addr of an unused address: count $(cat "$tmp/n")"
 # Busy unrelated traffic (a bulk transfer on lo) must not disturb the count.
-python3 - <<'PY' &
+"$PY" - <<'PY' &
 import socket
 s = socket.socket(); s.bind(("127.0.0.1", 9998)); s.listen()
 c, _ = s.accept()
@@ -218,7 +220,7 @@ while c.recv(1 << 20):
 PY
 bulk=$!
 sleep 0.2
-"$T/pktcount" --port 53 --addr 127.0.0.53 -o "$tmp/n" -- python3 -c '
+"$T/pktcount" --port 53 --addr 127.0.0.53 -o "$tmp/n" -- "$PY" -c '
 import socket, subprocess
 c = socket.create_connection(("127.0.0.1", 9998))
 buf = b"x" * (1 << 20)
