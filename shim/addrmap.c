@@ -24,6 +24,8 @@ struct hastls_addrmap {
     size_t max, count, hand;
     unsigned long gen;
     struct record **slots; /* max entries, NULL = free */
+    size_t *free_slots;    /* stack of the free indexes of slots */
+    size_t nfree;
     struct record *bucket[NBUCKETS];
 };
 
@@ -43,10 +45,15 @@ struct hastls_addrmap *hastls_addrmap_new(size_t max_records)
     if (!m)
         return NULL;
     m->slots = calloc(max_records, sizeof *m->slots);
-    if (!m->slots) {
+    m->free_slots = calloc(max_records, sizeof *m->free_slots);
+    if (!m->slots || !m->free_slots) {
+        free(m->slots);
+        free(m->free_slots);
         free(m);
         return NULL;
     }
+    for (size_t i = 0; i < max_records; i++)
+        m->free_slots[m->nfree++] = max_records - 1 - i;
     m->max = max_records;
     pthread_rwlock_init(&m->lock, NULL);
     return m;
@@ -59,6 +66,7 @@ void hastls_addrmap_free(struct hastls_addrmap *m)
     for (size_t i = 0; i < m->max; i++)
         free(m->slots[i]);
     free(m->slots);
+    free(m->free_slots);
     pthread_rwlock_destroy(&m->lock);
     free(m);
 }
@@ -72,34 +80,30 @@ static void record_drop(struct hastls_addrmap *m, struct record *r)
     if (*pp)
         *pp = r->next;
     m->slots[r->slot] = NULL;
+    m->free_slots[m->nfree++] = r->slot;
     m->count--;
     free(r);
 }
 
-/* A free slot, evicting one record if the map is full. */
+/* A free slot, evicting one record if the map is full: an expired one if
+ * any (a scan, only when full), else the clock's victim. */
 static size_t free_slot(struct hastls_addrmap *m, uint64_t now)
 {
-    if (m->count < m->max) {
-        for (size_t i = 0; i < m->max; i++) {
-            size_t s = (m->hand + i) % m->max;
-            if (!m->slots[s])
-                return s;
+    if (m->nfree == 0) {
+        struct record *victim = NULL;
+        for (size_t i = 0; i < m->max && !victim; i++)
+            if (m->slots[i]->expires <= now)
+                victim = m->slots[i];
+        while (!victim) {
+            struct record *r = m->slots[m->hand];
+            m->hand = (m->hand + 1) % m->max;
+            if (__atomic_exchange_n(&r->ref, 0, __ATOMIC_RELAXED) == 0)
+                victim = r;
         }
+        record_drop(m, victim);
+        __atomic_add_fetch(&m->gen, 1, __ATOMIC_RELEASE);
     }
-    struct record *victim = NULL;
-    for (size_t i = 0; i < m->max && !victim; i++)
-        if (m->slots[i]->expires <= now)
-            victim = m->slots[i];
-    while (!victim) {
-        struct record *r = m->slots[m->hand];
-        m->hand = (m->hand + 1) % m->max;
-        if (__atomic_exchange_n(&r->ref, 0, __ATOMIC_RELAXED) == 0)
-            victim = r;
-    }
-    size_t s = victim->slot;
-    record_drop(m, victim);
-    __atomic_add_fetch(&m->gen, 1, __ATOMIC_RELEASE);
-    return s;
+    return m->free_slots[--m->nfree];
 }
 
 int hastls_addrmap_record(struct hastls_addrmap *m, const uint8_t key[16],

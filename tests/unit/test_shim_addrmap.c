@@ -3,6 +3,7 @@
  * names over stale ones, v4-mapped addresses, bogus/insecure/failed records,
  * replacement and the bound. */
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -235,6 +236,71 @@ static void test_replace_and_bound(void **state)
     hastls_addrmap_free(m);
 }
 
+/* Writers record and readers decide at once on a map smaller than the set
+ * of addresses (evictions all along): every decision a reader gets must be
+ * the one its address's record gives (names encode the record). */
+static struct hastls_addrmap *shared;
+
+static void *writer(void *arg)
+{
+    unsigned seed = (unsigned)(uintptr_t)arg;
+    for (int i = 0; i < 20000; i++) {
+        seed = seed * 1103515245u + 12345u;
+        unsigned a = (seed >> 8) % 300;
+        uint8_t k[16];
+        uint8_t v4[4] = {10, 1, (uint8_t)(a >> 8), (uint8_t)a};
+        hastls_ip_key(AF_INET, v4, k);
+        /* even addresses have (0 443), odd ones no record */
+        if (a % 2 == 0)
+            hastls_addrmap_record(shared, k, "even", HASTLS_REC_SECURE, tls443, 1, 1000,
+                                  100);
+        else
+            hastls_addrmap_record(shared, k, "odd", HASTLS_REC_NONE, NULL, 0, 1000, 100);
+    }
+    return NULL;
+}
+
+static void *reader(void *arg)
+{
+    unsigned seed = (unsigned)(uintptr_t)arg;
+    long bad = 0;
+    for (int i = 0; i < 20000; i++) {
+        seed = seed * 1103515245u + 12345u;
+        unsigned a = (seed >> 8) % 300;
+        uint8_t k[16];
+        uint8_t v4[4] = {10, 1, (uint8_t)(a >> 8), (uint8_t)a};
+        hastls_ip_key(AF_INET, v4, k);
+        struct hastls_addrmap_verdict v;
+        if (!decide(shared, k, 80, HASTLS_CLIENT_CFB, 100, &v))
+            continue;
+        enum hastls_verdict want =
+            a % 2 == 0 ? HASTLS_VERDICT_BLOCK : HASTLS_VERDICT_ALLOW;
+        if (v.d.verdict != want || strcmp(v.name, a % 2 == 0 ? "even" : "odd"))
+            bad++;
+    }
+    return (void *)bad;
+}
+
+static void test_threads(void **state)
+{
+    (void)state;
+    shared = hastls_addrmap_new(128);
+    pthread_t t[8];
+    for (uintptr_t i = 0; i < 8; i++)
+        assert_int_equal(
+            pthread_create(&t[i], NULL, i < 4 ? writer : reader, (void *)(i + 1)), 0);
+    long bad = 0;
+    for (int i = 0; i < 8; i++) {
+        void *r;
+        pthread_join(t[i], &r);
+        if (i >= 4)
+            bad += (long)r;
+    }
+    assert_int_equal(bad, 0);
+    assert_true(hastls_addrmap_count(shared) <= 128);
+    hastls_addrmap_free(shared);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -245,6 +311,7 @@ int main(void)
         cmocka_unit_test(test_v4_mapped),
         cmocka_unit_test(test_bogus_insecure_failed),
         cmocka_unit_test(test_replace_and_bound),
+        cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
