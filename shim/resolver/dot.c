@@ -1349,17 +1349,23 @@ fail:
     return -1;
 }
 
+void hastls_dot_stop(struct hastls_dot *d)
+{
+    if (!d || !d->started)
+        return;
+    __atomic_store_n(&d->stop, 1, __ATOMIC_RELEASE);
+    if (write(d->wake[1], "x", 1) < 0) {
+        /* the pipe is non-blocking and nearly empty: cannot fail here */
+    }
+    pthread_join(d->thread, NULL);
+    d->started = 0;
+}
+
 void hastls_dot_free(struct hastls_dot *d)
 {
     if (!d)
         return;
-    if (d->started) {
-        __atomic_store_n(&d->stop, 1, __ATOMIC_RELEASE);
-        if (write(d->wake[1], "x", 1) < 0) {
-            /* the pipe is non-blocking and nearly empty: cannot fail here */
-        }
-        pthread_join(d->thread, NULL);
-    }
+    hastls_dot_stop(d);
     while (d->queries)
         query_unlink(d, d->queries);
     while (d->clients)

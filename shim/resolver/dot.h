@@ -38,7 +38,11 @@ struct hastls_dot *hastls_dot_new(const struct hastls_config *cfg, hastls_log_fn
 int hastls_dot_start(struct hastls_dot *d, int extra_fd, void (*process)(void *),
                      void *arg, char *err, size_t errlen);
 
-/* Stops the thread and frees everything. */
+/* Stops the event thread (no more ub_process calls); sockets stay open, so
+ * libunbound may still write to them until it is deleted.  Idempotent. */
+void hastls_dot_stop(struct hastls_dot *d);
+
+/* Stops the thread if still running, closes every socket, frees everything. */
 void hastls_dot_free(struct hastls_dot *d);
 
 /* After fork() in the child: closes every descriptor, frees nothing. */

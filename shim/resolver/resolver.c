@@ -539,13 +539,12 @@ void hastls_resolver_free(struct hastls_resolver *r)
     if (!r)
         return;
     /* The event thread calls ub_process: stop it before deleting the context.
-     * The transport's connections stay open until libunbound is gone, so
-     * nothing it is waiting for breaks mid-way. */
-    struct hastls_dot *dot = r->dot;
-    if (dot)
-        hastls_dot_free(dot);
+     * The listener's connections stay open until libunbound's worker is gone,
+     * so it never writes to a closed socket (SIGPIPE in a thread of its). */
+    hastls_dot_stop(r->dot);
     if (r->ub)
         ub_ctx_delete(r->ub);
+    hastls_dot_free(r->dot);
     pthread_mutex_destroy(&r->start_mu);
     pthread_mutex_destroy(&r->slots_mu);
     pthread_cond_destroy(&r->slots_cv);
