@@ -97,7 +97,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBSHIMCORE) $(LIBRESOLVER) $(LIBPOLICY)
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 # A target that exercises shim core code names its sources in FUZZ_EXTRA_<name>.
 FUZZ_EXTRA_fuzz_hosts := shim/hosts.c
+FUZZ_EXTRA_fuzz_resolvconf := shim/search.c
 $(BUILD)/fuzz/fuzz_hosts: $(FUZZ_EXTRA_fuzz_hosts)
+$(BUILD)/fuzz/fuzz_resolvconf: $(FUZZ_EXTRA_fuzz_resolvconf)
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(POLICY_SRC) $(RESOLVER_SRC)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) -std=gnu11 -I. $(FUZZ_FLAGS) -o $@ $< $(FUZZ_EXTRA_$*) $(POLICY_SRC) \

@@ -12,6 +12,7 @@
 #include "shim/hosts.h"
 #include "shim/log.h"
 #include "shim/lookup.h"
+#include "shim/search.h"
 #include "shim/state.h"
 
 #define TYPE_A 1
@@ -256,15 +257,9 @@ static int from_hosts(const char *key, int family, struct hastls_hostinfo *out, 
     return 1;
 }
 
-int hastls_lookup_host(const char *name, int family, struct hastls_hostinfo *out)
+/* One name through the front cache and the resolver. */
+static int lookup_one(const char *key, int family, struct hastls_hostinfo *out)
 {
-    char key[HASTLS_NAME_MAX];
-    if (hastls_name_normalize(name, key) < 0)
-        return EAI_NONAME;
-    int rc;
-    if (from_hosts(key, family, out, &rc))
-        return rc;
-
     const struct hastls_config *cfg = hastls_state_config();
     struct hastls_cache *cache = hastls_state_cache();
     struct hastls_addrmap *map = hastls_state_addrmap();
@@ -382,6 +377,39 @@ int hastls_lookup_host(const char *name, int family, struct hastls_hostinfo *out
     if (result == 0)
         fill_info(&v4, &v6, out);
     return result;
+}
+
+int hastls_lookup_host(const char *name, int family, struct hastls_hostinfo *out)
+{
+    char key[HASTLS_NAME_MAX];
+    if (hastls_name_normalize(name, key) < 0)
+        return EAI_NONAME;
+    int rc;
+    if (from_hosts(key, family, out, &rc))
+        return rc;
+    size_t len = strlen(name);
+    if (name[len - 1] == '.') /* absolute: no search list */
+        return lookup_one(key, family, out);
+    /* On the stack (3.5 KiB): the warm path allocates nothing. */
+    struct hastls_search srch;
+    hastls_search_current(&srch);
+    if (srch.n == 0)
+        return lookup_one(key, family, out);
+    char cand[HASTLS_SEARCH_MAX + 1][HASTLS_NAME_MAX];
+    size_t n = hastls_search_candidates(&srch, key, cand, HASTLS_SEARCH_MAX + 1);
+    /* As glibc's res_search: go on after NXDOMAIN and NODATA, stop at
+     * anything else; NODATA anywhere beats NXDOMAIN at the end. */
+    int nodata = 0;
+    rc = EAI_NONAME;
+    for (size_t i = 0; i < n; i++) {
+        rc = lookup_one(cand[i], family, out);
+        if (rc != EAI_NONAME && rc != EAI_NODATA)
+            break;
+        nodata |= rc == EAI_NODATA;
+    }
+    if (rc == EAI_NONAME && nodata)
+        rc = EAI_NODATA;
+    return rc;
 }
 
 void hastls_reverse_name(int family, const void *addr, char *out, size_t len)

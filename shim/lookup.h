@@ -5,8 +5,10 @@
  * every address in the address map with the name and what the HASTLS answer
  * said.  Sources, in order: the hosts file (hosts.h), "localhost" and
  * "*.localhost" (RFC 6761, when the file lacks them), the front cache, the
- * resolver.  Never libc's resolver.  Search domains of resolv.conf are not
- * applied: names are looked up as given.
+ * resolver.  Never libc's resolver.  A name without a trailing dot is also
+ * tried with the search domains of resolv.conf (search.h), as glibc does.
+ * Names answered from the hosts file have no HASTLS record and are not
+ * recorded in the address map (connections to them are not governed).
  */
 #ifndef HASTLS_SHIM_LOOKUP_H
 #define HASTLS_SHIM_LOOKUP_H

@@ -10,6 +10,7 @@
 
 #include "shim/hosts.h"
 #include "shim/log.h"
+#include "shim/search.h"
 #include "shim/state.h"
 
 #define RESOLVER_SO "libhastls-resolver.so"
@@ -46,6 +47,7 @@ static void atfork_prepare(void)
 {
     pthread_mutex_lock(&resolver_lock);
     hastls_hosts_lock();
+    hastls_search_lock();
     if (cache)
         hastls_cache_lock_all(cache);
     if (addrmap)
@@ -58,6 +60,7 @@ static void atfork_parent(void)
         hastls_addrmap_unlock(addrmap);
     if (cache)
         hastls_cache_unlock_all(cache);
+    hastls_search_unlock();
     hastls_hosts_unlock();
     pthread_mutex_unlock(&resolver_lock);
 }
@@ -69,6 +72,7 @@ static void atfork_child(void)
     if (cache)
         hastls_cache_reinit_locks(cache);
     hastls_hosts_reinit_lock();
+    hastls_search_reinit_lock();
     pthread_mutex_init(&resolver_lock, NULL);
     /* The parent's resolver threads are gone: close its descriptors and let
      * the first lookup here create a new one (cache and map stay valid). */

@@ -127,4 +127,24 @@ done
 expect_line "res_query NXDOMAIN -> -1" "$out" '^res_query_nx -1$'
 expect_line "res_send keeps the query ID" "$out" '^res_send id=4242 ancount=[1-9]$'
 
+echo "== resolv.conf search list"
+if echo "search nosuch.example lab.example" >>/etc/resolv.conf 2>/dev/null; then
+    LD_PRELOAD=$S getent ahosts secure >"$out" 2>&1
+    expect_line "short name through the search list" "$out" '^127\.0\.10\.1 +STREAM secure\.lab\.example$'
+    LD_PRELOAD=$S python3 -c 'import socket
+for n in ("mail", "secure.", "nosuchhost"):
+    try:
+        print(n, socket.getaddrinfo(n, 25, socket.AF_INET, socket.SOCK_STREAM)[0][4][0])
+    except socket.gaierror as e:
+        print(n, "gai", e.errno == socket.EAI_NONAME)' >"$out" 2>&1
+    expect_line "python3 short name" "$out" '^mail 127\.0\.10\.4$'
+    expect_line "absolute name: no search" "$out" '^secure\. gai True$'
+    expect_line "unknown everywhere: EAI_NONAME" "$out" '^nosuchhost gai True$'
+    LD_PRELOAD=$S python3 "$PROBE" secure:80 >"$out" 2>&1
+    expect_line "enforced under the qualified name" "$out" \
+        '^hastls: blocked connect to secure\.lab\.example\[127\.0\.10\.1\]:80'
+else
+    echo "skip: /etc/resolv.conf is not writable here"
+fi
+
 finish
