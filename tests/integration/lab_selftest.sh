@@ -235,5 +235,23 @@ wait "$bulk"
 "$T/pktcount" -o "$tmp/n" -- sh -c 'exit 3'
 [ $? = 3 ] && ok || bad "pktcount does not pass on its command's status"
 
+# ---------------------------------------------------------------------------
+# The lab itself, nested in this one: silent on success, CMD's status comes
+# back, a second lab is independent (own keys, own servers on the same
+# addresses), and leaves nothing behind.
+
+out=$(scripts/lab run true 2>&1)
+[ $? = 0 ] && [ -z "$out" ] && ok || bad "scripts/lab run true is not silent: $out"
+TMPDIR=$tmp scripts/lab run sh -c 'echo "$LAB_DIR"; cat "$LAB_TRUST_ANCHOR";
+    dig +short @127.0.0.53 secure.lab.example; exit 7' >"$tmp/nested" 2>&1
+st=$?
+[ $st = 7 ] && ok || bad "scripts/lab run does not pass on CMD's status (got $st)"
+grep -qx '127.0.10.1' "$tmp/nested" && ok || bad "nested lab does not resolve: $(cat "$tmp/nested")"
+grep -q DS "$tmp/nested" && ! grep -qF "$(awk '{print $NF}' "$LAB_TRUST_ANCHOR")" "$tmp/nested" && ok ||
+    bad "nested lab has no trust anchor of its own"
+! compgen -G "$tmp/hastls-lab.*" >/dev/null && ok || bad "nested lab left its directory behind"
+q both.lab.example A
+[ "$STATUS" = NOERROR ] && has_flag ad && ok || bad "this lab's resolver is gone after the nested lab"
+
 echo "lab_selftest: $passed checks passed, $failed failed"
 [ "$failed" = 0 ]
