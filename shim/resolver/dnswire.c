@@ -166,6 +166,25 @@ int hastls_dns_check_query(const uint8_t *msg, size_t len, size_t *qend)
     return skip_questions(msg, len, HASTLS_DNS_HEADER_LEN, 1, qend);
 }
 
+int hastls_dns_has_do(const uint8_t *msg, size_t len)
+{
+    size_t off;
+    struct hastls_dns_rr rr;
+    if (len < HASTLS_DNS_HEADER_LEN || skip_questions(msg, len, HASTLS_DNS_HEADER_LEN,
+                                                      hastls_dns_count(msg, 0), &off) < 0)
+        return -1;
+    unsigned n = (unsigned)hastls_dns_count(msg, 1) + hastls_dns_count(msg, 2) +
+                 hastls_dns_count(msg, 3);
+    int found = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (hastls_dns_parse_rr(msg, len, off, &rr, &off) < 0)
+            return -1;
+        if (rr.type == HASTLS_DNS_TYPE_OPT && (rr.ttl & 0x8000))
+            found = 1;
+    }
+    return found;
+}
+
 static uint8_t lower(uint8_t c)
 {
     return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;

@@ -58,6 +58,10 @@ int hastls_dns_parse_rr(const uint8_t *msg, size_t len, size_t off,
  * Returns 0 or -1. */
 int hastls_dns_check_query(const uint8_t *msg, size_t len, size_t *qend);
 
+/* Returns 1 when MSG carries an OPT record with the DO bit (DNSSEC OK), 0 when
+ * it does not, -1 when MSG is malformed. */
+int hastls_dns_has_do(const uint8_t *msg, size_t len);
+
 /* Returns 1 when the question sections of A and B are equal (names compared
  * without regard to ASCII case), else 0. */
 int hastls_dns_same_question(const uint8_t *a, size_t alen, const uint8_t *b,

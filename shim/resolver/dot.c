@@ -42,6 +42,14 @@
 #define BUF_LIMIT (1u << 20) /* most bytes queued on one connection */
 #define FAILURE_RING 32
 #define MAX_ATTEMPTS (3 * HASTLS_MAX_UPSTREAMS)
+/* Chain prefetch (see prefetch_chain): how many ancestors, closest to the
+ * root, how many answers are kept, how long one is handed to libunbound and
+ * how long it is not asked for again (libunbound caches it by then). */
+#define PREFETCH_LEVELS 4
+#define CHAIN_STORE_MAX 64
+#define CHAIN_SERVE_MS 10000
+#define CHAIN_FRESH_MS 300000
+#define QUESTION_MAX (HASTLS_NAME_MAX + 4)
 
 struct buf {
     uint8_t *p;
@@ -86,10 +94,22 @@ struct query {
     unsigned attempt;
     struct conn *c; /* connection it waits for or was sent on */
     int sent;
-    int reconnects; /* tries again after the server closed the connection */
-    int resends;    /* tries again after no answer on a live connection */
-    int requeue;    /* marked by conn_requeue */
+    int reconnects;  /* tries again after the server closed the connection */
+    int resends;     /* tries again after no answer on a live connection */
+    int requeue;     /* marked by conn_requeue */
+    int prefetch;    /* ours (chain prefetch), no client */
+    uint64_t serial; /* unique, for FOLLOW */
+    uint64_t follow; /* waits for the prefetch query with this serial */
     uint64_t attempt_deadline, deadline;
+};
+
+/* A prefetched DNSKEY or DS answer, keyed by its question (lower case). */
+struct chain_entry {
+    uint8_t question[QUESTION_MAX];
+    size_t qlen;     /* 0: free slot */
+    uint8_t *answer; /* NULL while the prefetch is in flight */
+    size_t alen;
+    uint64_t serve_until, fresh_until;
 };
 
 struct attempt {
@@ -122,6 +142,9 @@ struct hastls_dot {
     unsigned attempt_ms;
     struct client *clients;
     struct query *queries;
+    uint64_t next_serial;
+    int prefetch; /* chain prefetch on: libunbound validates */
+    struct chain_entry chain[CHAIN_STORE_MAX];
     struct pollfd *pfd;
     void **pobj;
     size_t pcap;
@@ -359,6 +382,7 @@ struct hastls_dot *hastls_dot_new(const struct hastls_config *cfg, hastls_log_fn
     d->log = log;
     d->lfd = d->wake[0] = d->wake[1] = d->extra_fd = -1;
     pthread_mutex_init(&d->mu, NULL);
+    d->prefetch = cfg->trust_anchor[0] != '\0';
     d->attempt_ms = cfg->timeout_ms / 2;
     if (d->attempt_ms < MIN_ATTEMPT_MS)
         d->attempt_ms = MIN_ATTEMPT_MS;
@@ -486,10 +510,18 @@ static void client_send(struct hastls_dot *d, struct client *cl, const uint8_t *
         logf_(d, HASTLS_LOG_WARN, "out of memory queuing an answer");
 }
 
+static void prefetch_done(struct hastls_dot *d, struct query *pf, const uint8_t *ans,
+                          size_t alen);
+
 /* No transport is left for Q: answer SERVFAIL so libunbound stops waiting. */
 static void query_servfail(struct hastls_dot *d, struct query *q)
 {
     uint8_t out[HASTLS_DNS_MAX_MSG];
+    if (q->prefetch) {
+        prefetch_done(d, q, NULL, 0);
+        query_unlink(d, q);
+        return;
+    }
     logf_(d, HASTLS_LOG_DEBUG, "no transport left for a query: answering SERVFAIL");
     if (q->cl) {
         size_t n = hastls_dns_servfail(q->msg, q->qend, out, sizeof out);
@@ -863,6 +895,201 @@ static int conn_start(struct hastls_dot *d, struct conn *c)
     return 0;
 }
 
+/* ---- chain prefetch ----
+ *
+ * A validating lookup of www.example.com needs, after the answer, the root's
+ * DNSKEY, then DS and DNSKEY of com, then of example.com: libunbound asks for
+ * them one after the other, each a round trip to the upstream.  When a
+ * validating query for a name arrives, the transport asks for all of them at
+ * once and hands libunbound the answers when it asks: a cold lookup costs one
+ * round trip instead of one per zone.  libunbound still validates everything;
+ * only the timing changes.  Only ancestors of the name are asked for (the
+ * PREFETCH_LEVELS closest to the root), never anything else. */
+
+/* The question section of MSG (ending at QEND), lower-cased, into KEY. */
+static size_t question_key(const uint8_t *msg, size_t qend, uint8_t *key)
+{
+    size_t n = qend - HASTLS_DNS_HEADER_LEN;
+    if (n > QUESTION_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t ch = msg[HASTLS_DNS_HEADER_LEN + i];
+        key[i] = (ch >= 'A' && ch <= 'Z') ? (uint8_t)(ch + 32) : ch;
+    }
+    return n;
+}
+
+static struct chain_entry *chain_find(struct hastls_dot *d, const uint8_t *key,
+                                      size_t klen)
+{
+    for (size_t i = 0; i < CHAIN_STORE_MAX; i++)
+        if (d->chain[i].qlen == klen && !memcmp(d->chain[i].question, key, klen))
+            return &d->chain[i];
+    return NULL;
+}
+
+/* A slot for KEY: a free one, else the one least fresh. */
+static struct chain_entry *chain_slot(struct hastls_dot *d, const uint8_t *key,
+                                      size_t klen)
+{
+    struct chain_entry *e = chain_find(d, key, klen);
+    if (!e) {
+        e = &d->chain[0];
+        for (size_t i = 0; i < CHAIN_STORE_MAX; i++) {
+            if (!d->chain[i].qlen) {
+                e = &d->chain[i];
+                break;
+            }
+            if (d->chain[i].fresh_until < e->fresh_until)
+                e = &d->chain[i];
+        }
+        free(e->answer);
+        memset(e, 0, sizeof *e);
+        memcpy(e->question, key, klen);
+        e->qlen = klen;
+    }
+    return e;
+}
+
+/* Answers query F from ANS (an answer to the same question). */
+static void answer_from(struct hastls_dot *d, const struct query *f, const uint8_t *ans,
+                        size_t alen)
+{
+    if (!f->cl || !hastls_dns_same_question(f->msg, f->len, ans, alen))
+        return;
+    uint8_t *copy = malloc(alen);
+    if (!copy)
+        return;
+    memcpy(copy, ans, alen);
+    hastls_dns_set_id(copy, f->orig_id);
+    /* Same question, same length: give it back exactly as it was asked. */
+    memcpy(copy + HASTLS_DNS_HEADER_LEN, f->msg + HASTLS_DNS_HEADER_LEN,
+           f->qend - HASTLS_DNS_HEADER_LEN);
+    client_send(d, f->cl, copy, alen);
+    free(copy);
+}
+
+static struct query *query_new(struct hastls_dot *d, uint8_t *msg, size_t len,
+                               size_t qend)
+{
+    struct query *q = calloc(1, sizeof *q);
+    if (!q)
+        return NULL;
+    q->msg = msg;
+    q->len = len;
+    q->qend = qend;
+    q->orig_id = hastls_dns_id(msg);
+    q->serial = ++d->next_serial;
+    q->deadline = hastls_dot_now_ms() + d->cfg->timeout_ms;
+    q->next = d->queries;
+    d->queries = q;
+    return q;
+}
+
+/* The prefetch PF is over: ANS (or NULL when it failed) goes to the queries
+ * that waited for it; without an answer they go upstream themselves. */
+static void prefetch_done(struct hastls_dot *d, struct query *pf, const uint8_t *ans,
+                          size_t alen)
+{
+    uint8_t key[QUESTION_MAX];
+    size_t klen = question_key(pf->msg, pf->qend, key);
+    struct chain_entry *e = klen ? chain_find(d, key, klen) : NULL;
+    int usable =
+        ans && (ans[3] & 0x0f) != HASTLS_DNS_RCODE_SERVFAIL && (ans[3] & 0x0f) != 5;
+    if (e) {
+        uint8_t *copy = usable ? malloc(alen) : NULL;
+        if (copy) {
+            memcpy(copy, ans, alen);
+            free(e->answer);
+            e->answer = copy;
+            e->alen = alen;
+            e->serve_until = hastls_dot_now_ms() + CHAIN_SERVE_MS;
+        } else {
+            e->fresh_until = 0; /* ask again next time */
+        }
+    }
+    uint64_t serial = pf->serial;
+    pf->serial = 0;
+    for (;;) {
+        struct query *f;
+        for (f = d->queries; f; f = f->next)
+            if (f->follow == serial)
+                break;
+        if (!f)
+            return;
+        f->follow = 0;
+        if (usable) {
+            answer_from(d, f, ans, alen);
+            query_unlink(d, f);
+        } else {
+            query_dispatch(d, f);
+        }
+    }
+}
+
+/* Sends our own query for NAME (wire form, NLEN bytes) and TYPE, with DO, unless
+ * one is in flight or was answered recently. */
+static void prefetch_one(struct hastls_dot *d, const uint8_t *name, size_t nlen,
+                         uint16_t type)
+{
+    static const uint8_t opt[] = {0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0, 0, 0};
+    size_t len = HASTLS_DNS_HEADER_LEN + nlen + 4 + sizeof opt;
+    uint8_t *msg = malloc(len);
+    if (!msg)
+        return;
+    memset(msg, 0, HASTLS_DNS_HEADER_LEN);
+    msg[2] = 0x01; /* RD */
+    msg[5] = 1;    /* one question */
+    msg[11] = 1;   /* one additional: OPT */
+    memcpy(msg + HASTLS_DNS_HEADER_LEN, name, nlen);
+    size_t o = HASTLS_DNS_HEADER_LEN + nlen;
+    msg[o] = (uint8_t)(type >> 8);
+    msg[o + 1] = (uint8_t)type;
+    msg[o + 2] = 0;
+    msg[o + 3] = 1;
+    memcpy(msg + o + 4, opt, sizeof opt);
+    size_t qend = o + 4;
+    uint8_t key[QUESTION_MAX];
+    size_t klen = question_key(msg, qend, key);
+    struct chain_entry *e = klen ? chain_find(d, key, klen) : NULL;
+    uint64_t now = hastls_dot_now_ms();
+    if (!klen || (e && now < e->fresh_until)) {
+        free(msg);
+        return;
+    }
+    e = chain_slot(d, key, klen);
+    e->fresh_until = now + CHAIN_FRESH_MS;
+    struct query *q = query_new(d, msg, len, qend);
+    if (!q) {
+        free(msg);
+        e->fresh_until = 0;
+        return;
+    }
+    q->prefetch = 1;
+    query_dispatch(d, q);
+}
+
+/* For the query MSG (one uncompressed question ending at QEND): the root's
+ * DNSKEY, and DS and DNSKEY of the name's ancestors. */
+static void prefetch_chain(struct hastls_dot *d, const uint8_t *msg, size_t qend)
+{
+    size_t offs[128], n = 0, o = HASTLS_DNS_HEADER_LEN;
+    while (o < qend && msg[o] != 0 && msg[o] < 64 && n < 128) {
+        offs[n++] = o;
+        o += (size_t)msg[o] + 1;
+    }
+    if (o >= qend || msg[o] != 0)
+        return; /* compressed or malformed: nothing to do */
+    size_t end = o + 1;
+    static const uint8_t root = 0;
+    prefetch_one(d, &root, 1, 48);
+    size_t first = n > PREFETCH_LEVELS ? n - PREFETCH_LEVELS : 1;
+    for (size_t i = n - 1; i >= first && i > 0; i--) {
+        prefetch_one(d, msg + offs[i], end - offs[i], 43);
+        prefetch_one(d, msg + offs[i], end - offs[i], 48);
+    }
+}
+
 static void conn_on_answer(struct hastls_dot *d, struct conn *c, const uint8_t *msg,
                            size_t len)
 {
@@ -885,6 +1112,11 @@ static void conn_on_answer(struct hastls_dot *d, struct conn *c, const uint8_t *
         return;
     }
     c->last_active = hastls_dot_now_ms();
+    if (q->prefetch) {
+        prefetch_done(d, q, msg, len);
+        query_unlink(d, q);
+        return;
+    }
     if (q->cl) {
         uint8_t *copy = malloc(len);
         if (copy) {
@@ -1078,23 +1310,43 @@ static void client_query(struct hastls_dot *d, struct client *cl, const uint8_t 
         logf_(d, HASTLS_LOG_DEBUG, "malformed query from libunbound dropped");
         return;
     }
-    struct query *q = calloc(1, sizeof *q);
-    uint8_t *copy = malloc(len);
-    if (!q || !copy) {
-        free(q);
-        free(copy);
-        return; /* libunbound times out and retries */
+    uint16_t qtype = (uint16_t)((msg[qend - 4] << 8) | msg[qend - 3]);
+    uint8_t key[QUESTION_MAX];
+    size_t klen = question_key(msg, qend, key);
+    if (klen && (qtype == 43 || qtype == 48)) {
+        /* Prefetched, or being prefetched? */
+        struct chain_entry *e = chain_find(d, key, klen);
+        if (e && e->answer && hastls_dot_now_ms() < e->serve_until) {
+            struct query tmp = {.cl = cl,
+                                .msg = (uint8_t *)msg,
+                                .len = len,
+                                .qend = qend,
+                                .orig_id = hastls_dns_id(msg)};
+            answer_from(d, &tmp, e->answer, e->alen);
+            return;
+        }
     }
+    uint8_t *copy = malloc(len);
+    if (!copy)
+        return; /* libunbound times out and retries */
     memcpy(copy, msg, len);
-    q->msg = copy;
-    q->len = len;
-    q->qend = qend;
+    struct query *q = query_new(d, copy, len, qend);
+    if (!q) {
+        free(copy);
+        return;
+    }
     q->cl = cl;
-    q->orig_id = hastls_dns_id(msg);
-    q->deadline = hastls_dot_now_ms() + d->cfg->timeout_ms;
-    q->next = d->queries;
-    d->queries = q;
-    query_dispatch(d, q);
+    if (qtype == 43 || qtype == 48) {
+        for (struct query *pf = d->queries; pf; pf = pf->next)
+            if (pf->prefetch && pf->serial &&
+                hastls_dns_same_question(pf->msg, pf->len, msg, len)) {
+                q->follow = pf->serial; /* answered when the prefetch is */
+                return;
+            }
+    }
+    query_dispatch(d, q); /* may free Q */
+    if (d->prefetch && qtype != 43 && qtype != 48 && hastls_dns_has_do(msg, len) == 1)
+        prefetch_chain(d, msg, qend);
 }
 
 static void client_event(struct hastls_dot *d, struct client *cl, short rev)
@@ -1368,6 +1620,8 @@ void hastls_dot_free(struct hastls_dot *d)
     hastls_dot_stop(d);
     while (d->queries)
         query_unlink(d, d->queries);
+    for (size_t i = 0; i < CHAIN_STORE_MAX; i++)
+        free(d->chain[i].answer);
     while (d->clients)
         client_close(d, d->clients);
     for (size_t i = 0; i < d->nconns; i++) {

@@ -150,6 +150,9 @@ struct hastls_resolver *hastls_resolver_new(const struct hastls_config *cfg,
         {"rrset-cache-slabs:", "1"},
         {"key-cache-slabs:", "1"},
         {"infra-cache-slabs:", "1"},
+        /* RFC 8145 key-tag queries: an extra query that only tells the
+         * upstream which trust anchor we hold. */
+        {"trust-anchor-signaling:", "no"},
     };
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
         if (ub_opt(r->ub, opts[i][0], opts[i][1], err, errlen) < 0)

@@ -44,6 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     abort();
         }
         hastls_dns_same_question(m, len, m, len);
+        if (hastls_dns_has_do(m, len) > 1)
+            abort();
         if (hastls_dns_check_query(m, len, &qend) == 0) {
             if (qend > len)
                 abort();

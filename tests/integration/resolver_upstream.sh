@@ -14,6 +14,7 @@
 #  - a connection the server drops with a query in flight: the query goes
 #    again on a new connection;
 #  - our side closes a connection idle for 10 s and resumes the session later;
+#  - a cold validating lookup needs one round trip (chain prefetch);
 #  - an upstream that accepts TCP but never speaks TLS: fail-over in time.
 set -u
 H=$HASTLS_BUILD/hastls
@@ -21,7 +22,7 @@ fails=0
 relay=$LAB_DIR/dotrelay.py
 
 cat >"$relay" <<'PY'
-import argparse, socket, ssl, struct, sys, threading
+import argparse, socket, ssl, struct, sys, threading, time
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--listen", required=True)      # ADDR:PORT
@@ -31,6 +32,7 @@ ap.add_argument("--log", required=True)
 ap.add_argument("--idle", type=float, default=0) # close a connection idle this long
 ap.add_argument("--forward", default="127.0.0.53:53")
 ap.add_argument("--drop-first", action="store_true") # close on the first query, unanswered
+ap.add_argument("--delay", type=float, default=0)    # hold every answer this long
 a = ap.parse_args()
 logf = open(a.log, "a", buffering=1)
 lock = threading.Lock()
@@ -69,6 +71,21 @@ def options(m):
         o += rdlen
     return None
 
+def qname(m):
+    o, labels = 12, []
+    while m[o]:
+        labels.append(m[o + 1:o + 1 + m[o]].decode())
+        o += m[o] + 1
+    return ".".join(labels) or ".", struct.unpack(">H", m[o + 1:o + 3])[0]
+
+first = [None]
+
+def answer_later(t, q, wl):
+    time.sleep(a.delay)
+    r = forward(q)
+    with wl:
+        t.sendall(struct.pack(">H", len(r)) + r)
+
 def recv_exact(s, n):
     b = b""
     while len(b) < n:
@@ -92,6 +109,7 @@ def serve(conn):
         log("handshake-failed %s" % e)
         return
     log("conn alpn=%s resumed=%s" % (t.selected_alpn_protocol(), t.session_reused))
+    wlock = threading.Lock()
     if a.idle:
         t.settimeout(a.idle)
     try:
@@ -105,8 +123,16 @@ def serve(conn):
             if drop:
                 log("dropping the connection")
                 break
+            if a.delay:
+                now = time.time()
+                if first[0] is None:
+                    first[0] = now
+                log("arrival %d %s %d" % ((now - first[0]) * 1000, *qname(q)))
+                threading.Thread(target=answer_later, args=(t, q, wlock), daemon=True).start()
+                continue
             r = forward(q)
-            t.sendall(struct.pack(">H", len(r)) + r)
+            with wlock:
+                t.sendall(struct.pack(">H", len(r)) + r)
     except (EOFError, socket.timeout, OSError):
         pass
     log("closed")
@@ -297,6 +323,22 @@ grep -v '^hastls: upstream.*connecting' "$out" | sed 's/^/    /'
 check "idle connection closed by us" "$out" 'upstream 127\.0\.0\.53@853: closing idle connection'
 check "next lookup answered" "$out" '^clear.lab.example A: secure '
 check "one full handshake, then a resumed session" "$out" '^stats: tls_handshakes=1 tls_resumptions=1 '
+
+# ---- a cold validating lookup takes one round trip to the upstream: the
+# transport asks for the DNSSEC chain (root DNSKEY, DS and DNSKEY of example
+# and lab.example) together with the answer.  The relay holds every answer for
+# 500 ms, so every query that arrives later waited for an earlier answer.
+log8=$LAB_DIR/relay8.log
+start_relay 127.0.0.63 "$log8" --delay 0.5
+out=$LAB_DIR/l8.out
+"$H" lookup --upstream 127.0.0.63#dot.lab.example secure.lab.example >"$out" 2>&1
+sed 's/^/    /' "$out" "$log8"
+check "answer through the slow relay" "$out" '^secure.lab.example HASTLS: secure '
+check "the chain asked for at once: root DNSKEY" "$log8" '^arrival [0-9]+ \. 48$'
+check "the chain asked for at once: lab.example DNSKEY" "$log8" '^arrival [0-9]+ lab\.example 48$'
+late=$(awk '/^arrival / && $2 >= 500 { n++ } END { print n + 0 }' "$log8")
+[ "$late" -eq 0 ] && ok "every query sent in the first round trip" ||
+    bad "$late queries waited for an earlier answer"
 
 # ---- a black hole first: TCP connects (the kernel's backlog) but TLS never
 # starts; the handshake times out and the second upstream answers in time.

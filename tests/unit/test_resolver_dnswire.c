@@ -299,6 +299,21 @@ static void test_check_query_and_question(void **state)
         assert_int_equal(hastls_dns_check_query(a, l, &qend), -1);
 }
 
+static void test_has_do(void **state)
+{
+    (void)state;
+    uint8_t q[512];
+    size_t len = make_query(q, "a.example", 1, 1, NULL, 0); /* OPT with DO */
+    assert_int_equal(hastls_dns_has_do(q, len), 1);
+    q[len - 4] = 0; /* clear the DO bit in the OPT TTL */
+    assert_int_equal(hastls_dns_has_do(q, len), 0);
+    len = make_query(q, "a.example", 1, 0, NULL, 0);
+    assert_int_equal(hastls_dns_has_do(q, len), 0);
+    q[11] = 1; /* claims an additional record that is not there */
+    assert_int_equal(hastls_dns_has_do(q, len), -1);
+    assert_int_equal(hastls_dns_has_do(q, 11), -1);
+}
+
 static void test_servfail(void **state)
 {
     (void)state;
@@ -428,6 +443,7 @@ int main(void)
         cmocka_unit_test(test_read_name_escapes),
         cmocka_unit_test(test_frame),
         cmocka_unit_test(test_check_query_and_question),
+        cmocka_unit_test(test_has_do),
         cmocka_unit_test(test_servfail),
         cmocka_unit_test(test_answer_records),
         cmocka_unit_test(test_peer_is_self),
