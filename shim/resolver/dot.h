@@ -11,9 +11,16 @@
  *   opportunistic as encrypted, then cleartext TCP to the upstream's port 53
  *   off           cleartext TCP to port 53 only
  * Upstreams are tried in configuration order; one that refuses, fails its
- * handshake or times out is skipped for a back-off period.  When no transport
- * is left, the query is answered SERVFAIL and the per-upstream reasons are kept
- * for hastls_dot_failures().
+ * handshake or times out is skipped for a back-off period.  A query the server
+ * leaves unanswered is sent once more (new ID); one on a connection the server
+ * closes goes once more on a new connection.  When no transport is left, the
+ * query is answered SERVFAIL and the per-upstream reasons are kept for
+ * hastls_dot_failures().
+ *
+ * With validation on, a query for a name also sends DNSKEY and DS queries for
+ * its ancestors (and the root's DNSKEY) at once, and libunbound's later chain
+ * queries are answered from those answers: one round trip to the upstream for
+ * a cold lookup instead of one per zone.
  *
  * The same thread also runs libunbound's result processing (ub_process) when
  * its descriptor becomes readable, so one thread serves the whole resolver.
