@@ -343,5 +343,14 @@ if command -v dash >/dev/null 2>&1; then
     expect_eq "hastls-shell in dash (set -- on)" "$shim" "$got"
 fi
 
+if command -v zsh >/dev/null 2>&1; then
+    got=$(LD_PRELOAD="$t/libone.so" HASTLS_SHIM=$shim zsh -c '
+        . "$1" on >/dev/null; echo "$LD_PRELOAD"; . "$1" off >/dev/null; echo "$LD_PRELOAD"
+        set | grep -c "^_hastls"' sh "$repo/scripts/hastls-shell")
+    expect_eq "hastls-shell in zsh" "$shim:$t/libone.so
+$t/libone.so
+0" "$got"
+fi
+
 echo "$failures failure(s)"
 [ "$failures" -eq 0 ]
