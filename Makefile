@@ -191,7 +191,7 @@ install: all man
 	    install -m 0644 $$p $(DESTDIR)$(MANDIR)/man$${p##*.}/ || exit 1; \
 	done
 	install -m 0644 docs/hastls.conf.example $(DESTDIR)$(SYSCONFDIR)/hastls/hastls.conf.example
-	install -m 0644 README.md LICENSE docs/hastls.conf.example docs/hastls-systemd.conf \
+	install -m 0644 README.md LICENSE docs/INSTALL.md docs/hastls.conf.example docs/hastls-systemd.conf \
 	    $(DESTDIR)$(DOCDIR)/
 
 # Removes what install put there; a hastls.conf written by the administrator
@@ -201,7 +201,7 @@ uninstall:
 	    $(DESTDIR)$(BINDIR)/hastls $(DESTDIR)$(BINDIR)/hastls-run $(DESTDIR)$(BINDIR)/hastls-shell \
 	    $(DESTDIR)$(SYSCONFDIR)/hastls/hastls.conf.example
 	for p in $(notdir $(MAN_PAGES)); do rm -f $(DESTDIR)$(MANDIR)/man$${p##*.}/$$p; done
-	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,README.md LICENSE hastls.conf.example hastls-systemd.conf)
+	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,README.md LICENSE INSTALL.md hastls.conf.example hastls-systemd.conf)
 	for d in $(DESTDIR)$(PKGLIBDIR) $(DESTDIR)$(SYSCONFDIR)/hastls $(DESTDIR)$(DOCDIR); do \
 	    rmdir $$d 2>/dev/null || true; \
 	done

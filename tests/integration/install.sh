@@ -55,6 +55,7 @@ installed=(
     "$prefix/share/man/man5/hastls.conf.5"
     "$prefix/share/man/man7/libhastls.7"
     "$prefix/share/doc/hastls/README.md"
+    "$prefix/share/doc/hastls/INSTALL.md"
     "$prefix/share/doc/hastls/hastls.conf.example"
     "$prefix/share/doc/hastls/hastls-systemd.conf"
     "/etc/hastls/hastls.conf.example"
