@@ -75,14 +75,13 @@ __attribute__((visibility("default"))) int getaddrinfo(const char *node,
         if (rc != EAI_NONAME)
             return rc;
     }
-    if (hints->ai_flags & AI_NUMERICHOST)
-        return EAI_NONAME;
-
     int saved = errno;
     struct hastls_svc_list svc;
-    rc = hastls_ai_services(service, hints, &svc);
+    rc = hastls_ai_services(service, hints, &svc); /* glibc checks it first */
     if (rc)
         return rc;
+    if (hints->ai_flags & AI_NUMERICHOST)
+        return EAI_NONAME;
     int family = hints->ai_family;
     if (hints->ai_flags & AI_ADDRCONFIG) {
         int seen4, seen6;
