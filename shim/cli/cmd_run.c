@@ -366,7 +366,9 @@ static int find_shim(char *out)
 
 /* Builds the child's LD_PRELOAD: SHIM first, so that its symbols win, then
  * the entries of OLD (split at spaces and colons, as the loader does) in
- * their order, without repeats of the shim.  Returns a malloc()ed string or
+ * their order, without repeats of the shim and without any other
+ * libhastls.so (another build or installation: two copies would each load a
+ * configuration and a resolver).  Returns a malloc()ed string or
  * NULL when out of memory. */
 static char *compose_preload(const char *shim, const char *old)
 {
@@ -386,7 +388,8 @@ static char *compose_preload(const char *shim, const char *old)
     }
     char *save = NULL;
     for (char *e = strtok_r(copy, " :", &save); e; e = strtok_r(NULL, " :", &save)) {
-        if (!strcmp(e, shim))
+        const char *base = strrchr(e, '/');
+        if (!strcmp(e, shim) || !strcmp(base ? base + 1 : e, SHIM_NAME))
             continue;
         struct stat st;
         if (have_st && stat(e, &st) == 0 && st.st_dev == shim_st.st_dev &&

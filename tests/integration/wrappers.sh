@@ -90,6 +90,10 @@ line" '*' '$HOME' 'back\slash' "  lead" "trail  " "-x" "--" "é")
         "$shim:$t/libone.so:$t/libtwo.so" "$got"
     got=$(LD_PRELOAD="$t/libone.so:$shim" $r sh -c 'echo "$LD_PRELOAD"')
     expect_eq "$r: shim not repeated" "$shim:$t/libone.so" "$got"
+    mkdir -p "$t/other"
+    cp "$shim" "$t/other/libhastls.so"
+    got=$(LD_PRELOAD="$t/other/libhastls.so $t/libone.so" $r sh -c 'echo "$LD_PRELOAD"')
+    expect_eq "$r: another libhastls.so dropped" "$shim:$t/libone.so" "$got"
     # The loader really mapped the shim and the other objects into CMD.
     got=$(LD_PRELOAD="$t/libone.so" $r cat /proc/self/maps |
         grep -c -e "$shim" -e "$t/libone.so" | tr -d ' ')
