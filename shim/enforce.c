@@ -64,7 +64,7 @@ int hastls_enforce(const struct sockaddr *sa, socklen_t len, const char *what)
                  hastls_privacy_name(cfg->privacy));
         return refuse(cfg, what, "", key, port, reason);
     }
-    struct hastls_addrmap *map = hastls_state_addrmap();
+    struct hastls_addrmap *map = hastls_state_addrmap_if_any();
     struct hastls_addrmap_verdict v;
     if (!map ||
         !hastls_addrmap_decide(map, key, port, cfg->client, cfg->bogus, hastls_now(), &v))

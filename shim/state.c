@@ -43,23 +43,30 @@ static void print_errors(char *err)
         hastls_log_raw(line);
 }
 
+/* What prepare locked, so parent and child release exactly that even if
+ * another thread made the tables meanwhile. */
+static struct hastls_cache *fork_cache;
+static struct hastls_addrmap *fork_map;
+
 static void atfork_prepare(void)
 {
     pthread_mutex_lock(&resolver_lock);
     hastls_hosts_lock();
     hastls_search_lock();
-    if (cache)
-        hastls_cache_lock_all(cache);
-    if (addrmap)
-        hastls_addrmap_lock(addrmap);
+    fork_cache = __atomic_load_n(&cache, __ATOMIC_ACQUIRE);
+    fork_map = __atomic_load_n(&addrmap, __ATOMIC_ACQUIRE);
+    if (fork_cache)
+        hastls_cache_lock_all(fork_cache);
+    if (fork_map)
+        hastls_addrmap_lock(fork_map);
 }
 
 static void atfork_parent(void)
 {
-    if (addrmap)
-        hastls_addrmap_unlock(addrmap);
-    if (cache)
-        hastls_cache_unlock_all(cache);
+    if (fork_map)
+        hastls_addrmap_unlock(fork_map);
+    if (fork_cache)
+        hastls_cache_unlock_all(fork_cache);
     hastls_search_unlock();
     hastls_hosts_unlock();
     pthread_mutex_unlock(&resolver_lock);
@@ -67,10 +74,10 @@ static void atfork_parent(void)
 
 static void atfork_child(void)
 {
-    if (addrmap)
-        hastls_addrmap_reinit_lock(addrmap);
-    if (cache)
-        hastls_cache_reinit_locks(cache);
+    if (fork_map)
+        hastls_addrmap_reinit_lock(fork_map);
+    if (fork_cache)
+        hastls_cache_reinit_locks(fork_cache);
     hastls_hosts_reinit_lock();
     hastls_search_reinit_lock();
     pthread_mutex_init(&resolver_lock, NULL);
@@ -115,10 +122,6 @@ static void load_config(void)
         _exit(1);
     }
     hastls_log_set_level(config.log_level);
-    cache = hastls_cache_new(CACHE_SHARDS, CACHE_WAYS);
-    addrmap = hastls_addrmap_new(ADDRMAP_MAX);
-    if (!cache || !addrmap)
-        hastls_log(HASTLS_LOG_ERROR, "out of memory at start-up: lookups will fail");
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
     hastls_guard_leave();
 }
@@ -131,16 +134,37 @@ const struct hastls_config *hastls_state_config(void)
     return &config;
 }
 
+/* The cache and the map are made on the first lookup, not at start-up:
+ * programs that never resolve a name do not pay for them. */
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+static void make_tables(void)
+{
+    struct hastls_cache *c = hastls_cache_new(CACHE_SHARDS, CACHE_WAYS);
+    struct hastls_addrmap *m = hastls_addrmap_new(ADDRMAP_MAX);
+    if (!c || !m)
+        hastls_log(HASTLS_LOG_ERROR, "out of memory: lookups will fail");
+    __atomic_store_n(&cache, c, __ATOMIC_RELEASE);
+    __atomic_store_n(&addrmap, m, __ATOMIC_RELEASE);
+}
+
 struct hastls_cache *hastls_state_cache(void)
 {
     hastls_state_config();
+    pthread_once(&tables_once, make_tables);
     return cache;
 }
 
 struct hastls_addrmap *hastls_state_addrmap(void)
 {
     hastls_state_config();
+    pthread_once(&tables_once, make_tables);
     return addrmap;
+}
+
+struct hastls_addrmap *hastls_state_addrmap_if_any(void)
+{
+    return __atomic_load_n(&addrmap, __ATOMIC_ACQUIRE);
 }
 
 /* Loads the configuration before main(), so a bad file stops the program

@@ -6,7 +6,7 @@
  *   (_exit, before main() runs when possible).  Running the program without
  *   the protection it was started to have would be worse than not running it;
  *   torsocks does the same.
- * - The front cache and the address map (created with the configuration).
+ * - The front cache and the address map (created on the first lookup).
  * - The resolver: libhastls-resolver.so is dlopen()ed on the first lookup,
  *   found next to libhastls.so itself (dladdr), else in HASTLS_PKGLIBDIR.  If
  *   it cannot be loaded or created, lookups fail (EAI_AGAIN) with a log line;
@@ -29,10 +29,14 @@
 /* The configuration (loads it on first use). Never NULL. */
 const struct hastls_config *hastls_state_config(void);
 
-/* The global cache and address map (after hastls_state_config()); NULL only
- * when out of memory at start-up. */
+/* The global cache and address map, made on first use; NULL only when out
+ * of memory. */
 struct hastls_cache *hastls_state_cache(void);
 struct hastls_addrmap *hastls_state_addrmap(void);
+
+/* The address map if a lookup made it, else NULL (connect() before any
+ * lookup has nothing to decide from). */
+struct hastls_addrmap *hastls_state_addrmap_if_any(void);
 
 /* The resolver: loads and creates it on the first call.  Returns 0 with *API
  * and *R set, or -1 (already logged). */
