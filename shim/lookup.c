@@ -277,7 +277,12 @@ static int lookup_one(const char *key, int family, struct hastls_hostinfo *out)
         if (v4.gen != gen || v6.gen != gen) {
             /* The map evicted since: record the addresses again. */
             enum hastls_rec rec = (enum hastls_rec)vr.flags;
-            record_addresses(key, &v4, &v6, rec, vr.u.pairs, vr.n,
+            struct hastls_cache_val r4 = v4, r6 = v6;
+            if (r4.status == HASTLS_SEC_BOGUS)
+                r4.n = 0; /* never handed out, so never governed */
+            if (r6.status == HASTLS_SEC_BOGUS)
+                r6.n = 0;
+            record_addresses(key, &r4, &r6, rec, vr.u.pairs, vr.n,
                              min3(v4.expires, v6.expires, vr.expires), now);
             v4.gen = v6.gen = gen;
             hastls_cache_put(cache, key, TYPE_A, now, &v4);
