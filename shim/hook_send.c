@@ -52,8 +52,10 @@ __attribute__((visibility("default"))) int sendmmsg(int fd, struct mmsghdr *vec,
         errno = ENOSYS;
         return -1;
     }
+    if (!vec)
+        return real(fd, vec, vlen, flags); /* EFAULT, from the kernel */
     unsigned int ok = 0;
-    for (; vec && ok < vlen; ok++) {
+    for (; ok < vlen; ok++) {
         const struct msghdr *m = &vec[ok].msg_hdr;
         if (m->msg_name && hastls_enforce(m->msg_name, m->msg_namelen, "send") < 0)
             break;
