@@ -101,6 +101,26 @@ st=$?
 [ "$st" -eq 1 ] && echo "ok   status 1 for a bogus answer" ||
     { echo "FAIL status $st for a bogus answer"; fails=$((fails + 1)); }
 
+# Usage: --help on stdout with 0, errors on stderr with 2.
+"$H" lookup --help >"$LAB_DIR/help.out" 2>&1
+st=$?
+[ "$st" -eq 0 ] && grep -q '^usage: hastls lookup' "$LAB_DIR/help.out" && echo "ok   --help" ||
+    { echo "FAIL --help (status $st)"; fails=$((fails + 1)); }
+for bad in "--privacy loud x" "--timeout 5 x" "--pin notbase64 x" "x NOSUCHTYPE" "--bogus x" ""; do
+    # shellcheck disable=SC2086
+    "$H" lookup $bad >/dev/null 2>"$LAB_DIR/usage.err"
+    st=$?
+    if [ "$st" -eq 2 ] && [ -s "$LAB_DIR/usage.err" ]; then
+        echo "ok   usage error '$bad': status 2"
+    else
+        echo "FAIL usage error '$bad': status $st"
+        fails=$((fails + 1))
+    fi
+done
+lookup --upstream 127.0.0.53#dot.lab.example 'bad..name' A
+expect "malformed name: failed with libunbound's reason" '^bad\.\.name A: failed .*'
+expect "malformed name: reason" '^  reason: libunbound: '
+
 # Nothing of ours goes to the upstream's cleartext port: count packets to or
 # from 127.0.0.53 port 53 while we resolve a fresh name (the upstream's own
 # recursion goes to 127.0.1.1 and is not counted).
