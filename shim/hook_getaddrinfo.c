@@ -100,17 +100,15 @@ __attribute__((visibility("default"))) int getaddrinfo(const char *node,
     /* AF_INET6 with AI_V4MAPPED may answer with IPv4: ask for both. */
     int lookup_family =
         family == AF_INET6 && (hints->ai_flags & AI_V4MAPPED) ? AF_UNSPEC : family;
-    struct hastls_hostinfo *hi = malloc(sizeof *hi);
-    if (!hi)
-        return EAI_MEMORY;
-    rc = hastls_lookup_host(node, lookup_family, hi);
+    /* On the stack (about 3 KiB): a warm lookup allocates only the result. */
+    struct hastls_hostinfo hi;
+    rc = hastls_lookup_host(node, lookup_family, &hi);
     if (rc == 0) {
         struct hastls_ip ips[2 * HASTLS_LOOKUP_MAX];
-        size_t n = hastls_ai_select(family, hints->ai_flags, hi->v4, hi->n4, hi->v6,
-                                    hi->n6, hi->v6_first, ips, 2 * HASTLS_LOOKUP_MAX);
-        rc = n ? hastls_ai_build(ips, n, hi->canon, hints, &svc, res) : EAI_NODATA;
+        size_t n = hastls_ai_select(family, hints->ai_flags, hi.v4, hi.n4, hi.v6, hi.n6,
+                                    hi.v6_first, ips, 2 * HASTLS_LOOKUP_MAX);
+        rc = n ? hastls_ai_build(ips, n, hi.canon, hints, &svc, res) : EAI_NODATA;
     }
-    free(hi);
     errno = saved;
     return rc;
 }
