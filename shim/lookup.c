@@ -19,6 +19,7 @@
 #define TYPE_PTR 12
 #define TYPE_AAAA 28
 #define MAX_PAIRS 4096
+#define FAILED_RECORD_TTL 30 /* seconds */
 
 /* One batched resolver call with the guard set (the resolver's own sockets
  * must pass the hooks untouched).  Returns 0, or -1 (logged) when the
@@ -359,14 +360,18 @@ static int lookup_one(const char *key, int family, struct hastls_hostinfo *out)
         exp = v4.expires < v6.expires ? v4.expires : v6.expires;
     record_addresses(key, &r4, &r6, rec, pairs, np, exp, now);
 
-    /* Failed answers are not cached: the next lookup tries again. */
+    /* Failed address answers are not cached: the next lookup tries again. */
     v4.gen = v6.gen = gen;
     if (v4.status != HASTLS_SEC_FAILED)
         hastls_cache_put(cache, key, TYPE_A, now, &v4);
     if (v6.status != HASTLS_SEC_FAILED)
         hastls_cache_put(cache, key, TYPE_AAAA, now, &v6);
-    if (vr.status != HASTLS_SEC_FAILED && rec != HASTLS_REC_FAILED)
-        hastls_cache_put(cache, key, rtype, now, &vr);
+    /* A failed HASTLS lookup is kept briefly: connections are allowed either
+     * way, and a resolver that cannot answer the type would otherwise cost a
+     * round trip and a warning on every lookup of the name. */
+    if (rec == HASTLS_REC_FAILED)
+        vr.expires = now + FAILED_RECORD_TTL;
+    hastls_cache_put(cache, key, rtype, now, &vr);
 
     char why4[512], why6[512];
     snprintf(why4, sizeof why4, "%s", ans[0]->reason);
