@@ -37,7 +37,7 @@
 
 #define IDLE_CLOSE_MS 10000 /* close an upstream connection idle this long */
 #define BACKOFF_MIN_MS 500  /* first back-off after a failure, doubling */
-#define BACKOFF_MAX_MS 8000
+#define BACKOFF_MAX_MS 60000
 #define MIN_ATTEMPT_MS 200
 #define BUF_LIMIT (1u << 20) /* most bytes queued on one connection */
 #define FAILURE_RING 32
@@ -589,6 +589,25 @@ static int query_send(struct hastls_dot *d, struct conn *c, struct query *q)
 
 static int conn_start(struct hastls_dot *d, struct conn *c);
 
+static struct conn *attempt_conn(struct hastls_dot *d, unsigned i)
+{
+    const struct attempt *a = &d->attempts[i];
+    return &d->conns[2 * a->up + (a->tls ? 0 : 1)];
+}
+
+/* Whether an attempt from FROM on has a connection that is up, being set up
+ * or not backing off.  A backing-off upstream is skipped only then: with no
+ * alternative (one upstream, say) it is tried anyway rather than no DNS. */
+static int alternative_after(struct hastls_dot *d, unsigned from, uint64_t now)
+{
+    for (unsigned i = from; i < d->nattempts; i++) {
+        const struct conn *c = attempt_conn(d, i);
+        if (c->st != C_DOWN || now >= c->backoff_until)
+            return 1;
+    }
+    return 0;
+}
+
 /* Finds a transport for Q, starting at its current attempt: sends it on a
  * ready connection, parks it on one being set up, or answers SERVFAIL when
  * the profile allows nothing more.  May free Q. */
@@ -599,9 +618,11 @@ static void query_dispatch(struct hastls_dot *d, struct query *q)
     q->has_old_id = 0;
     while (q->attempt < d->nattempts) {
         const struct attempt *a = &d->attempts[q->attempt];
-        struct conn *c = &d->conns[2 * a->up + (a->tls ? 0 : 1)];
+        struct conn *c = attempt_conn(d, q->attempt);
         if (c->st == C_DOWN) {
-            if (hastls_dot_now_ms() < c->backoff_until || conn_start(d, c) < 0) {
+            uint64_t now = hastls_dot_now_ms();
+            if ((now < c->backoff_until && alternative_after(d, q->attempt + 1, now)) ||
+                conn_start(d, c) < 0) {
                 q->attempt++;
                 continue;
             }

@@ -14,6 +14,7 @@
 #  - a connection the server drops with a query in flight: the query goes
 #    again on a new connection;
 #  - our side closes a connection idle for 10 s and resumes the session later;
+#  - a lone upstream is retried as soon as it is back, whatever its back-off;
 #  - a cold validating lookup needs one round trip (chain prefetch);
 #  - an upstream that accepts TCP but never speaks TLS: fail-over in time.
 set -u
@@ -323,6 +324,29 @@ grep -v '^hastls: upstream.*connecting' "$out" | sed 's/^/    /'
 check "idle connection closed by us" "$out" 'upstream 127\.0\.0\.53@853: closing idle connection'
 check "next lookup answered" "$out" '^clear.lab.example A: secure '
 check "one full handshake, then a resumed session" "$out" '^stats: tls_handshakes=1 tls_resumptions=1 '
+
+# ---- back-off never leaves a lone upstream untried: after several refused
+# lookups (back-off grown to seconds) it is asked as soon as it is back.
+rm -f "$fifo"
+mkfifo "$fifo"
+out=$LAB_DIR/l9.out
+HASTLS_LOG=debug "$H" lookup --names "$fifo" --upstream 127.0.0.64#dot.lab.example A >"$out" 2>&1 &
+lp=$!
+exec 3>"$fifo"
+for i in 1 2 3 4 5 6; do
+    echo "refused$i.lab.example" >&3
+    waitfor "$out" "^refused$i.lab.example A:"
+done
+log9=$LAB_DIR/relay9.log
+start_relay 127.0.0.64 "$log9"
+echo secure.lab.example >&3
+waitfor "$out" '^secure.lab.example A:'
+exec 3>&-
+wait "$lp"
+grep -v 'connecting\|closed by server' "$out" | sed 's/^/    /'
+n=$(grep -c '^refused[0-9]\.lab\.example A: failed ' "$out")
+[ "$n" -eq 6 ] && ok "six lookups failed while the upstream was down" || bad "$n failed lookups of 6"
+check "answered as soon as it is back, whatever the back-off" "$out" '^secure.lab.example A: secure '
 
 # ---- a cold validating lookup takes one round trip to the upstream: the
 # transport asks for the DNSSEC chain (root DNSKEY, DS and DNSKEY of example
