@@ -506,6 +506,40 @@ int hastls_lookup_ptr(int family, const void *addr, char *name)
     return rc;
 }
 
+/* Records the addresses of a res_query() A or AAAA answer ADDRS for NAME
+ * with what the HASTLS answer REC says (see hastls_lookup_raw). */
+static void record_raw(const char *name, const struct hastls_answer *addrs,
+                       const struct hastls_answer *rec_ans, uint16_t rtype)
+{
+    char key[HASTLS_NAME_MAX];
+    struct hastls_addrmap *m = hastls_state_addrmap();
+    if (!m || hastls_name_normalize(name, key) < 0 || addrs->n_rr == 0 ||
+        (addrs->status != HASTLS_SEC_SECURE && addrs->status != HASTLS_SEC_INSECURE))
+        return;
+    struct hastls_pair *pairs = malloc(MAX_PAIRS * sizeof *pairs);
+    if (!pairs)
+        return;
+    size_t np = 0;
+    const char *why = "";
+    enum hastls_rec rec = hastls_rec_of(rec_ans, rtype, pairs, &np, &why);
+    uint64_t now = hastls_now();
+    uint32_t ttl = addrs->ttl;
+    if (rec != HASTLS_REC_FAILED && rec_ans->ttl < ttl)
+        ttl = rec_ans->ttl;
+    for (size_t i = 0; i < addrs->n_rr; i++) {
+        const struct hastls_rr *rr = &addrs->rr[i];
+        uint8_t k[16];
+        if (rr->type == TYPE_A && rr->rdlen == 4)
+            hastls_ip_key(AF_INET, rr->rdata, k);
+        else if (rr->type == TYPE_AAAA && rr->rdlen == 16)
+            hastls_ip_key(AF_INET6, rr->rdata, k);
+        else
+            continue;
+        hastls_addrmap_record(m, k, key, rec, pairs, np, now + ttl, now);
+    }
+    free(pairs);
+}
+
 int hastls_lookup_raw(const char *name, int cls, int type, uint16_t id,
                       unsigned char *answer, int anslen, int *herr)
 {
@@ -514,12 +548,23 @@ int hastls_lookup_raw(const char *name, int cls, int type, uint16_t id,
         *herr = NO_RECOVERY;
         return -1;
     }
-    struct hastls_query q = {name, (uint16_t)type};
-    struct hastls_answer *ans;
+    /* Programs with their own DNS logic (mail transfer agents looking up MX
+     * then A/AAAA with res_search) connect to what res_query returned: ask
+     * the HASTLS record along with A and AAAA and record the addresses, as
+     * a host lookup does. */
+    const struct hastls_config *cfg = hastls_state_config();
+    int governed = type == TYPE_A || type == TYPE_AAAA;
+    struct hastls_query q[2] = {{name, (uint16_t)type}, {name, cfg->record_type}};
+    struct hastls_answer *answers[2];
     const struct hastls_resolver_api *api = NULL;
-    if (resolve(&q, 1, &ans, &api) < 0) {
+    if (resolve(q, governed ? 2 : 1, answers, &api) < 0) {
         *herr = TRY_AGAIN;
         return -1;
+    }
+    struct hastls_answer *ans = answers[0];
+    if (governed) {
+        record_raw(name, ans, answers[1], cfg->record_type);
+        api->answer_free(answers[1]);
     }
     int rc = -1;
     if (ans->status == HASTLS_SEC_FAILED || !ans->packet || ans->packet_len < HFIXEDSZ) {

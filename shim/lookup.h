@@ -46,7 +46,8 @@ int hastls_lookup_ptr(int family, const void *addr, char *name);
  * flagged TC), its ID set to ID.  Returns the length copied, with *HERR set
  * from the RCODE (NETDB_SUCCESS, HOST_NOT_FOUND, NO_DATA, TRY_AGAIN,
  * NO_RECOVERY), or -1 when there is no response at all (*HERR TRY_AGAIN or
- * NO_RECOVERY). */
+ * NO_RECOVERY).  For A and AAAA the HASTLS record is asked in the same batch
+ * and the addresses are recorded in the address map, as for a host lookup. */
 int hastls_lookup_raw(const char *name, int cls, int type, uint16_t id,
                       unsigned char *answer, int anslen, int *herr);
 

@@ -3,7 +3,8 @@
 # C program (tests/tools/shim_calls.c) under the shim: sendmsg and sendmmsg
 # with destinations (a refused message stops the batch there), errno kept by
 # successful calls, gethostbyname_r/gethostbyname2/gethostbyname (ERANGE,
-# NO_DATA, numeric names), res_nquery with its own state.
+# NO_DATA, numeric names), res_nquery with its own state, and an address
+# obtained with res_query governed like one from getaddrinfo.
 set -u
 . "$(dirname "$0")/../tools/shim_lib.sh"
 out=$LAB_DIR/out
@@ -29,4 +30,5 @@ expect_line "gethostbyname of a v6-only name" "$out" '^gethostbyname_v6only null
 expect_line "gethostbyname numeric" "$out" '^gethostbyname_numeric 127\.0\.10\.1$'
 expect_line "res_nquery validated" "$out" '^res_nquery ok ad=1$'
 expect_line "res_nquery NXDOMAIN" "$out" '^res_nquery_nx -1 herr=HOST_NOT_FOUND$'
+expect_line "an address from res_query is governed" "$out" '^res_query_then_connect -1 EACCES$'
 finish

@@ -116,5 +116,29 @@ int main(void)
     printf("res_nquery_nx %d herr=%s\n", r,
            st.res_h_errno == HOST_NOT_FOUND ? "HOST_NOT_FOUND" : "other");
     res_nclose(&st);
+
+    /* An address from res_query (as mail transfer agents get them) is
+     * governed like one from getaddrinfo. */
+    unsigned char pkt[4096];
+    int len = res_query("secure.lab.example", ns_c_in, ns_t_a, pkt, sizeof pkt);
+    ns_msg msg;
+    ns_rr rr;
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(80);
+    int found = 0;
+    if (len > 0 && ns_initparse(pkt, len, &msg) == 0)
+        for (int i = 0; i < ns_msg_count(msg, ns_s_an) && !found; i++)
+            if (ns_parserr(&msg, ns_s_an, i, &rr) == 0 && ns_rr_type(rr) == ns_t_a &&
+                ns_rr_rdlen(rr) == 4) {
+                memcpy(&sa.sin_addr, ns_rr_rdata(rr), 4);
+                found = 1;
+            }
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    errno = 0;
+    r = found ? connect(fd, (struct sockaddr *)&sa, sizeof sa) : -2;
+    printf("res_query_then_connect %d %s\n", r, r == -1 ? strerrorname_np(errno) : "-");
+    close(fd);
     return 0;
 }
