@@ -109,6 +109,13 @@ expect_line "sendto line" "$LAB_DIR/sendto.out" \
 HASTLS_CONF=$(conf cfb client=cfb) LD_PRELOAD=$S python3 "$PROBE" 127.0.10.1:80 >"$LAB_DIR/lit.out" 2>&1
 expect_line "literal address allowed" "$LAB_DIR/lit.out" '^127.0.10.1:80 127\.0\.10\.1 ok$'
 
+echo "== log level: error keeps refusals, drops warnings"
+HASTLS_LOG=error LD_PRELOAD=$S python3 "$PROBE" www.bogus.lab.example:443 secure.lab.example:80 \
+    >"$LAB_DIR/lvl.out" 2>&1
+expect_line "blocked line at log=error" "$LAB_DIR/lvl.out" '^hastls: blocked connect to secure\.lab\.example'
+expect_no_line "no warning at log=error" "$LAB_DIR/lvl.out" '^hastls: lookup of www\.bogus'
+expect_line "lookup still failed" "$LAB_DIR/lvl.out" '^www\.bogus\.lab\.example:443 - gai:EAI_FAIL$'
+
 echo "== bogus = ignore"
 HASTLS_CONF=$(conf ign bogus=ignore) LD_PRELOAD=$S python3 "$PROBE" badsig.lab.example:443 \
     >"$LAB_DIR/ign.out" 2>&1
