@@ -38,6 +38,7 @@
 #define IDLE_CLOSE_MS 10000 /* close an upstream connection idle this long */
 #define BACKOFF_MIN_MS 500  /* first back-off after a failure, doubling */
 #define BACKOFF_MAX_MS 60000
+#define HOLD_DOWN_MS 1000 /* never retried sooner after a failure, even alone */
 #define MIN_ATTEMPT_MS 200
 #define BUF_LIMIT (1u << 20) /* most bytes queued on one connection */
 #define FAILURE_RING 32
@@ -79,6 +80,7 @@ struct conn {
     uint64_t deadline; /* connect / handshake deadline */
     uint64_t last_active;
     unsigned fails;
+    uint64_t failed_at;
     uint64_t backoff_until;
     SSL_SESSION *sess; /* for resumption on the next connection */
 };
@@ -597,7 +599,9 @@ static struct conn *attempt_conn(struct hastls_dot *d, unsigned i)
 
 /* Whether an attempt from FROM on has a connection that is up, being set up
  * or not backing off.  A backing-off upstream is skipped only then: with no
- * alternative (one upstream, say) it is tried anyway rather than no DNS. */
+ * alternative (one upstream, say) it is tried anyway rather than no DNS, but
+ * not within HOLD_DOWN_MS of its last failure (libunbound retries a failed
+ * query at once; each retry must not cost the upstream a handshake). */
 static int alternative_after(struct hastls_dot *d, unsigned from, uint64_t now)
 {
     for (unsigned i = from; i < d->nattempts; i++) {
@@ -621,7 +625,9 @@ static void query_dispatch(struct hastls_dot *d, struct query *q)
         struct conn *c = attempt_conn(d, q->attempt);
         if (c->st == C_DOWN) {
             uint64_t now = hastls_dot_now_ms();
-            if ((now < c->backoff_until && alternative_after(d, q->attempt + 1, now)) ||
+            int hold = c->failed_at && now < c->failed_at + HOLD_DOWN_MS;
+            if (hold ||
+                (now < c->backoff_until && alternative_after(d, q->attempt + 1, now)) ||
                 conn_start(d, c) < 0) {
                 q->attempt++;
                 continue;
@@ -696,6 +702,7 @@ static void conn_fail(struct hastls_dot *d, struct conn *c, const char *why)
     record_failure(d, c, "%s", why);
     conn_close(d, c);
     c->fails++;
+    c->failed_at = hastls_dot_now_ms();
     unsigned shift = c->fails > 5 ? 5 : c->fails - 1;
     uint64_t b = (uint64_t)BACKOFF_MIN_MS << shift;
     if (b > BACKOFF_MAX_MS)
@@ -842,6 +849,7 @@ static void conn_handshake(struct hastls_dot *d, struct conn *c)
           SSL_session_reused(c->ssl) ? ", resumed" : "", alpnlen ? (int)alpnlen : 4,
           alpnlen ? (const char *)alpn : "none");
     c->fails = 0;
+    c->failed_at = 0;
     c->backoff_until = 0;
     conn_ready(d, c);
 }
@@ -850,6 +858,7 @@ static void conn_connected(struct hastls_dot *d, struct conn *c)
 {
     if (!c->tls) {
         c->fails = 0;
+        c->failed_at = 0;
         c->backoff_until = 0;
         conn_ready(d, c);
         return;
