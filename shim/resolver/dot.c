@@ -1326,6 +1326,9 @@ static void client_accept(struct hastls_dot *d)
             close(fd);
             continue;
         }
+        /* Answers are small writes that must not wait for an ACK (Nagle). */
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         cl->fd = fd;
         cl->next = d->clients;
         d->clients = cl;
