@@ -488,9 +488,11 @@ int hastls_lookup_ptr(int family, const void *addr, char *name)
             else
                 n = dn_expand(ans->rr[i].rdata, ans->rr[i].rdata + ans->rr[i].rdlen,
                               ans->rr[i].rdata, target, sizeof target);
-            if (n > 0 && strlen(target) < HASTLS_NAME_MAX) {
+            size_t len = n > 0 ? strlen(target) : 0;
+            if (n > 0 && len < sizeof v.canon) {
                 strip_dot(target);
-                snprintf(v.canon, sizeof v.canon, "%s", target);
+                /* length checked above (snprintf here trips -Wformat-truncation at -O1) */
+                memcpy(v.canon, target, len + 1);
                 v.n = 1;
                 rc = 0;
             }

@@ -176,8 +176,8 @@ if [ -e /usr/local/lib/hastls/libhastls-resolver.so ]; then
     finish
 fi
 mkdir -p "$LAB_DIR/alone"
-cp "$S" "$LAB_DIR/alone/libhastls.so"
-"$PKTCOUNT" --port 53 -o "$LAB_DIR/alone.pkts" -- env LD_PRELOAD="$LAB_DIR/alone/libhastls.so" \
+cp "$SO" "$LAB_DIR/alone/libhastls.so"
+"$PKTCOUNT" --port 53 -o "$LAB_DIR/alone.pkts" -- env LD_PRELOAD="${PRE}$LAB_DIR/alone/libhastls.so" \
     python3 "$PROBE" both.lab.example:443 >"$out" 2>&1
 expect_line "lookup fails with EAI_AGAIN" "$out" '^both\.lab\.example:443 - gai:EAI_AGAIN$'
 expect_line "says why" "$out" '^hastls: cannot start the resolver'
