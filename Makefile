@@ -71,9 +71,12 @@ $(LIBRESOLVER): $(call obj,$(RESOLVER_SRC))
 	@mkdir -p $(dir $@)
 	rm -f $@ && $(AR) rcs $@ $^
 
-# The preloaded object: libc and inih only (see shared/DESIGN.md).
+# The preloaded object: libc and inih only (see shared/DESIGN.md).  inih is
+# linked in from its static archive (its symbols kept local): mapping one more
+# shared object costs every process start page faults.
+SHIM_INIH_LIBS ?= -Wl,--exclude-libs,libinih.a -l:libinih.a
 $(SHIM_SO): $(call obj,$(SHIM_HOOKS) $(SHIM_CORE)) $(LIBPOLICY)
-	$(CC) -shared $(LDFLAGS) -o $@ $(call obj,$(SHIM_HOOKS) $(SHIM_CORE)) $(LIBPOLICY) $(INIH_LIBS) -ldl
+	$(CC) -shared $(LDFLAGS) -o $@ $(call obj,$(SHIM_HOOKS) $(SHIM_CORE)) $(LIBPOLICY) $(SHIM_INIH_LIBS) -ldl
 
 # The resolver object, loaded with dlopen() on the first lookup.
 $(RESOLVER_SO): $(LIBRESOLVER) $(LIBPOLICY)

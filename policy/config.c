@@ -33,12 +33,14 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "policy/base64.h"
@@ -887,10 +889,21 @@ int hastls_config_load_string(const char *text, size_t len, const char *name,
             apply_settings(cfg, &L->app_base_set);
         if (L->app_full_name[0])
             apply_settings(cfg, &L->app_full_set);
-        /* Both names when both applied, in the order they were applied. */
-        snprintf(cfg->app_section, sizeof cfg->app_section, "%s%s%s", L->app_base_name,
-                 L->app_base_name[0] && L->app_full_name[0] ? ", " : "",
-                 L->app_full_name);
+        /* Both names when both applied, in the order they were applied.
+         * (Copied by hand, not snprintf: the shim runs this before main() in
+         * every process, and printf's code pages cost page faults there.) */
+        _Static_assert(sizeof cfg->app_section >=
+                           sizeof L->app_base_name + sizeof L->app_full_name + 2,
+                       "app_section holds both names");
+        size_t nb = strlen(L->app_base_name), nf = strlen(L->app_full_name);
+        char *p = cfg->app_section;
+        memcpy(p, L->app_base_name, nb);
+        p += nb;
+        if (nb && nf) {
+            memcpy(p, ", ", 2);
+            p += 2;
+        }
+        memcpy(p, L->app_full_name, nf + 1);
     }
     loader_free(L);
     free(L);
@@ -900,17 +913,22 @@ int hastls_config_load_string(const char *text, size_t len, const char *name,
 int hastls_config_load(const char *path, const char *app, struct hastls_config *cfg,
                        char *err, size_t errlen)
 {
-    FILE *f;
     char *buf = NULL;
     size_t len = 0, cap = 0;
 
     if (err && errlen)
         err[0] = '\0';
-    f = fopen(path, "re");
-    if (!f) {
+    /* open/read rather than stdio: the shim loads this in every process
+     * before main(), and a FILE with its buffer costs page faults there. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         msg(err, errlen, "%s:0: cannot read: %s", path, strerror(errno));
         return -1;
     }
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0 &&
+        st.st_size <= CONF_MAX_BYTES)
+        cap = (size_t)st.st_size + 1; /* +1: a read of 0 ends the loop without regrowing */
     for (;;) {
         if (len == cap) {
             size_t ncap = cap ? 2 * cap : 4096;
@@ -918,14 +936,14 @@ int hastls_config_load(const char *path, const char *app, struct hastls_config *
             if (ncap > CONF_MAX_BYTES + 1)
                 ncap = CONF_MAX_BYTES + 1;
             if (ncap == cap) {
-                fclose(f);
+                close(fd);
                 free(buf);
                 msg(err, errlen, "%s:0: file larger than %d bytes", path, CONF_MAX_BYTES);
                 return -1;
             }
             nb = realloc(buf, ncap);
             if (!nb) {
-                fclose(f);
+                close(fd);
                 free(buf);
                 msg(err, errlen, "%s:0: out of memory", path);
                 return -1;
@@ -933,19 +951,29 @@ int hastls_config_load(const char *path, const char *app, struct hastls_config *
             buf = nb;
             cap = ncap;
         }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
+        if (!buf) {
+            buf = malloc(cap);
+            if (!buf) {
+                close(fd);
+                msg(err, errlen, "%s:0: out of memory", path);
+                return -1;
+            }
+        }
+        ssize_t got = read(fd, buf + len, cap - len);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            int e = errno;
+            close(fd);
+            free(buf);
+            msg(err, errlen, "%s:0: cannot read: %s", path, strerror(e ? e : EIO));
+            return -1;
+        }
         if (got == 0)
             break;
+        len += (size_t)got;
     }
-    if (ferror(f)) {
-        int e = errno;
-        fclose(f);
-        free(buf);
-        msg(err, errlen, "%s:0: cannot read: %s", path, strerror(e ? e : EIO));
-        return -1;
-    }
-    fclose(f);
+    close(fd);
     int r = hastls_config_load_string(buf ? buf : "", len, path, app, cfg, err, errlen);
     free(buf);
     return r;

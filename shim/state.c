@@ -96,6 +96,19 @@ static const char *base_name(const char *path)
     return slash ? slash + 1 : path;
 }
 
+/* The retry under argv[0]'s name, in its own frame: its 22 KiB struct would
+ * otherwise sit in load_config's and push every deeper frame onto stack pages
+ * the process never touches. */
+static __attribute__((noinline)) void load_config_argv0(const char *argv0)
+{
+    struct hastls_config alt;
+    char err2[4096];
+    err2[0] = '\0';
+    if (hastls_config_load_default(argv0, &alt, err2, sizeof err2) == 0 &&
+        alt.app_section[0] != '\0')
+        config = alt;
+}
+
 static void load_config(void)
 {
     hastls_guard_enter();
@@ -106,16 +119,14 @@ static void load_config(void)
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe[n > 0 ? n : 0] = '\0';
     const char *argv0 = program_invocation_name;
-    char err[4096] = "";
+    /* Not zero-filled: the loader writes the string; a 4 KiB initializer
+     * would touch stack pages in every process. */
+    char err[4096];
+    err[0] = '\0';
     int rc = hastls_config_load_default(exe[0] ? exe : argv0, &config, err, sizeof err);
     if (rc == 0 && config.app_section[0] == '\0' && argv0 && argv0[0] && exe[0] &&
-        strcmp(base_name(exe), base_name(argv0)) != 0) {
-        struct hastls_config alt;
-        char err2[4096] = "";
-        if (hastls_config_load_default(argv0, &alt, err2, sizeof err2) == 0 &&
-            alt.app_section[0] != '\0')
-            config = alt;
-    }
+        strcmp(base_name(exe), base_name(argv0)) != 0)
+        load_config_argv0(argv0);
     if (rc != 0) {
         print_errors(err);
         hastls_log_raw("invalid configuration: refusing to run unprotected");
