@@ -102,6 +102,13 @@ spki=$(openssl x509 -in "$LAB_DIR/certs/xmpp.pem" -noout -pubkey | openssl pkey 
     sha256sum | cut -d' ' -f1 | tr a-f A-F)
 expect _5222._tcp.xmpp.lab.example TLSA NOERROR secure "3 1 1 ${spki:0:56}"
 expect _5222._tcp.xmpp.insecure.lab.example TLSA NOERROR insecure "3 1 1 ${spki:0:56}"
+# Reverse zones: a validated PTR for every host address in DNS, none for the
+# hosts-file name.
+expect 1.10.0.127.in-addr.arpa PTR NOERROR secure 'PTR[[:space:]]+secure\.lab\.example\.$'
+expect 14.10.0.127.in-addr.arpa PTR NOERROR secure 'PTR[[:space:]]+xmpp\.insecure\.lab\.example\.$'
+expect 8.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.b.a.1.0.0.0.d.f.ip6.arpa PTR NOERROR secure \
+    'PTR[[:space:]]+dual\.lab\.example\.$'
+expect 99.10.0.127.in-addr.arpa PTR NXDOMAIN secure
 
 # The other cleartext listener, and the authoritative server itself.
 q secure.lab.example A 127.0.0.55
