@@ -895,6 +895,19 @@ static void conn_connected(struct hastls_dot *d, struct conn *c)
     conn_handshake(d, c);
 }
 
+/* Sends an acknowledgement still pending on FD now and leaves the kernel's
+ * delayed-ACK ("pingpong") mode.  Peers that do not set TCP_NODELAY (unbound
+ * 1.17 on DNS-over-TLS, libunbound on its connections to our listener) hold a
+ * small write behind an unacknowledged one until our delayed ACK, about 40 ms
+ * each time.  The kernel re-enters delayed-ACK mode as soon as the connection
+ * looks interactive (we write soon after receiving), so this is re-armed each
+ * time data arrives: one system call per wake-up with input. */
+static void quickack(int fd)
+{
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+}
+
 /* Opens C.  Returns 0 (connecting, or already ready), or -1 after recording a
  * failure. */
 static int conn_start(struct hastls_dot *d, struct conn *c)
@@ -1248,6 +1261,11 @@ static int conn_flush(struct hastls_dot *d, struct conn *c)
 
 static void conn_event(struct hastls_dot *d, struct conn *c, short rev)
 {
+    /* Whatever woke us (a handshake flight, a session ticket, an answer) has
+     * its ACK pending: send it now, before the server's next record queues
+     * behind it. */
+    if ((rev & POLLIN) && (c->st == C_HANDSHAKING || c->st == C_READY))
+        quickack(c->fd);
     if (c->st == C_CONNECTING) {
         int e = 0;
         socklen_t l = sizeof e;
@@ -1392,6 +1410,9 @@ static void client_event(struct hastls_dot *d, struct client *cl, short rev)
             return;
         }
         if (n > 0) {
+            /* libunbound writes pipelined queries without TCP_NODELAY: a
+             * query behind an unacknowledged one waits for our ACK. */
+            quickack(cl->fd);
             if (buf_append(&cl->in, tmp, (size_t)n) < 0) {
                 client_close(d, cl);
                 return;
