@@ -25,6 +25,7 @@
 #include "policy/config.h"
 #include "policy/hastls_rr.h"
 #include "shim/cli/cli.h"
+#include "shim/cli/format.h"
 #include "shim/resolver/dnswire.h"
 #include "shim/resolver/resolver.h"
 
@@ -107,18 +108,6 @@ static void type_text(uint16_t t, uint16_t hastls_type, char *buf, size_t len)
             return;
         }
     snprintf(buf, len, "TYPE%u", t);
-}
-
-static const char *rcode_text(int rcode)
-{
-    static const char *names[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
-                                  "NOTIMP",  "REFUSED", "YXDOMAIN", "YXRRSET",
-                                  "NXRRSET", "NOTAUTH", "NOTZONE"};
-    if (rcode < 0)
-        return "none";
-    if ((size_t)rcode < sizeof names / sizeof names[0])
-        return names[rcode];
-    return "other";
 }
 
 /* Formats one record's RDATA (which points into A->packet) into BUF. */
@@ -205,7 +194,9 @@ static int lookup_one(struct lookup_job *job, const char *name)
     double t0 = now_ms();
     if (hastls_resolver_lookup(job->r, q, job->ntypes, ans) < 0) {
         pthread_mutex_lock(&job->mu);
-        fprintf(stderr, "hastls lookup: %s: out of memory\n", name);
+        fputs("hastls lookup: ", stderr);
+        hastls_cli_text(stderr, name);
+        fputs(": out of memory\n", stderr);
         pthread_mutex_unlock(&job->mu);
         return 1;
     }
@@ -216,15 +207,24 @@ static int lookup_one(struct lookup_job *job, const char *name)
         const struct hastls_answer *a = ans[i];
         char tt[16], line[1024];
         type_text(a->qtype, job->hastls_type, tt, sizeof tt);
-        printf("%s %s: %s rcode=%s canonical=%s ttl=%u elapsed_ms=%.1f\n", name, tt,
-               hastls_sec_name(a->status), rcode_text(a->rcode), a->canonname, a->ttl,
-               elapsed);
+        /* NAME comes from the command line or a file, the canonical name and
+         * the reason from DNS: escaped, so they cannot drive the terminal.
+         * Record lines are already in presentation form (names escaped by
+         * hastls_dns_read_name, the rest numbers and hex). */
+        hastls_cli_text(stdout, name);
+        printf(" %s: %s rcode=%s canonical=", tt, hastls_sec_name(a->status),
+               hastls_cli_rcode_name(a->rcode));
+        hastls_cli_text(stdout, a->canonname);
+        printf(" ttl=%u elapsed_ms=%.1f\n", a->ttl, elapsed);
         for (size_t k = 0; k < a->n_rr; k++) {
             rr_text(a, &a->rr[k], job->hastls_type, line, sizeof line);
             printf("  %s\n", line);
         }
-        if (a->reason[0])
-            printf("  reason: %s\n", a->reason);
+        if (a->reason[0]) {
+            fputs("  reason: ", stdout);
+            hastls_cli_text(stdout, a->reason);
+            putchar('\n');
+        }
         if (a->status == HASTLS_SEC_BOGUS || a->status == HASTLS_SEC_FAILED)
             bad = 1;
         hastls_answer_free(ans[i]);
