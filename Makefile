@@ -128,9 +128,11 @@ unit: $(UNIT_BINS)
 	@tests/run-unit $(UNIT_BINS)
 
 # The same unit tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+# CFLAGS/LDFLAGS go through the environment so that the Makefile's own
+# additions (-std, warnings, -Werror, -fPIC, -pthread) still apply.
 unit-asan:
-	$(MAKE) BUILD=$(BUILD)/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
-	    LDFLAGS="-fsanitize=address,undefined" RESULTS=$(RESULTS) TEST_TAG=asan unit
+	CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
+	    LDFLAGS="-fsanitize=address,undefined" $(MAKE) BUILD=$(BUILD)/asan RESULTS=$(RESULTS) TEST_TAG=asan unit
 
 FUZZ_SECONDS ?= 60
 fuzz-build: $(FUZZ_BINS)

@@ -153,6 +153,15 @@ struct hastls_resolver *hastls_resolver_new(const struct hastls_config *cfg,
         /* RFC 8145 key-tag queries: an extra query that only tells the
          * upstream which trust anchor we hold. */
         {"trust-anchor-signaling:", "no"},
+        /* Reverse lookups of loopback and unique-local addresses: libunbound
+         * answers these RFC 6303 zones itself (NXDOMAIN) by default, so a
+         * signed reverse zone for them could never be reached.  They go to
+         * the configured upstream instead, over TLS like every query, which
+         * applies RFC 6303 itself; names from /etc/hosts are answered by the
+         * shim before any lookup.  ("nodefault" through ub_ctx_set_option
+         * has no effect in libunbound 1.17; "transparent" does.) */
+        {"local-zone:", "127.in-addr.arpa. transparent"},
+        {"local-zone:", "d.f.ip6.arpa. transparent"},
     };
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
         if (ub_opt(r->ub, opts[i][0], opts[i][1], err, errlen) < 0)
