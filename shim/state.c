@@ -190,22 +190,28 @@ static void resolver_log(enum hastls_log_level level, const char *msg)
     hastls_log(level, "%s", msg);
 }
 
-/* dlopen()s the resolver object: next to libhastls.so, else PKGLIBDIR. */
+/* dlopen()s the resolver object: next to libhastls.so (a build tree), in
+ * hastls/ next to it (the installed layout, also when staged under DESTDIR or
+ * moved to another prefix), else the compiled-in PKGLIBDIR. */
 static void *open_resolver(char *why, size_t whylen)
 {
+    static const char *const subdirs[] = {"", "/hastls"};
     char path[HASTLS_PATH_MAX];
     Dl_info info;
     why[0] = '\0';
     if (dladdr((void *)open_resolver, &info) && info.dli_fname &&
         strchr(info.dli_fname, '/')) {
         const char *slash = strrchr(info.dli_fname, '/');
-        int len = snprintf(path, sizeof path, "%.*s/" RESOLVER_SO,
-                           (int)(slash - info.dli_fname), info.dli_fname);
-        if (len > 0 && (size_t)len < sizeof path && access(path, R_OK) == 0) {
+        for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
+            int len = snprintf(path, sizeof path, "%.*s%s/" RESOLVER_SO,
+                               (int)(slash - info.dli_fname), info.dli_fname, subdirs[i]);
+            if (len <= 0 || (size_t)len >= sizeof path || access(path, R_OK) != 0)
+                continue;
             void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
             if (h)
                 return h;
-            snprintf(why, whylen, "%s; ", dlerror());
+            size_t used = strlen(why);
+            snprintf(why + used, whylen - used, "%s; ", dlerror());
         }
     }
     snprintf(path, sizeof path, "%s/" RESOLVER_SO, HASTLS_PKGLIBDIR);
