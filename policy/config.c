@@ -372,7 +372,7 @@ struct loader {
 
     /* current section */
     enum section_kind kind;
-    char section[512];          /* as written between the brackets (lines are shorter) */
+    char section[HASTLS_VALUE_MAX]; /* as written between the brackets */
     unsigned key_line[K_COUNT]; /* line each key was given in this section */
     struct app_settings *app_target; /* where an [app:] section's keys go */
 
@@ -381,7 +381,7 @@ struct loader {
 
     int upstreams_given; /* the file's first upstream replaces the defaults */
     struct app_settings app_base_set, app_full_set, app_scratch;
-    char app_base_name[512], app_full_name[512];
+    char app_base_name[HASTLS_VALUE_MAX], app_full_name[HASTLS_VALUE_MAX];
 };
 
 /* Appends the line "FILE:LINE: message" to the error buffer (lines are
@@ -632,7 +632,7 @@ static int absolute_path_ok(struct loader *L, const char *key, const char *value
                   key);
         return 0;
     }
-    if (strlen(value) >= HASTLS_PATH_MAX) {
+    if (strlen(value) >= HASTLS_VALUE_MAX) {
         add_error(L, L->line, "bad value for %s: path too long", key);
         return 0;
     }

@@ -19,6 +19,11 @@
 #define HASTLS_MAX_PINS 16
 #define HASTLS_NAME_MAX 256   /* a domain name in presentation form, with NUL */
 #define HASTLS_PATH_MAX 4096
+/* Room for one value or section name from the file: inih reads lines of at
+ * most 199 bytes (longer lines are an error), so no value can be longer.
+ * Sized to the line, not to PATH_MAX: every process zeroes this structure
+ * before main(), and each 4 KiB costs it a page fault. */
+#define HASTLS_VALUE_MAX 256
 #define HASTLS_DOT_PORT 853
 #define HASTLS_DEFAULT_RECORD_TYPE 65301
 
@@ -58,17 +63,17 @@ struct hastls_upstream {
 
 struct hastls_config {
     char source[HASTLS_PATH_MAX]; /* file loaded; "" for built-in defaults */
-    char app_section[HASTLS_PATH_MAX]; /* the [app:...] applied; "" for none */
+    char app_section[2 * HASTLS_VALUE_MAX + 2]; /* [app:...] applied; "" for none */
 
     /* [resolver] */
     struct hastls_upstream upstreams[HASTLS_MAX_UPSTREAMS];
     size_t n_upstreams;
     enum hastls_privacy privacy;
-    char ca_bundle[HASTLS_PATH_MAX];
+    char ca_bundle[HASTLS_VALUE_MAX];
     uint8_t pins[HASTLS_MAX_PINS][32]; /* SHA-256 of SubjectPublicKeyInfo */
     size_t n_pins;
     char alpn[64];
-    char trust_anchor[HASTLS_PATH_MAX];
+    char trust_anchor[HASTLS_VALUE_MAX];
     unsigned timeout_ms;
 
     /* [policy], possibly overridden by the matching [app:NAME] section */
