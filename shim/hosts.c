@@ -369,6 +369,26 @@ int hastls_hosts_lookup_addr(int family, const void *addr, char *name)
     return r;
 }
 
+int hastls_hosts_lookup_local(const char *name, struct hastls_ip *out, size_t cap,
+                              size_t *n, char *canon)
+{
+    *n = 0;
+    if (hastls_hosts_lookup_name(name, AF_UNSPEC, out, cap, n, canon))
+        return 1;
+    size_t len = strlen(name);
+    if (cap < 2 || len >= HASTLS_NAME_MAX ||
+        (strcmp(name, "localhost") && (len < 10 || strcmp(name + len - 10, ".localhost"))))
+        return 0;
+    memcpy(canon, name, len + 1);
+    memset(out, 0, 2 * sizeof out[0]);
+    out[0].family = AF_INET;
+    memcpy(out[0].addr, "\x7f\0\0\x01", 4);
+    out[1].family = AF_INET6;
+    out[1].addr[15] = 1;
+    *n = 2;
+    return 1;
+}
+
 void hastls_hosts_set_path(const char *path)
 {
     pthread_rwlock_wrlock(&hosts_lock);

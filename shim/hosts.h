@@ -41,6 +41,14 @@ int hastls_hosts_lookup_name(const char *name, int family, struct hastls_ip *out
                              size_t cap, size_t *n, char *canon);
 int hastls_hosts_lookup_addr(int family, const void *addr, char *name);
 
+/* How the shim answers NAME (lower case, no trailing dot) without DNS: from
+ * the hosts file, else the built-in localhost names ("localhost" and
+ * "*.localhost", RFC 6761) as 127.0.0.1 and ::1.  Returns 1 with the
+ * addresses in OUT[0..*N) (CAP >= 2) and the canonical name in CANON
+ * (HASTLS_NAME_MAX bytes), or 0 when the name goes to DNS. */
+int hastls_hosts_lookup_local(const char *name, struct hastls_ip *out, size_t cap,
+                              size_t *n, char *canon);
+
 /* Reads PATH instead of /etc/hosts from now on (tests). */
 void hastls_hosts_set_path(const char *path);
 

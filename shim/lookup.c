@@ -229,20 +229,8 @@ static int from_hosts(const char *key, int family, struct hastls_hostinfo *out, 
 {
     struct hastls_ip ips[2 * HASTLS_LOOKUP_MAX];
     size_t n = 0;
-    if (!hastls_hosts_lookup_name(key, AF_UNSPEC, ips, 2 * HASTLS_LOOKUP_MAX, &n,
-                                  out->canon)) {
-        size_t len = strlen(key);
-        if (strcmp(key, "localhost") &&
-            (len < 10 || strcmp(key + len - 10, ".localhost")))
-            return 0;
-        snprintf(out->canon, sizeof out->canon, "%s", key);
-        memset(ips, 0, 2 * sizeof ips[0]);
-        ips[0].family = AF_INET;
-        memcpy(ips[0].addr, "\x7f\0\0\x01", 4);
-        ips[1].family = AF_INET6;
-        ips[1].addr[15] = 1;
-        n = 2;
-    }
+    if (!hastls_hosts_lookup_local(key, ips, 2 * HASTLS_LOOKUP_MAX, &n, out->canon))
+        return 0;
     out->n4 = out->n6 = 0;
     for (size_t i = 0; i < n; i++) {
         if (ips[i].family == AF_INET && out->n4 < HASTLS_LOOKUP_MAX)

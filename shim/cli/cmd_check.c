@@ -479,7 +479,7 @@ static int run_check(struct check *c, const uint8_t *asked, bool any_asked,
     return 0;
 }
 
-/* As the shim's lookup (shim/lookup.c, from_hosts): a name the hosts file
+/* As the shim's lookup (hastls_hosts_lookup_local): a name the hosts file
  * knows, and localhost and *.localhost, are answered without DNS.  Fills
  * C->local_addrs and C->hosts_canon; returns 1 for such a name, else 0. */
 static int from_hosts(struct check *c)
@@ -498,18 +498,8 @@ static int from_hosts(struct check *c)
 
     struct hastls_ip ips[16];
     size_t n = 0;
-    if (!hastls_hosts_lookup_name(key, AF_UNSPEC, ips, 16, &n, c->hosts_canon)) {
-        if (strcmp(key, "localhost") &&
-            (len < 10 || strcmp(key + len - 10, ".localhost")))
-            return 0;
-        snprintf(c->hosts_canon, sizeof c->hosts_canon, "%s", key);
-        memset(ips, 0, 2 * sizeof ips[0]);
-        ips[0].family = AF_INET;
-        memcpy(ips[0].addr, "\x7f\0\0\x01", 4);
-        ips[1].family = AF_INET6;
-        ips[1].addr[15] = 1;
-        n = 2;
-    }
+    if (!hastls_hosts_lookup_local(key, ips, 16, &n, c->hosts_canon))
+        return 0;
     for (size_t i = 0; i < n && c->n_local < 16; i++)
         if (inet_ntop(ips[i].family, ips[i].addr, c->local_addrs[c->n_local],
                       INET6_ADDRSTRLEN))

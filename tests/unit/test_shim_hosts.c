@@ -207,6 +207,46 @@ static void test_process_table_reload(void **state)
         hastls_hosts_lookup_name("reload.example", AF_UNSPEC, out, 2, &n, canon), 0);
 }
 
+/* The shim's local answers: the hosts file first, then the built-in
+ * localhost names; everything else goes to DNS. */
+static void test_lookup_local(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_shim_hosts.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *v = "192.0.2.50 files.example\n10.9.9.9 db.localhost\n";
+    assert_int_equal(write(fd, v, strlen(v)), (ssize_t)strlen(v));
+    close(fd);
+    hastls_hosts_set_path(path);
+    struct hastls_ip out[4];
+    size_t n;
+    char canon[HASTLS_NAME_MAX], buf[INET6_ADDRSTRLEN];
+
+    assert_int_equal(hastls_hosts_lookup_local("files.example", out, 4, &n, canon), 1);
+    assert_int_equal(n, 1);
+    assert_string_equal(fmt(&out[0], buf), "192.0.2.50");
+    /* The file wins over the built-in names. */
+    assert_int_equal(hastls_hosts_lookup_local("db.localhost", out, 4, &n, canon), 1);
+    assert_int_equal(n, 1);
+    assert_string_equal(fmt(&out[0], buf), "10.9.9.9");
+    const char *builtin[] = {"localhost", "x.localhost", "a.b.localhost"};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(hastls_hosts_lookup_local(builtin[i], out, 4, &n, canon), 1);
+        assert_int_equal(n, 2);
+        assert_string_equal(canon, builtin[i]);
+        assert_string_equal(fmt(&out[0], buf), "127.0.0.1");
+        assert_string_equal(fmt(&out[1], buf), "::1");
+    }
+    const char *dns[] = {"notlocalhost", "localhost.example", "example.org", "localhos"};
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(hastls_hosts_lookup_local(dns[i], out, 4, &n, canon), 0);
+    /* Too little room for the two built-in addresses: not answered locally. */
+    assert_int_equal(hastls_hosts_lookup_local("localhost", out, 1, &n, canon), 0);
+    unlink(path);
+    hastls_hosts_set_path("/etc/hosts");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -214,6 +254,7 @@ int main(void)
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_many_lines),
         cmocka_unit_test(test_process_table_reload),
+        cmocka_unit_test(test_lookup_local),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
