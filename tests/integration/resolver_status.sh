@@ -121,6 +121,16 @@ lookup --upstream 127.0.0.53#dot.lab.example 'bad..name' A
 expect "malformed name: failed with libunbound's reason" '^bad\.\.name A: failed .*'
 expect "malformed name: reason" '^  reason: libunbound: '
 
+# An IPv6 upstream: the lab's unbound also serves DoT on [fd00:1ab::53]:853,
+# authenticated as dot.lab.example; the wrong name fails as over IPv4.
+lookup --upstream '[fd00:1ab::53]@853#dot.lab.example' secure.lab.example A HASTLS
+expect "IPv6 upstream: secure A" '^secure.lab.example A: secure rcode=NOERROR'
+expect "IPv6 upstream: HASTLS RDATA" '^  \(0 443\)$'
+lookup --upstream '[fd00:1ab::53]@853#other.lab.example' secure.lab.example A
+expect "IPv6 upstream, wrong name: failed" '^secure.lab.example A: failed rcode=SERVFAIL'
+expect "IPv6 upstream, wrong name: reason" \
+    'reason: no authenticated DNS-over-TLS upstream reachable \(privacy=strict\): \[fd00:1ab::53\]@853: certificate name mismatch'
+
 # Nothing of ours goes to the upstream's cleartext port: count packets to or
 # from 127.0.0.53 port 53 while we resolve a fresh name (the upstream's own
 # recursion goes to 127.0.1.1 and is not counted).
