@@ -184,45 +184,21 @@ EXPORT int res_nsend(res_state st, const unsigned char *msg, int msglen,
     return send_msg(st, msg, msglen, answer, anslen);
 }
 
-/* The __res_* names: the same functions (wrappers rather than aliases: the
- * header declares these with attributes ours need not share). */
-EXPORT int __res_query(const char *dname, int cls, int type, unsigned char *answer,
-                       int anslen)
-{
-    return query(NULL, dname, cls, type, answer, anslen);
-}
-EXPORT int __res_search(const char *dname, int cls, int type, unsigned char *answer,
-                        int anslen)
-{
-    return search(&_res, dname, cls, type, answer, anslen);
-}
-EXPORT int __res_querydomain(const char *name, const char *domain, int cls, int type,
-                             unsigned char *answer, int anslen)
-{
-    return querydomain(NULL, name, domain, cls, type, answer, anslen);
-}
-EXPORT int __res_send(const unsigned char *msg, int msglen, unsigned char *answer,
-                      int anslen)
-{
-    return send_msg(NULL, msg, msglen, answer, anslen);
-}
-EXPORT int __res_nquery(res_state st, const char *dname, int cls, int type,
-                        unsigned char *answer, int anslen)
-{
-    return query(st, dname, cls, type, answer, anslen);
-}
-EXPORT int __res_nsearch(res_state st, const char *dname, int cls, int type,
-                         unsigned char *answer, int anslen)
-{
-    return search(st, dname, cls, type, answer, anslen);
-}
-EXPORT int __res_nquerydomain(res_state st, const char *name, const char *domain, int cls,
-                              int type, unsigned char *answer, int anslen)
-{
-    return querydomain(st, name, domain, cls, type, answer, anslen);
-}
-EXPORT int __res_nsend(res_state st, const unsigned char *msg, int msglen,
-                       unsigned char *answer, int anslen)
-{
-    return send_msg(st, msg, msglen, answer, anslen);
-}
+/* The __res_* names: aliases of the functions above.  copy() takes over the
+ * attributes <resolv.h> gives the __res_* declarations (nothrow, leaf), which
+ * GCC otherwise reports as a mismatch; clang has no copy attribute and does
+ * not check. */
+#if __has_attribute(copy)
+#define RES_ALIAS_ATTRS(name) alias(#name), copy(name), visibility("default")
+#else
+#define RES_ALIAS_ATTRS(name) alias(#name), visibility("default")
+#endif
+#define RES_ALIAS(name) extern __typeof(name) __##name __attribute__((RES_ALIAS_ATTRS(name)))
+RES_ALIAS(res_query);
+RES_ALIAS(res_search);
+RES_ALIAS(res_querydomain);
+RES_ALIAS(res_send);
+RES_ALIAS(res_nquery);
+RES_ALIAS(res_nsearch);
+RES_ALIAS(res_nquerydomain);
+RES_ALIAS(res_nsend);
