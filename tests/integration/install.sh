@@ -17,15 +17,7 @@ unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
 
 t=$(mktemp -d)
 trap 'rm -rf "$t"' EXIT
-failures=0
-ok() { echo "ok   $1"; }
-bad() {
-    echo "FAIL $1: ${*:2}"
-    failures=$((failures + 1))
-}
-expect_eq() {
-    if [ "$2" == "$3" ]; then ok "$1"; else bad "$1" "expected [$2], got [$3]"; fi
-}
+. "$repo/tests/tools/checks.sh"
 
 # make in the source tree, on the same build directory; its chatter goes to a
 # log that is shown only when it fails.

@@ -18,22 +18,7 @@ shim=$(readlink -f "$build/libhastls.so")
 
 t=$(mktemp -d)
 trap 'rm -rf "$t"' EXIT
-failures=0
-
-# ok NAME: a passed check; bad NAME DETAIL...: a failed one.
-ok() { echo "ok   $1"; }
-bad() {
-    echo "FAIL $1: ${*:2}"
-    failures=$((failures + 1))
-}
-# expect_eq NAME EXPECTED ACTUAL
-expect_eq() {
-    if [ "$2" == "$3" ]; then
-        ok "$1"
-    else
-        bad "$1" "expected [$2], got [$3]"
-    fi
-}
+. "$repo/tests/tools/checks.sh"
 
 # The two runners under test.  The script comes from the source tree, so it is
 # told where the shim is; `hastls run` must find the shim next to itself.
