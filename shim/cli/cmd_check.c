@@ -162,23 +162,6 @@ static void check_usage(FILE *out)
             HASTLS_DEFAULT_CONF);
 }
 
-static void log_stderr(enum hastls_log_level level, const char *msg)
-{
-    fprintf(stderr, "hastls: %s%s\n", level == HASTLS_LOG_ERROR ? "error: " : "", msg);
-}
-
-/* Prints each line of ERR ("FILE:LINE: message") prefixed with "hastls: ". */
-static void print_errors(const char *err)
-{
-    const char *p = err;
-    while (*p) {
-        const char *nl = strchr(p, '\n');
-        int n = nl ? (int)(nl - p) : (int)strlen(p);
-        fprintf(stderr, "hastls: %.*s\n", n, p);
-        p += n + (nl ? 1 : 0);
-    }
-}
-
 /* Parses a port number 1..65535 (decimal digits only). */
 static int parse_port(const char *s, uint16_t *out)
 {
@@ -861,7 +844,7 @@ int hastls_cmd_check(int argc, char **argv)
         rc = hastls_config_load_default(app, &cfg, err, sizeof err);
     }
     if (rc < 0) {
-        print_errors(err);
+        hastls_cli_print_errors(err);
         return 3;
     }
 
@@ -881,7 +864,7 @@ int hastls_cmd_check(int argc, char **argv)
     }
     struct hastls_resolver *r = NULL;
     if (c.rec != REC_LITERAL && c.rec != REC_HOSTS) {
-        r = hastls_resolver_new(&cfg, log_stderr, err, sizeof err);
+        r = hastls_resolver_new(&cfg, hastls_cli_log, err, sizeof err);
         if (!r) {
             fprintf(stderr, "hastls: %s\n", err);
             return 3;

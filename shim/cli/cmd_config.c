@@ -15,6 +15,7 @@
 
 #include "policy/config.h"
 #include "shim/cli/cli.h"
+#include "shim/cli/format.h"
 
 static void config_usage(FILE *out)
 {
@@ -31,18 +32,6 @@ static void config_usage(FILE *out)
             "\n"
             "Exit status: 0 valid, 1 invalid, 2 usage error.\n",
             HASTLS_DEFAULT_CONF);
-}
-
-/* Prints each line of ERR ("FILE:LINE: message") prefixed with "hastls: ". */
-static void print_errors(const char *err)
-{
-    const char *p = err;
-    while (*p) {
-        const char *nl = strchr(p, '\n');
-        int n = nl ? (int)(nl - p) : (int)strlen(p);
-        fprintf(stderr, "hastls: %.*s\n", n, p);
-        p += n + (nl ? 1 : 0);
-    }
 }
 
 static const char *bogus_name(enum hastls_bogus b)
@@ -160,7 +149,7 @@ int hastls_cmd_config(int argc, char **argv)
         r = hastls_config_load_default(app, cfg, err, sizeof err);
     }
     if (r < 0) {
-        print_errors(err);
+        hastls_cli_print_errors(err);
         free(cfg);
         return 1;
     }

@@ -256,11 +256,6 @@ static void *lookup_worker(void *arg)
     }
 }
 
-static void log_stderr(enum hastls_log_level level, const char *msg)
-{
-    fprintf(stderr, "hastls: %s%s\n", level == HASTLS_LOG_ERROR ? "error: " : "", msg);
-}
-
 int hastls_cmd_lookup(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -423,7 +418,7 @@ int hastls_cmd_lookup(int argc, char **argv)
         job.ntypes = 3;
     }
 
-    job.r = hastls_resolver_new(&cfg, log_stderr, err, sizeof err);
+    job.r = hastls_resolver_new(&cfg, hastls_cli_log, err, sizeof err);
     if (!job.r) {
         fprintf(stderr, "hastls: %s\n", err);
         return 1;

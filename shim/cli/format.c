@@ -3,6 +3,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 const char *hastls_cli_rcode_name(int rcode)
 {
@@ -108,4 +109,20 @@ void hastls_cli_text(FILE *out, const char *s)
             p++;
         }
     }
+}
+
+void hastls_cli_print_errors(const char *err)
+{
+    const char *p = err;
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        int n = nl ? (int)(nl - p) : (int)strlen(p);
+        fprintf(stderr, "hastls: %.*s\n", n, p);
+        p += n + (nl ? 1 : 0);
+    }
+}
+
+void hastls_cli_log(enum hastls_log_level level, const char *msg)
+{
+    fprintf(stderr, "hastls: %s%s\n", level == HASTLS_LOG_ERROR ? "error: " : "", msg);
 }

@@ -10,6 +10,8 @@
 
 #include <stdio.h>
 
+#include "policy/config.h"
+
 /* The mnemonic of a DNS RCODE ("NOERROR", "NXDOMAIN", ...); "none" for a
  * negative value (no answer at all), "other" for codes beyond NOTZONE. */
 const char *hastls_cli_rcode_name(int rcode);
@@ -25,5 +27,13 @@ void hastls_cli_json_string(FILE *out, const char *s);
  * a backslash as "\\", every other byte as "\DDD" (decimal, as in DNS
  * presentation form), so a name cannot carry terminal control sequences. */
 void hastls_cli_text(FILE *out, const char *s);
+
+/* Prints each line of ERR ("FILE:LINE: message", as the configuration loader
+ * writes them) to standard error, prefixed with "hastls: ". */
+void hastls_cli_print_errors(const char *err);
+
+/* The resolver's log callback for the CLI: "hastls: MSG" on standard error,
+ * "hastls: error: MSG" at error level. */
+void hastls_cli_log(enum hastls_log_level level, const char *msg);
 
 #endif
