@@ -1,10 +1,14 @@
 # libhastls: plain GNU make.  `make` builds build/libhastls.so and build/hastls.
 # Sources are picked up by folder, so adding a file needs no edit here:
-#   policy/*.c          pure policy code (config, HASTLS codec, decision table)
-#   shim/*.c            libhastls.so; files named hook_*.c hold the interposed symbols,
-#                       the rest is shim core that unit tests may link
-#   shim/resolver/*.c   libhastls-resolver.so, dlopen()ed by the shim on first lookup
-#   shim/cli/*.c        the hastls command-line tool
+#   policy/*.c          pure policy code: configuration, HASTLS codec, every verdict
+#                       rule; linked into every product
+#   shim/hooks/*.c      the interposed libc symbols (inside other people's programs)
+#   shim/core/*.c       the shim's core: front cache, address memory, lookups,
+#                       enforcement, process state (inside programs too; the CLI
+#                       and unit tests link the parts they need)
+#   shim/resolver/*.c   libhastls-resolver.so: dlopen()ed by the shim on first
+#                       lookup, linked into the CLI
+#   shim/cli/*.c        the hastls command-line tool (never inside other programs)
 #   tests/unit/test_*.c cmocka unit tests (each one binary)
 #   tests/fuzz/fuzz_*.c libFuzzer targets
 
@@ -32,8 +36,8 @@ CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -fPIC -fvisibility=hidden \
 LDFLAGS  += -Wl,-z,relro,-z,now -pthread
 
 POLICY_SRC   := $(wildcard policy/*.c)
-SHIM_HOOKS   := $(wildcard shim/hook_*.c)
-SHIM_CORE    := $(filter-out $(SHIM_HOOKS),$(wildcard shim/*.c))
+SHIM_HOOKS   := $(wildcard shim/hooks/*.c)
+SHIM_CORE    := $(wildcard shim/core/*.c)
 RESOLVER_SRC := $(wildcard shim/resolver/*.c)
 CLI_SRC      := $(wildcard shim/cli/*.c)
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
@@ -99,8 +103,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBSHIMCORE) $(LIBRESOLVER) $(LIBPOLICY)
 # policy and resolver sources (sanitizers on).
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 # A target that exercises shim core code names its sources in FUZZ_EXTRA_<name>.
-FUZZ_EXTRA_fuzz_hosts := shim/hosts.c
-FUZZ_EXTRA_fuzz_resolvconf := shim/search.c
+FUZZ_EXTRA_fuzz_hosts := shim/core/hosts.c
+FUZZ_EXTRA_fuzz_resolvconf := shim/core/search.c
 $(BUILD)/fuzz/fuzz_hosts: $(FUZZ_EXTRA_fuzz_hosts)
 $(BUILD)/fuzz/fuzz_resolvconf: $(FUZZ_EXTRA_fuzz_resolvconf)
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(POLICY_SRC) $(RESOLVER_SRC)
@@ -239,7 +243,7 @@ uninstall:
 	done
 
 format:
-	clang-format -i $(POLICY_SRC) $(wildcard policy/*.h) $(wildcard shim/*.[ch] shim/*/*.[ch]) \
+	clang-format -i $(POLICY_SRC) $(wildcard policy/*.h) $(wildcard shim/*/*.[ch]) \
 	    $(UNIT_SRC) $(FUZZ_SRC)
 
 clean:

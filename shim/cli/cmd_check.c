@@ -7,7 +7,7 @@
  * addresses, the record, the DNSSEC status of each answer, whether the record
  * is enforced, and for each port the class and verdict under cio, cfb and cso
  * with the configured client marked.  The verdicts follow the shim exactly
- * (shim/lookup.c turns the HASTLS answer into a record state, shim/addrmap.c
+ * (shim/core/lookup.c turns the HASTLS answer into a record state, shim/core/addrmap.c
  * decides per state), so this verb is the way to predict a refusal.  Like the
  * shim, it does no DNS for an address literal or a name of the hosts file:
  * both are reported as not governed.
@@ -37,14 +37,14 @@
 #include "policy/hastls_rr.h"
 #include "shim/cli/cli.h"
 #include "shim/cli/format.h"
-#include "shim/hosts.h"
+#include "shim/core/hosts.h"
 #include "shim/resolver/resolver.h"
 
 #define TYPE_A 1
 #define TYPE_AAAA 28
 #define RCODE_NOERROR 0
 #define RCODE_NXDOMAIN 3
-/* The shim combines at most this many pairs of one RRset (shim/lookup.c). */
+/* The shim combines at most this many pairs of one RRset (shim/core/lookup.c). */
 #define MAX_PAIRS 4096
 
 enum { ANS_A, ANS_AAAA, ANS_HASTLS, N_ANS };
@@ -54,7 +54,7 @@ static const enum hastls_client clients[3] = {HASTLS_CLIENT_CIO, HASTLS_CLIENT_C
                                               HASTLS_CLIENT_CSO};
 
 /* What the HASTLS answer means for connections; the same states as the shim's
- * address map (shim/addrmap.h, enum hastls_rec). */
+ * address map (shim/core/addrmap.h, enum hastls_rec). */
 enum rec_state {
     REC_SECURE,   /* DNSSEC-secure record: enforced */
     REC_NONE,     /* secure proof that no record exists: nothing to enforce */
@@ -203,7 +203,7 @@ static bool same_name(const char *a, const char *b)
     return la == lb && strncasecmp(a, b, la) == 0;
 }
 
-/* The record state of the HASTLS answer, as shim/lookup.c derives it, and the
+/* The record state of the HASTLS answer, as shim/core/lookup.c derives it, and the
  * pairs of the RRset decoded for display whatever the status.  Returns 0, or
  * -1 when out of memory. */
 static int classify_record(struct check *c)
@@ -334,7 +334,7 @@ static void default_ports(const struct check *c, uint8_t *set)
     }
 }
 
-/* Fills one row as the shim's address map decides (shim/addrmap.c). */
+/* Fills one row as the shim's address map decides (shim/core/addrmap.c). */
 static void decide_port(const struct check *c, struct port_row *row, uint16_t port)
 {
     const int me = client_index(c->cfg->client);
@@ -355,7 +355,7 @@ static void decide_port(const struct check *c, struct port_row *row, uint16_t po
         hastls_decision_reason(&row->d[me], port, row->reason, sizeof row->reason);
         break;
     case REC_BOGUS:
-        /* The shim's own wording for a bogus block (shim/enforce.c). */
+        /* The shim's own wording for a bogus block (shim/core/enforce.c). */
         snprintf(row->reason, sizeof row->reason, "%s",
                  c->cfg->bogus == HASTLS_BOGUS_BLOCK
                      ? "its HASTLS record failed DNSSEC validation (bogus = block)"
@@ -420,7 +420,7 @@ static int run_check(struct check *c, const uint8_t *asked, bool any_asked,
             c->canonical = a->canonname;
     }
 
-    /* As shim/lookup.c: the lookup succeeds when some family has usable
+    /* As shim/core/lookup.c: the lookup succeeds when some family has usable
      * addresses; a bogus answer with nothing usable fails it (EAI_FAIL). */
     bool usable = false, bogus = false;
     for (int i = ANS_A; r && i <= ANS_AAAA; i++) {

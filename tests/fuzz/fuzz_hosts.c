@@ -1,4 +1,4 @@
-/* tests/fuzz/fuzz_hosts.c: the hosts-file parser (shim/hosts.c) on arbitrary
+/* tests/fuzz/fuzz_hosts.c: the hosts-file parser (shim/core/hosts.c) on arbitrary
  * bytes, then lookups by every name it kept and by every address, checking
  * that what comes back is well-formed. */
 #include <stddef.h>
@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "policy/config.h"
-#include "shim/hosts.h"
+#include "shim/core/hosts.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

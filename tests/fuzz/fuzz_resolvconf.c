@@ -1,11 +1,11 @@
 /* tests/fuzz/fuzz_resolvconf.c: the resolv.conf search-list parser
- * (shim/search.c) on arbitrary bytes, then the candidate names for a few
+ * (shim/core/search.c) on arbitrary bytes, then the candidate names for a few
  * names: every domain and candidate is a terminated, bounded string. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "shim/search.h"
+#include "shim/core/search.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "shim/addrmap.h"
-#include "shim/ip.h"
+#include "shim/core/addrmap.h"
+#include "shim/core/ip.h"
 
 static void key4(const char *text, uint8_t key[16])
 {

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "shim/ai.h"
+#include "shim/core/ai.h"
 
 /* Ours for one address literal, as the getaddrinfo hook would build it. */
 static int ours(const char *addr, const char *service, const struct addrinfo *hints,

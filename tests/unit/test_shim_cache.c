@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "shim/cache.h"
+#include "shim/core/cache.h"
 
 static struct hastls_cache_val val(uint64_t expires, uint32_t tag, uint16_t n)
 {

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "policy/config.h"
-#include "shim/hosts.h"
+#include "shim/core/hosts.h"
 
 static struct hastls_hosts *parse(const char *text)
 {

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "shim/search.h"
+#include "shim/core/search.h"
 
 static struct hastls_search parse(const char *text)
 {

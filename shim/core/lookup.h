@@ -1,4 +1,4 @@
-/* shim/lookup.h: the lookups every hook shares.
+/* shim/core/lookup.h: the lookups every hook shares.
  *
  * A host lookup asks A, AAAA and the HASTLS type (cfg->record_type) in one
  * batched resolver call, caches each answer in the front cache and records
@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "policy/config.h"
-#include "shim/ip.h"
+#include "shim/core/ip.h"
 
 #define HASTLS_LOOKUP_MAX 32 /* addresses per family */
 

@@ -1,9 +1,9 @@
-/* shim/addrmap.c: the address map (see addrmap.h). */
+/* shim/core/addrmap.c: the address map (see addrmap.h). */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "shim/addrmap.h"
+#include "shim/core/addrmap.h"
 
 #define NBUCKETS 1024 /* power of two */
 

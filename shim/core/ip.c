@@ -1,9 +1,9 @@
-/* shim/ip.c: address keys (see ip.h). */
+/* shim/core/ip.c: address keys (see ip.h). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
 
-#include "shim/ip.h"
+#include "shim/core/ip.h"
 
 void hastls_ip_key(int family, const void *addr, uint8_t key[16])
 {

@@ -1,4 +1,4 @@
-/* shim/ip.h: one IPv4 or IPv6 address, and the 16-byte key the shim uses
+/* shim/core/ip.h: one IPv4 or IPv6 address, and the 16-byte key the shim uses
  * everywhere (IPv4 as v4-mapped IPv6, so ::ffff:192.0.2.1 and 192.0.2.1 are
  * the same host to the address map). */
 #ifndef HASTLS_SHIM_IP_H

@@ -1,4 +1,4 @@
-/* shim/enforce.h: the decision for one outgoing connection or datagram. */
+/* shim/core/enforce.h: the decision for one outgoing connection or datagram. */
 #ifndef HASTLS_SHIM_ENFORCE_H
 #define HASTLS_SHIM_ENFORCE_H
 

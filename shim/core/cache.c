@@ -1,10 +1,10 @@
-/* shim/cache.c: the front cache (see cache.h). */
+/* shim/core/cache.c: the front cache (see cache.h). */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "shim/cache.h"
+#include "shim/core/cache.h"
 
 struct cache_entry {
     char name[HASTLS_NAME_MAX];

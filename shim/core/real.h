@@ -1,4 +1,4 @@
-/* shim/real.h: the next definition of each interposed libc symbol.
+/* shim/core/real.h: the next definition of each interposed libc symbol.
  *
  * Every symbol is bound on its first use with dlsym(RTLD_NEXT, name), never
  * with dlopen("libc.so.6"): the next object in the search order may be another

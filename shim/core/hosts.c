@@ -1,4 +1,4 @@
-/* shim/hosts.c: hosts-file parser and the process's table (see hosts.h). */
+/* shim/core/hosts.c: hosts-file parser and the process's table (see hosts.h). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "policy/config.h"
-#include "shim/hosts.h"
+#include "shim/core/hosts.h"
 
 struct hosts_line {
     struct hastls_ip ip;

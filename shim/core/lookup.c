@@ -1,4 +1,4 @@
-/* shim/lookup.c: host, PTR and raw lookups (see lookup.h). */
+/* shim/core/lookup.c: host, PTR and raw lookups (see lookup.h). */
 #include <arpa/nameser.h>
 #include <errno.h>
 #include <netdb.h>
@@ -8,12 +8,12 @@
 #include <string.h>
 
 #include "policy/decide.h"
-#include "shim/ai.h"
-#include "shim/hosts.h"
-#include "shim/log.h"
-#include "shim/lookup.h"
-#include "shim/search.h"
-#include "shim/state.h"
+#include "shim/core/ai.h"
+#include "shim/core/hosts.h"
+#include "shim/core/log.h"
+#include "shim/core/lookup.h"
+#include "shim/core/search.h"
+#include "shim/core/state.h"
 
 #define TYPE_A 1
 #define TYPE_PTR 12

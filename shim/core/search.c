@@ -1,4 +1,4 @@
-/* shim/search.c: resolv.conf search list (see search.h). */
+/* shim/core/search.c: resolv.conf search list (see search.h). */
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "shim/search.h"
+#include "shim/core/search.h"
 
 static int is_space(char ch)
 {

@@ -1,4 +1,4 @@
-/* shim/cache.h: the front cache, (name, type) -> parsed answer with a TTL.
+/* shim/core/cache.h: the front cache, (name, type) -> parsed answer with a TTL.
  *
  * It sits in front of the resolver so that a warm getaddrinfo() costs a hash,
  * an uncontended mutex and a copy (no allocation), far below libunbound's

@@ -1,4 +1,4 @@
-/* shim/hosts.h: the hosts file (/etc/hosts), parsed by the shim itself.
+/* shim/core/hosts.h: the hosts file (/etc/hosts), parsed by the shim itself.
  *
  * Names in the hosts file are answered from it, as glibc's "files" source
  * does, but without glibc: asked for a family the file lacks (an IPv4-only
@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-#include "shim/ip.h"
+#include "shim/core/ip.h"
 
 struct hastls_hosts;
 

@@ -1,4 +1,4 @@
-/* shim/search.h: the search list of resolv.conf(5), as glibc applies it.
+/* shim/core/search.h: the search list of resolv.conf(5), as glibc applies it.
  *
  * A name without a trailing dot is tried with the search domains appended
  * ("search" or "domain", the last one in the file wins; at most

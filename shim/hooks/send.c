@@ -1,4 +1,4 @@
-/* shim/hook_send.c: sendto(2), sendmsg(2), sendmmsg(2) with a destination.
+/* shim/hooks/send.c: sendto(2), sendmsg(2), sendmmsg(2) with a destination.
  *
  * An unconnected UDP socket names its destination per datagram (and TCP Fast
  * Open connects with sendto()); those are decided like connect().  Without a
@@ -7,8 +7,8 @@
 #include <errno.h>
 #include <sys/socket.h>
 
-#include "shim/enforce.h"
-#include "shim/real.h"
+#include "shim/core/enforce.h"
+#include "shim/core/real.h"
 
 /* Returns what the next sendto() returns, or -1/EACCES when refused. */
 __attribute__((visibility("default"))) ssize_t sendto(int fd, const void *buf, size_t len,

@@ -1,14 +1,14 @@
-/* shim/enforce.c: the connect()/sendto() decision (see enforce.h). */
+/* shim/core/enforce.c: the connect()/sendto() decision (see enforce.h). */
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "policy/decide.h"
-#include "shim/enforce.h"
-#include "shim/ip.h"
-#include "shim/log.h"
-#include "shim/state.h"
+#include "shim/core/enforce.h"
+#include "shim/core/ip.h"
+#include "shim/core/log.h"
+#include "shim/core/state.h"
 
 /* The resolver's own destination: an upstream's address on its DoT port.
  * Port 53 to an upstream is not exempt: under strict/encrypted the resolver

@@ -1,8 +1,8 @@
-/* shim/real.c: lazy next-symbol binding (see real.h). */
+/* shim/core/real.c: lazy next-symbol binding (see real.h). */
 #include <dlfcn.h>
 #include <stddef.h>
 
-#include "shim/real.h"
+#include "shim/core/real.h"
 
 void *hastls_real_sym(void **slot, const char *name)
 {

@@ -1,4 +1,4 @@
-/* shim/state.h: the process-wide state of libhastls.so.
+/* shim/core/state.h: the process-wide state of libhastls.so.
  *
  * - The configuration, loaded once (constructor, or the first hook called
  *   before it).  An invalid configuration is fatal: its error lines are
@@ -22,8 +22,8 @@
 #define HASTLS_SHIM_STATE_H
 
 #include "policy/config.h"
-#include "shim/addrmap.h"
-#include "shim/cache.h"
+#include "shim/core/addrmap.h"
+#include "shim/core/cache.h"
 #include "shim/resolver/resolver.h"
 
 /* The configuration (loads it on first use). Never NULL. */

@@ -1,10 +1,10 @@
-/* shim/log.c: one write(2) per line, errno preserved (see log.h). */
+/* shim/core/log.c: one write(2) per line, errno preserved (see log.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "shim/log.h"
+#include "shim/core/log.h"
 
 /* Read on every logging call from any thread: an atomic int, no lock. */
 static int log_threshold = HASTLS_LOG_WARN;

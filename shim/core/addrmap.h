@@ -1,4 +1,4 @@
-/* shim/addrmap.h: address -> the names that resolved to it, with what each
+/* shim/core/addrmap.h: address -> the names that resolved to it, with what each
  * name's HASTLS lookup said.
  *
  * connect() sees only an address; every lookup records each address it

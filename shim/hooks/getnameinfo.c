@@ -1,4 +1,4 @@
-/* shim/hook_getnameinfo.c: getnameinfo(3).
+/* shim/hooks/getnameinfo.c: getnameinfo(3).
  *
  * The service part and numeric hosts go to the next getnameinfo() (they read
  * /etc/services at most); a host name comes from hastls_lookup_ptr() (hosts
@@ -11,9 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "shim/lookup.h"
-#include "shim/real.h"
-#include "shim/state.h"
+#include "shim/core/lookup.h"
+#include "shim/core/real.h"
+#include "shim/core/state.h"
 
 typedef int (*getnameinfo_fn)(const struct sockaddr *, socklen_t, char *, socklen_t,
                               char *, socklen_t, int);

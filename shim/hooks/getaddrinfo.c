@@ -1,4 +1,4 @@
-/* shim/hook_getaddrinfo.c: getaddrinfo(3), freeaddrinfo(3), getaddrinfo_a(3).
+/* shim/hooks/getaddrinfo.c: getaddrinfo(3), freeaddrinfo(3), getaddrinfo_a(3).
  *
  * Numeric hosts and a NULL node involve no lookup: they go to the next
  * getaddrinfo() with AI_NUMERICHOST forced, so libc can never turn them into
@@ -13,11 +13,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "shim/ai.h"
-#include "shim/log.h"
-#include "shim/lookup.h"
-#include "shim/real.h"
-#include "shim/state.h"
+#include "shim/core/ai.h"
+#include "shim/core/log.h"
+#include "shim/core/lookup.h"
+#include "shim/core/real.h"
+#include "shim/core/state.h"
 
 /* Could NODE be an address literal (inet_aton forms such as "127.1" or
  * "0x7f.1", IPv6 with a scope)?  Host names never hold ':' and never start

@@ -1,4 +1,4 @@
-/* shim/hook_connect.c: connect(2).
+/* shim/hooks/connect.c: connect(2).
  *
  * TCP and UDP alike: a UDP connect() fixes the destination of later send()s.
  * The decision is made before the real call, so a non-blocking connect keeps
@@ -7,8 +7,8 @@
 #include <errno.h>
 #include <sys/socket.h>
 
-#include "shim/enforce.h"
-#include "shim/real.h"
+#include "shim/core/enforce.h"
+#include "shim/core/real.h"
 
 /* Returns what the next connect() returns, or -1 with errno EACCES when the
  * policy refuses the destination. */

@@ -1,4 +1,4 @@
-/* shim/log.h: "hastls: ..." lines on stderr.
+/* shim/core/log.h: "hastls: ..." lines on stderr.
  *
  * A line is written with a single write(2) so that lines of concurrent threads
  * never interleave, and errno is preserved: hooks log on paths where the

@@ -1,4 +1,4 @@
-/* shim/ai.c: addrinfo lists (see ai.h). */
+/* shim/core/ai.c: addrinfo lists (see ai.h). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
@@ -10,8 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "shim/ai.h"
-#include "shim/real.h"
+#include "shim/core/ai.h"
+#include "shim/core/real.h"
 
 /* glibc's gaih_inet_typeproto table (sysdeps/posix/getaddrinfo.c), in order:
  * the first row matching the hints is used; DEFAULT rows are returned when

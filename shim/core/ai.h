@@ -1,4 +1,4 @@
-/* shim/ai.h: struct addrinfo results, built the way glibc 2.36 builds them.
+/* shim/core/ai.h: struct addrinfo results, built the way glibc 2.36 builds them.
  *
  * The checks, the error codes and the list shape follow glibc's getaddrinfo()
  * (verified against it for numeric hosts in tests/unit/test_shim_ai.c): one
@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "shim/ip.h"
+#include "shim/core/ip.h"
 
 #define HASTLS_AI_MAX_SVC 8
 

@@ -1,4 +1,4 @@
-/* shim/state.c: configuration, fork handling and the resolver loader (see
+/* shim/core/state.c: configuration, fork handling and the resolver loader (see
  * state.h). */
 #include <dlfcn.h>
 #include <errno.h>
@@ -8,10 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "shim/hosts.h"
-#include "shim/log.h"
-#include "shim/search.h"
-#include "shim/state.h"
+#include "shim/core/hosts.h"
+#include "shim/core/log.h"
+#include "shim/core/search.h"
+#include "shim/core/state.h"
 
 #define RESOLVER_SO "libhastls-resolver.so"
 #define CACHE_SHARDS 16

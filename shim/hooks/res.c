@@ -1,4 +1,4 @@
-/* shim/hook_res.c: the resolver routines of <resolv.h>.
+/* shim/hooks/res.c: the resolver routines of <resolv.h>.
  *
  * res_query, res_search, res_querydomain, res_send and their res_n* forms,
  * each exported under both names glibc 2.36 has: the plain one (res_query@@
@@ -15,8 +15,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "shim/lookup.h"
-#include "shim/state.h"
+#include "shim/core/lookup.h"
+#include "shim/core/state.h"
 
 /* <resolv.h> renames these to __res_*; we define both names ourselves. */
 #undef res_query

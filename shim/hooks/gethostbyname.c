@@ -1,4 +1,4 @@
-/* shim/hook_gethostbyname.c: gethostbyname(3) and relatives, gethostbyaddr(3).
+/* shim/hooks/gethostbyname.c: gethostbyname(3) and relatives, gethostbyaddr(3).
  *
  * The reentrant forms fill the caller's buffer; the classic forms use a
  * per-thread buffer (glibc uses one static buffer; per-thread is only
@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shim/lookup.h"
-#include "shim/real.h"
-#include "shim/state.h"
+#include "shim/core/lookup.h"
+#include "shim/core/real.h"
+#include "shim/core/state.h"
 
 static int herr_of(int eai)
 {
