@@ -26,7 +26,7 @@
 #include "policy/hastls_rr.h"
 #include "shim/cli/cli.h"
 #include "shim/cli/format.h"
-#include "shim/resolver/dnswire.h"
+#include "policy/dnswire.h"
 #include "shim/resolver/resolver.h"
 
 #define MAX_TYPES 16

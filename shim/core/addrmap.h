@@ -20,15 +20,7 @@
 #include "policy/config.h"
 #include "policy/decide.h"
 #include "policy/hastls_rr.h"
-
-/* What the HASTLS lookup of a name said. */
-enum hastls_rec {
-    HASTLS_REC_SECURE,   /* a DNSSEC-secure record: enforced */
-    HASTLS_REC_NONE,     /* a secure proof that there is no record: allow */
-    HASTLS_REC_INSECURE, /* unsigned: never enforced */
-    HASTLS_REC_BOGUS,    /* validation failed (or malformed): block if bogus=block */
-    HASTLS_REC_FAILED,   /* no answer: allow (warned at lookup) */
-};
+#include "policy/record.h"
 
 struct hastls_addrmap;
 

@@ -33,7 +33,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "shim/resolver/dnswire.h"
+#include "policy/dnswire.h"
 
 #define IDLE_CLOSE_MS 10000 /* close an upstream connection idle this long */
 #define BACKOFF_MIN_MS 500  /* first back-off after a failure, doubling */

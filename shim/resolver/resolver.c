@@ -21,7 +21,7 @@
 
 #include <unbound.h>
 
-#include "shim/resolver/dnswire.h"
+#include "policy/dnswire.h"
 #include "shim/resolver/dot.h"
 
 struct hastls_resolver {
@@ -63,21 +63,6 @@ struct batch {
     size_t n;
     struct slot slots[];
 };
-
-const char *hastls_sec_name(enum hastls_sec s)
-{
-    switch (s) {
-    case HASTLS_SEC_SECURE:
-        return "secure";
-    case HASTLS_SEC_INSECURE:
-        return "insecure";
-    case HASTLS_SEC_BOGUS:
-        return "bogus";
-    case HASTLS_SEC_FAILED:
-        return "failed";
-    }
-    return "?";
-}
 
 static void rlog(struct hastls_resolver *r, enum hastls_log_level lvl, const char *fmt,
                  ...) __attribute__((format(printf, 3, 4)));

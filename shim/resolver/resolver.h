@@ -19,24 +19,12 @@
 #include <stdint.h>
 
 #include "policy/config.h"
+#include "policy/dnswire.h"
+#include "policy/record.h"
 
 #define HASTLS_RESOLVER_API_VERSION 1
 /* The one symbol libhastls-resolver.so exports. */
 #define HASTLS_RESOLVER_API_SYMBOL "hastls_resolver_api"
-
-enum hastls_sec {
-    HASTLS_SEC_SECURE,   /* DNSSEC-validated (AD) */
-    HASTLS_SEC_INSECURE, /* provably unsigned */
-    HASTLS_SEC_BOGUS,    /* validation failed: reason says why */
-    HASTLS_SEC_FAILED,   /* no answer at all under the privacy profile */
-};
-
-struct hastls_rr {
-    uint16_t type;
-    uint16_t rdlen;
-    uint32_t ttl;
-    const uint8_t *rdata; /* points into the answer's packet */
-};
 
 struct hastls_answer {
     uint16_t qtype;
@@ -113,6 +101,5 @@ struct hastls_resolver_api {
  * functions directly). */
 extern const struct hastls_resolver_api hastls_resolver_api;
 
-const char *hastls_sec_name(enum hastls_sec s); /* "secure", "insecure", ... */
 
 #endif

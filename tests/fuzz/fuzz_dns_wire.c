@@ -1,5 +1,5 @@
 /* tests/fuzz/fuzz_dns_wire.c: every parser of network bytes in
- * shim/resolver/dnswire.c on arbitrary input.  The first byte picks a query
+ * policy/dnswire.c on arbitrary input.  The first byte picks a query
  * type for the answer scan; the rest is one DNS message (as after framing),
  * and the whole input is also fed to the stream framer. */
 #include <stddef.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shim/resolver/dnswire.h"
+#include "policy/dnswire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,18 +1,28 @@
-/* shim/resolver/dnswire.h: the few DNS wire-format operations the transport
- * and the answer builder need.
+/* policy/dnswire.h: DNS wire-format reading and writing, for every product.
+ *
+ * The one place where DNS message bytes are read or built: the resolver's
+ * transport and answer builder, the shim's res_* and PTR paths and the CLI
+ * all go through it.  Pure code (no I/O), so the preloaded shim links it too.
  *
  * Every function here reads bytes that came from the network (or from
  * libunbound, which got them from the network) and checks every length before
  * reading.  None allocates.  Offsets are into one whole DNS message (without
  * the two-byte TCP length prefix).
  */
-#ifndef HASTLS_RESOLVER_DNSWIRE_H
-#define HASTLS_RESOLVER_DNSWIRE_H
+#ifndef HASTLS_POLICY_DNSWIRE_H
+#define HASTLS_POLICY_DNSWIRE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "shim/resolver/resolver.h"
+
+/* One record of an answer, its RDATA pointing into the message it came from. */
+struct hastls_rr {
+    uint16_t type;
+    uint16_t rdlen;
+    uint32_t ttl;
+    const uint8_t *rdata;
+};
 
 #define HASTLS_DNS_HEADER_LEN 12
 #define HASTLS_DNS_MAX_MSG 65535

@@ -1,5 +1,5 @@
-/* shim/resolver/dnswire.c: DNS wire-format helpers (see dnswire.h). */
-#include "shim/resolver/dnswire.h"
+/* policy/dnswire.c: DNS wire-format helpers (see dnswire.h). */
+#include "policy/dnswire.h"
 
 #include <string.h>
 

@@ -1,4 +1,4 @@
-/* tests/unit/test_resolver_dnswire.c: the resolver's DNS wire helpers, with
+/* tests/unit/test_dnswire.c: the resolver's DNS wire helpers, with
  * well-formed and malformed messages, and the listener's own-process check. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "shim/resolver/dnswire.h"
+#include "policy/dnswire.h"
 #include "shim/resolver/dot.h"
 
 /* Builds a query for NAME (dotted, no final dot) and TYPE into OUT; returns
