@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/config.h"
 #include "policy/dnswire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
