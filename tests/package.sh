@@ -104,7 +104,7 @@ step() {
 if ! command -v dpkg-buildpackage >/dev/null 2>&1; then
     echo "package: skipped: dpkg-buildpackage is not installed (scripts/install-deps installs dpkg-dev)" |
         tee -a "$log"
-    result package 77
+    record package 77
     finish
 fi
 
