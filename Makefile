@@ -58,12 +58,29 @@ UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
 .PHONY: all check unit unit-asan fuzz fuzz-build lab-selftest integration integration-asan \
-        install uninstall man clean deps demo bench format
+        install uninstall man clean deps demo bench format deb package-test
 all: $(SHIM_SO) $(RESOLVER_SO) $(CLI)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# The installation directories compiled into the shim and the CLI (the
+# HASTLS_*DIR macros above).  $(DIRS_STAMP) holds the configured set and is
+# rewritten only when it changes; the objects whose sources use one of the
+# macros depend on it.  So `make && make PREFIX=/usr install` recompiles them
+# and relinks what contains them before installing, and a build can never be
+# installed into directories it was not made for.
+DIRS_STAMP := $(BUILD)/dirs.stamp
+DIRS_SET   := PKGLIBDIR=$(PKGLIBDIR) LIBDIR=$(LIBDIR) BINDIR=$(BINDIR)
+DIRS_USERS := $(shell grep -l -E 'HASTLS_(PKGLIB|LIB|BIN)DIR' \
+                  $(POLICY_SRC) $(SHIM_HOOKS) $(SHIM_CORE) $(RESOLVER_SRC) $(CLI_SRC))
+$(call obj,$(DIRS_USERS)): $(DIRS_STAMP)
+$(DIRS_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@[ "$$(cat $@ 2>/dev/null)" = '$(DIRS_SET)' ] || printf '%s\n' '$(DIRS_SET)' >$@
+.PHONY: FORCE
+FORCE:
 
 $(LIBPOLICY): $(call obj,$(POLICY_SRC))
 	@mkdir -p $(dir $@)
@@ -126,6 +143,7 @@ check: deps
 	$(MAKE) KEEP_GOING=1 fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-10}
 	$(MAKE) KEEP_GOING=1 integration
 	$(MAKE) KEEP_GOING=1 integration-asan
+	$(MAKE) KEEP_GOING=1 package-test
 	@tests/summary $(RESULTS)
 
 unit: $(UNIT_BINS)
@@ -173,6 +191,12 @@ integration-asan:
 	    ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	    TEST_TAG=asan tests/run-integration $(ASAN_SHIM_BUILD) $(ASAN_SHIM_TESTS)
 
+# The Debian package built (make deb), installed on this machine with apt,
+# used in the lab from its installed paths, and purged (tests/package.sh; as
+# root).  Skipped, with a SKIP line, where dpkg-buildpackage is missing.
+package-test:
+	@tests/package.sh $(BUILD)
+
 demo: deps all
 	@scripts/demo
 
@@ -202,16 +226,9 @@ $(BUILD)/man/%: docs/%.scd
 SUBST = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g'
 # Installs the example configuration, never a hastls.conf: the built-in
 # defaults apply until the administrator writes one.
-# The shim and the CLI carry PKGLIBDIR, LIBDIR and BINDIR from the build:
-# installing a build made for other directories would leave a shim that cannot
-# find its resolver, so that is refused rather than done.
+# The shim and the CLI carry PKGLIBDIR, LIBDIR and BINDIR from the build;
+# `all` rebuilds them for the directories given here (see DIRS_STAMP).
 install: all man
-	@grep -qazx -- '$(PKGLIBDIR)' $(SHIM_SO) && grep -qazx -- '$(LIBDIR)' $(CLI) && \
-	    grep -qazx -- '$(BINDIR)' $(CLI) || { \
-	    echo "install: $(BUILD) was built for other directories than PREFIX=$(PREFIX)" \
-	        "LIBDIR=$(LIBDIR) PKGLIBDIR=$(PKGLIBDIR) BINDIR=$(BINDIR);" \
-	        "build with the same settings: make clean && make PREFIX=... && make PREFIX=... install" >&2; \
-	    exit 1; }
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGLIBDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
 	    $(DESTDIR)$(SYSCONFDIR)/hastls $(DESTDIR)$(DOCDIR)
@@ -226,9 +243,17 @@ install: all man
 	for p in $(MAN_PAGES); do \
 	    install -m 0644 $$p $(DESTDIR)$(MANDIR)/man$${p##*.}/ || exit 1; \
 	done
+	# hastls-shell is documented in hastls-run(1).
+	printf '.so man1/hastls-run.1\n' >$(DESTDIR)$(MANDIR)/man1/hastls-shell.1
+	chmod 0644 $(DESTDIR)$(MANDIR)/man1/hastls-shell.1
 	install -m 0644 docs/hastls.conf.example $(DESTDIR)$(SYSCONFDIR)/hastls/hastls.conf.example
-	install -m 0644 README.md LICENSE docs/INSTALL.md docs/hastls.conf.example docs/hastls-systemd.conf \
+	install -m 0644 README.md LICENSE docs/INSTALL.md docs/hastls.conf.example \
 	    $(DESTDIR)$(DOCDIR)/
+	# The example drop-in names the installed shim and wrapper.
+	sed -e 's|/usr/local/lib/libhastls.so|$(LIBDIR)/libhastls.so|g' \
+	    -e 's|/usr/local/bin/hastls-run|$(BINDIR)/hastls-run|g' \
+	    docs/hastls-systemd.conf >$(DESTDIR)$(DOCDIR)/hastls-systemd.conf
+	chmod 0644 $(DESTDIR)$(DOCDIR)/hastls-systemd.conf
 
 # Removes what install put there; a hastls.conf written by the administrator
 # stays, and so do directories that are not empty.
@@ -236,11 +261,36 @@ uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libhastls.so $(DESTDIR)$(PKGLIBDIR)/libhastls-resolver.so \
 	    $(DESTDIR)$(BINDIR)/hastls $(DESTDIR)$(BINDIR)/hastls-run $(DESTDIR)$(BINDIR)/hastls-shell \
 	    $(DESTDIR)$(SYSCONFDIR)/hastls/hastls.conf.example
-	for p in $(notdir $(MAN_PAGES)); do rm -f $(DESTDIR)$(MANDIR)/man$${p##*.}/$$p; done
+	for p in $(notdir $(MAN_PAGES)) hastls-shell.1; do rm -f $(DESTDIR)$(MANDIR)/man$${p##*.}/$$p; done
 	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,README.md LICENSE INSTALL.md hastls.conf.example hastls-systemd.conf)
 	for d in $(DESTDIR)$(PKGLIBDIR) $(DESTDIR)$(SYSCONFDIR)/hastls $(DESTDIR)$(DOCDIR); do \
 	    rmdir $$d 2>/dev/null || true; \
 	done
+
+# `make deb`: the Debian package (debian/), built from a clean export of HEAD
+# (never from this tree and its build directory; uncommitted changes are not
+# in it) with dpkg-buildpackage, checked with lintian (an error or an
+# unexplained warning fails), and copied to DEB_DIR: libhastls_VERSION_ARCH.deb
+# and its -dbgsym package.  About 10 s on two cores.
+DEB_DIR  ?= .
+DEB_JOBS ?= auto
+DEB_TMP := $(abspath $(BUILD))/deb-src
+# The package's own make must not inherit this one's variables (a BUILD= from
+# the command line would make its `make clean` remove this build directory).
+DEB_UNSET := MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES BUILD PREFIX DESTDIR LIBDIR BINDIR \
+             PKGLIBDIR SYSCONFDIR MANDIR DOCDIR RESULTS CC FUZZ_CC CFLAGS CPPFLAGS LDFLAGS
+deb:
+	@git rev-parse --verify -q HEAD >/dev/null || { echo "make deb: not a git checkout;" \
+	    "in an unpacked source tree run dpkg-buildpackage -us -uc -b" >&2; exit 1; }
+	@git diff --quiet HEAD -- || echo "make deb: note: building HEAD; uncommitted changes are not included" >&2
+	rm -rf $(DEB_TMP) && mkdir -p $(DEB_TMP)
+	git archive --format=tar --prefix=libhastls-$(VERSION)/ HEAD | tar -xf - -C $(DEB_TMP)
+	cd $(DEB_TMP)/libhastls-$(VERSION) && \
+	    env $(addprefix -u ,$(DEB_UNSET)) dpkg-buildpackage -us -uc -b -j$(DEB_JOBS)
+	lintian --fail-on error,warning $(DEB_TMP)/libhastls_$(VERSION)_*.changes
+	mkdir -p $(DEB_DIR) && cp $(DEB_TMP)/*.deb $(DEB_DIR)/
+	rm -rf $(DEB_TMP)
+	@ls $(DEB_DIR)/libhastls*_$(VERSION)_*.deb
 
 format:
 	clang-format -i $(POLICY_SRC) $(wildcard policy/*.h) $(wildcard shim/*/*.[ch]) \

@@ -2,7 +2,11 @@
 # install.sh: `make install` into a DESTDIR staging tree and running from it;
 # the man pages render without a warning and document every key, variable and
 # verb; the example configuration is valid and states the true defaults;
-# `make uninstall` removes what install put there and nothing else.
+# `make uninstall` removes what install put there and nothing else.  Then, in
+# a build directory of its own, the distribution flow (`make PREFIX=/usr`,
+# `make PREFIX=/usr DESTDIR=... install`), the mixed flow (`make`, then
+# `make PREFIX=/usr DESTDIR=... install` rebuilds for /usr) and a real install
+# into another PREFIX, each run from where it was installed.
 #
 # Runs inside the lab (scripts/lab run bash FILE), or directly:
 #   HASTLS_BUILD=$PWD/build bash tests/integration/install.sh
@@ -44,6 +48,7 @@ installed=(
     "$prefix/bin/hastls-shell"
     "$prefix/share/man/man1/hastls.1"
     "$prefix/share/man/man1/hastls-run.1"
+    "$prefix/share/man/man1/hastls-shell.1"
     "$prefix/share/man/man5/hastls.conf.5"
     "$prefix/share/man/man7/libhastls.7"
     "$prefix/share/doc/hastls/README.md"
@@ -176,50 +181,133 @@ expect_eq "make uninstall removes every installed file" "" "${left[*]}"
 cmp -s "$t/admin.conf" "$d/etc/hastls/hastls.conf" && ok "uninstall keeps hastls.conf" ||
     bad "uninstall keeps hastls.conf" "gone or changed"
 
-# --- a build for another PREFIX, installed there and used -----------------------
-# The shim and the CLI carry the directories they were built for, so install
-# refuses a build made for other ones ...
-make -s -C "$repo" BUILD="$build" DESTDIR="$t/stage-refused" PREFIX=/opt/hastls install \
-    >"$t/make.log" 2>&1
-if [ $? != 0 ] && grep -q 'built for other directories' "$t/make.log" &&
-    [ ! -e "$t/stage-refused/opt/hastls/lib/libhastls.so" ]; then
-    ok "install refuses a build made for another PREFIX"
-else
-    bad "install refuses a build made for another PREFIX" "$(tail -n 3 "$t/make.log")"
-fi
-# ... and a build made for PREFIX installs there and works from there.
-p=$t/prefix
-make -s -j2 -C "$repo" BUILD="$t/build" PREFIX="$p" SYSCONFDIR="$p/etc" install \
-    >"$t/make.log" 2>&1 || { cat "$t/make.log"; bad "make PREFIX=$p install" "failed"; }
-for f in lib/libhastls.so lib/hastls/libhastls-resolver.so bin/hastls bin/hastls-run \
-    share/man/man5/hastls.conf.5 etc/hastls/hastls.conf.example; do
-    [ -f "$p/$f" ] && ok "PREFIX install: $f" || bad "PREFIX install: $f" "missing"
-done
-grep -q "^hastls_libdir='$p/lib'\$" "$p/bin/hastls-run" &&
-    ok "PREFIX install: hastls-run knows LIBDIR" || bad "PREFIX install: hastls-run knows LIBDIR" "no"
-got=$(unset HASTLS_SHIM LD_PRELOAD; "$p/bin/hastls" run -- sh -c 'echo "$LD_PRELOAD"')
-expect_eq "PREFIX install: hastls run preloads \$LIBDIR/libhastls.so" "$p/lib/libhastls.so" "$got"
-if [ -n "${LAB_DIR:-}" ]; then
-    # The installed shim resolves (loading the resolver from PKGLIBDIR) and
+# --- other directories: what the build carries, and using it from there -----
+# The compiled-in directories, read from what the programs do with them: a
+# copy of the shim outside any installation looks for the resolver in its
+# PKGLIBDIR, and a copy of the CLI looks for the shim in its LIBDIR.
+compiled_pkglibdir() {
+    local c=$t/copy-shim
+    rm -rf "$c" && mkdir -p "$c" && cp "$1" "$c/libhastls.so"
+    # The resolver's path: from the error when it is not there, from the
+    # process's mappings when it is (an installation on this machine).
+    (unset HASTLS_SHIM HASTLS_LOG; LD_PRELOAD="$c/libhastls.so" bash -c '
+        exec 3<>/dev/tcp/pkglibdir-probe.invalid/443
+        grep -o "/[^ ]*/libhastls-resolver\.so" /proc/$$/maps' 2>&1) |
+        sed -n -e 's|^hastls: cannot start the resolver (\(/.*\)/libhastls-resolver\.so: .*|\1|p' \
+            -e 's|^\(/.*\)/libhastls-resolver\.so$|\1|p' | head -n 1
+}
+compiled_libdir() {
+    local c=$t/copy-cli
+    rm -rf "$c" && mkdir -p "$c" && cp "$1" "$c/hastls"
+    (unset HASTLS_SHIM LD_PRELOAD; "$c/hastls" run -- sh -c 'echo "looked for $LD_PRELOAD;"' 2>&1) |
+        sed -n 's|.*looked for \(/.*\)/libhastls\.so;.*|\1|p' | head -n 1
+}
+
+# exercise LABEL ROOT PREFIX: the shim, hastls-run and hastls installed under
+# ROOT (a DESTDIR staging tree, or / for a real install) for PREFIX, run from
+# there: each finds the others through its lookup relative to itself.
+exercise() {
+    local label=$1 root=$2 prefix=$3 got want
+    local lib=$root$prefix/lib bin=$root$prefix/bin
+    for f in "$lib/libhastls.so" "$lib/hastls/libhastls-resolver.so" "$bin/hastls" \
+        "$bin/hastls-run" "$bin/hastls-shell"; do
+        [ -f "$f" ] && ok "$label: installed ${f#"$root"}" || bad "$label: installed ${f#"$root"}" "missing"
+    done
+    grep -q "^hastls_libdir='$prefix/lib'\$" "$bin/hastls-run" &&
+        ok "$label: hastls-run knows LIBDIR" ||
+        bad "$label: hastls-run knows LIBDIR" "$(grep -n libdir= "$bin/hastls-run")"
+    got=$(unset HASTLS_SHIM LD_PRELOAD; "$bin/hastls" run -- sh -c 'echo "$LD_PRELOAD"')
+    expect_eq "$label: hastls run preloads the shim installed with it" "$lib/libhastls.so" "$got"
+    got=$(unset HASTLS_SHIM LD_PRELOAD; "$bin/hastls-run" -- sh -c 'echo "$LD_PRELOAD"')
+    expect_eq "$label: hastls-run preloads the shim installed with it" "$lib/libhastls.so" "$got"
+    if [ -z "${LAB_DIR:-}" ]; then
+        echo "note: not in the lab; the $label shim is not exercised"
+        return
+    fi
+    # The shim resolves (loading the resolver installed next to it) and
     # enforces: secure.lab.example has the record (0 443).
-    got=$(unset HASTLS_SHIM LD_PRELOAD; "$p/bin/hastls-run" bash -c '
+    got=$(unset HASTLS_SHIM LD_PRELOAD; "$bin/hastls-run" bash -c '
         exec 3<>/dev/tcp/secure.lab.example/443 && echo connected
-        grep -o "/[^ ]*libhastls-resolver.so" /proc/$$/maps | sort -u
+        grep -o "/[^ ]*libhastls[^ ]*\.so" /proc/$$/maps | sort -u
         exec 4<>/dev/tcp/secure.lab.example/80 || echo refused' 2>"$t/err")
     want="connected
-$p/lib/hastls/libhastls-resolver.so
+$lib/hastls/libhastls-resolver.so
+$lib/libhastls.so
 refused"
-    expect_eq "PREFIX install: the installed shim resolves and enforces" "$want" "$got"
+    expect_eq "$label: hastls-run: the shim resolves and enforces" "$want" "$got"
     grep -q '^hastls: blocked connect to secure.lab.example\[127.0.10.1\]:80: ' "$t/err" &&
-        ok "PREFIX install: the block is logged" ||
-        bad "PREFIX install: the block is logged" "$(cat "$t/err")"
-    got=$("$p/bin/hastls" lookup secure.lab.example HASTLS 2>&1)
-    echo "$got" | grep -q 'HASTLS: secure' && echo "$got" | grep -q '(0 443)' &&
-        ok "PREFIX install: hastls lookup" || bad "PREFIX install: hastls lookup" "$got"
-else
-    echo "note: not in the lab; the installed shim is not exercised"
+        ok "$label: the block is logged" || bad "$label: the block is logged" "$(cat "$t/err")"
+    got=$(unset HASTLS_SHIM LD_PRELOAD; "$bin/hastls" run -- curl -sS --cacert "$LAB_CA" \
+        https://secure.lab.example/ 2>&1)
+    expect_eq "$label: hastls run curl https" "OK secure.lab.example 443" "$got"
+    got=$(unset HASTLS_SHIM; LD_PRELOAD="$lib/libhastls.so" getent hosts secure.lab.example)
+    expect_eq "$label: LD_PRELOAD=libhastls.so getent" "127.0.10.1      secure.lab.example" "$got"
+    got=$("$bin/hastls" check secure.lab.example 443 2>&1)
+    st=$?
+    [ "$st" = 0 ] && echo "$got" | grep -q '^HASTLS  secure    (0 443)$' &&
+        ok "$label: hastls check" || bad "$label: hastls check" "status $st: $got"
+}
+
+mtimes() { stat -c %Y "$@" 2>/dev/null | tr '\n' ' '; }
+b=$t/build
+mkb() {
+    make -s -j2 -C "$repo" BUILD="$b" "$@" >"$t/make.log" 2>&1 ||
+        { cat "$t/make.log"; return 1; }
+}
+products=("$b/libhastls.so" "$b/libhastls-resolver.so" "$b/hastls")
+
+# The distribution flow: build for /usr, then install that build staged.
+d1=$t/stage-usr
+mkb PREFIX=/usr all && ok "make PREFIX=/usr" || bad "make PREFIX=/usr" "failed"
+expect_eq "PREFIX=/usr build: the shim's PKGLIBDIR" "/usr/lib/hastls" "$(compiled_pkglibdir "$b/libhastls.so")"
+expect_eq "PREFIX=/usr build: the CLI's LIBDIR" "/usr/lib" "$(compiled_libdir "$b/hastls")"
+before=$(mtimes "${products[@]}")
+sleep 1 # a rebuild within the same second would keep the mtimes
+mkb PREFIX=/usr DESTDIR="$d1" install && ok "make PREFIX=/usr DESTDIR=... install" ||
+    bad "make PREFIX=/usr DESTDIR=... install" "failed"
+expect_eq "install for the directories of the build rebuilds nothing" "$before" \
+    "$(mtimes "${products[@]}")"
+exercise "PREFIX=/usr staged" "$d1" /usr
+grep -q '^Environment=LD_PRELOAD=/usr/lib/libhastls.so$' "$d1/usr/share/doc/hastls/hastls-systemd.conf" &&
+    grep -q '^#ExecStart=/usr/bin/hastls-run ' "$d1/usr/share/doc/hastls/hastls-systemd.conf" &&
+    ok "PREFIX=/usr: the systemd drop-in names the installed paths" ||
+    bad "PREFIX=/usr: the systemd drop-in names the installed paths" \
+        "$(grep -n 'hastls-run\|LD_PRELOAD' "$d1/usr/share/doc/hastls/hastls-systemd.conf")"
+
+# The mixed flow: a plain `make` (for /usr/local), then install for /usr:
+# make rebuilds what carries the directories before installing it.
+mkb all && ok "make (the defaults)" || bad "make (the defaults)" "failed"
+expect_eq "default build: the shim's PKGLIBDIR" "/usr/local/lib/hastls" \
+    "$(compiled_pkglibdir "$b/libhastls.so")"
+expect_eq "default build: the CLI's LIBDIR" "/usr/local/lib" "$(compiled_libdir "$b/hastls")"
+d2=$t/stage-mixed
+mkb PREFIX=/usr DESTDIR="$d2" install && ok "then make PREFIX=/usr DESTDIR=... install" ||
+    bad "then make PREFIX=/usr DESTDIR=... install" "failed"
+expect_eq "mixed flow: the installed shim's PKGLIBDIR" "/usr/lib/hastls" \
+    "$(compiled_pkglibdir "$d2/usr/lib/libhastls.so")"
+expect_eq "mixed flow: the installed CLI's LIBDIR" "/usr/lib" "$(compiled_libdir "$d2/usr/bin/hastls")"
+exercise "mixed flow staged" "$d2" /usr
+
+# A real install (no DESTDIR) for another PREFIX, after the /usr build: the
+# copy of the shim outside it finds the resolver in the compiled-in PKGLIBDIR.
+p=$t/prefix
+mkb PREFIX="$p" SYSCONFDIR="$p/etc" install && ok "make PREFIX=$p install" ||
+    bad "make PREFIX=$p install" "failed"
+for f in share/man/man5/hastls.conf.5 share/man/man1/hastls-shell.1 etc/hastls/hastls.conf.example; do
+    [ -f "$p/$f" ] && ok "PREFIX install: $f" || bad "PREFIX install: $f" "missing"
+done
+exercise "PREFIX install" "" "$p"
+if [ -n "${LAB_DIR:-}" ]; then
+    c=$t/copy-shim
+    rm -rf "$c" && mkdir -p "$c" && cp "$p/lib/libhastls.so" "$c/"
+    got=$(unset HASTLS_SHIM; LD_PRELOAD="$c/libhastls.so" bash -c '
+        exec 3<>/dev/tcp/secure.lab.example/443 && echo connected
+        grep -o "/[^ ]*libhastls-resolver.so" /proc/$$/maps | sort -u' 2>&1)
+    expect_eq "PREFIX install: a copied shim loads the resolver from PKGLIBDIR" \
+        "connected
+$p/lib/hastls/libhastls-resolver.so" "$got"
 fi
-make -s -C "$repo" BUILD="$t/build" PREFIX="$p" SYSCONFDIR="$p/etc" uninstall >/dev/null 2>&1
+mkb PREFIX="$p" SYSCONFDIR="$p/etc" uninstall || bad "make PREFIX=$p uninstall" "failed"
 left_files=$(find "$p" -type f)
 expect_eq "PREFIX uninstall leaves no file" "" "$left_files"
 
