@@ -183,11 +183,78 @@ static int valid_hostname(const char *s)
 
 /* ---- defaults and upstreams ------------------------------------------------ */
 
+/* Parses the port after '@' into *OUT: 1 to 5 decimal digits without a leading
+ * zero, 1..65535, nothing after them.  Returns 0, or -1 with a message. */
+static int parse_port(const char *text, const char *port, uint16_t *out, char *err,
+                      size_t errlen)
+{
+    size_t digits = strspn(port, "0123456789");
+    unsigned long v = 0;
+
+    if (*port == '\0') {
+        msg(err, errlen, "bad upstream '%s': no port after '@'", text);
+        return -1;
+    }
+    if (digits > 0 && port[digits] != '\0') {
+        msg(err, errlen, "bad upstream '%s': unexpected '%s' after port %.*s", text,
+            port + digits, (int)digits, port);
+        return -1;
+    }
+    if (digits > 1 && port[0] == '0') {
+        msg(err, errlen, "bad upstream '%s': port '%s' has a leading zero", text, port);
+        return -1;
+    }
+    if (digits == 0 || digits > 5 || parse_uint(port, 65535, &v) < 0 || v == 0) {
+        msg(err, errlen, "bad upstream '%s': port '%s' is not a number in 1..65535", text,
+            port);
+        return -1;
+    }
+    *out = (uint16_t)v;
+    return 0;
+}
+
+/* The message for an IPv6 address written without brackets: the bracketed
+ * form, and when the last group could be a port that was meant to follow the
+ * address (fd00::7:853), the form with that port too. */
+static void unbracketed_ipv6(const char *text, const char *addr, const char *port,
+                             const char *name, char *err, size_t errlen)
+{
+    char at_port[sizeof((struct hastls_upstream *)0)->text + 1] = "";
+    char hash_name[sizeof at_port] = "";
+    if (port)
+        msg(at_port, sizeof at_port, "@%s", port);
+    if (name)
+        msg(hash_name, sizeof hash_name, "#%s", name);
+
+    const char *last = strrchr(addr, ':');
+    size_t plen = (size_t)(last - addr);
+    char prefix[INET6_ADDRSTRLEN + 8];
+    struct in6_addr a6;
+    unsigned long v;
+    if (!port && strlen(last + 1) <= 5 && last[1] != '0' &&
+        parse_uint(last + 1, 65535, &v) == 0 && plen < sizeof prefix) {
+        memcpy(prefix, addr, plen);
+        prefix[plen] = '\0';
+        if (inet_pton(AF_INET6, prefix, &a6) == 1) {
+            msg(err, errlen,
+                "bad upstream '%s': an IPv6 address must be written in brackets: "
+                "[%s]%s, or [%s]@%s%s if %s is the port",
+                text, addr, hash_name, prefix, last + 1, hash_name, last + 1);
+            return;
+        }
+    }
+    msg(err, errlen,
+        "bad upstream '%s': an IPv6 address must be written in brackets: [%s]%s%s", text,
+        addr, at_port, hash_name);
+}
+
+/* ADDR[@PORT][#AUTH-NAME]; an IPv6 ADDR only as [ADDR].  Every malformed form
+ * gets its own message, quoting the text. */
 int hastls_upstream_parse(const char *text, struct hastls_upstream *out, char *err,
                           size_t errlen)
 {
     char buf[sizeof out->text];
-    char *addr, *port = NULL, *name = NULL, *hash, *at;
+    char *addr, *port = NULL, *name = NULL, *hash;
 
     memset(out, 0, sizeof *out);
     if (copy_string(buf, sizeof buf, text) < 0) {
@@ -204,6 +271,10 @@ int hastls_upstream_parse(const char *text, struct hastls_upstream *out, char *e
     if (hash) {
         *hash = '\0';
         name = hash + 1;
+        if (*name == '\0') {
+            msg(err, errlen, "bad upstream '%s': no authentication name after '#'", text);
+            return -1;
+        }
     }
     addr = buf;
     if (addr[0] == '[') {
@@ -213,32 +284,61 @@ int hastls_upstream_parse(const char *text, struct hastls_upstream *out, char *e
             return -1;
         }
         *close = '\0';
-        if (close[1] == '@')
+        addr++;
+        if (close[1] == '@') {
             port = close + 2;
-        else if (close[1] != '\0') {
-            msg(err, errlen, "bad upstream '%s': expected '@PORT' or '#NAME' after ']'",
-                text);
+        } else if (close[1] == ':') {
+            msg(err, errlen,
+                "bad upstream '%s': the port follows '@', not ':' (e.g. [%s]@%s)", text,
+                addr, close + 2);
+            return -1;
+        } else if (close[1] != '\0') {
+            msg(err, errlen,
+                "bad upstream '%s': unexpected '%s' after ']' (expected @PORT or #NAME)",
+                text, close + 1);
             return -1;
         }
-        addr++;
         if (inet_pton(AF_INET6, addr, &out->addr.v6) != 1) {
-            msg(err, errlen, "bad upstream '%s': '%s' is not an IPv6 address", text,
-                addr);
+            struct in_addr a4;
+            if (inet_pton(AF_INET, addr, &a4) == 1)
+                msg(err, errlen,
+                    "bad upstream '%s': brackets are for IPv6 addresses; write an IPv4 "
+                    "address without them",
+                    text);
+            else
+                msg(err, errlen, "bad upstream '%s': '%s' is not an IPv6 address", text,
+                    addr);
             return -1;
         }
         out->family = AF_INET6;
     } else {
-        at = strchr(addr, '@');
+        char *at = strchr(addr, '@');
         if (at) {
             *at = '\0';
             port = at + 1;
         }
+        char *colon = strchr(addr, ':');
         if (inet_pton(AF_INET, addr, &out->addr.v4) == 1) {
             out->family = AF_INET;
-        } else if (strchr(addr, ':') && inet_pton(AF_INET6, addr, &out->addr.v6) == 1) {
-            /* A bare IPv6 address is unambiguous too: the port follows '@'. */
-            out->family = AF_INET6;
-        } else {
+        } else if (strchr(addr, ']')) {
+            msg(err, errlen, "bad upstream '%s': ']' without '['", text);
+            return -1;
+        } else if (colon && inet_pton(AF_INET6, addr, &out->addr.v6) == 1) {
+            unbracketed_ipv6(text, addr, port, name, err, errlen);
+            return -1;
+        } else if (colon && !strchr(colon + 1, ':') && !port) {
+            struct in_addr a4;
+            *colon = '\0';
+            int v4 = inet_pton(AF_INET, addr, &a4) == 1;
+            *colon = ':';
+            if (v4) {
+                msg(err, errlen,
+                    "bad upstream '%s': the port follows '@', not ':' (e.g. %.*s@%s)",
+                    text, (int)(colon - addr), addr, colon + 1);
+                return -1;
+            }
+        }
+        if (out->family == 0) {
             msg(err, errlen,
                 "bad upstream '%s': '%s' is not an IPv4 or IPv6 address (the "
                 "resolver cannot look up the name of its own upstream)",
@@ -247,15 +347,8 @@ int hastls_upstream_parse(const char *text, struct hastls_upstream *out, char *e
         }
     }
     out->port = HASTLS_DOT_PORT;
-    if (port) {
-        unsigned long v;
-        if (parse_uint(port, 65535, &v) < 0 || v == 0) {
-            msg(err, errlen, "bad upstream '%s': port '%s' is not a number in 1..65535",
-                text, port);
-            return -1;
-        }
-        out->port = (uint16_t)v;
-    }
+    if (port && parse_port(text, port, &out->port, err, errlen) < 0)
+        return -1;
     if (name) {
         if (!valid_hostname(name)) {
             msg(err, errlen,

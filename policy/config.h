@@ -17,7 +17,7 @@
 #define HASTLS_DEFAULT_CONF "/etc/hastls/hastls.conf"
 #define HASTLS_MAX_UPSTREAMS 8
 #define HASTLS_MAX_PINS 16
-#define HASTLS_NAME_MAX 256   /* a domain name in presentation form, with NUL */
+#define HASTLS_NAME_MAX 256 /* a domain name in presentation form, with NUL */
 #define HASTLS_PATH_MAX 4096
 /* Room for one value or section name from the file: inih reads lines of at
  * most 199 bytes (longer lines are an error), so no value can be longer.
@@ -49,7 +49,8 @@ enum hastls_log_level {
     HASTLS_LOG_DEBUG,
 };
 
-/* One DNS-over-TLS upstream: ADDR[@PORT][#AUTH-NAME], IPv6 as [ADDR]@PORT#NAME. */
+/* One DNS-over-TLS upstream: ADDR[@PORT][#AUTH-NAME], an IPv6 ADDR always in
+ * brackets: [ADDR][@PORT][#AUTH-NAME]. */
 struct hastls_upstream {
     int family; /* AF_INET or AF_INET6 */
     union {

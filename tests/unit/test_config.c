@@ -505,7 +505,9 @@ static void upstream_good(void **state)
         {"[2620:fe::fe]@443", AF_INET6, "2620:fe::fe", 443, ""},
         {"[2620:fe::fe]#dns.quad9.net", AF_INET6, "2620:fe::fe", 853, "dns.quad9.net"},
         {"[::1]@853#dot.lab.example", AF_INET6, "::1", 853, "dot.lab.example"},
-        {"::1@5353", AF_INET6, "::1", 5353, ""},
+        {"[::1]@5353", AF_INET6, "::1", 5353, ""},
+        {"[fd00::7:853]#name", AF_INET6, "fd00::7:853", 853, "name"},
+        {"[fd00::7]@853#name", AF_INET6, "fd00::7", 853, "name"},
         {"[::ffff:1.2.3.4]", AF_INET6, "::ffff:1.2.3.4", 853, ""},
         {"1.2.3.4#Dot-1.Lab.Example.", AF_INET, "1.2.3.4", 853, "Dot-1.Lab.Example"},
     };
@@ -571,6 +573,20 @@ static void upstream_bad(void **state)
         "[]",
         "[fe80::1%eth0]",
         "[::1]@853#",
+        "[::1]@",
+        "[::1]@853x",
+        "[::1]@#a.example",
+        "1.2.3.4@#a.example",
+        "1.2.3.4@853x",
+        "1.2.3.4@853@53",
+        "1.2.3.4@0853",
+        "1.2.3.4@853 #a",
+        "1.2.3.4:853",
+        "::1",
+        "::1@5353",
+        "fd00::7:853#name",
+        "2620:fe::fe#dns.quad9.net",
+        "[[::1]]",
         "1.2.3.4 ",
         bad_name1,
         bad_name2,
@@ -595,6 +611,82 @@ static void upstream_bad(void **state)
     assert_int_equal(strlen(u.auth_name), 253);
     /* a NULL error buffer is fine */
     assert_int_equal(hastls_upstream_parse("x", &u, NULL, 0), -1);
+}
+
+/* Every malformed form has its own message, exactly. */
+static void upstream_messages(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *why;
+    } cases[] = {
+        /* IPv6 only in brackets; a last group that could be a port is named */
+        {"fd00::7:853#name", "an IPv6 address must be written in brackets: "
+                             "[fd00::7:853]#name, or [fd00::7]@853#name if 853 is the "
+                             "port"},
+        {"fd00::7:853", "an IPv6 address must be written in brackets: [fd00::7:853], "
+                        "or [fd00::7]@853 if 853 is the port"},
+        {"::1@5353", "an IPv6 address must be written in brackets: [::1]@5353"},
+        {"::1", "an IPv6 address must be written in brackets: [::1]"},
+        {"2620:fe::fe#dns.quad9.net", "an IPv6 address must be written in brackets: "
+                                      "[2620:fe::fe]#dns.quad9.net"},
+        {"fd00:1ab::53@853#dot.lab.example",
+         "an IPv6 address must be written in brackets: "
+         "[fd00:1ab::53]@853#dot.lab.example"},
+        /* brackets */
+        {"[::1@853", "'[' without ']'"},
+        {"[::1", "'[' without ']'"},
+        {"::1]@853", "']' without '['"},
+        {"[::1]853", "unexpected '853' after ']' (expected @PORT or #NAME)"},
+        {"[::1]:853", "the port follows '@', not ':' (e.g. [::1]@853)"},
+        {"[1.2.3.4]", "brackets are for IPv6 addresses; write an IPv4 address without "
+                      "them"},
+        {"[]", "'' is not an IPv6 address"},
+        {"[fe80::1%eth0]", "'fe80::1%eth0' is not an IPv6 address"},
+        /* ports */
+        {"1.2.3.4@", "no port after '@'"},
+        {"[::1]@", "no port after '@'"},
+        {"1.2.3.4@#a.example", "no port after '@'"},
+        {"1.2.3.4@0", "port '0' is not a number in 1..65535"},
+        {"[::1]@0", "port '0' is not a number in 1..65535"},
+        {"1.2.3.4@65536", "port '65536' is not a number in 1..65535"},
+        {"1.2.3.4@99999999999", "port '99999999999' is not a number in 1..65535"},
+        {"1.2.3.4@http", "port 'http' is not a number in 1..65535"},
+        {"1.2.3.4@-1", "port '-1' is not a number in 1..65535"},
+        {"1.2.3.4@853x", "unexpected 'x' after port 853"},
+        {"[::1]@853]", "unexpected ']' after port 853"},
+        {"1.2.3.4@853@53", "unexpected '@53' after port 853"},
+        {"1.2.3.4@0853", "port '0853' has a leading zero"},
+        {"1.2.3.4:853", "the port follows '@', not ':' (e.g. 1.2.3.4@853)"},
+        /* names */
+        {"1.2.3.4#", "no authentication name after '#'"},
+        {"[::1]@853#", "no authentication name after '#'"},
+        {"1.2.3.4#a..example", "authentication name 'a..example' is not a valid host "
+                               "name"},
+        {"1.2.3.4#a#b", "authentication name 'a#b' is not a valid host name"},
+        /* addresses */
+        {"dns.quad9.net", "'dns.quad9.net' is not an IPv4 or IPv6 address (the resolver "
+                          "cannot look up the name of its own upstream)"},
+        {"", ""},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        struct hastls_upstream u;
+        char e[512] = "", want[512];
+        if (cases[k].text[0])
+            snprintf(want, sizeof want, "bad upstream '%s': %s", cases[k].text,
+                     cases[k].why);
+        else
+            snprintf(want, sizeof want, "bad upstream '': empty");
+        if (hastls_upstream_parse(cases[k].text, &u, e, sizeof e) != -1)
+            fail_msg("'%s' accepted", cases[k].text);
+        if (strcmp(e, want) != 0)
+            fail_msg("'%s':\ngot:  %s\nwant: %s", cases[k].text, e, want);
+    }
+    /* in a file, with the file and the line */
+    expect_error("[resolver]\nupstream = 9.9.9.9\nupstream = fd00::7:853#name\n",
+                 "t.conf:3: bad upstream 'fd00::7:853#name': an IPv6 address must be "
+                 "written in brackets: [fd00::7:853]#name, or [fd00::7]@853#name if 853 "
+                 "is the port");
 }
 
 /* ---- app sections ---- */
@@ -927,6 +1019,7 @@ int main(void)
         cmocka_unit_test(base64_malformed),
         cmocka_unit_test(upstream_good),
         cmocka_unit_test(upstream_bad),
+        cmocka_unit_test(upstream_messages),
         cmocka_unit_test(app_precedence),
         cmocka_unit_test(app_sections_validated),
         cmocka_unit_test(load_file),
