@@ -23,6 +23,13 @@
  * bytes, too short for [app:/full/path]) and catches malformed lines, so inih's
  * own error return is only a fallback.
  *
+ * Files (see config.h): the configuration file is opened without blocking
+ * and must be a bounded regular file owned by root or the effective user and
+ * writable only by its owner; the files it names are checked the same way
+ * (but for their owner) once the text is valid, so that in the shim all of
+ * it happens before main().  hastls_config_load_string checks text only, so
+ * the fuzz target and the unit tests of the syntax touch no file.
+ *
  * Built-in defaults (shared/DESIGN.md): upstreams 9.9.9.9@853#dns.quad9.net and
  * 1.1.1.1@853#cloudflare-dns.com, privacy strict, ca_bundle
  * /etc/ssl/certs/ca-certificates.crt, no pins, alpn dot, trust_anchor
@@ -49,6 +56,10 @@
 #define TIMEOUT_MS_MAX 60000
 /* A configuration file larger than this is surely a mistake (wrong file). */
 #define CONF_MAX_BYTES (1024 * 1024)
+/* Bounds for the files the configuration names, read by the resolver: a CA
+ * bundle (Debian's is about 220 KB) and a root trust anchor (a few lines). */
+#define CA_BUNDLE_MAX_BYTES (16 * 1024 * 1024)
+#define TRUST_ANCHOR_MAX_BYTES (1024 * 1024)
 
 static const char *const default_upstreams[] = {
     "9.9.9.9@853#dns.quad9.net",
@@ -183,11 +194,78 @@ static int valid_hostname(const char *s)
 
 /* ---- defaults and upstreams ------------------------------------------------ */
 
+/* Parses the port after '@' into *OUT: 1 to 5 decimal digits without a leading
+ * zero, 1..65535, nothing after them.  Returns 0, or -1 with a message. */
+static int parse_port(const char *text, const char *port, uint16_t *out, char *err,
+                      size_t errlen)
+{
+    size_t digits = strspn(port, "0123456789");
+    unsigned long v = 0;
+
+    if (*port == '\0') {
+        msg(err, errlen, "bad upstream '%s': no port after '@'", text);
+        return -1;
+    }
+    if (digits > 0 && port[digits] != '\0') {
+        msg(err, errlen, "bad upstream '%s': unexpected '%s' after port %.*s", text,
+            port + digits, (int)digits, port);
+        return -1;
+    }
+    if (digits > 1 && port[0] == '0') {
+        msg(err, errlen, "bad upstream '%s': port '%s' has a leading zero", text, port);
+        return -1;
+    }
+    if (digits == 0 || digits > 5 || parse_uint(port, 65535, &v) < 0 || v == 0) {
+        msg(err, errlen, "bad upstream '%s': port '%s' is not a number in 1..65535", text,
+            port);
+        return -1;
+    }
+    *out = (uint16_t)v;
+    return 0;
+}
+
+/* The message for an IPv6 address written without brackets: the bracketed
+ * form, and when the last group could be a port that was meant to follow the
+ * address (fd00::7:853), the form with that port too. */
+static void unbracketed_ipv6(const char *text, const char *addr, const char *port,
+                             const char *name, char *err, size_t errlen)
+{
+    char at_port[sizeof((struct hastls_upstream *)0)->text + 1] = "";
+    char hash_name[sizeof at_port] = "";
+    if (port)
+        msg(at_port, sizeof at_port, "@%s", port);
+    if (name)
+        msg(hash_name, sizeof hash_name, "#%s", name);
+
+    const char *last = strrchr(addr, ':');
+    size_t plen = (size_t)(last - addr);
+    char prefix[INET6_ADDRSTRLEN + 8];
+    struct in6_addr a6;
+    unsigned long v;
+    if (!port && strlen(last + 1) <= 5 && last[1] != '0' &&
+        parse_uint(last + 1, 65535, &v) == 0 && plen < sizeof prefix) {
+        memcpy(prefix, addr, plen);
+        prefix[plen] = '\0';
+        if (inet_pton(AF_INET6, prefix, &a6) == 1) {
+            msg(err, errlen,
+                "bad upstream '%s': an IPv6 address must be written in brackets: "
+                "[%s]%s, or [%s]@%s%s if %s is the port",
+                text, addr, hash_name, prefix, last + 1, hash_name, last + 1);
+            return;
+        }
+    }
+    msg(err, errlen,
+        "bad upstream '%s': an IPv6 address must be written in brackets: [%s]%s%s", text,
+        addr, at_port, hash_name);
+}
+
+/* ADDR[@PORT][#AUTH-NAME]; an IPv6 ADDR only as [ADDR].  Every malformed form
+ * gets its own message, quoting the text. */
 int hastls_upstream_parse(const char *text, struct hastls_upstream *out, char *err,
                           size_t errlen)
 {
     char buf[sizeof out->text];
-    char *addr, *port = NULL, *name = NULL, *hash, *at;
+    char *addr, *port = NULL, *name = NULL, *hash;
 
     memset(out, 0, sizeof *out);
     if (copy_string(buf, sizeof buf, text) < 0) {
@@ -204,6 +282,10 @@ int hastls_upstream_parse(const char *text, struct hastls_upstream *out, char *e
     if (hash) {
         *hash = '\0';
         name = hash + 1;
+        if (*name == '\0') {
+            msg(err, errlen, "bad upstream '%s': no authentication name after '#'", text);
+            return -1;
+        }
     }
     addr = buf;
     if (addr[0] == '[') {
@@ -213,32 +295,61 @@ int hastls_upstream_parse(const char *text, struct hastls_upstream *out, char *e
             return -1;
         }
         *close = '\0';
-        if (close[1] == '@')
+        addr++;
+        if (close[1] == '@') {
             port = close + 2;
-        else if (close[1] != '\0') {
-            msg(err, errlen, "bad upstream '%s': expected '@PORT' or '#NAME' after ']'",
-                text);
+        } else if (close[1] == ':') {
+            msg(err, errlen,
+                "bad upstream '%s': the port follows '@', not ':' (e.g. [%s]@%s)", text,
+                addr, close + 2);
+            return -1;
+        } else if (close[1] != '\0') {
+            msg(err, errlen,
+                "bad upstream '%s': unexpected '%s' after ']' (expected @PORT or #NAME)",
+                text, close + 1);
             return -1;
         }
-        addr++;
         if (inet_pton(AF_INET6, addr, &out->addr.v6) != 1) {
-            msg(err, errlen, "bad upstream '%s': '%s' is not an IPv6 address", text,
-                addr);
+            struct in_addr a4;
+            if (inet_pton(AF_INET, addr, &a4) == 1)
+                msg(err, errlen,
+                    "bad upstream '%s': brackets are for IPv6 addresses; write an IPv4 "
+                    "address without them",
+                    text);
+            else
+                msg(err, errlen, "bad upstream '%s': '%s' is not an IPv6 address", text,
+                    addr);
             return -1;
         }
         out->family = AF_INET6;
     } else {
-        at = strchr(addr, '@');
+        char *at = strchr(addr, '@');
         if (at) {
             *at = '\0';
             port = at + 1;
         }
+        char *colon = strchr(addr, ':');
         if (inet_pton(AF_INET, addr, &out->addr.v4) == 1) {
             out->family = AF_INET;
-        } else if (strchr(addr, ':') && inet_pton(AF_INET6, addr, &out->addr.v6) == 1) {
-            /* A bare IPv6 address is unambiguous too: the port follows '@'. */
-            out->family = AF_INET6;
-        } else {
+        } else if (strchr(addr, ']')) {
+            msg(err, errlen, "bad upstream '%s': ']' without '['", text);
+            return -1;
+        } else if (colon && inet_pton(AF_INET6, addr, &out->addr.v6) == 1) {
+            unbracketed_ipv6(text, addr, port, name, err, errlen);
+            return -1;
+        } else if (colon && !strchr(colon + 1, ':') && !port) {
+            struct in_addr a4;
+            *colon = '\0';
+            int v4 = inet_pton(AF_INET, addr, &a4) == 1;
+            *colon = ':';
+            if (v4) {
+                msg(err, errlen,
+                    "bad upstream '%s': the port follows '@', not ':' (e.g. %.*s@%s)",
+                    text, (int)(colon - addr), addr, colon + 1);
+                return -1;
+            }
+        }
+        if (out->family == 0) {
             msg(err, errlen,
                 "bad upstream '%s': '%s' is not an IPv4 or IPv6 address (the "
                 "resolver cannot look up the name of its own upstream)",
@@ -247,15 +358,8 @@ int hastls_upstream_parse(const char *text, struct hastls_upstream *out, char *e
         }
     }
     out->port = HASTLS_DOT_PORT;
-    if (port) {
-        unsigned long v;
-        if (parse_uint(port, 65535, &v) < 0 || v == 0) {
-            msg(err, errlen, "bad upstream '%s': port '%s' is not a number in 1..65535",
-                text, port);
-            return -1;
-        }
-        out->port = (uint16_t)v;
-    }
+    if (port && parse_port(text, port, &out->port, err, errlen) < 0)
+        return -1;
     if (name) {
         if (!valid_hostname(name)) {
             msg(err, errlen,
@@ -290,6 +394,119 @@ void hastls_config_defaults(struct hastls_config *cfg)
     cfg->mode = HASTLS_MODE_ENFORCE;
     cfg->bogus = HASTLS_BOGUS_BLOCK;
     cfg->log_level = HASTLS_LOG_WARN;
+}
+
+/* ---- the files: the configuration and the files it names ------------------ */
+
+/* What a file that is not a regular one is, for messages. */
+static const char *file_kind(mode_t mode)
+{
+    if (S_ISDIR(mode))
+        return "a directory";
+    if (S_ISFIFO(mode))
+        return "a FIFO";
+    if (S_ISCHR(mode))
+        return "a character device";
+    if (S_ISBLK(mode))
+        return "a block device";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    return "a special file";
+}
+
+/* Opens PATH for reading and checks that it is a regular file of at most MAX
+ * bytes.  O_NONBLOCK: opening a FIFO or a device must not wait (for a writer,
+ * a modem line); O_NOCTTY: a terminal never becomes the process's controlling
+ * terminal; with NOFOLLOW a symbolic link as the last component is refused.
+ * Returns the descriptor with *ST filled, or -1 with the reason (without the
+ * path) in WHY. */
+static int open_regular(const char *path, int nofollow, off_t max, struct stat *st,
+                        char *why, size_t whylen)
+{
+    int flags =
+        O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (nofollow ? O_NOFOLLOW : 0);
+    int fd = open(path, flags);
+    if (fd < 0) {
+        int e = errno;
+        struct stat lst;
+        if (e == ELOOP && nofollow && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode))
+            msg(why, whylen,
+                "cannot read: a symbolic link (the system configuration must be a "
+                "regular file in place)");
+        else
+            msg(why, whylen, "cannot read: %s", strerror(e));
+        errno = e; /* for the caller: ENOENT may mean "use the defaults" */
+        return -1;
+    }
+    if (fstat(fd, st) < 0) {
+        msg(why, whylen, "cannot read: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st->st_mode)) {
+        msg(why, whylen, "cannot read: %s, not a regular file", file_kind(st->st_mode));
+        close(fd);
+        return -1;
+    }
+    if (st->st_size > max) {
+        msg(why, whylen, "file larger than %lld bytes", (long long)max);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Nobody but the file's owner may change it. */
+static int not_writable_by_others(const struct stat *st, char *why, size_t whylen)
+{
+    if (!(st->st_mode & (S_IWGRP | S_IWOTH)))
+        return 1;
+    msg(why, whylen, "writable by %s (mode %04o): remove that with chmod go-w",
+        st->st_mode & S_IWOTH ? "everyone" : "its group",
+        (unsigned)(st->st_mode & 07777));
+    return 0;
+}
+
+/* A configuration decides how every program of its user is protected, so
+ * only that user or root may be able to change it: owned by root or by the
+ * effective user, writable by neither group nor others. */
+static int config_owner_ok(const struct stat *st, char *why, size_t whylen)
+{
+    uid_t me = geteuid();
+    if (st->st_uid != 0 && st->st_uid != me) {
+        msg(why, whylen,
+            "owned by uid %u, neither root nor the user running the program (uid %u)",
+            (unsigned)st->st_uid, (unsigned)me);
+        return 0;
+    }
+    return not_writable_by_others(st, why, whylen);
+}
+
+/* Checks a file the configuration names (ca_bundle, trust_anchor) as its
+ * user will read it: a regular, non-empty file of at most MAX bytes that this
+ * process can open, writable only by its owner.  The owner is not checked:
+ * these are system files, and in a user namespace (containers, sandboxes)
+ * root's files show as owned by an unmapped uid.  Symbolic links are followed:
+ * distributions make such paths links into their own trees (Fedora's
+ * /etc/ssl/certs/ca-bundle.crt).  Returns 1, or 0 with WHY. */
+static int named_file_ok(const char *path, off_t max, char *why, size_t whylen)
+{
+    struct stat st;
+    int fd = open_regular(path, 0, max, &st, why, whylen);
+    if (fd < 0)
+        return 0;
+    close(fd);
+    if (st.st_size == 0) {
+        msg(why, whylen, "empty file");
+        return 0;
+    }
+    return not_writable_by_others(&st, why, whylen);
+}
+
+/* The CA bundle is read only when some program may use TLS. */
+static int uses_tls(enum hastls_privacy privacy, int app_uses_tls)
+{
+    return privacy != HASTLS_PRIVACY_OFF || app_uses_tls;
 }
 
 /* ---- the loader -------------------------------------------------------------- */
@@ -372,14 +589,16 @@ struct loader {
 
     /* current section */
     enum section_kind kind;
-    char section[HASTLS_VALUE_MAX]; /* as written between the brackets */
-    unsigned key_line[K_COUNT]; /* line each key was given in this section */
+    char section[HASTLS_VALUE_MAX];  /* as written between the brackets */
+    unsigned key_line[K_COUNT];      /* line each key was given in this section */
     struct app_settings *app_target; /* where an [app:] section's keys go */
 
     struct seen_section *seen;
     size_t n_seen, cap_seen;
 
     int upstreams_given; /* the file's first upstream replaces the defaults */
+    unsigned ca_bundle_line, trust_anchor_line; /* where given; 0: the default */
+    int app_uses_tls; /* some [app:] section sets a privacy other than off */
     struct app_settings app_base_set, app_full_set, app_scratch;
     char app_base_name[HASTLS_VALUE_MAX], app_full_name[HASTLS_VALUE_MAX];
 };
@@ -648,8 +867,11 @@ static void policy_value(struct loader *L, int k, const char *key, const char *v
 
     switch (k) {
     case K_PRIVACY:
-        if ((v = parse_choice(L, key, value, privacy_names, NAMES(privacy_names))) >= 0)
+        if ((v = parse_choice(L, key, value, privacy_names, NAMES(privacy_names))) >= 0) {
             s->privacy = (enum hastls_privacy)v;
+            if (s->privacy != HASTLS_PRIVACY_OFF)
+                L->app_uses_tls = 1;
+        }
         break;
     case K_CLIENT:
         if ((v = parse_choice(L, key, value, client_names, NAMES(client_names))) >= 0)
@@ -752,12 +974,16 @@ static void resolver_value(struct loader *L, int k, const char *key, const char 
         break;
     }
     case K_CA_BUNDLE:
-        if (absolute_path_ok(L, key, value))
+        if (absolute_path_ok(L, key, value)) {
             strcpy(cfg->ca_bundle, value);
+            L->ca_bundle_line = L->line;
+        }
         break;
     case K_TRUST_ANCHOR:
-        if (absolute_path_ok(L, key, value))
+        if (absolute_path_ok(L, key, value)) {
             strcpy(cfg->trust_anchor, value);
+            L->trust_anchor_line = L->line;
+        }
         break;
     case K_ALPN: {
         /* ALPN ids are opaque bytes on the wire; keep them printable here. */
@@ -844,9 +1070,37 @@ static void loader_free(struct loader *L)
     free(L->seen);
 }
 
-int hastls_config_load_string(const char *text, size_t len, const char *name,
-                              const char *app, struct hastls_config *cfg, char *err,
-                              size_t errlen)
+/* Checks the files a loaded configuration names, adding an error for each
+ * unusable one, on the line of its key (0 for a default the file keeps), in
+ * line order.  PRIVACY: the [resolver] privacy, before any [app:] section. */
+static void check_named_files(struct loader *L, enum hastls_privacy privacy)
+{
+    const struct hastls_config *cfg = L->cfg;
+    const struct {
+        const char *key, *path;
+        unsigned line;
+        off_t max;
+        int needed;
+    } files[2] = {
+        {"ca_bundle", cfg->ca_bundle, L->ca_bundle_line, CA_BUNDLE_MAX_BYTES,
+         uses_tls(privacy, L->app_uses_tls)},
+        {"trust_anchor", cfg->trust_anchor, L->trust_anchor_line, TRUST_ANCHOR_MAX_BYTES,
+         1},
+    };
+    int first = files[1].line < files[0].line;
+    for (int n = 0; n < 2; n++) {
+        int k = n ? !first : first;
+        char why[512];
+        if (files[k].needed &&
+            !named_file_ok(files[k].path, files[k].max, why, sizeof why))
+            add_error(L, files[k].line, "%s '%s'%s: %s", files[k].key, files[k].path,
+                      files[k].line ? "" : " (the default)", why);
+    }
+}
+
+/* The loader proper; CHECK_FILES: also check the files the text names. */
+static int load_text(const char *text, size_t len, const char *name, const char *app,
+                     struct hastls_config *cfg, char *err, size_t errlen, int check_files)
 {
     struct loader *L = calloc(1, sizeof *L);
 
@@ -881,6 +1135,9 @@ int hastls_config_load_string(const char *text, size_t len, const char *name,
         add_error(L, 0, "inih failed (%d)", r);
     if (L->oom)
         add_error(L, 0, "out of memory");
+    /* Once the text is valid: its values are then the ones in effect. */
+    if (L->nerr == 0 && check_files)
+        check_named_files(L, cfg->privacy);
 
     int status = L->nerr ? -1 : 0;
     if (status == 0) {
@@ -910,32 +1167,48 @@ int hastls_config_load_string(const char *text, size_t len, const char *name,
     return status;
 }
 
-int hastls_config_load(const char *path, const char *app, struct hastls_config *cfg,
-                       char *err, size_t errlen)
+int hastls_config_load_string(const char *text, size_t len, const char *name,
+                              const char *app, struct hastls_config *cfg, char *err,
+                              size_t errlen)
 {
+    return load_text(text, len, name, app, cfg, err, errlen, 0);
+}
+
+/* Loads the file PATH (see hastls_config_load).  NOFOLLOW: refuse a symbolic
+ * link.  ABSENT_OK: return 1, with nothing loaded, when PATH does not exist. */
+static int load_file(const char *path, int nofollow, int absent_ok, const char *app,
+                     struct hastls_config *cfg, char *err, size_t errlen)
+{
+    char why[512];
+    struct stat st;
     char *buf = NULL;
-    size_t len = 0, cap = 0;
+    size_t len = 0, cap;
 
     if (err && errlen)
         err[0] = '\0';
     /* open/read rather than stdio: the shim loads this in every process
      * before main(), and a FILE with its buffer costs page faults there. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open_regular(path, nofollow, CONF_MAX_BYTES, &st, why, sizeof why);
     if (fd < 0) {
-        msg(err, errlen, "%s:0: cannot read: %s", path, strerror(errno));
+        if (absent_ok && (errno == ENOENT || errno == ENOTDIR))
+            return 1;
+        msg(err, errlen, "%s:0: %s", path, why);
         return -1;
     }
-    struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0 &&
-        st.st_size <= CONF_MAX_BYTES)
-        cap = (size_t)st.st_size + 1; /* +1: a read of 0 ends the loop without regrowing */
+    if (!config_owner_ok(&st, why, sizeof why)) {
+        close(fd);
+        msg(err, errlen, "%s:0: %s", path, why);
+        return -1;
+    }
+    cap = (size_t)st.st_size + 1; /* +1: a read of 0 ends the loop without regrowing */
     for (;;) {
-        if (len == cap) {
-            size_t ncap = cap ? 2 * cap : 4096;
+        if (len == cap || !buf) {
+            /* The file may have grown since fstat; the bound holds anyway. */
+            size_t ncap = buf ? 2 * cap : cap;
             char *nb;
             if (ncap > CONF_MAX_BYTES + 1)
                 ncap = CONF_MAX_BYTES + 1;
-            if (ncap == cap) {
+            if (buf && ncap == cap) {
                 close(fd);
                 free(buf);
                 msg(err, errlen, "%s:0: file larger than %d bytes", path, CONF_MAX_BYTES);
@@ -950,14 +1223,6 @@ int hastls_config_load(const char *path, const char *app, struct hastls_config *
             }
             buf = nb;
             cap = ncap;
-        }
-        if (!buf) {
-            buf = malloc(cap);
-            if (!buf) {
-                close(fd);
-                msg(err, errlen, "%s:0: out of memory", path);
-                return -1;
-            }
         }
         ssize_t got = read(fd, buf + len, cap - len);
         if (got < 0 && errno == EINTR)
@@ -974,9 +1239,41 @@ int hastls_config_load(const char *path, const char *app, struct hastls_config *
         len += (size_t)got;
     }
     close(fd);
-    int r = hastls_config_load_string(buf ? buf : "", len, path, app, cfg, err, errlen);
+    int r = load_text(buf, len, path, app, cfg, err, errlen, 1);
     free(buf);
     return r;
+}
+
+int hastls_config_load(const char *path, const char *app, struct hastls_config *cfg,
+                       char *err, size_t errlen)
+{
+    /* The system file is never a symbolic link, whoever names it. */
+    return load_file(path, !strcmp(path, HASTLS_DEFAULT_CONF), 0, app, cfg, err, errlen);
+}
+
+/* The built-in defaults, when no file is loaded, with their files checked. */
+static int load_builtin(struct hastls_config *cfg, char *err, size_t errlen)
+{
+    char why[512];
+    size_t used = 0;
+    int ok = 1;
+
+    hastls_config_defaults(cfg);
+    if (err && errlen)
+        err[0] = '\0';
+    if (uses_tls(cfg->privacy, 0) &&
+        !named_file_ok(cfg->ca_bundle, CA_BUNDLE_MAX_BYTES, why, sizeof why)) {
+        msg(err, errlen, "ca_bundle '%s' (built-in default): %s", cfg->ca_bundle, why);
+        used = err && errlen ? strlen(err) : 0;
+        ok = 0;
+    }
+    if (!named_file_ok(cfg->trust_anchor, TRUST_ANCHOR_MAX_BYTES, why, sizeof why)) {
+        if (err && used < errlen)
+            msg(err + used, errlen - used, "%strust_anchor '%s' (built-in default): %s",
+                used ? "\n" : "", cfg->trust_anchor, why);
+        ok = 0;
+    }
+    return ok ? 0 : -1;
 }
 
 int hastls_mode_from_name(const char *s)
@@ -997,14 +1294,15 @@ int hastls_config_load_default(const char *app, struct hastls_config *cfg, char 
     if (app_env && *app_env)
         app = app_env;
     if (conf && *conf) {
+        /* The user's own choice: a symbolic link is fine (dotfile managers),
+         * except for the system file under its own name. */
         r = hastls_config_load(conf, app, cfg, err, errlen);
-    } else if (access(HASTLS_DEFAULT_CONF, F_OK) == 0 ||
-               (errno != ENOENT && errno != ENOTDIR)) {
-        /* Present but unreadable is an error, not a reason to run unconfigured. */
-        r = hastls_config_load(HASTLS_DEFAULT_CONF, app, cfg, err, errlen);
     } else {
-        hastls_config_defaults(cfg);
-        r = 0;
+        /* Absent: the built-in defaults.  Present but unusable is an error,
+         * not a reason to run unconfigured. */
+        r = load_file(HASTLS_DEFAULT_CONF, 1, 1, app, cfg, err, errlen);
+        if (r == 1)
+            r = load_builtin(cfg, err, errlen);
     }
     if (r < 0)
         return r;

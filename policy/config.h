@@ -2,9 +2,18 @@
  *
  * The file format, every key and its default are specified in shared/DESIGN.md
  * ("The contract") and documented for users in docs/hastls.conf.5.  This module
- * does no I/O except reading the configuration file; it never prints.  Errors
- * come back as text, one line each, "FILE:LINE: message", quoting the offending
- * key or value.
+ * does no I/O except reading the configuration file and checking the files it
+ * names (ca_bundle, trust_anchor); it never prints.  Errors come back as text,
+ * one line each, "FILE:LINE: message", quoting the offending key or value.
+ *
+ * The files are checked where the configuration is loaded, so that in the
+ * shim a bad one stops the program before main() and never makes it wait:
+ * the configuration must be a regular file of at most 1 MiB, owned by root or
+ * the effective user and writable by neither group nor others; the system file
+ * HASTLS_DEFAULT_CONF must not be a symbolic link.  The CA bundle (when some
+ * section uses TLS) and the trust anchor must be regular, non-empty, bounded,
+ * readable, and writable by neither group nor others.  Every open is
+ * non-blocking, so a FIFO or a device is refused at once.
  */
 #ifndef HASTLS_POLICY_CONFIG_H
 #define HASTLS_POLICY_CONFIG_H
@@ -17,7 +26,7 @@
 #define HASTLS_DEFAULT_CONF "/etc/hastls/hastls.conf"
 #define HASTLS_MAX_UPSTREAMS 8
 #define HASTLS_MAX_PINS 16
-#define HASTLS_NAME_MAX 256   /* a domain name in presentation form, with NUL */
+#define HASTLS_NAME_MAX 256 /* a domain name in presentation form, with NUL */
 #define HASTLS_PATH_MAX 4096
 /* Room for one value or section name from the file: inih reads lines of at
  * most 199 bytes (longer lines are an error), so no value can be longer.
@@ -49,7 +58,8 @@ enum hastls_log_level {
     HASTLS_LOG_DEBUG,
 };
 
-/* One DNS-over-TLS upstream: ADDR[@PORT][#AUTH-NAME], IPv6 as [ADDR]@PORT#NAME. */
+/* One DNS-over-TLS upstream: ADDR[@PORT][#AUTH-NAME], an IPv6 ADDR always in
+ * brackets: [ADDR][@PORT][#AUTH-NAME]. */
 struct hastls_upstream {
     int family; /* AF_INET or AF_INET6 */
     union {
@@ -87,23 +97,27 @@ struct hastls_config {
 /* Fills CFG with the built-in defaults of shared/DESIGN.md. */
 void hastls_config_defaults(struct hastls_config *cfg);
 
-/* Loads PATH over the defaults.  APP is the program's path (argv[0] or
- * /proc/self/exe) or NULL: an [app:NAME] section applies when NAME equals the
- * basename of APP, an [app:/full/path] section when it equals APP; a full-path
- * section wins over a basename section wherever they are in the file.
- * Returns 0 on success.  On error returns -1, leaves CFG unspecified and writes
- * one or more lines "PATH:LINE: message" into ERR (NUL-terminated, truncated to
- * ERRLEN); LINE is 0 for a file that cannot be read. */
+/* Loads PATH over the defaults, with the file checks above.  APP is the
+ * program's path (argv[0] or /proc/self/exe) or NULL: an [app:NAME] section
+ * applies when NAME equals the basename of APP, an [app:/full/path] section
+ * when it equals APP; a full-path section wins over a basename section
+ * wherever they are in the file.  Returns 0 on success.  On error returns -1,
+ * leaves CFG unspecified and writes one or more lines "PATH:LINE: message"
+ * into ERR (NUL-terminated, truncated to ERRLEN); LINE is 0 for a file that
+ * cannot be used at all, and for a named file that the file leaves at its
+ * default.  A named file is reported on the line of its key. */
 int hastls_config_load(const char *path, const char *app, struct hastls_config *cfg,
                        char *err, size_t errlen);
 
-/* The same for text in memory (NAME is used in messages as the file name). */
+/* The same for text in memory (NAME is used in messages as the file name);
+ * checks the text only, never the files it names. */
 int hastls_config_load_string(const char *text, size_t len, const char *name,
                               const char *app, struct hastls_config *cfg, char *err,
                               size_t errlen);
 
 /* The process's configuration: the file named by HASTLS_CONF, else
- * HASTLS_DEFAULT_CONF if it exists, else the built-in defaults; then
+ * HASTLS_DEFAULT_CONF if it exists, else the built-in defaults (whose files
+ * are checked too: "ca_bundle '...' (built-in default): ..."); then
  * HASTLS_LOG overrides the log level.  The environment is ignored when the
  * process is setuid/setgid (secure_getenv).  Returns 0, or -1 with ERR set.
  * Also: a non-empty HASTLS_APP replaces APP (which [app:] sections apply), and

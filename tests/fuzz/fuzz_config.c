@@ -1,6 +1,9 @@
 /* tests/fuzz/fuzz_config.c: the configuration loader on arbitrary bytes.
  * Asserts that a loaded configuration is within the documented ranges and
- * that a refused one says why, every line "fuzz.conf:LINE: ...". */
+ * that a refused one says why, every line "fuzz.conf:LINE: ...".  The upstream
+ * syntax on its own too: an accepted IPv6 upstream was written in brackets,
+ * an IPv4 one without, and a '#' always carried a name.  (Text only: the file
+ * checks of hastls_config_load are not byte parsing and are unit-tested.) */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,6 +26,26 @@ static int terminated(const char *s, size_t size)
     return memchr(s, '\0', size) != NULL;
 }
 
+/* What an accepted upstream must look like, whatever the text was. */
+static void check_upstream(const struct hastls_upstream *u)
+{
+    CHECK(u->family == AF_INET || u->family == AF_INET6);
+    CHECK(u->port != 0);
+    CHECK(terminated(u->auth_name, sizeof u->auth_name));
+    CHECK(terminated(u->text, sizeof u->text));
+    if (u->family == AF_INET6)
+        CHECK(u->text[0] == '[' && strchr(u->text, ']'));
+    else
+        CHECK(!strchr(u->text, '[') && !strchr(u->text, ']') && !strchr(u->text, ':'));
+    const char *hash = strchr(u->text, '#');
+    CHECK(hash ? u->auth_name[0] != '\0' : u->auth_name[0] == '\0');
+    const char *at = strchr(u->text, '@');
+    if (at && (!hash || at < hash))
+        CHECK(at[1] >= '1' && at[1] <= '9'); /* no empty port, no leading zero */
+    else
+        CHECK(u->port == HASTLS_DOT_PORT);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *apps[] = {NULL, "/usr/bin/curl"};
@@ -36,10 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             CHECK(cfg.n_upstreams >= 1 && cfg.n_upstreams <= HASTLS_MAX_UPSTREAMS);
             for (size_t k = 0; k < cfg.n_upstreams; k++) {
                 const struct hastls_upstream *u = &cfg.upstreams[k];
-                CHECK(u->family == AF_INET || u->family == AF_INET6);
-                CHECK(u->port != 0);
-                CHECK(terminated(u->auth_name, sizeof u->auth_name));
-                CHECK(terminated(u->text, sizeof u->text));
+                check_upstream(u);
                 /* what was accepted once parses again the same way */
                 struct hastls_upstream again;
                 CHECK(hastls_upstream_parse(u->text, &again, NULL, 0) == 0);
@@ -79,7 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char e[512];
         if (hastls_upstream_parse(s, &u, e, sizeof e) == 0) {
             CHECK(!strcmp(u.text, s));
-            CHECK(u.port != 0);
+            check_upstream(&u);
         } else {
             CHECK(!strncmp(e, "bad upstream '", 14));
         }

@@ -2,6 +2,7 @@
  * app sections and the environment. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -505,7 +507,9 @@ static void upstream_good(void **state)
         {"[2620:fe::fe]@443", AF_INET6, "2620:fe::fe", 443, ""},
         {"[2620:fe::fe]#dns.quad9.net", AF_INET6, "2620:fe::fe", 853, "dns.quad9.net"},
         {"[::1]@853#dot.lab.example", AF_INET6, "::1", 853, "dot.lab.example"},
-        {"::1@5353", AF_INET6, "::1", 5353, ""},
+        {"[::1]@5353", AF_INET6, "::1", 5353, ""},
+        {"[fd00::7:853]#name", AF_INET6, "fd00::7:853", 853, "name"},
+        {"[fd00::7]@853#name", AF_INET6, "fd00::7", 853, "name"},
         {"[::ffff:1.2.3.4]", AF_INET6, "::ffff:1.2.3.4", 853, ""},
         {"1.2.3.4#Dot-1.Lab.Example.", AF_INET, "1.2.3.4", 853, "Dot-1.Lab.Example"},
     };
@@ -571,6 +575,20 @@ static void upstream_bad(void **state)
         "[]",
         "[fe80::1%eth0]",
         "[::1]@853#",
+        "[::1]@",
+        "[::1]@853x",
+        "[::1]@#a.example",
+        "1.2.3.4@#a.example",
+        "1.2.3.4@853x",
+        "1.2.3.4@853@53",
+        "1.2.3.4@0853",
+        "1.2.3.4@853 #a",
+        "1.2.3.4:853",
+        "::1",
+        "::1@5353",
+        "fd00::7:853#name",
+        "2620:fe::fe#dns.quad9.net",
+        "[[::1]]",
         "1.2.3.4 ",
         bad_name1,
         bad_name2,
@@ -595,6 +613,82 @@ static void upstream_bad(void **state)
     assert_int_equal(strlen(u.auth_name), 253);
     /* a NULL error buffer is fine */
     assert_int_equal(hastls_upstream_parse("x", &u, NULL, 0), -1);
+}
+
+/* Every malformed form has its own message, exactly. */
+static void upstream_messages(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *why;
+    } cases[] = {
+        /* IPv6 only in brackets; a last group that could be a port is named */
+        {"fd00::7:853#name", "an IPv6 address must be written in brackets: "
+                             "[fd00::7:853]#name, or [fd00::7]@853#name if 853 is the "
+                             "port"},
+        {"fd00::7:853", "an IPv6 address must be written in brackets: [fd00::7:853], "
+                        "or [fd00::7]@853 if 853 is the port"},
+        {"::1@5353", "an IPv6 address must be written in brackets: [::1]@5353"},
+        {"::1", "an IPv6 address must be written in brackets: [::1]"},
+        {"2620:fe::fe#dns.quad9.net", "an IPv6 address must be written in brackets: "
+                                      "[2620:fe::fe]#dns.quad9.net"},
+        {"fd00:1ab::53@853#dot.lab.example",
+         "an IPv6 address must be written in brackets: "
+         "[fd00:1ab::53]@853#dot.lab.example"},
+        /* brackets */
+        {"[::1@853", "'[' without ']'"},
+        {"[::1", "'[' without ']'"},
+        {"::1]@853", "']' without '['"},
+        {"[::1]853", "unexpected '853' after ']' (expected @PORT or #NAME)"},
+        {"[::1]:853", "the port follows '@', not ':' (e.g. [::1]@853)"},
+        {"[1.2.3.4]", "brackets are for IPv6 addresses; write an IPv4 address without "
+                      "them"},
+        {"[]", "'' is not an IPv6 address"},
+        {"[fe80::1%eth0]", "'fe80::1%eth0' is not an IPv6 address"},
+        /* ports */
+        {"1.2.3.4@", "no port after '@'"},
+        {"[::1]@", "no port after '@'"},
+        {"1.2.3.4@#a.example", "no port after '@'"},
+        {"1.2.3.4@0", "port '0' is not a number in 1..65535"},
+        {"[::1]@0", "port '0' is not a number in 1..65535"},
+        {"1.2.3.4@65536", "port '65536' is not a number in 1..65535"},
+        {"1.2.3.4@99999999999", "port '99999999999' is not a number in 1..65535"},
+        {"1.2.3.4@http", "port 'http' is not a number in 1..65535"},
+        {"1.2.3.4@-1", "port '-1' is not a number in 1..65535"},
+        {"1.2.3.4@853x", "unexpected 'x' after port 853"},
+        {"[::1]@853]", "unexpected ']' after port 853"},
+        {"1.2.3.4@853@53", "unexpected '@53' after port 853"},
+        {"1.2.3.4@0853", "port '0853' has a leading zero"},
+        {"1.2.3.4:853", "the port follows '@', not ':' (e.g. 1.2.3.4@853)"},
+        /* names */
+        {"1.2.3.4#", "no authentication name after '#'"},
+        {"[::1]@853#", "no authentication name after '#'"},
+        {"1.2.3.4#a..example", "authentication name 'a..example' is not a valid host "
+                               "name"},
+        {"1.2.3.4#a#b", "authentication name 'a#b' is not a valid host name"},
+        /* addresses */
+        {"dns.quad9.net", "'dns.quad9.net' is not an IPv4 or IPv6 address (the resolver "
+                          "cannot look up the name of its own upstream)"},
+        {"", ""},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        struct hastls_upstream u;
+        char e[512] = "", want[512];
+        if (cases[k].text[0])
+            snprintf(want, sizeof want, "bad upstream '%s': %s", cases[k].text,
+                     cases[k].why);
+        else
+            snprintf(want, sizeof want, "bad upstream '': empty");
+        if (hastls_upstream_parse(cases[k].text, &u, e, sizeof e) != -1)
+            fail_msg("'%s' accepted", cases[k].text);
+        if (strcmp(e, want) != 0)
+            fail_msg("'%s':\ngot:  %s\nwant: %s", cases[k].text, e, want);
+    }
+    /* in a file, with the file and the line */
+    expect_error("[resolver]\nupstream = 9.9.9.9\nupstream = fd00::7:853#name\n",
+                 "t.conf:3: bad upstream 'fd00::7:853#name': an IPv6 address must be "
+                 "written in brackets: [fd00::7:853]#name, or [fd00::7]@853#name if 853 "
+                 "is the port");
 }
 
 /* ---- app sections ---- */
@@ -714,12 +808,39 @@ static void app_sections_validated(void **state)
 /* ---- files and the environment ---- */
 
 static char tmpdir[64];
+static char ca_pem[128], root_key[128]; /* usable stand-ins for the named files */
+static char resolver_files[400];        /* a [resolver] section naming them */
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
 
 static int setup_tmp(void **state)
 {
     (void)state;
+    umask(022);
     strcpy(tmpdir, "/tmp/test_config.XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    if (!mkdtemp(tmpdir))
+        return -1;
+    /* Others must reach into it: one check runs as another user. */
+    if (chmod(tmpdir, 0755) < 0)
+        return -1;
+    snprintf(ca_pem, sizeof ca_pem, "%s/ca.pem", tmpdir);
+    snprintf(root_key, sizeof root_key, "%s/root.key", tmpdir);
+    snprintf(resolver_files, sizeof resolver_files,
+             "[resolver]\nca_bundle = %s\ntrust_anchor = %s\n", ca_pem, root_key);
+    FILE *f = fopen(ca_pem, "w");
+    if (!f || fputs("-----BEGIN CERTIFICATE-----\n", f) < 0 || fclose(f) != 0)
+        return -1;
+    f = fopen(root_key, "w");
+    if (!f || fputs(". IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D084\n", f) < 0 ||
+        fclose(f) != 0)
+        return -1;
+    return 0;
 }
 
 static int teardown_tmp(void **state)
@@ -730,44 +851,329 @@ static int teardown_tmp(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-static void write_file(const char *path, const char *text)
+/* TEXT, then the [resolver] section that names the stand-in files (at the end,
+ * so that the line numbers of TEXT stay as written). */
+static void write_conf(const char *path, const char *text)
 {
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
+    char all[2048];
+    snprintf(all, sizeof all, "%s%s", text, resolver_files);
+    write_file(path, all);
+}
+
+static void tmp_path(char *out, size_t size, const char *name)
+{
+    snprintf(out, size, "%s/%s", tmpdir, name);
+}
+
+/* Loads PATH, which must fail with exactly the one line "PATH:LINE: WHY"
+ * (FILE is PATH when NULL). */
+static void expect_file_error(const char *path, const char *file, unsigned line,
+                              const char *why)
+{
+    char want[1024];
+    snprintf(want, sizeof want, "%s:%u: %s", file ? file : path, line, why);
+    memset(err, 'Z', sizeof err);
+    if (hastls_config_load(path, NULL, &cfg, err, sizeof err) != -1)
+        fail_msg("%s loaded without error", path);
+    if (strcmp(err, want) != 0)
+        fail_msg("for %s\ngot:  %s\nwant: %s", path, err, want);
+}
+
+static void expect_file_ok(const char *path)
+{
+    memset(err, 'Z', sizeof err);
+    if (hastls_config_load(path, NULL, &cfg, err, sizeof err) != 0)
+        fail_msg("%s: unexpected error: %s", path, err);
+    assert_string_equal(err, "");
+}
+
+/* Loads PATH in a child process running as uid and gid 65534, where the
+ * permission bits apply (as root they would not); *OUT gets its error text.
+ * Returns what the load returned, or 77 when the child could not become
+ * that user. */
+static int load_as_other_user(const char *path, char *out, size_t outlen)
+{
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        static struct hastls_config c;
+        static char e[4096];
+        close(p[0]);
+        if (geteuid() == 0 && (setgroups(0, NULL) < 0 || setgid(65534) < 0 ||
+                               setuid(65534) < 0 || geteuid() != 65534))
+            _exit(77);
+        int r = hastls_config_load(path, NULL, &c, e, sizeof e);
+        ssize_t w = write(p[1], e, strlen(e));
+        _exit(w < 0 ? 2 : r == -1 ? 1 : 0);
+    }
+    close(p[1]);
+    size_t used = 0;
+    ssize_t got;
+    while (used + 1 < outlen && (got = read(p[0], out + used, outlen - 1 - used)) > 0)
+        used += (size_t)got;
+    out[used] = '\0';
+    close(p[0]);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    return WEXITSTATUS(st) == 1 ? -1 : WEXITSTATUS(st);
 }
 
 static void load_file(void **state)
 {
     (void)state;
     char path[128];
-    snprintf(path, sizeof path, "%s/a.conf", tmpdir);
-    write_file(path, "[policy]\nclient = cso\n");
-    assert_int_equal(hastls_config_load(path, NULL, &cfg, err, sizeof err), 0);
+    tmp_path(path, sizeof path, "a.conf");
+    write_conf(path, "[policy]\nclient = cso\n");
+    expect_file_ok(path);
     assert_int_equal(cfg.client, HASTLS_CLIENT_CSO);
     assert_string_equal(cfg.source, path);
 
-    write_file(path, "[policy]\n\nclient = xyz\n");
-    assert_int_equal(hastls_config_load(path, NULL, &cfg, err, sizeof err), -1);
-    char want[256];
-    snprintf(want, sizeof want, "%s:3: bad value 'xyz' for client", path);
-    assert_true(strncmp(err, want, strlen(want)) == 0);
+    write_conf(path, "[policy]\n\nclient = xyz\n");
+    expect_file_error(path, NULL, 3,
+                      "bad value 'xyz' for client (expected cio, cfb or cso)");
 
-    /* unreadable: missing, a directory, no permission (root reads anything) */
-    snprintf(path, sizeof path, "%s/missing.conf", tmpdir);
+    tmp_path(path, sizeof path, "missing.conf");
+    expect_file_error(path, NULL, 0, "cannot read: No such file or directory");
+    /* the text alone names no file that is opened */
+    expect_ok(
+        "[resolver]\nca_bundle = /nonexistent/ca.pem\ntrust_anchor = /nonexistent\n");
+}
+
+/* The configuration file itself: a regular file, opened without waiting, of
+ * bounded size, owned by root or the user, writable by nobody else. */
+static void config_file_kinds(void **state)
+{
+    (void)state;
+    char path[128], link[128], why[256];
+
+    /* A FIFO without a writer: open() must not wait for one.  (The alarm turns
+     * a regression into a failure instead of a test that never ends.) */
+    tmp_path(path, sizeof path, "fifo.conf");
+    assert_int_equal(mkfifo(path, 0644), 0);
+    alarm(10);
+    expect_file_error(path, NULL, 0, "cannot read: a FIFO, not a regular file");
+    alarm(0);
+    /* the same behind a symbolic link, which HASTLS_CONF may be */
+    tmp_path(link, sizeof link, "fifo-link.conf");
+    assert_int_equal(symlink(path, link), 0);
+    alarm(10);
+    expect_file_error(link, NULL, 0, "cannot read: a FIFO, not a regular file");
+    alarm(0);
+
+    expect_file_error(tmpdir, NULL, 0, "cannot read: a directory, not a regular file");
+    expect_file_error("/dev/zero", NULL, 0,
+                      "cannot read: a character device, not a regular file");
+    expect_file_error("/dev/null", NULL, 0,
+                      "cannot read: a character device, not a regular file");
+
+    /* a symbolic link to a good file is followed (outside the system path) */
+    tmp_path(path, sizeof path, "real.conf");
+    write_conf(path, "[policy]\nclient = cio\n");
+    tmp_path(link, sizeof link, "link.conf");
+    assert_int_equal(symlink(path, link), 0);
+    expect_file_ok(link);
+    assert_int_equal(cfg.client, HASTLS_CLIENT_CIO);
+    assert_string_equal(cfg.source, link);
+
+    /* bounded size: refused from its size, before it is read */
+    tmp_path(path, sizeof path, "huge.conf");
+    write_file(path, "");
+    assert_int_equal(truncate(path, 1024 * 1024 + 1), 0);
+    expect_file_error(path, NULL, 0, "file larger than 1048576 bytes");
+    assert_int_equal(truncate(path, (off_t)1 << 40), 0); /* sparse: 1 TiB */
+    expect_file_error(path, NULL, 0, "file larger than 1048576 bytes");
+
+    /* writable by others or by the group */
+    tmp_path(path, sizeof path, "open.conf");
+    write_conf(path, "[policy]\n");
+    assert_int_equal(chmod(path, 0666), 0);
+    expect_file_error(path, NULL, 0,
+                      "writable by everyone (mode 0666): remove that with chmod go-w");
+    assert_int_equal(chmod(path, 0620), 0);
+    expect_file_error(path, NULL, 0,
+                      "writable by its group (mode 0620): remove that with chmod go-w");
+    assert_int_equal(chmod(path, 0600), 0);
+    expect_file_ok(path);
+    assert_int_equal(chmod(path, 0644), 0);
+    expect_file_ok(path);
+
+    /* owned by another user (as root a file can be given away) */
+    if (geteuid() == 0) {
+        assert_int_equal(chown(path, 1000, 1000), 0);
+        snprintf(why, sizeof why,
+                 "owned by uid 1000, neither root nor the user running the program "
+                 "(uid 0)");
+        expect_file_error(path, NULL, 0, why);
+        assert_int_equal(chown(path, 0, 0), 0);
+    } else {
+        print_message("owner check skipped: not root, cannot give a file away\n");
+    }
+
+    /* unreadable by the user who loads it: as root the permission bits do not
+     * stop reads, so that check runs as another user */
+    tmp_path(path, sizeof path, "secret.conf");
+    write_conf(path, "[policy]\n");
+    assert_int_equal(chmod(path, 0600), 0);
+    char out[4096];
+    int r = load_as_other_user(path, out, sizeof out);
+    if (r == 77) {
+        print_message("unreadable-file check skipped: cannot switch to uid 65534\n");
+    } else {
+        char want[256];
+        snprintf(want, sizeof want, "%s:0: cannot read: Permission denied", path);
+        assert_int_equal(r, -1);
+        assert_string_equal(out, want);
+    }
+}
+
+/* The files the configuration names: checked when the file is loaded, so
+ * that a program stops before main() rather than failing every lookup. */
+static void named_files(void **state)
+{
+    (void)state;
+    char path[128], bad[128], text[1024], why[512];
+    tmp_path(path, sizeof path, "named.conf");
+
+    /* a missing CA bundle, on the line of its key */
+    tmp_path(bad, sizeof bad, "nope.pem");
+    snprintf(text, sizeof text,
+             "[resolver]\nprivacy = strict\nca_bundle = %s\ntrust_anchor = %s\n", bad,
+             root_key);
+    write_file(path, text);
+    snprintf(why, sizeof why, "ca_bundle '%s': cannot read: No such file or directory",
+             bad);
+    expect_file_error(path, NULL, 3, why);
+
+    /* a trust anchor that is a directory (libunbound would spin reading it) */
+    snprintf(text, sizeof text, "[resolver]\ntrust_anchor = %s\nca_bundle = %s\n", tmpdir,
+             ca_pem);
+    write_file(path, text);
+    snprintf(why, sizeof why,
+             "trust_anchor '%s': cannot read: a directory, not a regular file", tmpdir);
+    expect_file_error(path, NULL, 2, why);
+
+    /* a FIFO, a device */
+    tmp_path(bad, sizeof bad, "fifo.key");
+    assert_int_equal(mkfifo(bad, 0644), 0);
+    snprintf(text, sizeof text, "[resolver]\ntrust_anchor = %s\nca_bundle = %s\n", bad,
+             ca_pem);
+    write_file(path, text);
+    snprintf(why, sizeof why,
+             "trust_anchor '%s': cannot read: a FIFO, not a regular file", bad);
+    alarm(10);
+    expect_file_error(path, NULL, 2, why);
+    alarm(0);
+    snprintf(text, sizeof text, "[resolver]\ntrust_anchor = %s\nca_bundle = /dev/zero\n",
+             root_key);
+    write_file(path, text);
+    expect_file_error(path, NULL, 3,
+                      "ca_bundle '/dev/zero': cannot read: a character device, not a "
+                      "regular file");
+
+    /* empty: an empty trust anchor would mean no validation at all */
+    tmp_path(bad, sizeof bad, "empty.key");
+    write_file(bad, "");
+    snprintf(text, sizeof text, "[resolver]\nca_bundle = %s\ntrust_anchor = %s\n", ca_pem,
+             bad);
+    write_file(path, text);
+    snprintf(why, sizeof why, "trust_anchor '%s': empty file", bad);
+    expect_file_error(path, NULL, 3, why);
+
+    /* too large */
+    assert_int_equal(truncate(bad, 1024 * 1024 + 1), 0);
+    snprintf(why, sizeof why, "trust_anchor '%s': file larger than 1048576 bytes", bad);
+    expect_file_error(path, NULL, 3, why);
+    assert_int_equal(truncate(bad, 16 * 1024 * 1024 + 1), 0);
+    snprintf(text, sizeof text, "[resolver]\nca_bundle = %s\ntrust_anchor = %s\n", bad,
+             root_key);
+    write_file(path, text);
+    snprintf(why, sizeof why, "ca_bundle '%s': file larger than 16777216 bytes", bad);
+    expect_file_error(path, NULL, 2, why);
+
+    /* writable by others: anyone could add a CA or replace the root key */
+    tmp_path(bad, sizeof bad, "open.pem");
+    write_file(bad, "x\n");
+    assert_int_equal(chmod(bad, 0646), 0);
+    snprintf(text, sizeof text, "[resolver]\nca_bundle = %s\ntrust_anchor = %s\n", bad,
+             root_key);
+    write_file(path, text);
+    snprintf(why, sizeof why,
+             "ca_bundle '%s': writable by everyone (mode 0646): remove that with chmod "
+             "go-w",
+             bad);
+    expect_file_error(path, NULL, 2, why);
+
+    /* both at once, in line order */
+    tmp_path(bad, sizeof bad, "nope.pem");
+    snprintf(text, sizeof text, "[resolver]\ntrust_anchor = %s\nca_bundle = %s\n", tmpdir,
+             bad);
+    write_file(path, text);
+    char want[1024];
+    snprintf(want, sizeof want,
+             "%s:2: trust_anchor '%s': cannot read: a directory, not a regular file\n"
+             "%s:3: ca_bundle '%s': cannot read: No such file or directory",
+             path, tmpdir, path, bad);
     assert_int_equal(hastls_config_load(path, NULL, &cfg, err, sizeof err), -1);
-    snprintf(want, sizeof want, "%s:0: cannot read: No such file or directory", path);
     assert_string_equal(err, want);
-    assert_int_equal(hastls_config_load(tmpdir, NULL, &cfg, err, sizeof err), -1);
-    snprintf(want, sizeof want, "%s:0: cannot read: Is a directory", tmpdir);
-    assert_string_equal(err, want);
-    if (geteuid() != 0) {
-        snprintf(path, sizeof path, "%s/secret.conf", tmpdir);
-        write_file(path, "[policy]\n");
-        chmod(path, 0);
-        assert_int_equal(hastls_config_load(path, NULL, &cfg, err, sizeof err), -1);
-        assert_non_null(strstr(err, ":0: cannot read: Permission denied"));
+
+    /* no TLS anywhere (privacy off, no [app:] section asks for it): the CA
+     * bundle is never read, so it need not exist */
+    snprintf(text, sizeof text,
+             "[resolver]\nprivacy = off\nca_bundle = %s\ntrust_anchor = %s\n"
+             "[app:dig]\nprivacy = off\n",
+             bad, root_key);
+    write_file(path, text);
+    expect_file_ok(path);
+    /* but one [app:] section with TLS needs it, whichever program loads it */
+    snprintf(text, sizeof text,
+             "[resolver]\nprivacy = off\nca_bundle = %s\ntrust_anchor = %s\n"
+             "[app:curl]\nprivacy = encrypted\n",
+             bad, root_key);
+    write_file(path, text);
+    snprintf(why, sizeof why, "ca_bundle '%s': cannot read: No such file or directory",
+             bad);
+    expect_file_error(path, NULL, 3, why);
+    /* the trust anchor is always needed */
+    snprintf(text, sizeof text, "[resolver]\nprivacy = off\ntrust_anchor = %s\n", bad);
+    write_file(path, text);
+    snprintf(why, sizeof why, "trust_anchor '%s': cannot read: No such file or directory",
+             bad);
+    expect_file_error(path, NULL, 3, why);
+
+    /* symbolic links are followed: distributions make these paths links */
+    tmp_path(bad, sizeof bad, "ca-link.pem");
+    assert_int_equal(symlink(ca_pem, bad), 0);
+    snprintf(text, sizeof text, "[resolver]\nca_bundle = %s\ntrust_anchor = %s\n", bad,
+             root_key);
+    write_file(path, text);
+    expect_file_ok(path);
+
+    /* a CA bundle the user cannot read (checked as another user: see above) */
+    tmp_path(bad, sizeof bad, "secret.pem");
+    write_file(bad, "x\n");
+    assert_int_equal(chmod(bad, 0600), 0);
+    snprintf(text, sizeof text, "[resolver]\nca_bundle = %s\ntrust_anchor = %s\n", bad,
+             root_key);
+    write_file(path, text);
+    char out[4096];
+    int r = load_as_other_user(path, out, sizeof out);
+    if (r == 77) {
+        print_message("unreadable-file check skipped: cannot switch to uid 65534\n");
+    } else {
+        snprintf(want, sizeof want,
+                 "%s:2: ca_bundle '%s': cannot read: Permission denied", path, bad);
+        assert_int_equal(r, -1);
+        assert_string_equal(out, want);
+    }
+    /* ... and that user may load a file owned by root */
+    assert_int_equal(chmod(bad, 0644), 0);
+    r = load_as_other_user(path, out, sizeof out);
+    if (r != 77) {
+        assert_int_equal(r, 0);
+        assert_string_equal(out, "");
     }
 }
 
@@ -793,7 +1199,7 @@ static void env_default(void **state)
     (void)state;
     char path[128];
     snprintf(path, sizeof path, "%s/env.conf", tmpdir);
-    write_file(path, "[policy]\nclient = cio\nlog = error\n[app:curl]\nclient = cso\n");
+    write_conf(path, "[policy]\nclient = cio\nlog = error\n[app:curl]\nclient = cso\n");
 
     setenv("HASTLS_CONF", path, 1);
     unsetenv("HASTLS_LOG");
@@ -831,13 +1237,13 @@ static void env_default(void **state)
     unsetenv("HASTLS_APP");
 
     /* HASTLS_MODE overrides the mode, after the app sections */
-    write_file(path, "[policy]\nmode = enforce\n[app:curl]\nmode = enforce\n");
+    write_conf(path, "[policy]\nmode = enforce\n[app:curl]\nmode = enforce\n");
     setenv("HASTLS_MODE", "report", 1);
     assert_int_equal(hastls_config_load_default("/usr/bin/curl", &cfg, err, sizeof err),
                      0);
     assert_int_equal(cfg.mode, HASTLS_MODE_REPORT);
     setenv("HASTLS_MODE", "enforce", 1);
-    write_file(path, "[policy]\nmode = report\n");
+    write_conf(path, "[policy]\nmode = report\n");
     assert_int_equal(hastls_config_load_default(NULL, &cfg, err, sizeof err), 0);
     assert_int_equal(cfg.mode, HASTLS_MODE_ENFORCE);
     setenv("HASTLS_MODE", "Report", 1);
@@ -853,8 +1259,37 @@ static void env_default(void **state)
     assert_int_equal(hastls_config_load_default(NULL, &cfg, err, sizeof err), -1);
     assert_non_null(strstr(err, "nope.conf:0: cannot read"));
 
+    /* so does one that is not a regular file, at once (no wait for a writer) */
+    char fifo[160], link[160];
+    snprintf(fifo, sizeof fifo, "%s/env.fifo", tmpdir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    setenv("HASTLS_CONF", fifo, 1);
+    alarm(10);
+    assert_int_equal(hastls_config_load_default(NULL, &cfg, err, sizeof err), -1);
+    alarm(0);
+    char want[256];
+    snprintf(want, sizeof want, "%s:0: cannot read: a FIFO, not a regular file", fifo);
+    assert_string_equal(err, want);
+    setenv("HASTLS_CONF", tmpdir, 1);
+    assert_int_equal(hastls_config_load_default(NULL, &cfg, err, sizeof err), -1);
+    snprintf(want, sizeof want, "%s:0: cannot read: a directory, not a regular file",
+             tmpdir);
+    assert_string_equal(err, want);
+    setenv("HASTLS_CONF", "/dev/zero", 1);
+    assert_int_equal(hastls_config_load_default(NULL, &cfg, err, sizeof err), -1);
+    assert_string_equal(
+        err, "/dev/zero:0: cannot read: a character device, not a regular file");
+
+    /* HASTLS_CONF may be a symbolic link (dotfile managers make them) */
+    write_conf(path, "[policy]\nclient = cso\n");
+    snprintf(link, sizeof link, "%s/env-link.conf", tmpdir);
+    assert_int_equal(symlink(path, link), 0);
+    setenv("HASTLS_CONF", link, 1);
+    assert_int_equal(hastls_config_load_default(NULL, &cfg, err, sizeof err), 0);
+    assert_int_equal(cfg.client, HASTLS_CLIENT_CSO);
+
     /* an invalid one too */
-    write_file(path, "[policy]\nclient = maybe\n");
+    write_conf(path, "[policy]\nclient = maybe\n");
     setenv("HASTLS_CONF", path, 1);
     assert_int_equal(hastls_config_load_default(NULL, &cfg, err, sizeof err), -1);
     assert_non_null(strstr(err, "env.conf:2: bad value 'maybe'"));
@@ -867,10 +1302,19 @@ static void env_default(void **state)
         else
             setenv("HASTLS_CONF", "", 1);
         int r = hastls_config_load_default(NULL, &cfg, err, sizeof err);
-        if (access(HASTLS_DEFAULT_CONF, F_OK) != 0) {
+        struct stat ca, ta;
+        int files = stat("/etc/ssl/certs/ca-certificates.crt", &ca) == 0 &&
+                    S_ISREG(ca.st_mode) && ca.st_size > 0 &&
+                    stat("/usr/share/dns/root.key", &ta) == 0 && S_ISREG(ta.st_mode) &&
+                    ta.st_size > 0;
+        if (access(HASTLS_DEFAULT_CONF, F_OK) != 0 && files) {
             assert_int_equal(r, 0);
             assert_string_equal(cfg.source, "");
             assert_int_equal(cfg.client, HASTLS_CLIENT_CFB);
+        } else if (access(HASTLS_DEFAULT_CONF, F_OK) != 0) {
+            /* the built-in defaults name files that are not there */
+            assert_int_equal(r, -1);
+            assert_non_null(strstr(err, "(built-in default): "));
         } else if (r == 0) {
             assert_string_equal(cfg.source, HASTLS_DEFAULT_CONF);
         }
@@ -927,9 +1371,12 @@ int main(void)
         cmocka_unit_test(base64_malformed),
         cmocka_unit_test(upstream_good),
         cmocka_unit_test(upstream_bad),
+        cmocka_unit_test(upstream_messages),
         cmocka_unit_test(app_precedence),
         cmocka_unit_test(app_sections_validated),
         cmocka_unit_test(load_file),
+        cmocka_unit_test(config_file_kinds),
+        cmocka_unit_test(named_files),
         cmocka_unit_test(error_buffer_truncation),
         cmocka_unit_test(env_default),
         cmocka_unit_test(names_round_trip),
