@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/verdict.h"
 #include "shim/core/addrmap.h"
 
 #define NBUCKETS 1024 /* power of two */
@@ -148,24 +149,6 @@ int hastls_addrmap_record(struct hastls_addrmap *m, const uint8_t key[16],
     return 0;
 }
 
-static int verdict_rank(enum hastls_verdict v)
-{
-    return v == HASTLS_VERDICT_BLOCK ? 2 : v == HASTLS_VERDICT_ALLOW_NOTE ? 1 : 0;
-}
-
-/* The decision one record gives. */
-static struct hastls_decision record_decide(const struct record *r, uint16_t port,
-                                            enum hastls_client client,
-                                            enum hastls_bogus bogus)
-{
-    struct hastls_decision d = {HASTLS_CLASS_UNLISTED, HASTLS_VERDICT_ALLOW, {0, 0}};
-    if (r->rec == HASTLS_REC_SECURE)
-        return hastls_decide(r->pairs, r->n, port, client);
-    if (r->rec == HASTLS_REC_BOGUS && bogus == HASTLS_BOGUS_BLOCK)
-        d.verdict = HASTLS_VERDICT_BLOCK;
-    return d;
-}
-
 int hastls_addrmap_decide(struct hastls_addrmap *m, const uint8_t key[16], uint16_t port,
                           enum hastls_client client, enum hastls_bogus bogus,
                           uint64_t now, struct hastls_addrmap_verdict *out)
@@ -184,8 +167,10 @@ int hastls_addrmap_decide(struct hastls_addrmap *m, const uint8_t key[16], uint1
         if (memcmp(r->key, key, 16) || (any_live && r->expires <= now))
             continue;
         __atomic_store_n(&r->ref, 1, __ATOMIC_RELAXED);
-        struct hastls_decision d = record_decide(r, port, client, bogus);
-        if (!best || verdict_rank(d.verdict) > verdict_rank(best_d.verdict)) {
+        struct hastls_decision d =
+            hastls_rec_decide(r->rec, r->pairs, r->n, port, client, bogus);
+        if (!best ||
+            hastls_verdict_rank(d.verdict) > hastls_verdict_rank(best_d.verdict)) {
             best = r;
             best_d = d;
         }

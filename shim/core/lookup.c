@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "policy/decide.h"
+#include "policy/record.h"
 #include "shim/core/ai.h"
 #include "shim/core/hosts.h"
 #include "shim/core/log.h"
@@ -18,7 +19,6 @@
 #define TYPE_A 1
 #define TYPE_PTR 12
 #define TYPE_AAAA 28
-#define MAX_PAIRS 4096
 #define FAILED_RECORD_TTL 30 /* seconds */
 
 /* One batched resolver call with the guard set (the resolver's own sockets
@@ -86,54 +86,22 @@ static void address_val(const struct hastls_answer *a, uint64_t now,
         v->flags |= HASTLS_CACHE_V6_USABLE;
 }
 
-/* What the HASTLS answer says, with its pairs in PAIRS[0..*N). */
-static enum hastls_rec hastls_rec_of(const struct hastls_answer *a, uint16_t rtype,
-                                     struct hastls_pair *pairs, size_t *n,
-                                     const char **why)
+/* What the HASTLS answer says (policy/record.h), with its pairs in
+ * PAIRS[0..*N) for a secure record and the reason for a bogus or failed one. */
+static enum hastls_rec record_state(const struct hastls_answer *a, uint16_t rtype,
+                                    struct hastls_pair *pairs, size_t *n,
+                                    const char **why)
 {
-    *n = 0;
-    *why = a->reason;
-    switch (a->status) {
-    case HASTLS_SEC_INSECURE:
-        return HASTLS_REC_INSECURE;
-    case HASTLS_SEC_BOGUS:
-        return HASTLS_REC_BOGUS;
-    case HASTLS_SEC_FAILED:
-        return HASTLS_REC_FAILED;
-    case HASTLS_SEC_SECURE:
-        break;
-    }
-    if (a->rcode == ns_r_nxdomain)
-        return HASTLS_REC_NONE;
-    if (a->rcode != ns_r_noerror)
-        return HASTLS_REC_FAILED;
-    for (size_t i = 0; i < a->n_rr; i++) {
-        if (a->rr[i].type != rtype)
-            continue;
-        int rc = hastls_rdata_decode(a->rr[i].rdata, a->rr[i].rdlen, pairs, MAX_PAIRS, n);
-        if (rc != HASTLS_RR_OK) {
-            /* A signed record we cannot read: its owner meant something we do
-             * not know; treat it like a failed validation (bogus policy). */
-            *why = hastls_rr_strerror(rc);
-            *n = 0;
-            return HASTLS_REC_BOGUS;
-        }
-    }
-    return *n ? HASTLS_REC_SECURE : HASTLS_REC_NONE;
-}
-
-/* Our own copy: hastls_sec_name() lives in the resolver object, which is not
- * loaded when this runs in the shim's early paths. */
-static const char *sec_name(enum hastls_sec s)
-{
-    static const char *const names[] = {"secure", "insecure", "bogus", "failed"};
-    return (unsigned)s < 4 ? names[s] : "?";
-}
-
-static const char *rec_name(enum hastls_rec r)
-{
-    static const char *const names[] = {"secure", "none", "insecure", "bogus", "failed"};
-    return names[r];
+    int err = HASTLS_RR_OK;
+    enum hastls_rec rec = hastls_rec_of(a->status, a->rcode, a->rr, a->n_rr, rtype, pairs,
+                                        HASTLS_REC_MAX_PAIRS, n, &err);
+    /* The codec's error explains a bogus state that validation did not. */
+    *why = rec == HASTLS_REC_BOGUS && a->status != HASTLS_SEC_BOGUS
+               ? hastls_rr_strerror(err)
+               : a->reason;
+    if (rec != HASTLS_REC_SECURE)
+        *n = 0;
+    return rec;
 }
 
 /* Records the addresses of V4 and V6 for NAME in the address map. */
@@ -162,46 +130,32 @@ static uint64_t min3(uint64_t a, uint64_t b, uint64_t c)
     return m < c ? m : c;
 }
 
-/* The result code for FAMILY from the two address answers. */
+/* The result code for FAMILY (policy/record.h's rule), logged with the
+ * reason of the answer that explains a failure. */
 static int host_result(const char *name, int family, const struct hastls_cache_val *v4,
                        const struct hastls_cache_val *v6, const char *why4,
                        const char *why6)
 {
-    const struct hastls_cache_val *asked[2];
-    const char *why[2];
-    size_t na = 0;
-    if (family != AF_INET6) {
-        asked[na] = v4;
-        why[na++] = why4;
+    const struct hastls_cache_val *v[2] = {v4, v6};
+    const char *why[2] = {why4, why6};
+    struct hastls_addr_answer a[2];
+    for (int i = 0; i < 2; i++) {
+        a[i].status = (enum hastls_sec)v[i]->status;
+        a[i].rcode = v[i]->rcode;
+        a[i].n = v[i]->n;
     }
-    if (family != AF_INET) {
-        asked[na] = v6;
-        why[na++] = why6;
-    }
-    size_t addrs = 0;
-    int failed = 0, nx = 0;
-    for (size_t i = 0; i < na; i++) {
-        if (asked[i]->status == HASTLS_SEC_BOGUS) {
-            hastls_log(HASTLS_LOG_WARN, "lookup of %s failed DNSSEC validation: %s", name,
-                       why[i][0] ? why[i] : "bogus answer");
-            return EAI_FAIL;
-        }
-        if (asked[i]->status == HASTLS_SEC_FAILED || asked[i]->rcode == ns_r_servfail ||
-            asked[i]->rcode < 0)
-            failed = 1;
-        nx |= asked[i]->rcode == ns_r_nxdomain;
-        addrs += asked[i]->n;
-    }
-    if (addrs)
-        return 0;
-    if (failed) {
+    int cause = HASTLS_ANS_A;
+    int rc = hastls_host_result(family, a, &cause);
+    const char *w = why[cause];
+    if (rc == EAI_FAIL) {
+        hastls_log(HASTLS_LOG_WARN, "lookup of %s failed DNSSEC validation: %s", name,
+                   w[0] ? w : "bogus answer");
+    } else if (rc == EAI_AGAIN) {
         const struct hastls_config *cfg = hastls_state_config();
-        const char *w = why[0][0] ? why[0] : na > 1 ? why[1] : "";
         hastls_log(HASTLS_LOG_WARN, "no answer for %s under privacy %s: %s", name,
                    hastls_privacy_name(cfg->privacy), w[0] ? w : "resolver failure");
-        return EAI_AGAIN;
     }
-    return nx ? EAI_NONAME : EAI_NODATA;
+    return rc;
 }
 
 static void fill_info(const struct hastls_cache_val *v4,
@@ -239,10 +193,7 @@ static int from_hosts(const char *key, int family, struct hastls_hostinfo *out, 
             out->v6[out->n6++] = ips[i];
     }
     out->v6_first = out->n6 && hastls_ai_v6_usable(out->v6[0].addr);
-    size_t have = family == AF_INET    ? out->n4
-                  : family == AF_INET6 ? out->n6
-                                       : out->n4 + out->n6;
-    *rc = have ? 0 : EAI_NONAME; /* the file knows the name: no DNS for it */
+    *rc = hastls_local_result(family, out->n4, out->n6);
     return 1;
 }
 
@@ -293,7 +244,7 @@ static int lookup_one(const char *key, int family, struct hastls_hostinfo *out)
     address_val(ans[1], now, &v6);
 
     /* Heap, not stack or TLS: up to 16 KiB, and this is the miss path. */
-    struct hastls_pair *pairs = malloc(MAX_PAIRS * sizeof *pairs);
+    struct hastls_pair *pairs = malloc(HASTLS_REC_MAX_PAIRS * sizeof *pairs);
     if (!pairs) {
         for (int i = 0; i < 3; i++)
             api->answer_free(ans[i]);
@@ -301,7 +252,7 @@ static int lookup_one(const char *key, int family, struct hastls_hostinfo *out)
     }
     size_t np = 0;
     const char *why = "";
-    enum hastls_rec rec = hastls_rec_of(ans[2], rtype, pairs, &np, &why);
+    enum hastls_rec rec = record_state(ans[2], rtype, pairs, &np, &why);
     memset(&vr, 0, offsetof(struct hastls_cache_val, u));
     vr.status = (uint8_t)ans[2]->status;
     vr.rcode = (int16_t)ans[2]->rcode;
@@ -329,8 +280,8 @@ static int lookup_one(const char *key, int family, struct hastls_hostinfo *out)
         char text[256];
         hastls_pairs_format(pairs, np, text, sizeof text);
         hastls_log(HASTLS_LOG_DEBUG, "%s: %zu A, %zu AAAA (%s/%s), HASTLS %s %s", key,
-                   (size_t)v4.n, (size_t)v6.n, sec_name(ans[0]->status),
-                   sec_name(ans[1]->status), rec_name(rec), np ? text : "");
+                   (size_t)v4.n, (size_t)v6.n, hastls_sec_name(ans[0]->status),
+                   hastls_sec_name(ans[1]->status), hastls_rec_name(rec), np ? text : "");
     }
 
     /* Only usable addresses are recorded: a bogus address answer is not. */
@@ -479,7 +430,8 @@ int hastls_lookup_ptr(int family, const void *addr, char *name)
             size_t len = n > 0 ? strlen(target) : 0;
             if (n > 0 && len < sizeof v.canon) {
                 strip_dot(target);
-                /* length checked above (snprintf here trips -Wformat-truncation at -O1) */
+                /* length checked above (snprintf here trips -Wformat-truncation at -O1)
+                 */
                 memcpy(v.canon, target, len + 1);
                 v.n = 1;
                 rc = 0;
@@ -506,12 +458,12 @@ static void record_raw(const char *name, const struct hastls_answer *addrs,
     if (!m || hastls_name_normalize(name, key) < 0 || addrs->n_rr == 0 ||
         (addrs->status != HASTLS_SEC_SECURE && addrs->status != HASTLS_SEC_INSECURE))
         return;
-    struct hastls_pair *pairs = malloc(MAX_PAIRS * sizeof *pairs);
+    struct hastls_pair *pairs = malloc(HASTLS_REC_MAX_PAIRS * sizeof *pairs);
     if (!pairs)
         return;
     size_t np = 0;
     const char *why = "";
-    enum hastls_rec rec = hastls_rec_of(rec_ans, rtype, pairs, &np, &why);
+    enum hastls_rec rec = record_state(rec_ans, rtype, pairs, &np, &why);
     uint64_t now = hastls_now();
     uint32_t ttl = addrs->ttl;
     if (rec != HASTLS_REC_FAILED && rec_ans->ttl < ttl)
