@@ -7,12 +7,12 @@
 #include <arpa/nameser.h>
 #include <errno.h>
 #include <netdb.h>
-#include <resolv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "policy/checked.h"
+#include "policy/dnswire.h"
 #include "policy/record.h"
 #include "shim/core/ai.h"
 #include "shim/core/hosts.h"
@@ -423,23 +423,20 @@ int hastls_lookup_ptr(int family, const void *addr, char *name)
     } else {
         rc = EAI_NONAME;
         for (size_t i = 0; i < ans->n_rr && rc; i++) {
-            if (ans->rr[i].type != TYPE_PTR)
+            const struct hastls_rr *rr = &ans->rr[i];
+            if (rr->type != TYPE_PTR)
                 continue;
-            char target[NS_MAXDNAME];
-            int n = -1;
-            if (ans->packet && ans->rr[i].rdata >= ans->packet &&
-                ans->rr[i].rdata < ans->packet + ans->packet_len)
-                n = dn_expand(ans->packet, ans->packet + ans->packet_len,
-                              ans->rr[i].rdata, target, sizeof target);
-            else
-                n = dn_expand(ans->rr[i].rdata, ans->rr[i].rdata + ans->rr[i].rdlen,
-                              ans->rr[i].rdata, target, sizeof target);
-            size_t len = n > 0 ? strlen(target) : 0;
-            if (n > 0 && len < sizeof v.name) {
-                strip_dot(target);
-                /* length checked above (snprintf here trips -Wformat-truncation at -O1)
-                 */
-                memcpy(v.name, target, len + 1);
+            /* The target may be compressed against the rest of the message. */
+            const uint8_t *msg = rr->rdata;
+            size_t len = rr->rdlen, off = 0, next;
+            if (ans->packet && rr->rdata >= ans->packet &&
+                rr->rdata < ans->packet + ans->packet_len) {
+                msg = ans->packet;
+                len = ans->packet_len;
+                off = (size_t)(rr->rdata - ans->packet);
+            }
+            if (hastls_dns_read_name(msg, len, off, v.name, sizeof v.name, &next) == 0 &&
+                strcmp(v.name, ".") != 0) {
                 v.found = 1;
                 rc = 0;
             }
@@ -506,10 +503,8 @@ static int copy_response(const struct hastls_answer *ans, uint16_t id,
     if (len > (size_t)anslen)
         len = (size_t)anslen;
     memcpy(answer, ans->packet, len);
-    if (len >= 2) {
-        answer[0] = (unsigned char)(id >> 8);
-        answer[1] = (unsigned char)id;
-    }
+    if (len >= 2)
+        hastls_dns_set_id(answer, id);
     if (len < ans->packet_len && len >= 3)
         answer[2] |= 0x02; /* TC: the caller's buffer was too small */
     return (int)len;
@@ -549,27 +544,16 @@ int hastls_lookup_raw(const char *name, int cls, int type, uint16_t id,
         hastls_log(HASTLS_LOG_ERROR,
                    "out of memory recording the addresses of %s: lookup refused", name);
     } else if (ans->status == HASTLS_SEC_FAILED || !ans->packet ||
-               ans->packet_len < HFIXEDSZ) {
+               ans->packet_len < HASTLS_DNS_HEADER_LEN) {
         hastls_log(HASTLS_LOG_WARN, "no answer for %s: %s", name, ans->reason);
+    } else if (ans->status == HASTLS_SEC_BOGUS) {
+        /* As a validating resolver's SERVFAIL: the records are not handed out. */
+        hastls_log(HASTLS_LOG_WARN, "lookup of %s failed DNSSEC validation: %s", name,
+                   ans->reason);
     } else {
         rc = copy_response(ans, id, answer, anslen);
-        if (ans->status == HASTLS_SEC_BOGUS)
-            hastls_log(HASTLS_LOG_WARN, "lookup of %s failed DNSSEC validation: %s", name,
-                       ans->reason);
-        switch (ans->rcode) {
-        case ns_r_noerror:
-            /* ANCOUNT 0: the name exists without this type */
-            *herr = ans->packet[6] == 0 && ans->packet[7] == 0 ? NO_DATA : NETDB_SUCCESS;
-            break;
-        case ns_r_nxdomain:
-            *herr = HOST_NOT_FOUND;
-            break;
-        case ns_r_servfail:
-            *herr = TRY_AGAIN;
-            break;
-        default:
-            *herr = NO_RECOVERY;
-        }
+        *herr =
+            hastls_raw_herr(ans->status, ans->rcode, hastls_dns_count(ans->packet, 1));
     }
     api->answer_free(ans);
     return rc;
