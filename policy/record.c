@@ -4,6 +4,8 @@
 #include <netdb.h>
 #include <sys/socket.h>
 
+#define TYPE_A 1
+#define TYPE_AAAA 28
 #define RCODE_NOERROR 0
 #define RCODE_SERVFAIL 2
 #define RCODE_NXDOMAIN 3
@@ -88,6 +90,15 @@ enum hastls_rec hastls_rec_of(enum hastls_sec status, int rcode,
     if (decode_err)
         *decode_err = err;
     return hastls_rec_state(status, rcode, err, *npairs);
+}
+
+int hastls_rr_address_family(const struct hastls_rr *rr)
+{
+    if (rr->type == TYPE_A && rr->rdlen == 4)
+        return AF_INET;
+    if (rr->type == TYPE_AAAA && rr->rdlen == 16)
+        return AF_INET6;
+    return 0;
 }
 
 int hastls_host_result(int family, const struct hastls_addr_answer ans[2], int *cause)

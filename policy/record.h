@@ -70,6 +70,11 @@ enum hastls_rec hastls_rec_of(enum hastls_sec status, int rcode,
                               struct hastls_pair *pairs, size_t cap, size_t *npairs,
                               int *decode_err);
 
+/* AF_INET for an A record of 4 bytes, AF_INET6 for an AAAA record of 16
+ * bytes, 0 for anything else: the records of an answer that are addresses
+ * (the others are neither handed out nor counted). */
+int hastls_rr_address_family(const struct hastls_rr *rr);
+
 /* One address answer (A or AAAA) as the host-lookup rule sees it. */
 struct hastls_addr_answer {
     enum hastls_sec status;

@@ -323,9 +323,9 @@ static const char *row_class(const struct check *c, const struct port_row *row)
 /* The addresses of answer A the shim would take (the right type and length). */
 static size_t answer_addrs(const struct hastls_answer *a)
 {
-    size_t n = 0, want = a->qtype == TYPE_A ? 4 : 16;
+    size_t n = 0;
     for (size_t k = 0; k < a->n_rr; k++)
-        n += a->rr[k].type == a->qtype && a->rr[k].rdlen == want;
+        n += a->rr[k].type == a->qtype && hastls_rr_address_family(&a->rr[k]) != 0;
     return n;
 }
 
@@ -457,12 +457,8 @@ static int exit_status(const struct check *c)
 static const char *addr_text(const struct hastls_answer *a, size_t i, char *buf,
                              size_t len)
 {
-    const struct hastls_rr *rr = &a->rr[i];
-    if (rr->type == TYPE_A && rr->rdlen == 4)
-        return inet_ntop(AF_INET, rr->rdata, buf, (socklen_t)len);
-    if (rr->type == TYPE_AAAA && rr->rdlen == 16)
-        return inet_ntop(AF_INET6, rr->rdata, buf, (socklen_t)len);
-    return NULL;
+    int family = hastls_rr_address_family(&a->rr[i]);
+    return family ? inet_ntop(family, a->rr[i].rdata, buf, (socklen_t)len) : NULL;
 }
 
 /* The reason shown for an answer: the resolver's, else what the status means. */

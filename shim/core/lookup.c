@@ -75,9 +75,9 @@ static int take_family(const struct hastls_answer *a, struct hastls_cache_host *
     f->n = 0;
     if (a->status == HASTLS_SEC_BOGUS)
         return 0;
-    size_t want = i == HASTLS_ANS_A ? 4 : 16;
+    int want = i == HASTLS_ANS_A ? AF_INET : AF_INET6;
     for (size_t k = 0; k < a->n_rr; k++) {
-        if (a->rr[k].type != a->qtype || a->rr[k].rdlen != want)
+        if (hastls_rr_address_family(&a->rr[k]) != want)
             continue;
         if (f->n == HASTLS_CACHE_MAX_ITEMS)
             return 1;
@@ -481,13 +481,11 @@ static int record_raw(const char *name, const struct hastls_answer *addrs,
     int rc = 0;
     for (size_t i = 0; i < addrs->n_rr && rc == 0; i++) {
         const struct hastls_rr *rr = &addrs->rr[i];
-        uint8_t k[16];
-        if (rr->type == TYPE_A && rr->rdlen == 4)
-            hastls_ip_key(AF_INET, rr->rdata, k);
-        else if (rr->type == TYPE_AAAA && rr->rdlen == 16)
-            hastls_ip_key(AF_INET6, rr->rdata, k);
-        else
+        int family = hastls_rr_address_family(rr);
+        if (!family)
             continue;
+        uint8_t k[16];
+        hastls_ip_key(family, rr->rdata, k);
         rc = hastls_addrmap_record(m, k, key, rec, pairs, np, now + ttl, now, NULL);
     }
     free(pairs);

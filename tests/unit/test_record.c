@@ -1,9 +1,10 @@
 /* tests/unit/test_record.c: the verdict rules of policy/record.h and
  * policy/verdict.h: the record state of every kind of HASTLS answer
- * (including unreadable RDATA), the host-lookup result for each family asked
- * (one bogus family fails the lookup), the res_query h_errno, the decision per
- * record state under each client and bogus setting, the strictest-verdict
- * order, and the reason and explanation texts. */
+ * (including unreadable RDATA), which records are addresses, the host-lookup
+ * result for each family asked (one bogus family fails the lookup), the
+ * res_query h_errno, the decision per record state under each client and
+ * bogus setting, the strictest-verdict order, and the reason and explanation
+ * texts. */
 #include <netdb.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -133,6 +134,21 @@ static void rec_decode_answers(void **state)
         hastls_rec_of(HASTLS_SEC_INSECURE, RC_NOERROR, rrs, 3, RTYPE, pairs, 8, &n, &err),
         HASTLS_REC_INSECURE);
     assert_int_equal(n, 3);
+}
+
+static void address_records(void **state)
+{
+    (void)state;
+    static const uint8_t b16[16] = {0xfd, 0, 1, 0xab};
+    const struct hastls_rr rows[] = {
+        {1, 4, 60, b16}, {28, 16, 60, b16}, {1, 16, 60, b16}, {28, 4, 60, b16},
+        {1, 0, 60, b16}, {28, 15, 60, b16}, {5, 4, 60, b16},  {RTYPE, 16, 60, b16},
+    };
+    const int want[] = {AF_INET, AF_INET6, 0, 0, 0, 0, 0, 0};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        if (hastls_rr_address_family(&rows[i]) != want[i])
+            fail_msg("row %zu: %d, want %d", i, hastls_rr_address_family(&rows[i]),
+                     want[i]);
 }
 
 static struct hastls_addr_answer ans(enum hastls_sec s, int rcode, size_t n)
@@ -344,13 +360,10 @@ static void texts(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(rec_state_table),
-        cmocka_unit_test(rec_decode_answers),
-        cmocka_unit_test(host_result_table),
-        cmocka_unit_test(local_and_raw_results),
-        cmocka_unit_test(rec_decide_states),
-        cmocka_unit_test(verdict_order),
-        cmocka_unit_test(texts),
+        cmocka_unit_test(rec_state_table),       cmocka_unit_test(rec_decode_answers),
+        cmocka_unit_test(address_records),       cmocka_unit_test(host_result_table),
+        cmocka_unit_test(local_and_raw_results), cmocka_unit_test(rec_decide_states),
+        cmocka_unit_test(verdict_order),         cmocka_unit_test(texts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
