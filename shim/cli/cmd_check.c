@@ -6,16 +6,18 @@
  * HASTLS type of NAME in one batch through the same resolver, and prints the
  * addresses, the record, the DNSSEC status of each answer, whether the record
  * is enforced, and for each port the class and verdict under cio, cfb and cso
- * with the configured client marked.  The verdicts follow the shim exactly
- * (shim/core/lookup.c turns the HASTLS answer into a record state, shim/core/addrmap.c
- * decides per state), so this verb is the way to predict a refusal.  Like the
- * shim, it does no DNS for an address literal or a name of the hosts file:
- * both are reported as not governed.
+ * with the configured client marked.  Every verdict comes from the functions
+ * the shim itself calls (policy/record.h: the record state and whether the
+ * lookup fails; policy/verdict.h: the decision per record state and its
+ * reason), so this verb is the way to predict a refusal.  Like the shim, it
+ * does no DNS for an address literal or a name of the hosts file: both are
+ * reported as not governed.
  *
  * Exit status (see check_usage):
  *   0  the configured client policy allows every port asked about;
- *   1  it would block at least one (or the shim would refuse the name itself,
- *      a bogus address answer), whatever the mode: report mode lets the
+ *   1  it would block at least one (or the shim would refuse the name itself:
+ *      an address answer of a family getaddrinfo(AF_UNSPEC) asks for is
+ *      bogus), whatever the mode: report mode lets the
  *      connection through but logs it, and the question answered here is what
  *      the policy says, not what the mode does with it;
  *   2  usage error;
@@ -26,6 +28,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <netdb.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +38,8 @@
 #include "policy/config.h"
 #include "policy/decide.h"
 #include "policy/hastls_rr.h"
+#include "policy/record.h"
+#include "policy/verdict.h"
 #include "shim/cli/cli.h"
 #include "shim/cli/format.h"
 #include "shim/core/hosts.h"
@@ -44,8 +49,6 @@
 #define TYPE_AAAA 28
 #define RCODE_NOERROR 0
 #define RCODE_NXDOMAIN 3
-/* The shim combines at most this many pairs of one RRset (shim/core/lookup.c). */
-#define MAX_PAIRS 4096
 
 enum { ANS_A, ANS_AAAA, ANS_HASTLS, N_ANS };
 static const char *const ans_label[N_ANS] = {"A", "AAAA", "HASTLS"};
@@ -53,17 +56,16 @@ static const char *const ans_label[N_ANS] = {"A", "AAAA", "HASTLS"};
 static const enum hastls_client clients[3] = {HASTLS_CLIENT_CIO, HASTLS_CLIENT_CFB,
                                               HASTLS_CLIENT_CSO};
 
-/* What the HASTLS answer means for connections; the same states as the shim's
- * address map (shim/core/addrmap.h, enum hastls_rec). */
-enum rec_state {
-    REC_SECURE,   /* DNSSEC-secure record: enforced */
-    REC_NONE,     /* secure proof that no record exists: nothing to enforce */
-    REC_INSECURE, /* unsigned: never enforced */
-    REC_BOGUS,    /* validation failed or unreadable: bogus policy applies */
-    REC_FAILED,   /* no answer: allowed, the shim warns */
-    REC_LITERAL,  /* NAME is an address: nothing was looked up */
-    REC_HOSTS,    /* answered from /etc/hosts (or localhost): no DNS at all */
+/* Where the name's answer comes from, as in the shim. */
+enum source {
+    SRC_DNS,     /* looked up: the record state decides */
+    SRC_LITERAL, /* NAME is an address: nothing was looked up, not governed */
+    SRC_HOSTS,   /* answered from /etc/hosts (or localhost): no DNS, not governed */
 };
+
+/* The families a lookup may ask for, in the order shown. */
+static const int families[3] = {AF_UNSPEC, AF_INET, AF_INET6};
+static const char *const family_label[3] = {"AF_UNSPEC", "AF_INET", "AF_INET6"};
 
 struct port_row {
     uint16_t port;
@@ -76,21 +78,26 @@ struct check {
     const struct hastls_config *cfg;
     const char *name;
     const char *app; /* --app, or NULL */
-    /* REC_LITERAL and REC_HOSTS: the addresses, without a DNS lookup */
+    enum source src;
+    /* SRC_LITERAL and SRC_HOSTS: the addresses, without a DNS lookup */
     char local_addrs[16][INET6_ADDRSTRLEN];
-    size_t n_local;
+    size_t n_local, n_local4, n_local6;
     char hosts_canon[HASTLS_NAME_MAX];
     struct hastls_answer *ans[N_ANS];
     const char *canonical; /* NULL when no CNAME was followed */
 
-    enum rec_state rec;
+    enum hastls_rec rec;       /* SRC_DNS: the record state */
     const char *rec_why;       /* the resolver's reason, or the codec's error */
     struct hastls_pair *pairs; /* decoded RDATA, whatever the status */
     size_t n_pairs;
     int decode_err;    /* HASTLS_RR_OK or the codec's error */
     char *record_text; /* "(0 443)"; "" when no pairs; NULL before the lookup */
 
-    bool name_refused; /* the shim fails the lookup: bogus addresses only */
+    /* The shim's result for a lookup asking for families[i]; not set for a
+     * literal.  lookup_cause: the answer that explains a failure. */
+    int lookup[3];
+    int lookup_cause;
+    bool name_refused; /* the shim fails getaddrinfo(AF_UNSPEC): EAI_FAIL */
     bool any_failed;   /* some answer got no answer at all */
 
     struct port_row *rows;
@@ -143,9 +150,9 @@ static void check_usage(FILE *out)
             "Exit status:\n"
             "  0  the configured client policy allows every port asked about\n"
             "  1  it would block at least one port, or the shim would refuse the name\n"
-            "     itself (bogus address answers); also in report mode: the status\n"
-            "     answers \"would the configured policy block\", not \"does the mode\n"
-            "     let it through\"\n"
+            "     itself (an A or AAAA answer is bogus: getaddrinfo fails with\n"
+            "     EAI_FAIL); also in report mode: the status answers \"would the\n"
+            "     configured policy block\", not \"does the mode let it through\"\n"
             "  2  usage error\n"
             "  3  configuration error, the resolver could not start, or a lookup got\n"
             "     no answer (status failed) while nothing was blocked\n"
@@ -153,12 +160,15 @@ static void check_usage(FILE *out)
             "JSON object: name, canonical (null without a CNAME), config {source,\n"
             "app_section, client, mode, bogus, record_type}, answers {A, AAAA, HASTLS:\n"
             "{status, rcode, ttl, reason, canonical, records}}, addresses,\n"
-            "lookup_refused, record {status, text, pairs, state (enforced, absent,\n"
-            "insecure, bogus-block, bogus-ignore, failed, literal, hosts), enforced,\n"
-            "blocks_all, explanation, reason}, ports [{port, class (null when not\n"
-            "enforced), verdicts {cio, cfb, cso}, verdict, note, reason}], blocked\n"
-            "(ports the configured client blocks), lookup_failed, exit.  Strings that\n"
-            "are not UTF-8 carry each stray byte as the code point of its value.\n",
+            "lookup (the shim's result when asking for each family: {AF_UNSPEC,\n"
+            "AF_INET, AF_INET6}, each \"ok\" or an EAI_* name; null for a literal),\n"
+            "lookup_refused (AF_UNSPEC fails with EAI_FAIL), record {status, text,\n"
+            "pairs, state (enforced, absent, insecure, bogus-block, bogus-ignore,\n"
+            "failed, literal, hosts), enforced, blocks_all, explanation, reason},\n"
+            "ports [{port, class (null when not enforced), verdicts {cio, cfb, cso},\n"
+            "verdict, note, reason}], blocked (ports the configured client blocks),\n"
+            "lookup_failed, exit.  Strings that are not UTF-8 carry each stray byte\n"
+            "as the code point of its value.\n",
             HASTLS_DEFAULT_CONF);
 }
 
@@ -203,23 +213,17 @@ static bool same_name(const char *a, const char *b)
     return la == lb && strncasecmp(a, b, la) == 0;
 }
 
-/* The record state of the HASTLS answer, as shim/core/lookup.c derives it, and the
- * pairs of the RRset decoded for display whatever the status.  Returns 0, or
- * -1 when out of memory. */
+/* The record state of the HASTLS answer (policy/record.h), and the pairs of
+ * the RRset decoded for display whatever the status.  Returns 0, or -1 when
+ * out of memory. */
 static int classify_record(struct check *c)
 {
     const struct hastls_answer *a = c->ans[ANS_HASTLS];
-    uint16_t rtype = c->cfg->record_type;
-
-    c->n_pairs = 0;
-    c->decode_err = HASTLS_RR_OK;
-    c->rec_why = a->reason;
-    for (size_t i = 0; i < a->n_rr && c->decode_err == HASTLS_RR_OK; i++) {
-        if (a->rr[i].type != rtype)
-            continue;
-        c->decode_err = hastls_rdata_decode(a->rr[i].rdata, a->rr[i].rdlen, c->pairs,
-                                            MAX_PAIRS, &c->n_pairs);
-    }
+    c->rec = hastls_rec_of(a->status, a->rcode, a->rr, a->n_rr, c->cfg->record_type,
+                           c->pairs, HASTLS_REC_MAX_PAIRS, &c->n_pairs, &c->decode_err);
+    c->rec_why = c->rec == HASTLS_REC_BOGUS && a->status != HASTLS_SEC_BOGUS
+                     ? hastls_rr_strerror(c->decode_err)
+                     : a->reason;
     /* Room for every pair at its longest: "65535 65535 " each, "()" and NUL. */
     size_t cap = c->n_pairs * 12 + 3;
     c->record_text = malloc(cap);
@@ -228,82 +232,37 @@ static int classify_record(struct check *c)
     c->record_text[0] = '\0';
     if (c->n_pairs && hastls_pairs_format(c->pairs, c->n_pairs, c->record_text, cap) < 0)
         snprintf(c->record_text, cap, "(%zu pairs)", c->n_pairs); /* not reached */
-
-    switch (a->status) {
-    case HASTLS_SEC_INSECURE:
-        c->rec = REC_INSECURE;
-        return 0;
-    case HASTLS_SEC_BOGUS:
-        c->rec = REC_BOGUS;
-        return 0;
-    case HASTLS_SEC_FAILED:
-        c->rec = REC_FAILED;
-        return 0;
-    case HASTLS_SEC_SECURE:
-        break;
-    }
-    if (a->rcode == RCODE_NXDOMAIN) {
-        c->rec = REC_NONE;
-    } else if (a->rcode != RCODE_NOERROR) {
-        c->rec = REC_FAILED;
-    } else if (c->decode_err != HASTLS_RR_OK) {
-        /* A signed record the shim cannot read counts as bogus there. */
-        c->rec = REC_BOGUS;
-        c->rec_why = hastls_rr_strerror(c->decode_err);
-    } else {
-        c->rec = c->n_pairs ? REC_SECURE : REC_NONE;
-    }
     return 0;
 }
 
-/* Whether the record state means connections are decided by the record. */
+static enum hastls_ungoverned ungoverned_kind(const struct check *c)
+{
+    return c->src == SRC_LITERAL ? HASTLS_UNGOVERNED_LITERAL : HASTLS_UNGOVERNED_HOSTS;
+}
+
+/* What the name's record state means for its connections, in one word. */
 static const char *rec_state_name(const struct check *c)
 {
-    switch (c->rec) {
-    case REC_SECURE:
-        return "enforced";
-    case REC_NONE:
-        return "absent";
-    case REC_INSECURE:
-        return "insecure";
-    case REC_BOGUS:
-        return c->cfg->bogus == HASTLS_BOGUS_BLOCK ? "bogus-block" : "bogus-ignore";
-    case REC_LITERAL:
-        return "literal";
-    case REC_HOSTS:
-        return "hosts";
-    case REC_FAILED:
-    default:
-        return "failed";
-    }
+    if (c->src != SRC_DNS)
+        return hastls_ungoverned_effect(ungoverned_kind(c));
+    return hastls_rec_effect(c->rec, c->cfg->bogus);
 }
 
 static const char *rec_explanation(const struct check *c)
 {
-    switch (c->rec) {
-    case REC_SECURE:
-        return "enforced: the record is DNSSEC-secure";
-    case REC_NONE:
-        return "not enforced: DNSSEC proves there is no HASTLS record, nothing to "
-               "enforce";
-    case REC_INSECURE:
-        return "not enforced: the record is not DNSSEC-signed (insecure), and an "
-               "insecure record is never enforced";
-    case REC_BOGUS:
-        return c->cfg->bogus == HASTLS_BOGUS_BLOCK
-                   ? "bogus: every connection to this name is blocked (bogus = block)"
-                   : "not enforced: the record is bogus and bogus = ignore";
-    case REC_LITERAL:
-        return "not governed: an address literal; the shim decides a connection to "
-               "an address only by the names a lookup in the program returned it for";
-    case REC_HOSTS:
-        return "not governed: the shim answers this name from the hosts file, "
-               "without DNS, so there is no HASTLS record to enforce";
-    case REC_FAILED:
-    default:
-        return "not enforced: the HASTLS lookup failed; connections are allowed "
-               "with a warning";
-    }
+    if (c->src != SRC_DNS)
+        return hastls_ungoverned_explanation(ungoverned_kind(c));
+    return hastls_rec_explanation(c->rec, c->cfg->bogus);
+}
+
+static bool rec_enforced(const struct check *c)
+{
+    return c->src == SRC_DNS && hastls_rec_enforced(c->rec);
+}
+
+static bool rec_blocks_all(const struct check *c)
+{
+    return c->src == SRC_DNS && hastls_rec_blocks_all(c->rec, c->cfg->bogus);
 }
 
 /* Adds PORT to the set (a bitmap of all 65536 ports: dedup and order for free). */
@@ -334,64 +293,64 @@ static void default_ports(const struct check *c, uint8_t *set)
     }
 }
 
-/* Fills one row as the shim's address map decides (shim/core/addrmap.c). */
+/* Fills one row with the decisions the shim's address map would take. */
 static void decide_port(const struct check *c, struct port_row *row, uint16_t port)
 {
     const int me = client_index(c->cfg->client);
     row->port = port;
-    row->enforced = c->rec == REC_SECURE;
-    for (int k = 0; k < 3; k++) {
-        if (row->enforced) {
-            row->d[k] = hastls_decide(c->pairs, c->n_pairs, port, clients[k]);
-        } else {
-            row->d[k] = (struct hastls_decision){
-                HASTLS_CLASS_UNLISTED, HASTLS_VERDICT_ALLOW, {0, 0}};
-            if (c->rec == REC_BOGUS && c->cfg->bogus == HASTLS_BOGUS_BLOCK)
-                row->d[k].verdict = HASTLS_VERDICT_BLOCK;
-        }
-    }
-    switch (c->rec) {
-    case REC_SECURE:
-        hastls_decision_reason(&row->d[me], port, row->reason, sizeof row->reason);
-        break;
-    case REC_BOGUS:
-        /* The shim's own wording for a bogus block (shim/core/enforce.c). */
+    row->enforced = rec_enforced(c);
+    for (int k = 0; k < 3; k++)
+        row->d[k] = c->src == SRC_DNS ? hastls_rec_decide(c->rec, c->pairs, c->n_pairs,
+                                                          port, clients[k], c->cfg->bogus)
+                                      : hastls_ungoverned_decide();
+    if (c->src != SRC_DNS)
         snprintf(row->reason, sizeof row->reason, "%s",
-                 c->cfg->bogus == HASTLS_BOGUS_BLOCK
-                     ? "its HASTLS record failed DNSSEC validation (bogus = block)"
-                     : "its HASTLS record failed DNSSEC validation, ignored "
-                       "(bogus = ignore)");
-        break;
-    case REC_NONE:
-        snprintf(row->reason, sizeof row->reason,
-                 "no HASTLS record (DNSSEC-secure absence): nothing to enforce");
-        break;
-    case REC_INSECURE:
-        snprintf(row->reason, sizeof row->reason,
-                 "the HASTLS record is insecure (unsigned): never enforced");
-        break;
-    case REC_FAILED:
-        snprintf(row->reason, sizeof row->reason,
-                 "the HASTLS lookup failed: allowed with a warning");
-        break;
-    case REC_LITERAL:
-        snprintf(row->reason, sizeof row->reason,
-                 "an address no lookup returned is not governed");
-        break;
-    case REC_HOSTS:
-        snprintf(row->reason, sizeof row->reason,
-                 "a hosts-file name is not governed (no DNS, no record)");
-        break;
-    }
+                 hastls_ungoverned_reason(ungoverned_kind(c)));
+    else
+        hastls_rec_reason(c->rec, c->cfg->bogus, &row->d[me], port, row->reason,
+                          sizeof row->reason);
 }
 
 static const char *row_class(const struct check *c, const struct port_row *row)
 {
     if (row->enforced)
         return hastls_class_name(row->d[0].cls);
-    if (c->rec == REC_BOGUS && c->cfg->bogus == HASTLS_BOGUS_BLOCK)
+    if (rec_blocks_all(c))
         return "bogus";
     return NULL;
+}
+
+/* The addresses of answer A the shim would take (the right type and length). */
+static size_t answer_addrs(const struct hastls_answer *a)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < a->n_rr; k++)
+        n += a->rr[k].type == a->qtype && hastls_rr_address_family(&a->rr[k]) != 0;
+    return n;
+}
+
+/* The shim's lookup result for each family (policy/record.h). */
+static void lookup_results(struct check *c)
+{
+    if (c->src == SRC_HOSTS) {
+        for (int f = 0; f < 3; f++)
+            c->lookup[f] = hastls_local_result(families[f], c->n_local4, c->n_local6);
+        return;
+    }
+    struct hastls_addr_answer a[2];
+    for (int i = 0; i < 2; i++) {
+        const struct hastls_answer *ans = c->ans[i == 0 ? ANS_A : ANS_AAAA];
+        a[i].status = ans->status;
+        a[i].rcode = ans->rcode;
+        a[i].n = answer_addrs(ans);
+    }
+    for (int f = 0; f < 3; f++) {
+        int cause = HASTLS_ANS_A;
+        c->lookup[f] = hastls_host_result(families[f], a, &cause);
+        if (f == 0)
+            c->lookup_cause = cause;
+    }
+    c->name_refused = c->lookup[0] == EAI_FAIL;
 }
 
 /* Looks everything up (R is NULL for an address literal or a hosts-file name,
@@ -400,7 +359,7 @@ static const char *row_class(const struct check *c, const struct port_row *row)
 static int run_check(struct check *c, const uint8_t *asked, bool any_asked,
                      struct hastls_resolver *r)
 {
-    c->pairs = malloc(MAX_PAIRS * sizeof *c->pairs);
+    c->pairs = malloc(HASTLS_REC_MAX_PAIRS * sizeof *c->pairs);
     if (!c->pairs)
         return -1;
     if (r) {
@@ -420,17 +379,8 @@ static int run_check(struct check *c, const uint8_t *asked, bool any_asked,
             c->canonical = a->canonname;
     }
 
-    /* As shim/core/lookup.c: the lookup succeeds when some family has usable
-     * addresses; a bogus answer with nothing usable fails it (EAI_FAIL). */
-    bool usable = false, bogus = false;
-    for (int i = ANS_A; r && i <= ANS_AAAA; i++) {
-        const struct hastls_answer *a = c->ans[i];
-        if (a->status == HASTLS_SEC_BOGUS)
-            bogus = true;
-        else if (a->status != HASTLS_SEC_FAILED && a->n_rr)
-            usable = true;
-    }
-    c->name_refused = bogus && !usable;
+    if (c->src != SRC_LITERAL)
+        lookup_results(c);
     if (r && classify_record(c) < 0)
         return -1;
 
@@ -483,10 +433,16 @@ static int from_hosts(struct check *c)
     size_t n = 0;
     if (!hastls_hosts_lookup_local(key, ips, 16, &n, c->hosts_canon))
         return 0;
-    for (size_t i = 0; i < n && c->n_local < 16; i++)
-        if (inet_ntop(ips[i].family, ips[i].addr, c->local_addrs[c->n_local],
-                      INET6_ADDRSTRLEN))
-            c->n_local++;
+    for (size_t i = 0; i < n && c->n_local < 16; i++) {
+        if (!inet_ntop(ips[i].family, ips[i].addr, c->local_addrs[c->n_local],
+                       INET6_ADDRSTRLEN))
+            continue;
+        c->n_local++;
+        if (ips[i].family == AF_INET)
+            c->n_local4++;
+        else
+            c->n_local6++;
+    }
     return 1;
 }
 
@@ -501,12 +457,8 @@ static int exit_status(const struct check *c)
 static const char *addr_text(const struct hastls_answer *a, size_t i, char *buf,
                              size_t len)
 {
-    const struct hastls_rr *rr = &a->rr[i];
-    if (rr->type == TYPE_A && rr->rdlen == 4)
-        return inet_ntop(AF_INET, rr->rdata, buf, (socklen_t)len);
-    if (rr->type == TYPE_AAAA && rr->rdlen == 16)
-        return inet_ntop(AF_INET6, rr->rdata, buf, (socklen_t)len);
-    return NULL;
+    int family = hastls_rr_address_family(&a->rr[i]);
+    return family ? inet_ntop(family, a->rr[i].rdata, buf, (socklen_t)len) : NULL;
 }
 
 /* The reason shown for an answer: the resolver's, else what the status means. */
@@ -541,9 +493,9 @@ static void print_text(const struct check *c)
         hastls_cli_text(stdout, c->canonical);
         printf(" (CNAME followed)\n");
     }
-    if (c->rec == REC_LITERAL)
+    if (c->src == SRC_LITERAL)
         printf("address literal: %s, nothing is looked up\n", c->local_addrs[0]);
-    if (c->rec == REC_HOSTS) {
+    if (c->src == SRC_HOSTS) {
         if (!same_name(c->hosts_canon, c->name)) {
             printf("canonical: ");
             hastls_cli_text(stdout, c->hosts_canon);
@@ -583,13 +535,21 @@ static void print_text(const struct check *c)
         hastls_cli_text(stdout, answer_reason(a));
         printf("\n");
     }
-    if (c->name_refused)
-        printf("lookup: refused: the address answer is bogus, the shim fails the lookup "
-               "(EAI_FAIL)\n");
+    if (c->name_refused) {
+        printf("lookup: refused: the %s answer is bogus, the shim fails the lookup "
+               "(EAI_FAIL)",
+               ans_label[c->lookup_cause == HASTLS_ANS_A ? ANS_A : ANS_AAAA]);
+        for (int f = 1; f < 3; f++)
+            if (c->lookup[f] == 0)
+                printf("; a lookup of %s only (%s) succeeds", f == 1 ? "A" : "AAAA",
+                       family_label[f]);
+        printf("\n");
+    }
     printf("record: %s", rec_explanation(c));
     /* The resolver's reason is on the HASTLS line already; only the codec's
      * (a secure record the shim cannot read) is new here. */
-    if (c->rec == REC_BOGUS && c->rec_why != c->ans[ANS_HASTLS]->reason) {
+    if (c->src == SRC_DNS && c->rec == HASTLS_REC_BOGUS &&
+        c->rec_why != c->ans[ANS_HASTLS]->reason) {
         printf(" (");
         hastls_cli_text(stdout, c->rec_why);
         printf(")");
@@ -640,7 +600,8 @@ static void print_text(const struct check *c)
                            ? " (mode report: the shim logs it and lets it through)"
                            : "");
     } else if (c->name_refused) {
-        printf("the name cannot be resolved under the shim (bogus addresses)\n");
+        printf("the name cannot be resolved under the shim (bogus addresses, %s)\n",
+               hastls_host_result_name(c->lookup[0]));
     } else if (c->any_failed) {
         printf("allowed, but a lookup failed: the answer is not reliable\n");
     } else {
@@ -681,7 +642,7 @@ static void print_json(const struct check *c)
     printf(",\"canonical\":");
     if (c->canonical)
         hastls_cli_json_string(stdout, c->canonical);
-    else if (c->rec == REC_HOSTS && !same_name(c->hosts_canon, c->name))
+    else if (c->src == SRC_HOSTS && !same_name(c->hosts_canon, c->name))
         hastls_cli_json_string(stdout, c->hosts_canon);
     else
         printf("null");
@@ -713,7 +674,16 @@ static void print_json(const struct check *c)
             if (addr_text(a, k, buf, sizeof buf))
                 printf("%s\"%s\"", shown++ ? "," : "", buf);
     }
-    printf("],\"lookup_refused\":%s", c->name_refused ? "true" : "false");
+    printf("],\"lookup\":");
+    if (c->src == SRC_LITERAL) {
+        printf("null");
+    } else {
+        for (int f = 0; f < 3; f++)
+            printf("%s\"%s\":\"%s\"", f ? "," : "{", family_label[f],
+                   hastls_host_result_name(c->lookup[f]));
+        printf("}");
+    }
+    printf(",\"lookup_refused\":%s", c->name_refused ? "true" : "false");
 
     const struct hastls_answer *ha = c->ans[ANS_HASTLS]; /* NULL for a literal */
     printf(",\"record\":{\"status\":");
@@ -730,8 +700,8 @@ static void print_json(const struct check *c)
     for (size_t i = 0; i < c->n_pairs; i++)
         printf("%s[%u,%u]", i ? "," : "", c->pairs[i].insecure, c->pairs[i].secure);
     printf("],\"state\":\"%s\",\"enforced\":%s,\"blocks_all\":%s,\"explanation\":",
-           rec_state_name(c), c->rec == REC_SECURE ? "true" : "false",
-           c->rec == REC_BOGUS && cfg->bogus == HASTLS_BOGUS_BLOCK ? "true" : "false");
+           rec_state_name(c), rec_enforced(c) ? "true" : "false",
+           rec_blocks_all(c) ? "true" : "false");
     hastls_cli_json_string(stdout, rec_explanation(c));
     printf(",\"reason\":");
     hastls_cli_json_string(stdout, c->rec_why && c->rec_why[0] ? c->rec_why
@@ -854,16 +824,16 @@ int hastls_cmd_check(int argc, char **argv)
     struct in_addr a4;
     struct in6_addr a6;
     if (inet_aton(name, &a4)) {
-        c.rec = REC_LITERAL;
+        c.src = SRC_LITERAL;
         inet_ntop(AF_INET, &a4, c.local_addrs[c.n_local++], INET6_ADDRSTRLEN);
     } else if (inet_pton(AF_INET6, name, &a6) == 1) {
-        c.rec = REC_LITERAL;
+        c.src = SRC_LITERAL;
         inet_ntop(AF_INET6, &a6, c.local_addrs[c.n_local++], INET6_ADDRSTRLEN);
     } else if (from_hosts(&c)) {
-        c.rec = REC_HOSTS;
+        c.src = SRC_HOSTS;
     }
     struct hastls_resolver *r = NULL;
-    if (c.rec != REC_LITERAL && c.rec != REC_HOSTS) {
+    if (c.src == SRC_DNS) {
         r = hastls_resolver_new(&cfg, hastls_cli_log, err, sizeof err);
         if (!r) {
             fprintf(stderr, "hastls: %s\n", err);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/verdict.h"
 #include "shim/core/addrmap.h"
 
 #define NBUCKETS 1024 /* power of two */
@@ -14,7 +15,7 @@ struct record {
     char name[HASTLS_NAME_MAX];
     enum hastls_rec rec;
     uint64_t expires;
-    uint8_t ref; /* clock bit; set by readers too, hence atomic accesses */
+    uint8_t used; /* clock bit; set by readers too, hence atomic accesses */
     size_t n;
     struct hastls_pair pairs[];
 };
@@ -22,9 +23,11 @@ struct record {
 struct hastls_addrmap {
     pthread_rwlock_t lock;
     size_t max, count, hand;
-    unsigned long gen;
     struct record **slots; /* max entries, NULL = free */
-    size_t *free_slots;    /* stack of the free indexes of slots */
+    /* Per slot, bumped each time its record goes: a reference is the slot
+     * and this number when the record was made (see ref_of). */
+    uint32_t *seq;
+    size_t *free_slots; /* stack of the free indexes of slots */
     size_t nfree;
     struct record *bucket[NBUCKETS];
 };
@@ -39,21 +42,25 @@ static unsigned bucket_of(const uint8_t key[16])
 
 struct hastls_addrmap *hastls_addrmap_new(size_t max_records)
 {
-    if (max_records == 0)
+    if (max_records == 0 || max_records > UINT32_MAX) /* a slot fits a reference */
         return NULL;
     struct hastls_addrmap *m = calloc(1, sizeof *m);
     if (!m)
         return NULL;
     m->slots = calloc(max_records, sizeof *m->slots);
     m->free_slots = calloc(max_records, sizeof *m->free_slots);
-    if (!m->slots || !m->free_slots) {
+    m->seq = calloc(max_records, sizeof *m->seq);
+    if (!m->slots || !m->free_slots || !m->seq) {
         free(m->slots);
         free(m->free_slots);
+        free(m->seq);
         free(m);
         return NULL;
     }
-    for (size_t i = 0; i < max_records; i++)
+    for (size_t i = 0; i < max_records; i++) {
         m->free_slots[m->nfree++] = max_records - 1 - i;
+        m->seq[i] = 1; /* a reference is never 0 */
+    }
     m->max = max_records;
     pthread_rwlock_init(&m->lock, NULL);
     return m;
@@ -67,6 +74,7 @@ void hastls_addrmap_free(struct hastls_addrmap *m)
         free(m->slots[i]);
     free(m->slots);
     free(m->free_slots);
+    free(m->seq);
     pthread_rwlock_destroy(&m->lock);
     free(m);
 }
@@ -80,6 +88,8 @@ static void record_drop(struct hastls_addrmap *m, struct record *r)
     if (*pp)
         *pp = r->next;
     m->slots[r->slot] = NULL;
+    uint32_t next = m->seq[r->slot] + 1;
+    __atomic_store_n(&m->seq[r->slot], next ? next : 1, __ATOMIC_RELEASE);
     m->free_slots[m->nfree++] = r->slot;
     m->count--;
     free(r);
@@ -97,23 +107,28 @@ static size_t free_slot(struct hastls_addrmap *m, uint64_t now)
         while (!victim) {
             struct record *r = m->slots[m->hand];
             m->hand = (m->hand + 1) % m->max;
-            if (__atomic_exchange_n(&r->ref, 0, __ATOMIC_RELAXED) == 0)
+            if (__atomic_exchange_n(&r->used, 0, __ATOMIC_RELAXED) == 0)
                 victim = r;
         }
         record_drop(m, victim);
-        __atomic_add_fetch(&m->gen, 1, __ATOMIC_RELEASE);
     }
     return m->free_slots[--m->nfree];
+}
+
+static uint64_t ref_of(const struct hastls_addrmap *m, size_t slot)
+{
+    return (uint64_t)__atomic_load_n(&m->seq[slot], __ATOMIC_RELAXED) << 32 |
+           (uint64_t)slot;
 }
 
 int hastls_addrmap_record(struct hastls_addrmap *m, const uint8_t key[16],
                           const char *name, enum hastls_rec rec,
                           const struct hastls_pair *pairs, size_t n, uint64_t expires,
-                          uint64_t now)
+                          uint64_t now, uint64_t *ref)
 {
     if (rec != HASTLS_REC_SECURE)
         n = 0;
-    if (n > HASTLS_RDATA_MAX_PAIRS * 4)
+    if (n > HASTLS_REC_MAX_PAIRS)
         return -1;
     struct record *nr = malloc(sizeof *nr + n * sizeof(struct hastls_pair));
     if (!nr)
@@ -125,7 +140,7 @@ int hastls_addrmap_record(struct hastls_addrmap *m, const uint8_t key[16],
     nr->name[len] = '\0';
     nr->rec = rec;
     nr->expires = expires;
-    nr->ref = 1;
+    nr->used = 1;
     nr->n = n;
     if (n)
         memcpy(nr->pairs, pairs, n * sizeof *pairs);
@@ -144,26 +159,18 @@ int hastls_addrmap_record(struct hastls_addrmap *m, const uint8_t key[16],
     m->count++;
     nr->next = m->bucket[b];
     m->bucket[b] = nr;
+    if (ref)
+        *ref = ref_of(m, s);
     pthread_rwlock_unlock(&m->lock);
     return 0;
 }
 
-static int verdict_rank(enum hastls_verdict v)
+int hastls_addrmap_holds(struct hastls_addrmap *m, uint64_t ref)
 {
-    return v == HASTLS_VERDICT_BLOCK ? 2 : v == HASTLS_VERDICT_ALLOW_NOTE ? 1 : 0;
-}
-
-/* The decision one record gives. */
-static struct hastls_decision record_decide(const struct record *r, uint16_t port,
-                                            enum hastls_client client,
-                                            enum hastls_bogus bogus)
-{
-    struct hastls_decision d = {HASTLS_CLASS_UNLISTED, HASTLS_VERDICT_ALLOW, {0, 0}};
-    if (r->rec == HASTLS_REC_SECURE)
-        return hastls_decide(r->pairs, r->n, port, client);
-    if (r->rec == HASTLS_REC_BOGUS && bogus == HASTLS_BOGUS_BLOCK)
-        d.verdict = HASTLS_VERDICT_BLOCK;
-    return d;
+    size_t slot = (size_t)(ref & 0xffffffffu);
+    if (slot >= m->max)
+        return 0;
+    return __atomic_load_n(&m->seq[slot], __ATOMIC_ACQUIRE) == (uint32_t)(ref >> 32);
 }
 
 int hastls_addrmap_decide(struct hastls_addrmap *m, const uint8_t key[16], uint16_t port,
@@ -183,9 +190,11 @@ int hastls_addrmap_decide(struct hastls_addrmap *m, const uint8_t key[16], uint1
     for (struct record *r = head; r; r = r->next) {
         if (memcmp(r->key, key, 16) || (any_live && r->expires <= now))
             continue;
-        __atomic_store_n(&r->ref, 1, __ATOMIC_RELAXED);
-        struct hastls_decision d = record_decide(r, port, client, bogus);
-        if (!best || verdict_rank(d.verdict) > verdict_rank(best_d.verdict)) {
+        __atomic_store_n(&r->used, 1, __ATOMIC_RELAXED);
+        struct hastls_decision d =
+            hastls_rec_decide(r->rec, r->pairs, r->n, port, client, bogus);
+        if (!best ||
+            hastls_verdict_rank(d.verdict) > hastls_verdict_rank(best_d.verdict)) {
             best = r;
             best_d = d;
         }
@@ -199,11 +208,6 @@ int hastls_addrmap_decide(struct hastls_addrmap *m, const uint8_t key[16], uint1
     }
     pthread_rwlock_unlock(&m->lock);
     return found;
-}
-
-unsigned long hastls_addrmap_generation(struct hastls_addrmap *m)
-{
-    return __atomic_load_n(&m->gen, __ATOMIC_ACQUIRE);
 }
 
 size_t hastls_addrmap_count(struct hastls_addrmap *m)

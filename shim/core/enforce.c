@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "policy/decide.h"
+#include "policy/verdict.h"
 #include "shim/core/enforce.h"
 #include "shim/core/ip.h"
 #include "shim/core/log.h"
@@ -72,11 +72,7 @@ int hastls_enforce(const struct sockaddr *sa, socklen_t len, const char *what)
     if (v.d.verdict == HASTLS_VERDICT_ALLOW)
         return 0;
     char reason[256];
-    if (v.rec == HASTLS_REC_BOGUS)
-        snprintf(reason, sizeof reason,
-                 "its HASTLS record failed DNSSEC validation (bogus = block)");
-    else
-        hastls_decision_reason(&v.d, port, reason, sizeof reason);
+    hastls_rec_reason(v.rec, cfg->bogus, &v.d, port, reason, sizeof reason);
     if (v.d.verdict == HASTLS_VERDICT_ALLOW_NOTE) {
         if (hastls_log_enabled(HASTLS_LOG_INFO)) {
             char addr[64];

@@ -1,13 +1,19 @@
-/* shim/core/lookup.c: host, PTR and raw lookups (see lookup.h). */
+/* shim/core/lookup.c: host, PTR and raw lookups (see lookup.h).
+ *
+ * What the answers mean (the record state, whether a lookup fails and with
+ * which code) is policy/record.h's; this file asks, caches, records the
+ * addresses in the address map and hands out only addresses it governs.
+ */
 #include <arpa/nameser.h>
 #include <errno.h>
 #include <netdb.h>
-#include <resolv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy/decide.h"
+#include "policy/checked.h"
+#include "policy/dnswire.h"
+#include "policy/record.h"
 #include "shim/core/ai.h"
 #include "shim/core/hosts.h"
 #include "shim/core/log.h"
@@ -18,7 +24,6 @@
 #define TYPE_A 1
 #define TYPE_PTR 12
 #define TYPE_AAAA 28
-#define MAX_PAIRS 4096
 #define FAILED_RECORD_TTL 30 /* seconds */
 
 /* One batched resolver call with the guard set (the resolver's own sockets
@@ -53,174 +58,261 @@ static void strip_dot(char *s)
         s[len - 1] = '\0';
 }
 
-static uint64_t expiry(uint64_t now, uint32_t ttl)
+static uint64_t min2(uint64_t a, uint64_t b)
 {
-    return now + ttl;
+    return a < b ? a : b;
 }
 
-/* An address answer as a cache value. */
-static void address_val(const struct hastls_answer *a, uint64_t now,
-                        struct hastls_cache_val *v)
+/* The addresses of answer A (of type A or AAAA) into H's family I.  A bogus
+ * answer gives none: its addresses are never handed out nor governed.
+ * Returns 1 when the answer had more addresses than an entry holds (the first
+ * HASTLS_CACHE_MAX_ITEMS are kept; the entry is then not cached). */
+static int take_family(const struct hastls_answer *a, struct hastls_cache_host *h, int i)
 {
-    memset(v, 0, offsetof(struct hastls_cache_val, u));
-    v->status = (uint8_t)a->status;
-    v->rcode = (int16_t)a->rcode;
-    v->expires = expiry(now, a->ttl);
-    snprintf(v->canon, sizeof v->canon, "%s", a->canonname[0] ? a->canonname : a->qname);
-    strip_dot(v->canon);
-    size_t want = a->qtype == TYPE_A ? 4 : 16;
-    for (size_t i = 0; i < a->n_rr; i++) {
-        if (a->rr[i].type != a->qtype || a->rr[i].rdlen != want)
-            continue;
-        if (v->n >= HASTLS_CACHE_MAX_ITEMS) {
-            v->n = HASTLS_CACHE_MAX_ITEMS + 1; /* too many: not cacheable */
-            break;
-        }
-        if (want == 4)
-            memcpy(&v->u.a[v->n++], a->rr[i].rdata, 4);
-        else
-            memcpy(&v->u.aaaa[v->n++], a->rr[i].rdata, 16);
-    }
-    if (a->qtype == TYPE_AAAA && v->n > 0 && v->n <= HASTLS_CACHE_MAX_ITEMS &&
-        hastls_ai_v6_usable(v->u.aaaa[0].s6_addr))
-        v->flags |= HASTLS_CACHE_V6_USABLE;
-}
-
-/* What the HASTLS answer says, with its pairs in PAIRS[0..*N). */
-static enum hastls_rec hastls_rec_of(const struct hastls_answer *a, uint16_t rtype,
-                                     struct hastls_pair *pairs, size_t *n,
-                                     const char **why)
-{
-    *n = 0;
-    *why = a->reason;
-    switch (a->status) {
-    case HASTLS_SEC_INSECURE:
-        return HASTLS_REC_INSECURE;
-    case HASTLS_SEC_BOGUS:
-        return HASTLS_REC_BOGUS;
-    case HASTLS_SEC_FAILED:
-        return HASTLS_REC_FAILED;
-    case HASTLS_SEC_SECURE:
-        break;
-    }
-    if (a->rcode == ns_r_nxdomain)
-        return HASTLS_REC_NONE;
-    if (a->rcode != ns_r_noerror)
-        return HASTLS_REC_FAILED;
-    for (size_t i = 0; i < a->n_rr; i++) {
-        if (a->rr[i].type != rtype)
-            continue;
-        int rc = hastls_rdata_decode(a->rr[i].rdata, a->rr[i].rdlen, pairs, MAX_PAIRS, n);
-        if (rc != HASTLS_RR_OK) {
-            /* A signed record we cannot read: its owner meant something we do
-             * not know; treat it like a failed validation (bogus policy). */
-            *why = hastls_rr_strerror(rc);
-            *n = 0;
-            return HASTLS_REC_BOGUS;
-        }
-    }
-    return *n ? HASTLS_REC_SECURE : HASTLS_REC_NONE;
-}
-
-/* Our own copy: hastls_sec_name() lives in the resolver object, which is not
- * loaded when this runs in the shim's early paths. */
-static const char *sec_name(enum hastls_sec s)
-{
-    static const char *const names[] = {"secure", "insecure", "bogus", "failed"};
-    return (unsigned)s < 4 ? names[s] : "?";
-}
-
-static const char *rec_name(enum hastls_rec r)
-{
-    static const char *const names[] = {"secure", "none", "insecure", "bogus", "failed"};
-    return names[r];
-}
-
-/* Records the addresses of V4 and V6 for NAME in the address map. */
-static void record_addresses(const char *name, const struct hastls_cache_val *v4,
-                             const struct hastls_cache_val *v6, enum hastls_rec rec,
-                             const struct hastls_pair *pairs, size_t np, uint64_t exp,
-                             uint64_t now)
-{
-    struct hastls_addrmap *m = hastls_state_addrmap();
-    if (!m)
-        return;
-    uint8_t key[16];
-    for (size_t i = 0; i < v4->n && i < HASTLS_CACHE_MAX_ITEMS; i++) {
-        hastls_ip_key(AF_INET, &v4->u.a[i], key);
-        hastls_addrmap_record(m, key, name, rec, pairs, np, exp, now);
-    }
-    for (size_t i = 0; i < v6->n && i < HASTLS_CACHE_MAX_ITEMS; i++) {
-        hastls_ip_key(AF_INET6, &v6->u.aaaa[i], key);
-        hastls_addrmap_record(m, key, name, rec, pairs, np, exp, now);
-    }
-}
-
-static uint64_t min3(uint64_t a, uint64_t b, uint64_t c)
-{
-    uint64_t m = a < b ? a : b;
-    return m < c ? m : c;
-}
-
-/* The result code for FAMILY from the two address answers. */
-static int host_result(const char *name, int family, const struct hastls_cache_val *v4,
-                       const struct hastls_cache_val *v6, const char *why4,
-                       const char *why6)
-{
-    const struct hastls_cache_val *asked[2];
-    const char *why[2];
-    size_t na = 0;
-    if (family != AF_INET6) {
-        asked[na] = v4;
-        why[na++] = why4;
-    }
-    if (family != AF_INET) {
-        asked[na] = v6;
-        why[na++] = why6;
-    }
-    size_t addrs = 0;
-    int failed = 0, nx = 0;
-    for (size_t i = 0; i < na; i++) {
-        if (asked[i]->status == HASTLS_SEC_BOGUS) {
-            hastls_log(HASTLS_LOG_WARN, "lookup of %s failed DNSSEC validation: %s", name,
-                       why[i][0] ? why[i] : "bogus answer");
-            return EAI_FAIL;
-        }
-        if (asked[i]->status == HASTLS_SEC_FAILED || asked[i]->rcode == ns_r_servfail ||
-            asked[i]->rcode < 0)
-            failed = 1;
-        nx |= asked[i]->rcode == ns_r_nxdomain;
-        addrs += asked[i]->n;
-    }
-    if (addrs)
+    struct hastls_cache_family *f = &h->fam[i];
+    f->status = (uint8_t)a->status;
+    f->rcode = (int16_t)a->rcode;
+    f->n = 0;
+    if (a->status == HASTLS_SEC_BOGUS)
         return 0;
-    if (failed) {
+    int want = i == HASTLS_ANS_A ? AF_INET : AF_INET6;
+    for (size_t k = 0; k < a->n_rr; k++) {
+        if (hastls_rr_address_family(&a->rr[k]) != want)
+            continue;
+        if (f->n == HASTLS_CACHE_MAX_ITEMS)
+            return 1;
+        if (i == HASTLS_ANS_A)
+            memcpy(&h->a[f->n++], a->rr[k].rdata, 4);
+        else
+            memcpy(&h->aaaa[f->n++], a->rr[k].rdata, 16);
+    }
+    return 0;
+}
+
+/* Records every address of H for NAME in the address map, with H's record
+ * state and pairs, until EXPIRES; sets H's references.  Returns 0, or -1
+ * (logged) when the map is out of memory: the caller must not hand the
+ * addresses out. */
+static int record_host(struct hastls_addrmap *m, const char *name,
+                       struct hastls_cache_host *h, const struct hastls_pair *pairs,
+                       size_t np, uint64_t expires, uint64_t now)
+{
+    enum hastls_rec rec = (enum hastls_rec)h->rec;
+    uint8_t key[16];
+    int rc = 0;
+    for (size_t i = 0; i < h->fam[HASTLS_ANS_A].n && rc == 0; i++) {
+        hastls_ip_key(AF_INET, &h->a[i], key);
+        rc = hastls_addrmap_record(m, key, name, rec, pairs, np, expires, now,
+                                   &h->ref4[i]);
+    }
+    for (size_t i = 0; i < h->fam[HASTLS_ANS_AAAA].n && rc == 0; i++) {
+        hastls_ip_key(AF_INET6, &h->aaaa[i], key);
+        rc = hastls_addrmap_record(m, key, name, rec, pairs, np, expires, now,
+                                   &h->ref6[i]);
+    }
+    if (rc < 0)
+        hastls_log(HASTLS_LOG_ERROR,
+                   "out of memory recording the addresses of %s: lookup refused", name);
+    return rc;
+}
+
+/* Whether the address map still holds the record of every address of H (it
+ * evicts when full, and a program may look a name up long after). */
+static int host_governed(struct hastls_addrmap *m, const struct hastls_cache_host *h)
+{
+    for (size_t i = 0; i < h->fam[HASTLS_ANS_A].n; i++)
+        if (!hastls_addrmap_holds(m, h->ref4[i]))
+            return 0;
+    for (size_t i = 0; i < h->fam[HASTLS_ANS_AAAA].n; i++)
+        if (!hastls_addrmap_holds(m, h->ref6[i]))
+            return 0;
+    return 1;
+}
+
+/* The result code for FAMILY (policy/record.h's rule), logged with the
+ * reason WHY[i] of the answer that explains a failure ("" when unknown). */
+static int host_result(const char *name, int family, const struct hastls_cache_host *h,
+                       const char *const why[2])
+{
+    struct hastls_addr_answer a[2];
+    for (int i = 0; i < 2; i++) {
+        a[i].status = (enum hastls_sec)h->fam[i].status;
+        a[i].rcode = h->fam[i].rcode;
+        a[i].n = h->fam[i].n;
+    }
+    int cause = HASTLS_ANS_A;
+    int rc = hastls_host_result(family, a, &cause);
+    const char *w = why[cause];
+    if (rc == EAI_FAIL) {
+        hastls_log(HASTLS_LOG_WARN, "lookup of %s failed DNSSEC validation: %s", name,
+                   w[0] ? w : "bogus answer");
+    } else if (rc == EAI_AGAIN) {
         const struct hastls_config *cfg = hastls_state_config();
-        const char *w = why[0][0] ? why[0] : na > 1 ? why[1] : "";
         hastls_log(HASTLS_LOG_WARN, "no answer for %s under privacy %s: %s", name,
                    hastls_privacy_name(cfg->privacy), w[0] ? w : "resolver failure");
-        return EAI_AGAIN;
     }
-    return nx ? EAI_NONAME : EAI_NODATA;
+    return rc;
 }
 
-static void fill_info(const struct hastls_cache_val *v4,
-                      const struct hastls_cache_val *v6, struct hastls_hostinfo *out)
+static void fill_info(const struct hastls_cache_host *h, struct hastls_hostinfo *out)
 {
     out->n4 = out->n6 = 0;
-    for (size_t i = 0; i < v4->n && i < HASTLS_LOOKUP_MAX; i++) {
+    for (size_t i = 0; i < h->fam[HASTLS_ANS_A].n && i < HASTLS_LOOKUP_MAX; i++) {
         out->v4[i].family = AF_INET;
         memset(out->v4[i].addr, 0, 16);
-        memcpy(out->v4[i].addr, &v4->u.a[i], 4);
+        memcpy(out->v4[i].addr, &h->a[i], 4);
         out->n4++;
     }
-    for (size_t i = 0; i < v6->n && i < HASTLS_LOOKUP_MAX; i++) {
+    for (size_t i = 0; i < h->fam[HASTLS_ANS_AAAA].n && i < HASTLS_LOOKUP_MAX; i++) {
         out->v6[i].family = AF_INET6;
-        memcpy(out->v6[i].addr, &v6->u.aaaa[i], 16);
+        memcpy(out->v6[i].addr, &h->aaaa[i], 16);
         out->n6++;
     }
-    out->v6_first = (v6->flags & HASTLS_CACHE_V6_USABLE) != 0;
-    snprintf(out->canon, sizeof out->canon, "%s", v4->n ? v4->canon : v6->canon);
+    out->v6_first = (h->flags & HASTLS_CACHE_V6_USABLE) != 0;
+    snprintf(out->canon, sizeof out->canon, "%s", h->canon);
+}
+
+/* A hit: the entry's result, its addresses recorded again first when the map
+ * has let some go.  Allocation-free unless re-recording. */
+static int from_cache(const char *key, int family, struct hastls_cache_host *h,
+                      struct hastls_cache *cache, struct hastls_addrmap *map,
+                      uint64_t now, struct hastls_hostinfo *out)
+{
+    static const char *const none[2] = {"", ""};
+    int rc = host_result(key, family, h, none);
+    if (rc)
+        return rc;
+    if (!host_governed(map, h)) {
+        if (record_host(map, key, h, h->pairs, h->npairs, h->expires, now) < 0)
+            return EAI_MEMORY;
+        (void)hastls_cache_put_host(cache, key, now, h); /* the new references */
+    }
+    fill_info(h, out);
+    return 0;
+}
+
+/* The warnings about the record (only when there are usable addresses to
+ * connect to: a bogus address answer fails the lookup with its own line),
+ * and the debug line. */
+static void log_record(const char *key, const struct hastls_cache_host *h,
+                       struct hastls_answer *const ans[3], const char *why,
+                       const struct hastls_pair *pairs, size_t np)
+{
+    const struct hastls_config *cfg = hastls_state_config();
+    enum hastls_rec rec = (enum hastls_rec)h->rec;
+    int usable = 0;
+    for (int i = 0; i < 2; i++)
+        usable |= h->fam[i].n && h->fam[i].status != HASTLS_SEC_FAILED;
+    if (rec == HASTLS_REC_FAILED && usable)
+        hastls_log(HASTLS_LOG_WARN,
+                   "HASTLS lookup for %s failed (%s): its connections are not checked",
+                   key, why[0] ? why : "no answer");
+    else if (rec == HASTLS_REC_BOGUS && usable)
+        hastls_log(cfg->bogus == HASTLS_BOGUS_BLOCK ? HASTLS_LOG_WARN : HASTLS_LOG_INFO,
+                   "HASTLS record of %s is bogus (%s): %s", key, why[0] ? why : "bogus",
+                   cfg->bogus == HASTLS_BOGUS_BLOCK ? "its connections will be blocked"
+                                                    : "ignored (bogus = ignore)");
+    if (hastls_log_enabled(HASTLS_LOG_DEBUG)) {
+        char text[256];
+        hastls_pairs_format(pairs, np, text, sizeof text);
+        hastls_log(HASTLS_LOG_DEBUG, "%s: %zu A, %zu AAAA (%s/%s), HASTLS %s %s", key,
+                   ans[0]->n_rr, ans[1]->n_rr, hastls_sec_name(ans[0]->status),
+                   hastls_sec_name(ans[1]->status), hastls_rec_name(rec), np ? text : "");
+    }
+}
+
+/* A miss: A, AAAA and HASTLS in one batch, the addresses recorded, the whole
+ * lookup cached as one entry. */
+static int from_resolver(const char *key, int family, struct hastls_cache *cache,
+                         struct hastls_addrmap *map, uint64_t now,
+                         struct hastls_hostinfo *out)
+{
+    uint16_t rtype = hastls_state_config()->record_type;
+    struct hastls_query q[3] = {{key, TYPE_A}, {key, TYPE_AAAA}, {key, rtype}};
+    struct hastls_answer *ans[3];
+    const struct hastls_resolver_api *api = NULL;
+    if (resolve(q, 3, ans, &api) < 0) {
+        hastls_log(HASTLS_LOG_WARN, "no answer for %s: resolver unavailable", key);
+        return EAI_AGAIN;
+    }
+    /* Heap, not stack or TLS: up to 16 KiB, and this is the miss path. */
+    struct hastls_pair *pairs = malloc(HASTLS_REC_MAX_PAIRS * sizeof *pairs);
+    /* On the stack (under 2 KiB); the miss path may allocate, but need not. */
+    struct hastls_cache_host h;
+    int rc = EAI_MEMORY;
+    if (!pairs)
+        goto out;
+    size_t np = 0;
+    int derr = HASTLS_RR_OK;
+    const struct hastls_answer *ra = ans[2];
+    enum hastls_rec rec = hastls_rec_of(ra->status, ra->rcode, ra->rr, ra->n_rr, rtype,
+                                        pairs, HASTLS_REC_MAX_PAIRS, &np, &derr);
+    /* The codec's error explains a bogus state that validation did not. */
+    const char *why = rec == HASTLS_REC_BOGUS && ra->status != HASTLS_SEC_BOGUS
+                          ? hastls_rr_strerror(derr)
+                          : ra->reason;
+    if (rec != HASTLS_REC_SECURE)
+        np = 0;
+
+    memset(&h, 0, offsetof(struct hastls_cache_host, a));
+    int too_many = take_family(ans[0], &h, HASTLS_ANS_A);
+    too_many |= take_family(ans[1], &h, HASTLS_ANS_AAAA);
+    too_many |= np > HASTLS_CACHE_MAX_ITEMS;
+    const struct hastls_answer *named = h.fam[HASTLS_ANS_A].n ? ans[0] : ans[1];
+    snprintf(h.canon, sizeof h.canon, "%s",
+             named->canonname[0] ? named->canonname : named->qname);
+    strip_dot(h.canon);
+    h.rec = (uint8_t)rec;
+    h.npairs = (uint16_t)(too_many ? 0 : np);
+    if (!too_many)
+        memcpy(h.pairs, pairs, np * sizeof pairs[0]);
+    if (h.fam[HASTLS_ANS_AAAA].n && hastls_ai_v6_usable(h.aaaa[0].s6_addr))
+        h.flags |= HASTLS_CACHE_V6_USABLE;
+    log_record(key, &h, ans, why, pairs, np);
+
+    /* The map keeps the addresses as long as all three answers hold (a failed
+     * HASTLS answer has no TTL: as long as the addresses); the cache keeps a
+     * failed HASTLS answer only briefly: connections are allowed either way,
+     * and a resolver that cannot answer the type would otherwise cost a round
+     * trip and a warning on every lookup of the name. */
+    uint64_t addr_exp = min2(now + ans[0]->ttl, now + ans[1]->ttl);
+    uint64_t rec_exp =
+        rec == HASTLS_REC_FAILED ? addr_exp : min2(addr_exp, now + ra->ttl);
+    h.expires =
+        rec == HASTLS_REC_FAILED ? min2(addr_exp, now + FAILED_RECORD_TTL) : rec_exp;
+    if (record_host(map, key, &h, pairs, np, rec_exp, now) < 0)
+        goto out;
+
+    /* Failed address answers are not cached: the next lookup tries again. */
+    if (!too_many && h.fam[HASTLS_ANS_A].status != HASTLS_SEC_FAILED &&
+        h.fam[HASTLS_ANS_AAAA].status != HASTLS_SEC_FAILED)
+        (void)hastls_cache_put_host(cache, key, now, &h);
+
+    const char *const reasons[2] = {ans[0]->reason, ans[1]->reason};
+    rc = host_result(key, family, &h, reasons);
+    if (rc == 0)
+        fill_info(&h, out);
+out:
+    for (int i = 0; i < 3; i++)
+        api->answer_free(ans[i]);
+    free(pairs);
+    return rc;
+}
+
+/* One name through the front cache and the resolver. */
+static int lookup_one(const char *key, int family, struct hastls_hostinfo *out)
+{
+    struct hastls_cache *cache = hastls_state_cache();
+    struct hastls_addrmap *map = hastls_state_addrmap();
+    if (!cache || !map)
+        return EAI_MEMORY;
+    uint64_t now = hastls_now();
+    /* On the stack (under 2 KiB): static per thread would be
+     * reentrancy-fragile, and the warm path allocates nothing. */
+    struct hastls_cache_host h;
+    if (hastls_cache_get_host(cache, key, now, &h))
+        return from_cache(key, family, &h, cache, map, now, out);
+    return from_resolver(key, family, cache, map, now, out);
 }
 
 /* The hosts file and the RFC 6761 localhost names.  Returns 1 when answered
@@ -239,142 +331,8 @@ static int from_hosts(const char *key, int family, struct hastls_hostinfo *out, 
             out->v6[out->n6++] = ips[i];
     }
     out->v6_first = out->n6 && hastls_ai_v6_usable(out->v6[0].addr);
-    size_t have = family == AF_INET    ? out->n4
-                  : family == AF_INET6 ? out->n6
-                                       : out->n4 + out->n6;
-    *rc = have ? 0 : EAI_NONAME; /* the file knows the name: no DNS for it */
+    *rc = hastls_local_result(family, out->n4, out->n6);
     return 1;
-}
-
-/* One name through the front cache and the resolver. */
-static int lookup_one(const char *key, int family, struct hastls_hostinfo *out)
-{
-    const struct hastls_config *cfg = hastls_state_config();
-    struct hastls_cache *cache = hastls_state_cache();
-    struct hastls_addrmap *map = hastls_state_addrmap();
-    if (!cache || !map)
-        return EAI_MEMORY;
-    uint16_t rtype = cfg->record_type;
-    uint64_t now = hastls_now();
-    /* Large values: static per thread would be reentrancy-fragile; they are
-     * below 2 KiB each, fine on the stack. */
-    struct hastls_cache_val v4, v6, vr;
-    if (hastls_cache_get(cache, key, TYPE_A, now, &v4) &&
-        hastls_cache_get(cache, key, TYPE_AAAA, now, &v6) &&
-        hastls_cache_get(cache, key, rtype, now, &vr)) {
-        unsigned long gen = hastls_addrmap_generation(map);
-        if (v4.gen != gen || v6.gen != gen) {
-            /* The map evicted since: record the addresses again. */
-            enum hastls_rec rec = (enum hastls_rec)vr.flags;
-            struct hastls_cache_val r4 = v4, r6 = v6;
-            if (r4.status == HASTLS_SEC_BOGUS)
-                r4.n = 0; /* never handed out, so never governed */
-            if (r6.status == HASTLS_SEC_BOGUS)
-                r6.n = 0;
-            record_addresses(key, &r4, &r6, rec, vr.u.pairs, vr.n,
-                             min3(v4.expires, v6.expires, vr.expires), now);
-            v4.gen = v6.gen = gen;
-            hastls_cache_put(cache, key, TYPE_A, now, &v4);
-            hastls_cache_put(cache, key, TYPE_AAAA, now, &v6);
-        }
-        fill_info(&v4, &v6, out);
-        return host_result(key, family, &v4, &v6, "", "");
-    }
-
-    struct hastls_query q[3] = {{key, TYPE_A}, {key, TYPE_AAAA}, {key, rtype}};
-    struct hastls_answer *ans[3];
-    const struct hastls_resolver_api *api = NULL;
-    if (resolve(q, 3, ans, &api) < 0) {
-        hastls_log(HASTLS_LOG_WARN, "no answer for %s: resolver unavailable", key);
-        return EAI_AGAIN;
-    }
-    unsigned long gen = hastls_addrmap_generation(map);
-    address_val(ans[0], now, &v4);
-    address_val(ans[1], now, &v6);
-
-    /* Heap, not stack or TLS: up to 16 KiB, and this is the miss path. */
-    struct hastls_pair *pairs = malloc(MAX_PAIRS * sizeof *pairs);
-    if (!pairs) {
-        for (int i = 0; i < 3; i++)
-            api->answer_free(ans[i]);
-        return EAI_MEMORY;
-    }
-    size_t np = 0;
-    const char *why = "";
-    enum hastls_rec rec = hastls_rec_of(ans[2], rtype, pairs, &np, &why);
-    memset(&vr, 0, offsetof(struct hastls_cache_val, u));
-    vr.status = (uint8_t)ans[2]->status;
-    vr.rcode = (int16_t)ans[2]->rcode;
-    vr.flags = (uint8_t)rec; /* the record verdict, for re-recording on a hit */
-    vr.expires = expiry(now, ans[2]->ttl);
-    vr.n = (uint16_t)(np > HASTLS_CACHE_MAX_ITEMS ? HASTLS_CACHE_MAX_ITEMS + 1 : np);
-    if (np <= HASTLS_CACHE_MAX_ITEMS)
-        memcpy(vr.u.pairs, pairs, np * sizeof pairs[0]);
-
-    /* Warn about the record only when there are usable addresses to connect
-     * to (a bogus address answer fails the lookup with its own line). */
-    int usable =
-        (v4.n && v4.status != HASTLS_SEC_BOGUS && v4.status != HASTLS_SEC_FAILED) ||
-        (v6.n && v6.status != HASTLS_SEC_BOGUS && v6.status != HASTLS_SEC_FAILED);
-    if (rec == HASTLS_REC_FAILED && usable)
-        hastls_log(HASTLS_LOG_WARN,
-                   "HASTLS lookup for %s failed (%s): its connections are not checked",
-                   key, why[0] ? why : "no answer");
-    else if (rec == HASTLS_REC_BOGUS && usable)
-        hastls_log(cfg->bogus == HASTLS_BOGUS_BLOCK ? HASTLS_LOG_WARN : HASTLS_LOG_INFO,
-                   "HASTLS record of %s is bogus (%s): %s", key, why[0] ? why : "bogus",
-                   cfg->bogus == HASTLS_BOGUS_BLOCK ? "its connections will be blocked"
-                                                    : "ignored (bogus = ignore)");
-    if (hastls_log_enabled(HASTLS_LOG_DEBUG)) {
-        char text[256];
-        hastls_pairs_format(pairs, np, text, sizeof text);
-        hastls_log(HASTLS_LOG_DEBUG, "%s: %zu A, %zu AAAA (%s/%s), HASTLS %s %s", key,
-                   (size_t)v4.n, (size_t)v6.n, sec_name(ans[0]->status),
-                   sec_name(ans[1]->status), rec_name(rec), np ? text : "");
-    }
-
-    /* Only usable addresses are recorded: a bogus address answer is not. */
-    struct hastls_cache_val r4 = v4, r6 = v6;
-    if (v4.status == HASTLS_SEC_BOGUS || v4.n > HASTLS_CACHE_MAX_ITEMS)
-        r4.n = v4.n > HASTLS_CACHE_MAX_ITEMS && v4.status != HASTLS_SEC_BOGUS
-                   ? HASTLS_CACHE_MAX_ITEMS
-                   : 0;
-    if (v6.status == HASTLS_SEC_BOGUS || v6.n > HASTLS_CACHE_MAX_ITEMS)
-        r6.n = v6.n > HASTLS_CACHE_MAX_ITEMS && v6.status != HASTLS_SEC_BOGUS
-                   ? HASTLS_CACHE_MAX_ITEMS
-                   : 0;
-    uint64_t exp = min3(v4.expires, v6.expires, vr.expires);
-    if (rec == HASTLS_REC_FAILED)
-        exp = v4.expires < v6.expires ? v4.expires : v6.expires;
-    record_addresses(key, &r4, &r6, rec, pairs, np, exp, now);
-
-    /* Failed address answers are not cached: the next lookup tries again. */
-    v4.gen = v6.gen = gen;
-    if (v4.status != HASTLS_SEC_FAILED)
-        hastls_cache_put(cache, key, TYPE_A, now, &v4);
-    if (v6.status != HASTLS_SEC_FAILED)
-        hastls_cache_put(cache, key, TYPE_AAAA, now, &v6);
-    /* A failed HASTLS lookup is kept briefly: connections are allowed either
-     * way, and a resolver that cannot answer the type would otherwise cost a
-     * round trip and a warning on every lookup of the name. */
-    if (rec == HASTLS_REC_FAILED)
-        vr.expires = now + FAILED_RECORD_TTL;
-    hastls_cache_put(cache, key, rtype, now, &vr);
-
-    char why4[512], why6[512];
-    snprintf(why4, sizeof why4, "%s", ans[0]->reason);
-    snprintf(why6, sizeof why6, "%s", ans[1]->reason);
-    for (int i = 0; i < 3; i++)
-        api->answer_free(ans[i]);
-    free(pairs);
-    if (v4.n > HASTLS_CACHE_MAX_ITEMS)
-        v4.n = HASTLS_CACHE_MAX_ITEMS;
-    if (v6.n > HASTLS_CACHE_MAX_ITEMS)
-        v6.n = HASTLS_CACHE_MAX_ITEMS;
-    int result = host_result(key, family, &v4, &v6, why4, why6);
-    if (result == 0)
-        fill_info(&v4, &v6, out);
-    return result;
 }
 
 int hastls_lookup_host(const char *name, int family, struct hastls_hostinfo *out)
@@ -436,13 +394,13 @@ int hastls_lookup_ptr(int family, const void *addr, char *name)
     hastls_reverse_name(family, addr, rev, sizeof rev);
     struct hastls_cache *cache = hastls_state_cache();
     uint64_t now = hastls_now();
-    struct hastls_cache_val v;
-    if (cache && hastls_cache_get(cache, rev, TYPE_PTR, now, &v)) {
+    struct hastls_cache_ptr v;
+    if (cache && hastls_cache_get_ptr(cache, rev, now, &v)) {
         if (v.status == HASTLS_SEC_BOGUS)
             return EAI_FAIL;
-        if (!v.n)
+        if (!v.found)
             return EAI_NONAME;
-        snprintf(name, HASTLS_NAME_MAX, "%s", v.canon);
+        snprintf(name, HASTLS_NAME_MAX, "%s", v.name);
         return 0;
     }
     struct hastls_query q = {rev, TYPE_PTR};
@@ -451,7 +409,7 @@ int hastls_lookup_ptr(int family, const void *addr, char *name)
     if (resolve(&q, 1, &ans, &api) < 0)
         return EAI_AGAIN;
     int rc;
-    memset(&v, 0, offsetof(struct hastls_cache_val, u));
+    memset(&v, 0, sizeof v);
     v.status = (uint8_t)ans->status;
     v.rcode = (int16_t)ans->rcode;
     v.expires = now + ans->ttl;
@@ -465,69 +423,89 @@ int hastls_lookup_ptr(int family, const void *addr, char *name)
     } else {
         rc = EAI_NONAME;
         for (size_t i = 0; i < ans->n_rr && rc; i++) {
-            if (ans->rr[i].type != TYPE_PTR)
+            const struct hastls_rr *rr = &ans->rr[i];
+            if (rr->type != TYPE_PTR)
                 continue;
-            char target[NS_MAXDNAME];
-            int n = -1;
-            if (ans->packet && ans->rr[i].rdata >= ans->packet &&
-                ans->rr[i].rdata < ans->packet + ans->packet_len)
-                n = dn_expand(ans->packet, ans->packet + ans->packet_len,
-                              ans->rr[i].rdata, target, sizeof target);
-            else
-                n = dn_expand(ans->rr[i].rdata, ans->rr[i].rdata + ans->rr[i].rdlen,
-                              ans->rr[i].rdata, target, sizeof target);
-            size_t len = n > 0 ? strlen(target) : 0;
-            if (n > 0 && len < sizeof v.canon) {
-                strip_dot(target);
-                /* length checked above (snprintf here trips -Wformat-truncation at -O1) */
-                memcpy(v.canon, target, len + 1);
-                v.n = 1;
+            /* The target may be compressed against the rest of the message. */
+            const uint8_t *msg = rr->rdata;
+            size_t len = rr->rdlen, off = 0, next;
+            if (ans->packet && rr->rdata >= ans->packet &&
+                rr->rdata < ans->packet + ans->packet_len) {
+                msg = ans->packet;
+                len = ans->packet_len;
+                off = (size_t)(rr->rdata - ans->packet);
+            }
+            if (hastls_dns_read_name(msg, len, off, v.name, sizeof v.name, &next) == 0 &&
+                strcmp(v.name, ".") != 0) {
+                v.found = 1;
                 rc = 0;
             }
         }
+        if (!v.found)
+            v.name[0] = '\0';
         if (ans->rcode == ns_r_servfail)
             rc = EAI_AGAIN;
     }
     api->answer_free(ans);
     if (cache && v.status != HASTLS_SEC_FAILED && rc != EAI_AGAIN)
-        hastls_cache_put(cache, rev, TYPE_PTR, now, &v);
+        (void)hastls_cache_put_ptr(cache, rev, now, &v);
     if (rc == 0)
-        snprintf(name, HASTLS_NAME_MAX, "%s", v.canon);
+        snprintf(name, HASTLS_NAME_MAX, "%s", v.name);
     return rc;
 }
 
 /* Records the addresses of a res_query() A or AAAA answer ADDRS for NAME
- * with what the HASTLS answer REC says (see hastls_lookup_raw). */
-static void record_raw(const char *name, const struct hastls_answer *addrs,
-                       const struct hastls_answer *rec_ans, uint16_t rtype)
+ * with what the HASTLS answer REC_ANS says (see hastls_lookup_raw).  Returns
+ * 0 (also when there is nothing to record: no address, or an answer that is
+ * not handed out), or -1 when they could not all be recorded. */
+static int record_raw(const char *name, const struct hastls_answer *addrs,
+                      const struct hastls_answer *rec_ans, uint16_t rtype)
 {
+    if (addrs->n_rr == 0 ||
+        (addrs->status != HASTLS_SEC_SECURE && addrs->status != HASTLS_SEC_INSECURE))
+        return 0;
     char key[HASTLS_NAME_MAX];
     struct hastls_addrmap *m = hastls_state_addrmap();
-    if (!m || hastls_name_normalize(name, key) < 0 || addrs->n_rr == 0 ||
-        (addrs->status != HASTLS_SEC_SECURE && addrs->status != HASTLS_SEC_INSECURE))
-        return;
-    struct hastls_pair *pairs = malloc(MAX_PAIRS * sizeof *pairs);
-    if (!pairs)
-        return;
+    HASTLS_ENSURE_REF(m);
+    HASTLS_GUARD(hastls_name_normalize(name, key));
+    struct hastls_pair *pairs = malloc(HASTLS_REC_MAX_PAIRS * sizeof *pairs);
+    HASTLS_ENSURE_REF(pairs);
     size_t np = 0;
-    const char *why = "";
-    enum hastls_rec rec = hastls_rec_of(rec_ans, rtype, pairs, &np, &why);
+    enum hastls_rec rec =
+        hastls_rec_of(rec_ans->status, rec_ans->rcode, rec_ans->rr, rec_ans->n_rr, rtype,
+                      pairs, HASTLS_REC_MAX_PAIRS, &np, NULL);
     uint64_t now = hastls_now();
     uint32_t ttl = addrs->ttl;
     if (rec != HASTLS_REC_FAILED && rec_ans->ttl < ttl)
         ttl = rec_ans->ttl;
-    for (size_t i = 0; i < addrs->n_rr; i++) {
+    int rc = 0;
+    for (size_t i = 0; i < addrs->n_rr && rc == 0; i++) {
         const struct hastls_rr *rr = &addrs->rr[i];
-        uint8_t k[16];
-        if (rr->type == TYPE_A && rr->rdlen == 4)
-            hastls_ip_key(AF_INET, rr->rdata, k);
-        else if (rr->type == TYPE_AAAA && rr->rdlen == 16)
-            hastls_ip_key(AF_INET6, rr->rdata, k);
-        else
+        int family = hastls_rr_address_family(rr);
+        if (!family)
             continue;
-        hastls_addrmap_record(m, k, key, rec, pairs, np, now + ttl, now);
+        uint8_t k[16];
+        hastls_ip_key(family, rr->rdata, k);
+        rc = hastls_addrmap_record(m, k, key, rec, pairs, np, now + ttl, now, NULL);
     }
     free(pairs);
+    return rc;
+}
+
+/* The response ANS copied into ANSWER (ANSLEN bytes) with ID; returns the
+ * length copied. */
+static int copy_response(const struct hastls_answer *ans, uint16_t id,
+                         unsigned char *answer, int anslen)
+{
+    size_t len = ans->packet_len;
+    if (len > (size_t)anslen)
+        len = (size_t)anslen;
+    memcpy(answer, ans->packet, len);
+    if (len >= 2)
+        hastls_dns_set_id(answer, id);
+    if (len < ans->packet_len && len >= 3)
+        answer[2] |= 0x02; /* TC: the caller's buffer was too small */
+    return (int)len;
 }
 
 int hastls_lookup_raw(const char *name, int cls, int type, uint16_t id,
@@ -552,43 +530,28 @@ int hastls_lookup_raw(const char *name, int cls, int type, uint16_t id,
         return -1;
     }
     struct hastls_answer *ans = answers[0];
+    int recorded = 0;
     if (governed) {
-        record_raw(name, ans, answers[1], cfg->record_type);
+        recorded = record_raw(name, ans, answers[1], cfg->record_type);
         api->answer_free(answers[1]);
     }
     int rc = -1;
-    if (ans->status == HASTLS_SEC_FAILED || !ans->packet || ans->packet_len < HFIXEDSZ) {
+    *herr = TRY_AGAIN;
+    if (recorded < 0) {
+        /* Fail closed: an address that is not governed is not handed out. */
+        hastls_log(HASTLS_LOG_ERROR,
+                   "out of memory recording the addresses of %s: lookup refused", name);
+    } else if (ans->status == HASTLS_SEC_FAILED || !ans->packet ||
+               ans->packet_len < HASTLS_DNS_HEADER_LEN) {
         hastls_log(HASTLS_LOG_WARN, "no answer for %s: %s", name, ans->reason);
-        *herr = TRY_AGAIN;
+    } else if (ans->status == HASTLS_SEC_BOGUS) {
+        /* As a validating resolver's SERVFAIL: the records are not handed out. */
+        hastls_log(HASTLS_LOG_WARN, "lookup of %s failed DNSSEC validation: %s", name,
+                   ans->reason);
     } else {
-        size_t len = ans->packet_len;
-        if (len > (size_t)anslen)
-            len = (size_t)anslen;
-        memcpy(answer, ans->packet, len);
-        if (len >= 2) {
-            answer[0] = (unsigned char)(id >> 8);
-            answer[1] = (unsigned char)id;
-        }
-        if (len < ans->packet_len && len >= 3)
-            answer[2] |= 0x02; /* TC: the caller's buffer was too small */
-        rc = (int)len;
-        if (ans->status == HASTLS_SEC_BOGUS)
-            hastls_log(HASTLS_LOG_WARN, "lookup of %s failed DNSSEC validation: %s", name,
-                       ans->reason);
-        switch (ans->rcode) {
-        case ns_r_noerror:
-            /* ANCOUNT 0: the name exists without this type */
-            *herr = ans->packet[6] == 0 && ans->packet[7] == 0 ? NO_DATA : NETDB_SUCCESS;
-            break;
-        case ns_r_nxdomain:
-            *herr = HOST_NOT_FOUND;
-            break;
-        case ns_r_servfail:
-            *herr = TRY_AGAIN;
-            break;
-        default:
-            *herr = NO_RECOVERY;
-        }
+        rc = copy_response(ans, id, answer, anslen);
+        *herr =
+            hastls_raw_herr(ans->status, ans->rcode, hastls_dns_count(ans->packet, 1));
     }
     api->answer_free(ans);
     return rc;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "policy/dnswire.h"
 #include "shim/core/lookup.h"
 #include "shim/core/state.h"
 
@@ -115,25 +116,24 @@ static int search(res_state st, const char *name, int cls, int type,
 static int send_msg(res_state st, const unsigned char *msg, int msglen,
                     unsigned char *answer, int anslen)
 {
-    if (!msg || msglen < HFIXEDSZ + QFIXEDSZ + 1 || (msg[4] == 0 && msg[5] == 0)) {
-        set_herr(st, NO_RECOVERY);
-        errno = EINVAL;
-        return -1;
-    }
     char name[NS_MAXDNAME];
-    int n = dn_expand(msg, msg + msglen, msg + HFIXEDSZ, name, sizeof name);
-    if (n < 0 || HFIXEDSZ + n + QFIXEDSZ > msglen) {
+    size_t qend, next;
+    if (!msg || msglen < 0 || hastls_dns_check_query(msg, (size_t)msglen, &qend) < 0 ||
+        hastls_dns_read_name(msg, (size_t)msglen, HASTLS_DNS_HEADER_LEN, name,
+                             sizeof name, &next) < 0 ||
+        qend != next + 4) {
         set_herr(st, NO_RECOVERY);
         errno = EINVAL;
         return -1;
     }
-    const unsigned char *q = msg + HFIXEDSZ + n;
+    /* The question's type and class, the four bytes after its name (checked
+     * present above: the question ends at QEND). */
+    const unsigned char *q = msg + next;
     int type = (q[0] << 8) | q[1], cls = (q[2] << 8) | q[3];
     int herr;
     int saved = errno;
     int len =
-        hastls_lookup_raw(name[0] ? name : ".", cls, type,
-                          (uint16_t)((msg[0] << 8) | msg[1]), answer, anslen, &herr);
+        hastls_lookup_raw(name, cls, type, hastls_dns_id(msg), answer, anslen, &herr);
     set_herr(st, herr);
     if (len < 0) {
         errno = ETIMEDOUT;

@@ -88,6 +88,13 @@ expect dual.lab.example AAAA NOERROR secure 'fd00:1ab::8$'
 expect alias.lab.example A NOERROR secure 'CNAME[[:space:]]+secure\.lab\.example\.'
 expect badsig.lab.example A NOERROR secure '127\.0\.10\.9$'
 expect badsig.lab.example TYPE65301 SERVFAIL any
+# One family bogus: the AAAA RRSIG is corrupted, A and HASTLS validate.
+expect halfbogus.lab.example A NOERROR secure '127\.0\.10\.15$'
+expect halfbogus.lab.example AAAA SERVFAIL any
+expect halfbogus.lab.example TYPE65301 NOERROR secure '\\# 4 000001BB'
+expect 15.10.0.127.in-addr.arpa PTR NOERROR secure 'PTR[[:space:]]+halfbogus\.lab\.example\.$'
+expect f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.b.a.1.0.0.0.d.f.ip6.arpa PTR NOERROR secure \
+    'PTR[[:space:]]+halfbogus\.lab\.example\.$'
 expect www.bogus.lab.example A SERVFAIL any
 expect www.bogus.lab.example TYPE65301 SERVFAIL any
 expect www.expired.lab.example A SERVFAIL any

@@ -1,7 +1,7 @@
 /* tests/unit/test_shim_addrmap.c: the address map: ungoverned addresses,
  * secure records decided by the table, the strictest of several names, live
  * names over stale ones, v4-mapped addresses, bogus/insecure/failed records,
- * replacement and the bound. */
+ * replacement and the bound, the references the front cache checks. */
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -26,6 +26,18 @@ static void key4(const char *text, uint8_t key[16])
 static const struct hastls_pair tls443[] = {{0, 443}};
 static const struct hastls_pair both[] = {{80, 443}};
 
+/* Records, which must succeed; returns the record's reference. */
+static uint64_t put(struct hastls_addrmap *m, const uint8_t key[16], const char *name,
+                    enum hastls_rec rec, const struct hastls_pair *pairs, size_t n,
+                    uint64_t expires, uint64_t now)
+{
+    uint64_t ref = 0;
+    assert_int_equal(
+        hastls_addrmap_record(m, key, name, rec, pairs, n, expires, now, &ref), 0);
+    assert_true(ref != 0);
+    return ref;
+}
+
 static int decide(struct hastls_addrmap *m, const uint8_t key[16], uint16_t port,
                   enum hastls_client client, uint64_t now,
                   struct hastls_addrmap_verdict *v)
@@ -42,9 +54,7 @@ static void test_ungoverned_and_secure(void **state)
     key4("192.0.2.1", k);
     key4("192.0.2.2", other);
     assert_int_equal(decide(m, k, 80, HASTLS_CLIENT_CFB, 100, &v), 0);
-    assert_int_equal(hastls_addrmap_record(m, k, "secure.example", HASTLS_REC_SECURE,
-                                           tls443, 1, 200, 100),
-                     0);
+    put(m, k, "secure.example", HASTLS_REC_SECURE, tls443, 1, 200, 100);
     assert_int_equal(decide(m, k, 80, HASTLS_CLIENT_CFB, 100, &v), 1);
     assert_int_equal(v.d.verdict, HASTLS_VERDICT_BLOCK);
     assert_string_equal(v.name, "secure.example");
@@ -66,9 +76,9 @@ static void test_strictest_wins(void **state)
     struct hastls_addrmap_verdict v;
     uint8_t k[16];
     key4("198.51.100.7", k);
-    hastls_addrmap_record(m, k, "plain.example", HASTLS_REC_NONE, NULL, 0, 500, 100);
-    hastls_addrmap_record(m, k, "shop.example", HASTLS_REC_SECURE, tls443, 1, 500, 100);
-    hastls_addrmap_record(m, k, "blog.example", HASTLS_REC_SECURE, both, 1, 500, 100);
+    put(m, k, "plain.example", HASTLS_REC_NONE, NULL, 0, 500, 100);
+    put(m, k, "shop.example", HASTLS_REC_SECURE, tls443, 1, 500, 100);
+    put(m, k, "blog.example", HASTLS_REC_SECURE, both, 1, 500, 100);
     assert_int_equal(decide(m, k, 80, HASTLS_CLIENT_CFB, 100, &v), 1);
     assert_int_equal(v.d.verdict, HASTLS_VERDICT_BLOCK);
     assert_string_equal(v.name, "shop.example");
@@ -88,7 +98,7 @@ static void test_cleartext_note_and_cso(void **state)
     struct hastls_addrmap_verdict v;
     uint8_t k[16];
     key4("203.0.113.5", k);
-    hastls_addrmap_record(m, k, "both.example", HASTLS_REC_SECURE, both, 1, 500, 100);
+    put(m, k, "both.example", HASTLS_REC_SECURE, both, 1, 500, 100);
     decide(m, k, 80, HASTLS_CLIENT_CFB, 100, &v);
     assert_int_equal(v.d.verdict, HASTLS_VERDICT_ALLOW_NOTE);
     assert_int_equal(v.d.cls, HASTLS_CLASS_CLEARTEXT);
@@ -106,7 +116,7 @@ static void test_expiry_live_over_stale(void **state)
     struct hastls_addrmap_verdict v;
     uint8_t k[16];
     key4("192.0.2.50", k);
-    hastls_addrmap_record(m, k, "old.example", HASTLS_REC_SECURE, tls443, 1, 150, 100);
+    put(m, k, "old.example", HASTLS_REC_SECURE, tls443, 1, 150, 100);
     /* Before expiry: blocks. */
     decide(m, k, 80, HASTLS_CLIENT_CFB, 149, &v);
     assert_int_equal(v.d.verdict, HASTLS_VERDICT_BLOCK);
@@ -116,7 +126,7 @@ static void test_expiry_live_over_stale(void **state)
     assert_int_equal(v.d.verdict, HASTLS_VERDICT_BLOCK);
     assert_int_equal(v.stale, 1);
     /* A live name without a record: the address now belongs to it. */
-    hastls_addrmap_record(m, k, "new.example", HASTLS_REC_NONE, NULL, 0, 900, 200);
+    put(m, k, "new.example", HASTLS_REC_NONE, NULL, 0, 900, 200);
     decide(m, k, 80, HASTLS_CLIENT_CFB, 200, &v);
     assert_int_equal(v.d.verdict, HASTLS_VERDICT_ALLOW);
     assert_string_equal(v.name, "new.example");
@@ -131,7 +141,7 @@ static void test_v4_mapped(void **state)
     struct hastls_addrmap_verdict v;
     uint8_t k[16], k2[16];
     key4("192.0.2.9", k);
-    hastls_addrmap_record(m, k, "v4.example", HASTLS_REC_SECURE, tls443, 1, 500, 100);
+    put(m, k, "v4.example", HASTLS_REC_SECURE, tls443, 1, 500, 100);
     struct sockaddr_in6 s6;
     memset(&s6, 0, sizeof s6);
     s6.sin6_family = AF_INET6;
@@ -172,11 +182,10 @@ static void test_bogus_insecure_failed(void **state)
     key4("192.0.2.20", kb);
     key4("192.0.2.21", ki);
     key4("192.0.2.22", kf);
-    hastls_addrmap_record(m, kb, "badsig.example", HASTLS_REC_BOGUS, NULL, 0, 500, 100);
+    put(m, kb, "badsig.example", HASTLS_REC_BOGUS, NULL, 0, 500, 100);
     /* pairs of a non-secure record are ignored */
-    hastls_addrmap_record(m, ki, "insecure.example", HASTLS_REC_INSECURE, tls443, 1, 500,
-                          100);
-    hastls_addrmap_record(m, kf, "failed.example", HASTLS_REC_FAILED, NULL, 0, 500, 100);
+    put(m, ki, "insecure.example", HASTLS_REC_INSECURE, tls443, 1, 500, 100);
+    put(m, kf, "failed.example", HASTLS_REC_FAILED, NULL, 0, 500, 100);
     assert_int_equal(
         hastls_addrmap_decide(m, kb, 443, HASTLS_CLIENT_CIO, HASTLS_BOGUS_BLOCK, 100, &v),
         1);
@@ -198,25 +207,24 @@ static void test_replace_and_bound(void **state)
     struct hastls_addrmap_verdict v;
     uint8_t k[16];
     key4("192.0.2.30", k);
-    hastls_addrmap_record(m, k, "x.example", HASTLS_REC_SECURE, tls443, 1, 500, 100);
-    hastls_addrmap_record(m, k, "x.example", HASTLS_REC_NONE, NULL, 0, 500, 100);
+    put(m, k, "x.example", HASTLS_REC_SECURE, tls443, 1, 500, 100);
+    put(m, k, "x.example", HASTLS_REC_NONE, NULL, 0, 500, 100);
     assert_int_equal(hastls_addrmap_count(m), 1);
     decide(m, k, 80, HASTLS_CLIENT_CFB, 100, &v);
     assert_int_equal(v.d.verdict, HASTLS_VERDICT_ALLOW);
-    unsigned long gen = hastls_addrmap_generation(m);
+    uint64_t first = put(m, k, "x.example", HASTLS_REC_NONE, NULL, 0, 500, 100);
     for (int i = 0; i < 10; i++) {
         uint8_t ki[16];
         char a[32];
         snprintf(a, sizeof a, "198.51.100.%d", i);
         key4(a, ki);
-        assert_int_equal(hastls_addrmap_record(m, ki, "y.example", HASTLS_REC_SECURE,
-                                               tls443, 1, 500, 100),
-                         0);
+        put(m, ki, "y.example", HASTLS_REC_SECURE, tls443, 1, 500, 100);
         assert_true(hastls_addrmap_count(m) <= 4);
         /* the newest record is always there */
         assert_int_equal(decide(m, ki, 80, HASTLS_CLIENT_CFB, 100, &v), 1);
     }
-    assert_true(hastls_addrmap_generation(m) > gen);
+    /* The first record was evicted: its reference says so. */
+    assert_false(hastls_addrmap_holds(m, first));
     /* Expired records go first: record two that expire, then two new. */
     hastls_addrmap_free(m);
     m = hastls_addrmap_new(3);
@@ -225,14 +233,58 @@ static void test_replace_and_bound(void **state)
     key4("10.0.0.2", b);
     key4("10.0.0.3", c);
     key4("10.0.0.4", d);
-    hastls_addrmap_record(m, a, "a", HASTLS_REC_SECURE, tls443, 1, 500, 100);
-    hastls_addrmap_record(m, b, "b", HASTLS_REC_SECURE, tls443, 1, 120, 100);
-    hastls_addrmap_record(m, c, "c", HASTLS_REC_SECURE, tls443, 1, 500, 100);
-    hastls_addrmap_record(m, d, "d", HASTLS_REC_SECURE, tls443, 1, 500, 200);
+    put(m, a, "a", HASTLS_REC_SECURE, tls443, 1, 500, 100);
+    put(m, b, "b", HASTLS_REC_SECURE, tls443, 1, 120, 100);
+    put(m, c, "c", HASTLS_REC_SECURE, tls443, 1, 500, 100);
+    put(m, d, "d", HASTLS_REC_SECURE, tls443, 1, 500, 200);
     assert_int_equal(decide(m, b, 80, HASTLS_CLIENT_CFB, 200, &v), 0);
     assert_int_equal(decide(m, a, 80, HASTLS_CLIENT_CFB, 200, &v), 1);
     assert_int_equal(decide(m, c, 80, HASTLS_CLIENT_CFB, 200, &v), 1);
     assert_int_equal(decide(m, d, 80, HASTLS_CLIENT_CFB, 200, &v), 1);
+    hastls_addrmap_free(m);
+}
+
+/* A reference holds while its record is in the map, and never again once
+ * the record is replaced or evicted, even when its slot is reused. */
+static void test_references(void **state)
+{
+    (void)state;
+    struct hastls_addrmap *m = hastls_addrmap_new(2);
+    uint8_t a[16], b[16], c[16];
+    key4("192.0.2.1", a);
+    key4("192.0.2.2", b);
+    key4("192.0.2.3", c);
+    uint64_t ra = put(m, a, "a.example", HASTLS_REC_SECURE, tls443, 1, 500, 100);
+    uint64_t rb = put(m, b, "b.example", HASTLS_REC_NONE, NULL, 0, 500, 100);
+    assert_true(ra != rb);
+    assert_true(hastls_addrmap_holds(m, ra));
+    assert_true(hastls_addrmap_holds(m, rb));
+    /* Replacing (a, a.example): the old reference is gone, the new holds. */
+    uint64_t ra2 = put(m, a, "a.example", HASTLS_REC_SECURE, tls443, 1, 600, 100);
+    assert_true(ra2 != ra);
+    assert_false(hastls_addrmap_holds(m, ra));
+    assert_true(hastls_addrmap_holds(m, ra2));
+    assert_true(hastls_addrmap_holds(m, rb));
+    /* Full: a third record evicts one of the two (the clock's choice). */
+    uint64_t rc = put(m, c, "c.example", HASTLS_REC_NONE, NULL, 0, 500, 100);
+    assert_true(hastls_addrmap_holds(m, rc));
+    assert_int_equal(hastls_addrmap_count(m), 2);
+    int held = hastls_addrmap_holds(m, ra2) + hastls_addrmap_holds(m, rb);
+    assert_int_equal(held, 1);
+    /* References that were never made. */
+    assert_false(hastls_addrmap_holds(m, 0));
+    assert_false(hastls_addrmap_holds(m, (uint64_t)1 << 32 | 7)); /* no slot 7 */
+    assert_false(hastls_addrmap_holds(m, (ra2 & 0xffffffffu) | (uint64_t)999 << 32));
+    /* A NULL reference pointer is allowed. */
+    assert_int_equal(hastls_addrmap_record(m, c, "d.example", HASTLS_REC_NONE, NULL, 0,
+                                           500, 100, NULL),
+                     0);
+    /* Too many pairs: refused, nothing recorded, nothing held. */
+    uint64_t ref = 12345;
+    assert_int_equal(hastls_addrmap_record(m, c, "e.example", HASTLS_REC_SECURE, tls443,
+                                           HASTLS_REC_MAX_PAIRS + 1, 500, 100, &ref),
+                     -1);
+    assert_int_equal(ref, 12345);
     hastls_addrmap_free(m);
 }
 
@@ -244,6 +296,7 @@ static struct hastls_addrmap *shared;
 static void *writer(void *arg)
 {
     unsigned seed = (unsigned)(uintptr_t)arg;
+    long bad = 0;
     for (int i = 0; i < 20000; i++) {
         seed = seed * 1103515245u + 12345u;
         unsigned a = (seed >> 8) % 300;
@@ -251,13 +304,14 @@ static void *writer(void *arg)
         uint8_t v4[4] = {10, 1, (uint8_t)(a >> 8), (uint8_t)a};
         hastls_ip_key(AF_INET, v4, k);
         /* even addresses have (0 443), odd ones no record */
-        if (a % 2 == 0)
-            hastls_addrmap_record(shared, k, "even", HASTLS_REC_SECURE, tls443, 1, 1000,
-                                  100);
-        else
-            hastls_addrmap_record(shared, k, "odd", HASTLS_REC_NONE, NULL, 0, 1000, 100);
+        uint64_t ref = 0;
+        int rc = a % 2 == 0 ? hastls_addrmap_record(shared, k, "even", HASTLS_REC_SECURE,
+                                                    tls443, 1, 1000, 100, &ref)
+                            : hastls_addrmap_record(shared, k, "odd", HASTLS_REC_NONE,
+                                                    NULL, 0, 1000, 100, &ref);
+        bad += rc != 0 || ref == 0;
     }
-    return NULL;
+    return (void *)bad;
 }
 
 static void *reader(void *arg)
@@ -293,8 +347,7 @@ static void test_threads(void **state)
     for (int i = 0; i < 8; i++) {
         void *r;
         pthread_join(t[i], &r);
-        if (i >= 4)
-            bad += (long)r;
+        bad += (long)r;
     }
     assert_int_equal(bad, 0);
     assert_true(hastls_addrmap_count(shared) <= 128);
@@ -311,6 +364,7 @@ int main(void)
         cmocka_unit_test(test_v4_mapped),
         cmocka_unit_test(test_bogus_insecure_failed),
         cmocka_unit_test(test_replace_and_bound),
+        cmocka_unit_test(test_references),
         cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
