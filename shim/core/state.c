@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "policy/checked.h"
 #include "shim/core/locks.h"
 #include "shim/core/log.h"
 #include "shim/core/state.h"
@@ -92,6 +93,22 @@ static void atfork_child(void)
     }
 }
 
+/* Installs the fork handlers.  Returns 0, or -1 with errno set.
+ *
+ * Without them a child forked while another thread holds one of the shim's
+ * locks deadlocks, and every child would go on using its parent's resolver,
+ * whose threads it does not have.  pthread_atfork fails only when out of
+ * memory; the caller then fails closed: the process exits at start, as for
+ * an invalid configuration, rather than run as if fork() were safe. */
+static int install_fork_handlers(void)
+{
+    int rc = pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+    if (rc != 0)
+        errno = rc;
+    HASTLS_GUARD_ZERO(rc);
+    return 0;
+}
+
 static const char *base_name(const char *path)
 {
     const char *slash = strrchr(path, '/');
@@ -135,7 +152,15 @@ static void load_config(void)
         _exit(1);
     }
     hastls_log_set_level(config.log_level);
-    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+    /* Fail closed (see install_fork_handlers and libhastls(7)). */
+    if (install_fork_handlers() < 0) {
+        char line[256];
+        snprintf(line, sizeof line,
+                 "cannot install the fork handlers (%s): refusing to run unprotected",
+                 strerror(errno));
+        hastls_log_raw(line);
+        _exit(1);
+    }
     hastls_guard_leave();
 }
 
