@@ -38,13 +38,13 @@ done < <(grep -HnE "^$lock_type +[A-Za-z_]" "${sources[@]}")
 # A lock inside an object (a struct member) is reached through a TABLE entry
 # whose comment names the file.
 missing=0
-for f in $(grep -lE "^[[:space:]]+$lock_type" "${sources[@]}"); do
+while IFS= read -r f; do
     base=${f##*/}
     grep -qE "/\* $base: " "$list" || {
         bad "${f#"$repo"/} has locks inside an object but no TABLE entry in $list"
         missing=1
     }
-done
+done < <(grep -lE "^[[:space:]]+$lock_type" "${sources[@]}")
 [ "$missing" = 1 ] || ok "every file with locks inside objects has a TABLE entry"
 
 echo "== fork under load"
