@@ -65,8 +65,8 @@ if grep -rq '@LIBDIR@\|@BINDIR@\|@VERSION@' "$d$prefix/bin/hastls-run" "$d$prefi
 else
     ok "placeholders substituted"
 fi
-grep -q "^hastls_libdir='$prefix/lib'\$" "$d$prefix/bin/hastls-run" &&
-    ok "hastls-run knows LIBDIR" || bad "hastls-run knows LIBDIR" "$(grep -n libdir= "$d$prefix/bin/hastls-run")"
+grep -q "^hastls_bindir='$prefix/bin'\$" "$d$prefix/bin/hastls-run" &&
+    ok "hastls-run knows BINDIR" || bad "hastls-run knows BINDIR" "$(grep -n bindir= "$d$prefix/bin/hastls-run")"
 
 # --- running from the staging tree ------------------------------------------
 version=$(sed -n 's/^VERSION *:*= *//p' "$repo/Makefile")
@@ -195,8 +195,8 @@ for f in lib/libhastls.so lib/hastls/libhastls-resolver.so bin/hastls bin/hastls
     share/man/man5/hastls.conf.5 etc/hastls/hastls.conf.example; do
     [ -f "$p/$f" ] && ok "PREFIX install: $f" || bad "PREFIX install: $f" "missing"
 done
-grep -q "^hastls_libdir='$p/lib'\$" "$p/bin/hastls-run" &&
-    ok "PREFIX install: hastls-run knows LIBDIR" || bad "PREFIX install: hastls-run knows LIBDIR" "no"
+got=$(unset HASTLS_SHIM LD_PRELOAD; "$p/bin/hastls-run" -- sh -c 'echo "$LD_PRELOAD"')
+expect_eq "PREFIX install: hastls-run preloads \$LIBDIR/libhastls.so" "$p/lib/libhastls.so" "$got"
 got=$(unset HASTLS_SHIM LD_PRELOAD; "$p/bin/hastls" run -- sh -c 'echo "$LD_PRELOAD"')
 expect_eq "PREFIX install: hastls run preloads \$LIBDIR/libhastls.so" "$p/lib/libhastls.so" "$got"
 if [ -n "${LAB_DIR:-}" ]; then
