@@ -1,9 +1,13 @@
-/* shim/cli/cmd_run.c: `hastls run [OPTIONS] [--] CMD [ARGS...]`.
+/* shim/cli/cmd_run.c: `hastls run [OPTIONS] [--] CMD [ARGS...]`, also
+ * started as hastls-run.
  *
- * Runs CMD with libhastls.so first in LD_PRELOAD, the same thing
- * scripts/hastls-run does for systems without the CLI: it sets HASTLS_CONF,
+ * Runs CMD with libhastls.so first in LD_PRELOAD: it sets HASTLS_CONF,
  * HASTLS_APP and HASTLS_MODE for the child from the options and replaces
  * itself with CMD (execv), so arguments and exit status pass untouched.
+ * scripts/hastls-run is only a way to reach this code: it finds the hastls
+ * program and execs `hastls run` with argv[0] "hastls-run", and every
+ * message, the usage text and --version then say hastls-run.  This is the
+ * one implementation of the checks below.
  *
  * It refuses (status 126) a program into which the dynamic loader would not
  * load the shim, because that program would run unprotected: set-user-ID and
@@ -21,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,15 +64,34 @@ struct run_opts {
     const char *app;
     const char *mode;
     bool allow_unprotected;
+    const char *shim; /* the libhastls.so to preload, once found */
 };
+
+/* The name this code answers to, in messages, the usage text and --version:
+ * "hastls-run" when started so (scripts/hastls-run sets argv[0]), else
+ * "hastls run". */
+static const char *me;
+
+/* Writes ME, ": " and the message (FMT, with its newline) to standard
+ * error. */
+static void __attribute__((format(printf, 1, 2))) run_err(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", me);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+}
 
 static void run_usage(FILE *out)
 {
     fprintf(
         out,
-        "usage: hastls run [OPTIONS] [--] CMD [ARGS...]\n"
+        "usage: %s [OPTIONS] [--] CMD [ARGS...]\n"
         "\n"
-        "Runs CMD with libhastls.so preloaded.\n"
+        "Runs CMD with libhastls.so preloaded: its name lookups go through DNSSEC\n"
+        "validation over DNS-over-TLS and its connections are checked against HASTLS\n"
+        "records (see libhastls(7)).\n"
         "\n"
         "  --config FILE        use FILE as configuration (sets HASTLS_CONF)\n"
         "  --app NAME           use the [app:NAME] section (sets HASTLS_APP)\n"
@@ -78,10 +102,13 @@ static void run_usage(FILE *out)
         "  --allow-unprotected  run CMD even where the shim cannot be loaded into it\n"
         "                       (setuid/setgid, file capabilities, static, other ELF\n"
         "                       class): it then runs WITHOUT protection\n"
+        "  -h, --help           this text\n"
+        "  -V, --version        the version\n"
         "\n"
-        "Exit status: that of CMD; 125 if hastls run itself failed, 126 if CMD\n"
+        "Exit status: that of CMD; 125 if %s itself failed, 126 if CMD\n"
         "cannot be run protected or cannot be executed, 127 if CMD was not found.\n"
-        "HASTLS_SHIM=FILE preloads FILE instead of the installed libhastls.so.\n");
+        "HASTLS_SHIM=FILE preloads FILE instead of the installed libhastls.so.\n",
+        me, me);
 }
 
 /* Reads N bytes at OFF of FD.  Returns 0, or -1 on error or a short file. */
@@ -201,11 +228,11 @@ static int find_program(const char *cmd, char *out, size_t outlen)
 {
     if (strchr(cmd, '/')) {
         if (snprintf(out, outlen, "%s", cmd) >= (int)outlen) {
-            fprintf(stderr, "hastls run: %s: name too long\n", cmd);
+            run_err("%s: name too long\n", cmd);
             return RUN_ERR_NOT_FOUND;
         }
         if (access(out, F_OK) != 0) {
-            fprintf(stderr, "hastls run: %s: %s\n", cmd, strerror(errno));
+            run_err("%s: %s\n", cmd, strerror(errno));
             return RUN_ERR_NOT_FOUND;
         }
         return 0;
@@ -231,10 +258,10 @@ static int find_program(const char *cmd, char *out, size_t outlen)
         p += len + 1;
     }
     if (denied) {
-        fprintf(stderr, "hastls run: %s: permission denied\n", cmd);
+        run_err("%s: permission denied\n", cmd);
         return RUN_ERR_CANNOT_RUN;
     }
-    fprintf(stderr, "hastls run: %s: command not found\n", cmd);
+    run_err("%s: command not found\n", cmd);
     return RUN_ERR_NOT_FOUND;
 }
 
@@ -243,14 +270,12 @@ static int find_program(const char *cmd, char *out, size_t outlen)
 static int refuse(const struct run_opts *o, const char *path, const char *why)
 {
     if (o->allow_unprotected) {
-        fprintf(stderr,
-                "hastls run: warning: %s %s; running it UNPROTECTED "
+        run_err("warning: %s %s; running it UNPROTECTED "
                 "(--allow-unprotected)\n",
                 path, why);
         return 0;
     }
-    fprintf(stderr,
-            "hastls run: %s %s; refusing to run it unprotected "
+    run_err("%s %s; refusing to run it unprotected "
             "(--allow-unprotected overrides)\n",
             path, why);
     return RUN_ERR_CANNOT_RUN;
@@ -263,13 +288,12 @@ static int check_program(const struct run_opts *o, const char *path,
                          const struct elf_facts *shim, int depth, int *kind)
 {
     if (depth > RUN_MAX_INTERP_DEPTH) {
-        fprintf(stderr, "hastls run: %s: too many levels of #! interpreters\n", path);
+        run_err("%s: too many levels of #! interpreters\n", path);
         return RUN_ERR_CANNOT_RUN;
     }
     struct elf_facts f;
     if (elf_inspect(path, &f) < 0) {
-        fprintf(stderr,
-                "hastls run: %s: cannot read it to check that " SHIM_NAME
+        run_err("%s: cannot read it to check that " SHIM_NAME
                 " can be loaded into it: %s\n",
                 path, strerror(errno));
         return RUN_ERR_CANNOT_RUN;
@@ -280,7 +304,11 @@ static int check_program(const struct run_opts *o, const char *path,
         /* The kernel ignores set-ID bits and capabilities of scripts and runs
          * the #! interpreter: that is the program to check. */
         if (!f.interp[0]) {
-            fprintf(stderr, "hastls run: %s: empty #! line\n", path);
+            run_err("%s: empty #! line\n", path);
+            return RUN_ERR_CANNOT_RUN;
+        }
+        if (access(f.interp, F_OK) != 0) {
+            run_err("%s: interpreter %s not found\n", path, f.interp);
             return RUN_ERR_CANNOT_RUN;
         }
         return check_program(o, f.interp, shim, depth + 1, kind);
@@ -290,7 +318,7 @@ static int check_program(const struct run_opts *o, const char *path,
 
     struct stat st;
     if (stat(path, &st) != 0) {
-        fprintf(stderr, "hastls run: %s: %s\n", path, strerror(errno));
+        run_err("%s: %s\n", path, strerror(errno));
         return RUN_ERR_CANNOT_RUN;
     }
     int r = 0;
@@ -306,10 +334,14 @@ static int check_program(const struct run_opts *o, const char *path,
     if (!r && !f.has_interp)
         r = refuse(o, path,
                    "is statically linked: there is no dynamic loader to load " SHIM_NAME);
-    if (!r && (f.elf_class != shim->elf_class || f.machine != shim->machine))
-        r = refuse(o, path,
-                   "is built for another ELF class or machine than " SHIM_NAME
-                   " (the loader would skip it)");
+    if (!r && (f.elf_class != shim->elf_class || f.machine != shim->machine)) {
+        char why[PATH_MAX + 96];
+        snprintf(why, sizeof why,
+                 "is built for another ELF class or machine than %s (the loader "
+                 "would skip it)",
+                 o->shim);
+        r = refuse(o, path, why);
+    }
     return r;
 }
 
@@ -330,7 +362,7 @@ static int find_shim(char *out)
     const char *env = secure_getenv("HASTLS_SHIM");
     if (env && *env) {
         if (!is_file(env) || !realpath(env, out)) {
-            fprintf(stderr, "hastls run: HASTLS_SHIM=%s: no such file\n", env);
+            run_err("HASTLS_SHIM=%s: no such file\n", env);
             return -1;
         }
         return 0;
@@ -357,10 +389,7 @@ static int find_shim(char *out)
     snprintf(cand, sizeof cand, "%s/" SHIM_NAME, HASTLS_LIBDIR);
     if (is_file(cand) && realpath(cand, out))
         return 0;
-    fprintf(stderr,
-            "hastls run: cannot find " SHIM_NAME
-            " (looked for %s; set HASTLS_SHIM=FILE)\n",
-            cand);
+    run_err("cannot find " SHIM_NAME " (looked for %s; set HASTLS_SHIM=FILE)\n", cand);
     return -1;
 }
 
@@ -403,19 +432,22 @@ static char *compose_preload(const char *shim, const char *old)
 }
 
 /* Parses the options before CMD.  Returns the index of CMD in ARGV, 0 after
- * --help (written), or -1 after a usage error (written). */
+ * --help or --version (written), or -1 after a usage error (written). */
 static int parse_opts(int argc, char **argv, struct run_opts *o)
 {
     int i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i];
         const char **target = NULL;
-        const char *val = NULL;
+        const char *val = NULL, *name = a;
         if (!strcmp(a, "--")) {
             i++;
             break;
         } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             run_usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--version") || !strcmp(a, "-V")) {
+            printf("%s %s\n", me, HASTLS_VERSION);
             return 0;
         } else if (!strcmp(a, "--report")) {
             o->mode = "report";
@@ -426,25 +458,27 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
         } else if (!strcmp(a, "--config") || !strcmp(a, "--app")) {
             target = a[2] == 'c' ? &o->config : &o->app;
             if (i + 1 >= argc) {
-                fprintf(stderr, "hastls run: %s needs an argument (try --help)\n", a);
+                run_err("%s needs an argument (try --help)\n", a);
                 return -1;
             }
             val = argv[++i];
         } else if (!strncmp(a, "--config=", 9)) {
             target = &o->config;
             val = a + 9;
+            name = "--config";
         } else if (!strncmp(a, "--app=", 6)) {
             target = &o->app;
             val = a + 6;
+            name = "--app";
         } else if (a[0] == '-') {
-            fprintf(stderr, "hastls run: unknown option '%s' (try --help)\n", a);
+            run_err("unknown option '%s' (try --help)\n", a);
             return -1;
         } else {
             break;
         }
         if (target) {
             if (!*val) {
-                fprintf(stderr, "hastls run: %.8s needs a non-empty argument\n", a);
+                run_err("%s needs a non-empty argument\n", name);
                 return -1;
             }
             *target = val;
@@ -455,10 +489,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
         return -1;
     }
     if (o->app && strchr(o->app, '/') && o->app[0] != '/') {
-        fprintf(
-            stderr,
-            "hastls run: --app %s: a section name is a basename or an absolute path\n",
-            o->app);
+        run_err("--app %s: a section name is a basename or an absolute path\n", o->app);
         return -1;
     }
     return i;
@@ -466,6 +497,8 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 
 int hastls_cmd_run(int argc, char **argv)
 {
+    me =
+        strcmp(program_invocation_short_name, "hastls-run") ? "hastls run" : "hastls-run";
     struct run_opts o = {0};
     int first = parse_opts(argc, argv, &o);
     if (first <= 0)
@@ -477,7 +510,7 @@ int hastls_cmd_run(int argc, char **argv)
          * directory. */
         if (!is_file(o.config) || access(o.config, R_OK) != 0 ||
             !realpath(o.config, conf)) {
-            fprintf(stderr, "hastls run: --config %s: no such readable file\n", o.config);
+            run_err("--config %s: no such readable file\n", o.config);
             return RUN_ERR_USAGE;
         }
     }
@@ -486,15 +519,15 @@ int hastls_cmd_run(int argc, char **argv)
     if (find_shim(shim) < 0)
         return RUN_ERR_USAGE;
     if (strpbrk(shim, " :")) {
-        fprintf(stderr,
-                "hastls run: %s: LD_PRELOAD cannot carry a path with a space or a colon "
+        run_err("%s: LD_PRELOAD cannot carry a path with a space or a colon "
                 "(set HASTLS_SHIM)\n",
                 shim);
         return RUN_ERR_USAGE;
     }
+    o.shim = shim;
     struct elf_facts shim_facts;
     if (elf_inspect(shim, &shim_facts) < 0 || shim_facts.kind != FILE_ELF) {
-        fprintf(stderr, "hastls run: %s: not an ELF shared object\n", shim);
+        run_err("%s: not an ELF shared object\n", shim);
         return RUN_ERR_USAGE;
     }
 
@@ -505,11 +538,11 @@ int hastls_cmd_run(int argc, char **argv)
         return r;
     struct stat st;
     if (stat(prog, &st) != 0 || !S_ISREG(st.st_mode)) {
-        fprintf(stderr, "hastls run: %s: not a regular file\n", prog);
+        run_err("%s: not a regular file\n", prog);
         return RUN_ERR_CANNOT_RUN;
     }
     if (access(prog, X_OK) != 0) {
-        fprintf(stderr, "hastls run: %s: permission denied\n", prog);
+        run_err("%s: permission denied\n", prog);
         return RUN_ERR_CANNOT_RUN;
     }
     int kind = FILE_OTHER;
@@ -522,7 +555,7 @@ int hastls_cmd_run(int argc, char **argv)
         (o.config && setenv("HASTLS_CONF", conf, 1) != 0) ||
         (o.app && setenv("HASTLS_APP", o.app, 1) != 0) ||
         (o.mode && setenv("HASTLS_MODE", o.mode, 1) != 0)) {
-        fprintf(stderr, "hastls run: out of memory\n");
+        run_err("out of memory\n");
         free(preload);
         return RUN_ERR_USAGE;
     }
@@ -535,7 +568,7 @@ int hastls_cmd_run(int argc, char **argv)
         size_t n = (size_t)(argc - first);
         char **sh = calloc(n + 2, sizeof *sh);
         if (!sh) {
-            fprintf(stderr, "hastls run: out of memory\n");
+            run_err("out of memory\n");
             return RUN_ERR_USAGE;
         }
         sh[0] = (char *)cmd;
@@ -543,12 +576,12 @@ int hastls_cmd_run(int argc, char **argv)
         for (size_t k = 1; k < n; k++)
             sh[k + 1] = args[k];
         execv("/bin/sh", sh);
-        fprintf(stderr, "hastls run: /bin/sh: %s\n", strerror(errno));
+        run_err("/bin/sh: %s\n", strerror(errno));
         free(sh);
         return RUN_ERR_CANNOT_RUN;
     }
     execv(prog, args);
     int e = errno;
-    fprintf(stderr, "hastls run: %s: %s\n", prog, strerror(e));
+    run_err("%s: %s\n", prog, strerror(e));
     return e == ENOENT ? RUN_ERR_NOT_FOUND : RUN_ERR_CANNOT_RUN;
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "shim/core/ai.h"
+#include "shim/core/locks.h"
 #include "shim/core/real.h"
 
 /* glibc's gaih_inet_typeproto table (sysdeps/posix/getaddrinfo.c), in order:
@@ -73,7 +74,8 @@ static struct {
     int port;          /* network order, or -1 */
 } serv_cache[SERV_CACHE];
 static unsigned serv_cache_next;
-static pthread_mutex_t serv_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Guards serv_cache and serv_cache_next (in the fork list, locks.h). */
+pthread_mutex_t hastls_lock_serv = PTHREAD_MUTEX_INITIALIZER;
 
 /* getservbyname_r for one protocol name: the port in network order, or -1. */
 static int serv_port(const char *service, const char *proto)
@@ -81,14 +83,14 @@ static int serv_port(const char *service, const char *proto)
     size_t len = strlen(service);
     int cacheable = len < sizeof serv_cache[0].name;
     if (cacheable) {
-        pthread_mutex_lock(&serv_lock);
+        pthread_mutex_lock(&hastls_lock_serv);
         for (unsigned i = 0; i < SERV_CACHE; i++)
             if (serv_cache[i].proto == proto && !strcmp(serv_cache[i].name, service)) {
                 int port = serv_cache[i].port;
-                pthread_mutex_unlock(&serv_lock);
+                pthread_mutex_unlock(&hastls_lock_serv);
                 return port;
             }
-        pthread_mutex_unlock(&serv_lock);
+        pthread_mutex_unlock(&hastls_lock_serv);
     }
     struct servent se, *res = NULL;
     char buf[1024];
@@ -96,12 +98,12 @@ static int serv_port(const char *service, const char *proto)
     if (getservbyname_r(service, proto, &se, buf, sizeof buf, &res) == 0 && res)
         port = (uint16_t)res->s_port;
     if (cacheable) {
-        pthread_mutex_lock(&serv_lock);
+        pthread_mutex_lock(&hastls_lock_serv);
         unsigned i = serv_cache_next++ % SERV_CACHE;
         memcpy(serv_cache[i].name, service, len + 1);
         serv_cache[i].proto = proto;
         serv_cache[i].port = port;
-        pthread_mutex_unlock(&serv_lock);
+        pthread_mutex_unlock(&hastls_lock_serv);
     }
     return port;
 }
@@ -279,7 +281,8 @@ nomem:
 
 /* ---- AI_ADDRCONFIG and the IPv6 route probe ---- */
 
-static pthread_mutex_t addrconfig_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Guards the three fields below (in the fork list, locks.h). */
+pthread_mutex_t hastls_lock_addrconfig = PTHREAD_MUTEX_INITIALIZER;
 static time_t addrconfig_when;
 static int addrconfig_seen4, addrconfig_seen6;
 
@@ -287,11 +290,11 @@ void hastls_ai_addrconfig(int *seen4, int *seen6)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    pthread_mutex_lock(&addrconfig_lock);
+    pthread_mutex_lock(&hastls_lock_addrconfig);
     int fresh = addrconfig_when != 0 && ts.tv_sec - addrconfig_when < 1;
     *seen4 = addrconfig_seen4;
     *seen6 = addrconfig_seen6;
-    pthread_mutex_unlock(&addrconfig_lock);
+    pthread_mutex_unlock(&hastls_lock_addrconfig);
     if (fresh)
         return;
     /* As glibc's __check_pf: any address but 127.0.0.1 / ::1 counts. */
@@ -315,11 +318,11 @@ void hastls_ai_addrconfig(int *seen4, int *seen6)
     } else {
         s4 = s6 = 1; /* unknown: filter nothing */
     }
-    pthread_mutex_lock(&addrconfig_lock);
+    pthread_mutex_lock(&hastls_lock_addrconfig);
     addrconfig_seen4 = s4;
     addrconfig_seen6 = s6;
     addrconfig_when = ts.tv_sec;
-    pthread_mutex_unlock(&addrconfig_lock);
+    pthread_mutex_unlock(&hastls_lock_addrconfig);
     *seen4 = s4;
     *seen6 = s6;
 }

@@ -12,6 +12,7 @@
 
 #include "policy/config.h"
 #include "shim/core/hosts.h"
+#include "shim/core/locks.h"
 
 struct hosts_line {
     struct hastls_ip ip;
@@ -266,8 +267,9 @@ int hastls_hosts_find_addr(const struct hastls_hosts *h, int family, const void 
 
 /* ---- the process's table ---- */
 
-/* Guards table, path and the change-detection fields below. */
-static pthread_rwlock_t hosts_lock = PTHREAD_RWLOCK_INITIALIZER;
+/* Guards table, path and the change-detection fields below (in the fork
+ * list, locks.h). */
+pthread_rwlock_t hastls_lock_hosts = PTHREAD_RWLOCK_INITIALIZER;
 static struct hastls_hosts *table;
 static char hosts_path[HASTLS_PATH_MAX] = "/etc/hosts";
 static struct stat table_st;
@@ -321,11 +323,11 @@ static void refresh(void)
         return;
     __atomic_store_n(&next_check, now + 1, __ATOMIC_RELAXED);
     char path[HASTLS_PATH_MAX];
-    pthread_rwlock_rdlock(&hosts_lock);
+    pthread_rwlock_rdlock(&hastls_lock_hosts);
     memcpy(path, hosts_path, sizeof path);
     struct stat old = table_st;
     int have = table_read;
-    pthread_rwlock_unlock(&hosts_lock);
+    pthread_rwlock_unlock(&hastls_lock_hosts);
 
     struct stat st;
     if (stat(path, &st) < 0) {
@@ -336,12 +338,12 @@ static void refresh(void)
         return;
     }
     struct hastls_hosts *h = st.st_ino ? read_table(path, &st) : NULL;
-    pthread_rwlock_wrlock(&hosts_lock);
+    pthread_rwlock_wrlock(&hastls_lock_hosts);
     struct hastls_hosts *old_table = table;
     table = h;
     table_st = st;
     table_read = h != NULL;
-    pthread_rwlock_unlock(&hosts_lock);
+    pthread_rwlock_unlock(&hastls_lock_hosts);
     hastls_hosts_free(old_table);
 }
 
@@ -351,10 +353,10 @@ int hastls_hosts_lookup_name(const char *name, int family, struct hastls_ip *out
     refresh();
     int r = 0;
     *n = 0;
-    pthread_rwlock_rdlock(&hosts_lock);
+    pthread_rwlock_rdlock(&hastls_lock_hosts);
     if (table)
         r = hastls_hosts_find_name(table, name, family, out, cap, n, canon);
-    pthread_rwlock_unlock(&hosts_lock);
+    pthread_rwlock_unlock(&hastls_lock_hosts);
     return r;
 }
 
@@ -362,10 +364,10 @@ int hastls_hosts_lookup_addr(int family, const void *addr, char *name)
 {
     refresh();
     int r = 0;
-    pthread_rwlock_rdlock(&hosts_lock);
+    pthread_rwlock_rdlock(&hastls_lock_hosts);
     if (table)
         r = hastls_hosts_find_addr(table, family, addr, name);
-    pthread_rwlock_unlock(&hosts_lock);
+    pthread_rwlock_unlock(&hastls_lock_hosts);
     return r;
 }
 
@@ -377,7 +379,8 @@ int hastls_hosts_lookup_local(const char *name, struct hastls_ip *out, size_t ca
         return 1;
     size_t len = strlen(name);
     if (cap < 2 || len >= HASTLS_NAME_MAX ||
-        (strcmp(name, "localhost") && (len < 10 || strcmp(name + len - 10, ".localhost"))))
+        (strcmp(name, "localhost") &&
+         (len < 10 || strcmp(name + len - 10, ".localhost"))))
         return 0;
     memcpy(canon, name, len + 1);
     memset(out, 0, 2 * sizeof out[0]);
@@ -391,26 +394,11 @@ int hastls_hosts_lookup_local(const char *name, struct hastls_ip *out, size_t ca
 
 void hastls_hosts_set_path(const char *path)
 {
-    pthread_rwlock_wrlock(&hosts_lock);
+    pthread_rwlock_wrlock(&hastls_lock_hosts);
     size_t len = strnlen(path, sizeof hosts_path - 1);
     memcpy(hosts_path, path, len);
     hosts_path[len] = '\0';
     table_read = 0;
-    pthread_rwlock_unlock(&hosts_lock);
+    pthread_rwlock_unlock(&hastls_lock_hosts);
     __atomic_store_n(&next_check, 0, __ATOMIC_RELAXED);
-}
-
-void hastls_hosts_lock(void)
-{
-    pthread_rwlock_wrlock(&hosts_lock);
-}
-
-void hastls_hosts_unlock(void)
-{
-    pthread_rwlock_unlock(&hosts_lock);
-}
-
-void hastls_hosts_reinit_lock(void)
-{
-    pthread_rwlock_init(&hosts_lock, NULL);
 }

@@ -52,8 +52,4 @@ int hastls_hosts_lookup_local(const char *name, struct hastls_ip *out, size_t ca
 /* Reads PATH instead of /etc/hosts from now on (tests). */
 void hastls_hosts_set_path(const char *path);
 
-void hastls_hosts_lock(void);
-void hastls_hosts_unlock(void);
-void hastls_hosts_reinit_lock(void);
-
 #endif

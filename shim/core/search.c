@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shim/core/locks.h"
 #include "shim/core/search.h"
 
 static int is_space(char ch)
@@ -114,14 +115,15 @@ size_t hastls_search_candidates(const struct hastls_search *s, const char *name,
 
 /* ---- the process's list ---- */
 
-/* Guards current, path and the change-detection fields. */
-static pthread_mutex_t search_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Guards current, path and the change-detection fields (in the fork list,
+ * locks.h). */
+pthread_mutex_t hastls_lock_search = PTHREAD_MUTEX_INITIALIZER;
 static struct hastls_search current = {1, 0, {{0}}};
 static char conf_path[HASTLS_PATH_MAX] = "/etc/resolv.conf";
 static struct timespec conf_mtim;
 static off_t conf_size = -1;
 static ino_t conf_ino;
-static uint64_t next_check; /* monotonic seconds, under search_lock */
+static uint64_t next_check; /* monotonic seconds, under hastls_lock_search */
 
 static uint64_t mono_seconds(void)
 {
@@ -149,12 +151,12 @@ static void reread(const char *path)
         memset(&st, 0, sizeof st);
         st.st_size = -2;
     }
-    pthread_mutex_lock(&search_lock);
+    pthread_mutex_lock(&hastls_lock_search);
     current = s;
     conf_mtim = st.st_mtim;
     conf_size = st.st_size;
     conf_ino = st.st_ino;
-    pthread_mutex_unlock(&search_lock);
+    pthread_mutex_unlock(&hastls_lock_search);
 }
 
 void hastls_search_current(struct hastls_search *out)
@@ -165,7 +167,7 @@ void hastls_search_current(struct hastls_search *out)
     struct timespec mtim;
     off_t size;
     ino_t ino;
-    pthread_mutex_lock(&search_lock);
+    pthread_mutex_lock(&hastls_lock_search);
     if (now >= next_check) {
         next_check = now + 1;
         check = 1;
@@ -174,7 +176,7 @@ void hastls_search_current(struct hastls_search *out)
     mtim = conf_mtim;
     size = conf_size;
     ino = conf_ino;
-    pthread_mutex_unlock(&search_lock);
+    pthread_mutex_unlock(&hastls_lock_search);
     if (check) {
         struct stat st;
         int ok = stat(path, &st) == 0;
@@ -184,34 +186,19 @@ void hastls_search_current(struct hastls_search *out)
                       st.st_mtim.tv_nsec != mtim.tv_nsec)
             reread(path);
     }
-    pthread_mutex_lock(&search_lock);
+    pthread_mutex_lock(&hastls_lock_search);
     out->ndots = current.ndots;
     out->n = current.n;
     for (size_t i = 0; i < current.n; i++)
         memcpy(out->domain[i], current.domain[i], strlen(current.domain[i]) + 1);
-    pthread_mutex_unlock(&search_lock);
+    pthread_mutex_unlock(&hastls_lock_search);
 }
 
 void hastls_search_set_path(const char *path)
 {
-    pthread_mutex_lock(&search_lock);
+    pthread_mutex_lock(&hastls_lock_search);
     snprintf(conf_path, sizeof conf_path, "%s", path);
     next_check = 0;
     conf_size = -1;
-    pthread_mutex_unlock(&search_lock);
-}
-
-void hastls_search_lock(void)
-{
-    pthread_mutex_lock(&search_lock);
-}
-
-void hastls_search_unlock(void)
-{
-    pthread_mutex_unlock(&search_lock);
-}
-
-void hastls_search_reinit_lock(void)
-{
-    pthread_mutex_init(&search_lock, NULL);
+    pthread_mutex_unlock(&hastls_lock_search);
 }

@@ -38,9 +38,4 @@ void hastls_search_current(struct hastls_search *out);
 /* Reads PATH instead of /etc/resolv.conf from now on (tests). */
 void hastls_search_set_path(const char *path);
 
-/* fork() handling, as for the hosts table. */
-void hastls_search_lock(void);
-void hastls_search_unlock(void);
-void hastls_search_reinit_lock(void);
-
 #endif

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "shim/core/hosts.h"
+#include "policy/checked.h"
+#include "shim/core/locks.h"
 #include "shim/core/log.h"
-#include "shim/core/search.h"
 #include "shim/core/state.h"
 
 #define RESOLVER_SO "libhastls-resolver.so"
@@ -25,10 +25,11 @@ static struct hastls_config config; /* written once, then read-only */
 static struct hastls_cache *cache;
 static struct hastls_addrmap *addrmap;
 
-/* The resolver, guarded by resolver_lock.  The lock is held while loading and
- * creating (no network I/O happens there), never across a lookup. */
+/* The resolver, guarded by hastls_lock_resolver (in the fork list,
+ * locks.h).  The lock is held while loading and creating (no network I/O
+ * happens there), never across a lookup. */
 enum resolver_state { RES_UNLOADED, RES_READY, RES_FAILED };
-static pthread_mutex_t resolver_lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_mutex_t hastls_lock_resolver = PTHREAD_MUTEX_INITIALIZER;
 static enum resolver_state resolver_state;
 static void *resolver_handle;
 static const struct hastls_resolver_api *resolver_api;
@@ -43,44 +44,46 @@ static void print_errors(char *err)
         hastls_log_raw(line);
 }
 
-/* What prepare locked, so parent and child release exactly that even if
- * another thread made the tables meanwhile. */
+/* ---- fork() ----
+ * The three handlers walk the one list of every lock (HASTLS_LOCKS in
+ * locks.h): prepare takes each, parent releases each, child re-initializes
+ * each.  A lock is added there, never here. */
+
+/* The tables prepare locked, so that parent and child release exactly those
+ * even if another thread made them meanwhile (make_tables runs unlocked). */
 static struct hastls_cache *fork_cache;
-static struct hastls_addrmap *fork_map;
+static struct hastls_addrmap *fork_addrmap;
+
+#define FORK_TAKE_MUTEX(l) pthread_mutex_lock(&l);
+#define FORK_TAKE_RWLOCK(l) pthread_rwlock_wrlock(&l);
+#define FORK_TAKE_TABLE(t, lock_all, unlock_all, reinit)                                 \
+    fork_##t = __atomic_load_n(&t, __ATOMIC_ACQUIRE);                                    \
+    if (fork_##t)                                                                        \
+        lock_all(fork_##t);
+#define FORK_RELEASE_MUTEX(l) pthread_mutex_unlock(&l);
+#define FORK_RELEASE_RWLOCK(l) pthread_rwlock_unlock(&l);
+#define FORK_RELEASE_TABLE(t, lock_all, unlock_all, reinit)                              \
+    if (fork_##t)                                                                        \
+        unlock_all(fork_##t);
+#define FORK_REINIT_MUTEX(l) pthread_mutex_init(&l, NULL);
+#define FORK_REINIT_RWLOCK(l) pthread_rwlock_init(&l, NULL);
+#define FORK_REINIT_TABLE(t, lock_all, unlock_all, reinit)                               \
+    if (fork_##t)                                                                        \
+        reinit(fork_##t);
 
 static void atfork_prepare(void)
 {
-    pthread_mutex_lock(&resolver_lock);
-    hastls_hosts_lock();
-    hastls_search_lock();
-    fork_cache = __atomic_load_n(&cache, __ATOMIC_ACQUIRE);
-    fork_map = __atomic_load_n(&addrmap, __ATOMIC_ACQUIRE);
-    if (fork_cache)
-        hastls_cache_lock_all(fork_cache);
-    if (fork_map)
-        hastls_addrmap_lock(fork_map);
+    HASTLS_LOCKS(FORK_TAKE_MUTEX, FORK_TAKE_RWLOCK, FORK_TAKE_TABLE)
 }
 
 static void atfork_parent(void)
 {
-    if (fork_map)
-        hastls_addrmap_unlock(fork_map);
-    if (fork_cache)
-        hastls_cache_unlock_all(fork_cache);
-    hastls_search_unlock();
-    hastls_hosts_unlock();
-    pthread_mutex_unlock(&resolver_lock);
+    HASTLS_LOCKS(FORK_RELEASE_MUTEX, FORK_RELEASE_RWLOCK, FORK_RELEASE_TABLE)
 }
 
 static void atfork_child(void)
 {
-    if (fork_map)
-        hastls_addrmap_reinit_lock(fork_map);
-    if (fork_cache)
-        hastls_cache_reinit_locks(fork_cache);
-    hastls_hosts_reinit_lock();
-    hastls_search_reinit_lock();
-    pthread_mutex_init(&resolver_lock, NULL);
+    HASTLS_LOCKS(FORK_REINIT_MUTEX, FORK_REINIT_RWLOCK, FORK_REINIT_TABLE)
     /* The parent's resolver threads are gone: close its descriptors and let
      * the first lookup here create a new one (cache and map stay valid). */
     if (resolver_state == RES_READY && resolver) {
@@ -88,6 +91,22 @@ static void atfork_child(void)
         resolver = NULL;
         resolver_state = RES_UNLOADED;
     }
+}
+
+/* Installs the fork handlers.  Returns 0, or -1 with errno set.
+ *
+ * Without them a child forked while another thread holds one of the shim's
+ * locks deadlocks, and every child would go on using its parent's resolver,
+ * whose threads it does not have.  pthread_atfork fails only when out of
+ * memory; the caller then fails closed: the process exits at start, as for
+ * an invalid configuration, rather than run as if fork() were safe. */
+static int install_fork_handlers(void)
+{
+    int rc = pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+    if (rc != 0)
+        errno = rc;
+    HASTLS_GUARD_ZERO(rc);
+    return 0;
 }
 
 static const char *base_name(const char *path)
@@ -133,7 +152,15 @@ static void load_config(void)
         _exit(1);
     }
     hastls_log_set_level(config.log_level);
-    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+    /* Fail closed (see install_fork_handlers and libhastls(7)). */
+    if (install_fork_handlers() < 0) {
+        char line[256];
+        snprintf(line, sizeof line,
+                 "cannot install the fork handlers (%s): refusing to run unprotected",
+                 strerror(errno));
+        hastls_log_raw(line);
+        _exit(1);
+    }
     hastls_guard_leave();
 }
 
@@ -229,7 +256,7 @@ int hastls_state_resolver(const struct hastls_resolver_api **api,
     const struct hastls_config *cfg = hastls_state_config();
     int saved = errno;
     hastls_guard_enter();
-    pthread_mutex_lock(&resolver_lock);
+    pthread_mutex_lock(&hastls_lock_resolver);
     if (resolver_state == RES_UNLOADED) {
         char why[1024];
         if (!resolver_handle) {
@@ -264,7 +291,7 @@ int hastls_state_resolver(const struct hastls_resolver_api **api,
         *api = resolver_api;
         *r = resolver;
     }
-    pthread_mutex_unlock(&resolver_lock);
+    pthread_mutex_unlock(&hastls_lock_resolver);
     hastls_guard_leave();
     errno = saved;
     return ok ? 0 : -1;

@@ -11,10 +11,14 @@
  *   found next to libhastls.so itself (dladdr), else in HASTLS_PKGLIBDIR.  If
  *   it cannot be loaded or created, lookups fail (EAI_AGAIN) with a log line;
  *   they never fall back to libc's cleartext resolver.
- * - fork(): pthread_atfork handlers take every lock before fork, release them
- *   in the parent, re-initialize them in the child, and make the child forget
- *   the parent's resolver (its threads do not exist there); the child creates
- *   a new one on its first lookup.
+ * - fork(): pthread_atfork handlers take every lock of the one list in
+ *   shim/core/locks.h before fork, release them in the parent, re-initialize
+ *   them in the child, and make the child forget the parent's resolver (its
+ *   threads do not exist there); the child creates a new one on its first
+ *   lookup.  If the handlers cannot be installed (pthread_atfork fails, out
+ *   of memory), the process exits at start with status 1 and a
+ *   "hastls: cannot install the fork handlers ..." line, as for an invalid
+ *   configuration: it fails closed rather than run as if fork() were safe.
  * - A thread-local guard: while set, hooks pass calls straight through (the
  *   shim's and the resolver's own calls).
  */

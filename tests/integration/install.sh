@@ -70,8 +70,8 @@ if grep -rq '@LIBDIR@\|@BINDIR@\|@VERSION@' "$d$prefix/bin/hastls-run" "$d$prefi
 else
     ok "placeholders substituted"
 fi
-grep -q "^hastls_libdir='$prefix/lib'\$" "$d$prefix/bin/hastls-run" &&
-    ok "hastls-run knows LIBDIR" || bad "hastls-run knows LIBDIR" "$(grep -n libdir= "$d$prefix/bin/hastls-run")"
+grep -q "^hastls_bindir='$prefix/bin'\$" "$d$prefix/bin/hastls-run" &&
+    ok "hastls-run knows BINDIR" || bad "hastls-run knows BINDIR" "$(grep -n bindir= "$d$prefix/bin/hastls-run")"
 
 # --- running from the staging tree ------------------------------------------
 version=$(sed -n 's/^VERSION *:*= *//p' "$repo/Makefile")
@@ -213,9 +213,9 @@ exercise() {
         "$bin/hastls-run" "$bin/hastls-shell"; do
         [ -f "$f" ] && ok "$label: installed ${f#"$root"}" || bad "$label: installed ${f#"$root"}" "missing"
     done
-    grep -q "^hastls_libdir='$prefix/lib'\$" "$bin/hastls-run" &&
-        ok "$label: hastls-run knows LIBDIR" ||
-        bad "$label: hastls-run knows LIBDIR" "$(grep -n libdir= "$bin/hastls-run")"
+    grep -q "^hastls_bindir='$prefix/bin'\$" "$bin/hastls-run" &&
+        ok "$label: hastls-run knows BINDIR" ||
+        bad "$label: hastls-run knows BINDIR" "$(grep -n bindir= "$bin/hastls-run")"
     got=$(unset HASTLS_SHIM LD_PRELOAD; "$bin/hastls" run -- sh -c 'echo "$LD_PRELOAD"')
     expect_eq "$label: hastls run preloads the shim installed with it" "$lib/libhastls.so" "$got"
     got=$(unset HASTLS_SHIM LD_PRELOAD; "$bin/hastls-run" -- sh -c 'echo "$LD_PRELOAD"')

@@ -4,7 +4,8 @@
 # is first in LD_PRELOAD (and really loaded) with earlier entries kept, the
 # options set HASTLS_CONF/HASTLS_APP/HASTLS_MODE, and programs the loader
 # would not load the shim into (setuid, setgid, file capabilities, static) are
-# refused with 126 instead of running unprotected.
+# refused with 126 instead of running unprotected.  hastls-run is `hastls run`
+# under its own name; hastls-shell is sourced by bash, dash (and zsh).
 #
 # Runs inside the lab (scripts/lab run bash FILE), or directly:
 #   HASTLS_BUILD=$PWD/build bash tests/integration/wrappers.sh
@@ -20,10 +21,18 @@ t=$(mktemp -d)
 trap 'rm -rf "$t"' EXIT
 . "$repo/tests/tools/checks.sh"
 
-# The two runners under test.  The script comes from the source tree, so it is
-# told where the shim is; `hastls run` must find the shim next to itself.
-run_script() { HASTLS_SHIM=$shim "$repo/scripts/hastls-run" "$@"; }
+# The two runners under test, each finding the shim itself.  In a source tree
+# the scripts take ../build next to them; the build directory under test may
+# have another name, so they run from a copy of the tree's layout whose
+# build/ is it.
+tree=$t/tree
+mkdir -p "$tree/scripts"
+cp "$repo/scripts/hastls-run" "$repo/scripts/hastls-shell" "$tree/scripts/"
+ln -s "$build" "$tree/build"
+run_script() { env -u HASTLS_SHIM "$tree/scripts/hastls-run" "$@"; }
 run_cli() { env -u HASTLS_SHIM "$build/hastls" run "$@"; }
+# The runner's command without the env wrapper, for tests that set HASTLS_SHIM.
+raw() { if [ "$1" = run_script ]; then echo "$tree/scripts/hastls-run"; else echo "$build/hastls run"; fi; }
 
 # Two harmless objects to stand for other preloaded libraries.
 for n in one two; do
@@ -109,6 +118,19 @@ line" '*' '$HOME' 'back\slash' "  lead" "trail  " "-x" "--" "é")
     expect_eq "$r: file without #! runs with /bin/sh" "plain z" "$got"
     $r hastls-no-such-command-xyz 2>"$t/err"
     expect_eq "$r: CMD not found" 127 "$?"
+    # Messages carry the name the runner was started as.
+    if [ $r = run_script ]; then name=hastls-run; else name="hastls run"; fi
+    expect_eq "$r: message names the runner" \
+        "$name: hastls-no-such-command-xyz: command not found" "$(cat "$t/err")"
+    printf '#!%s/no-such-interpreter\n' "$t" >"$t/bin/badinterp"
+    chmod +x "$t/bin/badinterp"
+    $r "$t/bin/badinterp" 2>"$t/err"
+    st=$?
+    if [ "$st" = 126 ] && grep -q "interpreter $t/no-such-interpreter not found" "$t/err"; then
+        ok "$r: script with a missing interpreter"
+    else
+        bad "$r: script with a missing interpreter" "status $st, $(cat "$t/err")"
+    fi
     printf 'echo no\n' >"$t/bin/noexec"
     $r "$t/bin/noexec" 2>"$t/err"
     expect_eq "$r: CMD not executable" 126 "$?"
@@ -116,18 +138,23 @@ line" '*' '$HOME' 'back\slash' "  lead" "trail  " "-x" "--" "é")
     # --- usage ------------------------------------------------------------------
     $r --help >"$t/out"
     expect_eq "$r: --help exits 0" 0 "$?"
+    grep -q "^usage: $name \[OPTIONS\]" "$t/out" && ok "$r: --help names the runner" ||
+        bad "$r: --help names the runner" "$(head -n 1 "$t/out")"
+    expect_eq "$r: --version" "$name $(sed -n 's/^VERSION *:*= *//p' "$repo/Makefile")" \
+        "$($r --version)"
+    expect_eq "$r: -V" "$($r --version)" "$($r -V)"
     grep -q -- '--allow-unprotected' "$t/out" && ok "$r: --help lists the options" ||
         bad "$r: --help lists the options" "$(head -n 3 "$t/out")"
     $r --no-such-option true 2>"$t/err"
     expect_eq "$r: unknown option" 125 "$?"
     $r 2>"$t/err"
     expect_eq "$r: no CMD" 125 "$?"
-    if [ $r = run_script ]; then
-        HASTLS_SHIM="$t/absent.so" "$repo/scripts/hastls-run" true 2>"$t/err"
-    else
-        HASTLS_SHIM="$t/absent.so" "$build/hastls" run true 2>"$t/err"
-    fi
+    # shellcheck disable=SC2046
+    HASTLS_SHIM="$t/absent.so" $(raw $r) true 2>"$t/err"
     expect_eq "$r: HASTLS_SHIM names a missing file" 125 "$?"
+    # shellcheck disable=SC2046
+    got=$(unset LD_PRELOAD; HASTLS_SHIM="$t/other/libhastls.so" $(raw $r) sh -c 'echo "$LD_PRELOAD"')
+    expect_eq "$r: HASTLS_SHIM chooses the shim" "$t/other/libhastls.so" "$got"
 
     # --- programs that would run unprotected ---------------------------------
     # A copy of touch(1): had it run, the file would exist.
@@ -289,6 +316,23 @@ else
     echo "note: not in the lab; the shim's reaction to the options is not tested"
 fi
 
+# --- hastls-run without the hastls program ------------------------------------
+mkdir -p "$t/lonely/scripts"
+cp "$repo/scripts/hastls-run" "$t/lonely/scripts/"
+"$t/lonely/scripts/hastls-run" true 2>"$t/err"
+st=$?
+if [ "$st" = 125 ] && grep -q '^hastls-run: cannot find the hastls program' "$t/err"; then
+    ok "hastls-run without hastls: 125 and why"
+else
+    bad "hastls-run without hastls: 125 and why" "status $st, $(cat "$t/err")"
+fi
+# hastls-run is a wrapper of `hastls run`, not a second implementation.
+if grep -qE 'elf_|PT_INTERP|getcap|LD_PRELOAD=' "$repo/scripts/hastls-run"; then
+    bad "hastls-run only finds and runs hastls" "$(grep -nE 'elf_|PT_INTERP|getcap|LD_PRELOAD=' "$repo/scripts/hastls-run")"
+else
+    ok "hastls-run only finds and runs hastls"
+fi
+
 # --- version -----------------------------------------------------------------
 version=$(sed -n 's/^VERSION *:*= *//p' "$repo/Makefile")
 expect_eq "hastls-run --version" "hastls-run $version" "$(run_script --version)"
@@ -326,10 +370,46 @@ unset"
 [ "$(echo "$got" | head -n 1)" -ge 1 ] 2>/dev/null && [ "$(echo "$got" | tail -n 1)" = unset ] &&
     ok "hastls-shell: programs started after on load the shim; off unsets" ||
     bad "hastls-shell: programs started after on load the shim; off unsets" "$got"
+# dash passes no words to a sourced file (set -- on first) and does not say
+# which file it reads: hastls-shell finds itself from the shell's open
+# descriptors, named with a path, relative to another directory, found in
+# PATH, and in a subshell; no HASTLS_SHIM.
 if command -v dash >/dev/null 2>&1; then
-    got=$(HASTLS_SHIM=$shim env -u LD_PRELOAD dash -c '
-        p=$1; set -- on; . "$p" >/dev/null; echo "$LD_PRELOAD"' sh "$repo/scripts/hastls-shell")
-    expect_eq "hastls-shell in dash (set -- on)" "$shim" "$got"
+    hs=$tree/scripts/hastls-shell
+    got=$(env -u HASTLS_SHIM -u LD_PRELOAD dash -c '
+        p=$1; set -- on; . "$p" >/dev/null; echo "path=$LD_PRELOAD"
+        set -- off; . "$p" >/dev/null; echo "off=${LD_PRELOAD-unset}"' sh "$hs")
+    expect_eq "hastls-shell in dash, sourced by path" "path=$shim
+off=unset" "$got"
+    got=$(cd "$tree" && env -u HASTLS_SHIM -u LD_PRELOAD dash -c '
+        set -- on; . scripts/hastls-shell >/dev/null; echo "$LD_PRELOAD"')
+    expect_eq "hastls-shell in dash, relative path" "$shim" "$got"
+    got=$(cd "$t" && env -u HASTLS_SHIM -u LD_PRELOAD PATH="$tree/scripts:$PATH" dash -c '
+        (set -- on; . hastls-shell >/dev/null; echo "sub=$LD_PRELOAD")
+        set -- on; . hastls-shell >/dev/null; echo "path=$LD_PRELOAD"
+        set | grep -c "^_hastls"')
+    expect_eq "hastls-shell in dash, found in PATH, also in a subshell" "sub=$shim
+path=$shim
+0" "$got"
+    got=$(HASTLS_SHIM="$t/other/libhastls.so" env -u LD_PRELOAD dash -c '
+        p=$1; set -- on; . "$p" >/dev/null; echo "$LD_PRELOAD"' sh "$hs")
+    expect_eq "hastls-shell in dash, HASTLS_SHIM" "$t/other/libhastls.so" "$got"
+    if [ -n "${LAB_DIR:-}" ]; then
+        # A program started after `on` resolves through the shim (its debug
+        # line) and gets the lab's address.
+        env -u HASTLS_SHIM -u LD_PRELOAD HASTLS_LOG=debug dash -c '
+            p=$1; set -- on; . "$p" >/dev/null; getent ahosts secure.lab.example' sh "$hs" \
+            >"$t/out" 2>"$t/err"
+        if grep -q '^127\.0\.10\.1 ' "$t/out" &&
+            grep -q '^hastls: secure\.lab\.example: 1 A, 0 AAAA (secure/secure), HASTLS' "$t/err"; then
+            ok "hastls-shell in dash: a lookup goes through the shim"
+        else
+            bad "hastls-shell in dash: a lookup goes through the shim" \
+                "out [$(cat "$t/out")], err [$(cat "$t/err")]"
+        fi
+    fi
+else
+    echo "note: no dash; hastls-shell under dash not tested"
 fi
 
 if command -v zsh >/dev/null 2>&1; then
