@@ -352,8 +352,11 @@ static int answer_fill(struct hastls_resolver *r, struct hastls_answer *a,
             a->rr = calloc(total, sizeof *a->rr);
             if (!a->rr)
                 return -1;
-            hastls_dns_answer_records(a->packet, a->packet_len, a->qtype, a->rr, total,
-                                      &a->n_rr, NULL);
+            /* The same message parsed a moment ago: cannot fail now, but a
+             * failure must not leave records half counted. */
+            if (hastls_dns_answer_records(a->packet, a->packet_len, a->qtype, a->rr,
+                                          total, &a->n_rr, NULL) < 0)
+                a->n_rr = 0;
         }
     }
     return 0;
