@@ -7,6 +7,12 @@
  * ready.  Each lookup waits on a condition variable of its own "batch" with the
  * configuration's deadline; a batch is reference-counted because a result may
  * arrive after its waiter gave up.
+ *
+ * Threads: the transport's event thread and libunbound's worker both start
+ * with every signal blocked (threads.h).  libunbound creates its worker inside
+ * the first ub_resolve_async, in whatever thread makes it, inheriting that
+ * thread's mask; so until one call has succeeded, each runs with all signals
+ * blocked around it.
  */
 #include "shim/resolver/resolver.h"
 
@@ -23,6 +29,8 @@
 
 #include "policy/dnswire.h"
 #include "shim/resolver/dot.h"
+#include "shim/resolver/logf.h"
+#include "shim/resolver/threads.h"
 
 struct hastls_resolver {
     struct hastls_config cfg;
@@ -35,6 +43,7 @@ struct hastls_resolver {
     size_t inflight; /* queries handed to libunbound by unfinished lookups */
     int started;     /* 1 running, -1 failed to start */
     char start_err[256];
+    int worker_started; /* libunbound's worker exists (__atomic builtins) */
 };
 
 /* libunbound's pool of TCP streams to our forwarder, and the most queries
@@ -64,20 +73,7 @@ struct batch {
     struct slot slots[];
 };
 
-static void rlog(struct hastls_resolver *r, enum hastls_log_level lvl, const char *fmt,
-                 ...) __attribute__((format(printf, 3, 4)));
-static void rlog(struct hastls_resolver *r, enum hastls_log_level lvl, const char *fmt,
-                 ...)
-{
-    if (!r->log || lvl > r->cfg.log_level)
-        return;
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    r->log(lvl, msg);
-}
+#define rlog(r, lvl, ...) hastls_logf((r)->log, (r)->cfg.log_level, lvl, __VA_ARGS__)
 
 static int ub_opt(struct ub_ctx *ub, const char *opt, const char *val, char *err,
                   size_t errlen)
@@ -260,6 +256,26 @@ static void on_result(void *arg, int err, struct ub_result *res)
     pthread_cond_signal(&b->cv);
     pthread_mutex_unlock(&b->mu);
     batch_unref(b);
+}
+
+/* ub_resolve_async for Q, its result to S; until libunbound's worker exists
+ * (it is created inside the first successful call), with every signal
+ * blocked, so that the worker inherits a mask blocking all of them. */
+static int resolve_async(struct hastls_resolver *r, const struct hastls_query *q,
+                         struct slot *s)
+{
+    if (__atomic_load_n(&r->worker_started, __ATOMIC_ACQUIRE))
+        return ub_resolve_async(r->ub, q->name, q->type, 1 /* IN */, s, on_result,
+                                &s->async_id);
+    sigset_t old;
+    if (hastls_signals_block(&old) < 0)
+        return UB_INITFAIL; /* never let the worker start with signals open */
+    int e =
+        ub_resolve_async(r->ub, q->name, q->type, 1 /* IN */, s, on_result, &s->async_id);
+    hastls_signals_restore(&old);
+    if (e == UB_NOERROR)
+        __atomic_store_n(&r->worker_started, 1, __ATOMIC_RELEASE);
+    return e;
 }
 
 static void strip_dot(char *s)
@@ -456,8 +472,7 @@ int hastls_resolver_lookup(struct hastls_resolver *r, const struct hastls_query 
         b->refs++;
         b->pending++;
         pthread_mutex_unlock(&b->mu);
-        int e = ub_resolve_async(r->ub, q[i].name, q[i].type, 1 /* IN */, s, on_result,
-                                 &s->async_id);
+        int e = resolve_async(r, &q[i], s);
         if (e) {
             pthread_mutex_lock(&b->mu);
             s->done = 1;

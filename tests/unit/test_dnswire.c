@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "policy/dnswire.h"
-#include "shim/resolver/dot.h"
+#include "shim/resolver/relay.h"
 
 /* Builds a query for NAME (dotted, no final dot) and TYPE into OUT; returns
  * its length.  With OPT, an OPT record carrying OPTLEN bytes of OPTDATA. */
@@ -653,7 +653,7 @@ static void test_peer_is_self(void **state)
     assert_int_equal(connect(c, (struct sockaddr *)&sa, sizeof sa), 0);
     int a = accept(l, NULL, NULL);
     assert_true(a >= 0);
-    assert_int_equal(hastls_dot_peer_is_self(a), 1);
+    assert_int_equal(hastls_relay_peer_is_self(a), 1);
     close(a);
     close(c);
 
@@ -675,7 +675,7 @@ static void test_peer_is_self(void **state)
     close(sync[0]);
     a = accept(l, NULL, NULL);
     assert_true(a >= 0);
-    assert_int_equal(hastls_dot_peer_is_self(a), 0);
+    assert_int_equal(hastls_relay_peer_is_self(a), 0);
     close(sync[1]);
     int st;
     waitpid(pid, &st, 0);
