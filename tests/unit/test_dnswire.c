@@ -1,22 +1,17 @@
-/* tests/unit/test_dnswire.c: the resolver's DNS wire helpers, with
- * well-formed and malformed messages, and the listener's own-process check. */
+/* tests/unit/test_dnswire.c: the DNS wire module (policy/dnswire.c), its
+ * cursors and every reader and builder, with well-formed and malformed
+ * messages. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "policy/dnswire.h"
-#include "shim/resolver/relay.h"
 
 /* Builds a query for NAME (dotted, no final dot) and TYPE into OUT; returns
  * its length.  With OPT, an OPT record carrying OPTLEN bytes of OPTDATA. */
@@ -636,54 +631,6 @@ static void test_stream(void **state)
     assert_int_equal(hastls_dns_stream_prefix(pre, 65536), -1);
 }
 
-static void test_peer_is_self(void **state)
-{
-    (void)state;
-    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(l >= 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t sl = sizeof sa;
-    assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof sa), 0);
-    assert_int_equal(listen(l, 4), 0);
-    assert_int_equal(getsockname(l, (struct sockaddr *)&sa, &sl), 0);
-
-    /* Our own socket: accepted. */
-    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_int_equal(connect(c, (struct sockaddr *)&sa, sizeof sa), 0);
-    int a = accept(l, NULL, NULL);
-    assert_true(a >= 0);
-    assert_int_equal(hastls_relay_peer_is_self(a), 1);
-    close(a);
-    close(c);
-
-    /* Another process's socket: refused. */
-    int sync[2];
-    assert_int_equal(pipe(sync), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int s = socket(AF_INET, SOCK_STREAM, 0);
-        char b;
-        if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof sa) < 0)
-            _exit(1);
-        close(sync[1]);
-        if (read(sync[0], &b, 1) < 0) /* wait until the parent is done */
-            _exit(1);
-        _exit(0);
-    }
-    close(sync[0]);
-    a = accept(l, NULL, NULL);
-    assert_true(a >= 0);
-    assert_int_equal(hastls_relay_peer_is_self(a), 0);
-    close(sync[1]);
-    int st;
-    waitpid(pid, &st, 0);
-    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    close(a);
-    close(l);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -708,7 +655,6 @@ int main(void)
         cmocka_unit_test(test_reply_for),
         cmocka_unit_test(test_build_query),
         cmocka_unit_test(test_stream),
-        cmocka_unit_test(test_peer_is_self),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
