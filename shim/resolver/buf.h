@@ -32,7 +32,7 @@ HASTLS_MUST_CHECK int hastls_buf_append_msg(struct hastls_buf *b, const uint8_t 
 
 /* Room for N more bytes after the current end: a pointer to it, or NULL
  * (limit or memory).  Nothing counts as written until hastls_buf_commit. */
-uint8_t *hastls_buf_reserve(struct hastls_buf *b, size_t n);
+HASTLS_MUST_CHECK uint8_t *hastls_buf_reserve(struct hastls_buf *b, size_t n);
 void hastls_buf_commit(struct hastls_buf *b, size_t n);
 
 /* Drops the first N bytes (N <= LEN). */

@@ -149,6 +149,8 @@ void hastls_link_open(struct hastls_links *ls, size_t i, uint64_t now)
         failed_errno(ls, i, now, errno);
         return;
     }
+    /* Queries are small writes that must not wait for an ACK (Nagle).  Only
+     * latency depends on it: its failure is not checked. */
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     l->fd = fd;

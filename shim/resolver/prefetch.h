@@ -68,9 +68,10 @@ void hastls_prefetch_free(struct hastls_prefetch *p);
  * answer in *ANS (valid until the store changes) when one may be handed out;
  * else 0, with *FOLLOW the serial of a prefetch of that question in flight (0
  * when none). */
-int hastls_prefetch_lookup(struct hastls_prefetch *p, uint64_t now, const uint8_t *msg,
-                           size_t len, const uint8_t **ans, size_t *alen,
-                           uint64_t *follow);
+HASTLS_MUST_CHECK int hastls_prefetch_lookup(struct hastls_prefetch *p, uint64_t now,
+                                             const uint8_t *msg, size_t len,
+                                             const uint8_t **ans, size_t *alen,
+                                             uint64_t *follow);
 
 /* Whether the prefetch query ASK is worth sending now (not in flight, not
  * asked recently).  If so, returns its slot, marked asked; else NULL. */

@@ -27,6 +27,7 @@
 
 #include <unbound.h>
 
+#include "policy/checked.h"
 #include "policy/dnswire.h"
 #include "shim/resolver/dot.h"
 #include "shim/resolver/logf.h"
@@ -86,6 +87,38 @@ static int ub_opt(struct ub_ctx *ub, const char *opt, const char *val, char *err
     return 0;
 }
 
+/* A condition variable whose timed waits count CLOCK_MONOTONIC, as every
+ * deadline here does (one counting wall-clock time would wait wrongly).
+ * Returns 0 or -1. */
+static HASTLS_MUST_CHECK int cond_init_monotonic(pthread_cond_t *cv)
+{
+    pthread_condattr_t ca;
+    HASTLS_GUARD_ZERO(pthread_condattr_init(&ca));
+    int e = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    if (e == 0)
+        e = pthread_cond_init(cv, &ca);
+    pthread_condattr_destroy(&ca);
+    HASTLS_GUARD_ZERO(e);
+    return 0;
+}
+
+/* START_MU, SLOTS_MU and SLOTS_CV, all or none.  Returns 0 or -1. */
+static HASTLS_MUST_CHECK int locks_init(struct hastls_resolver *r)
+{
+    if (pthread_mutex_init(&r->start_mu, NULL) != 0)
+        return -1;
+    if (pthread_mutex_init(&r->slots_mu, NULL) != 0) {
+        pthread_mutex_destroy(&r->start_mu);
+        return -1;
+    }
+    if (cond_init_monotonic(&r->slots_cv) < 0) {
+        pthread_mutex_destroy(&r->start_mu);
+        pthread_mutex_destroy(&r->slots_mu);
+        return -1;
+    }
+    return 0;
+}
+
 struct hastls_resolver *hastls_resolver_new(const struct hastls_config *cfg,
                                             hastls_log_fn log, char *err, size_t errlen)
 {
@@ -96,13 +129,11 @@ struct hastls_resolver *hastls_resolver_new(const struct hastls_config *cfg,
     }
     r->cfg = *cfg;
     r->log = log;
-    pthread_mutex_init(&r->start_mu, NULL);
-    pthread_mutex_init(&r->slots_mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->slots_cv, &ca);
-    pthread_condattr_destroy(&ca);
+    if (locks_init(r) < 0) {
+        snprintf(err, errlen, "cannot initialise the resolver's locks");
+        free(r);
+        return NULL;
+    }
     if (r->cfg.n_upstreams == 0) {
         snprintf(err, errlen, "no upstream configured");
         goto fail;
@@ -456,12 +487,17 @@ int hastls_resolver_lookup(struct hastls_resolver *r, const struct hastls_query 
         slots_give(r, nq);
         goto oom;
     }
-    pthread_mutex_init(&b->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&b->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    if (pthread_mutex_init(&b->mu, NULL) != 0) {
+        free(b);
+        slots_give(r, nq);
+        goto oom;
+    }
+    if (cond_init_monotonic(&b->cv) < 0) {
+        pthread_mutex_destroy(&b->mu);
+        free(b);
+        slots_give(r, nq);
+        goto oom;
+    }
     b->n = nq;
     b->refs = 1;
 

@@ -41,7 +41,8 @@ enum hastls_tls_step {
 };
 
 /* One step of SSL's handshake. */
-enum hastls_tls_step hastls_tls_handshake(SSL *ssl, char *why, size_t wl);
+HASTLS_MUST_CHECK enum hastls_tls_step hastls_tls_handshake(SSL *ssl, char *why,
+                                                            size_t wl);
 
 /* Whether the finished handshake resumed a session. */
 int hastls_tls_resumed(SSL *ssl);
@@ -52,10 +53,11 @@ void hastls_tls_describe(SSL *ssl, int authenticated, char *out, size_t len);
 /* Reads up to N bytes: their count; 0 when it would block (*WANT_WRITE set
  * when OpenSSL waits for writability); -1 when the connection is closed or
  * failed. */
-ssize_t hastls_tls_read(SSL *ssl, void *buf, size_t n, int *want_write);
+HASTLS_MUST_CHECK ssize_t hastls_tls_read(SSL *ssl, void *buf, size_t n, int *want_write);
 
 /* Writes up to N bytes, as hastls_tls_read counts. */
-ssize_t hastls_tls_write(SSL *ssl, const void *buf, size_t n, int *want_write);
+HASTLS_MUST_CHECK ssize_t hastls_tls_write(SSL *ssl, const void *buf, size_t n,
+                                           int *want_write);
 
 /* Frees SSL, first sending close_notify (without waiting) when SHUTDOWN. */
 void hastls_tls_free(SSL *ssl, int shutdown);

@@ -49,8 +49,9 @@
 #define HASTLS_UP_IDLE_CLOSE_MS 10000 /* close a connection idle this long */
 #define HASTLS_UP_BACKOFF_MIN_MS 500  /* first back-off after a failure, doubling */
 #define HASTLS_UP_BACKOFF_MAX_MS 60000
-#define HASTLS_UP_HOLD_DOWN_MS 1000 /* never retried sooner after a failure, even alone  \
-                                     */
+#define HASTLS_UP_HOLD_DOWN_MS                                                           \
+    1000 /* never retried sooner after a failure, even alone                             \
+          */
 #define HASTLS_UP_MIN_ATTEMPT_MS 200
 #define HASTLS_UP_FAILURE_RING 32
 #define HASTLS_UP_MAX_CONNS (2 * HASTLS_MAX_UPSTREAMS) /* [2u] TLS, [2u+1] cleartext */

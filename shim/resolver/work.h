@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "policy/checked.h"
+
 enum hastls_work_kind {
     HASTLS_WORK_CONNECT,       /* open a socket for connection CONN and connect */
     HASTLS_WORK_CLOSE,         /* close connection CONN's socket (and TLS) */
@@ -56,7 +58,8 @@ void hastls_workq_drop_client(struct hastls_workq *q, const void *client);
 
 /* A new item of KIND with room for LEN message bytes (MSG points at them),
  * or NULL when out of memory. */
-struct hastls_work *hastls_work_new(enum hastls_work_kind kind, size_t len);
+HASTLS_MUST_CHECK struct hastls_work *hastls_work_new(enum hastls_work_kind kind,
+                                                      size_t len);
 
 /* Frees W if it was allocated; items inside their owner stay. */
 void hastls_work_release(struct hastls_work *w);
