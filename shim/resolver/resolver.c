@@ -7,6 +7,12 @@
  * ready.  Each lookup waits on a condition variable of its own "batch" with the
  * configuration's deadline; a batch is reference-counted because a result may
  * arrive after its waiter gave up.
+ *
+ * Threads: the transport's event thread and libunbound's worker both start
+ * with every signal blocked (threads.h).  libunbound creates its worker inside
+ * the first ub_resolve_async, in whatever thread makes it, inheriting that
+ * thread's mask; so until one call has succeeded, each runs with all signals
+ * blocked around it.
  */
 #include "shim/resolver/resolver.h"
 
@@ -21,8 +27,11 @@
 
 #include <unbound.h>
 
+#include "policy/checked.h"
 #include "policy/dnswire.h"
 #include "shim/resolver/dot.h"
+#include "shim/resolver/logf.h"
+#include "shim/resolver/threads.h"
 
 struct hastls_resolver {
     struct hastls_config cfg;
@@ -35,6 +44,7 @@ struct hastls_resolver {
     size_t inflight; /* queries handed to libunbound by unfinished lookups */
     int started;     /* 1 running, -1 failed to start */
     char start_err[256];
+    int worker_started; /* libunbound's worker exists (__atomic builtins) */
 };
 
 /* libunbound's pool of TCP streams to our forwarder, and the most queries
@@ -64,20 +74,7 @@ struct batch {
     struct slot slots[];
 };
 
-static void rlog(struct hastls_resolver *r, enum hastls_log_level lvl, const char *fmt,
-                 ...) __attribute__((format(printf, 3, 4)));
-static void rlog(struct hastls_resolver *r, enum hastls_log_level lvl, const char *fmt,
-                 ...)
-{
-    if (!r->log || lvl > r->cfg.log_level)
-        return;
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    r->log(lvl, msg);
-}
+#define rlog(r, lvl, ...) hastls_logf((r)->log, (r)->cfg.log_level, lvl, __VA_ARGS__)
 
 static int ub_opt(struct ub_ctx *ub, const char *opt, const char *val, char *err,
                   size_t errlen)
@@ -85,6 +82,38 @@ static int ub_opt(struct ub_ctx *ub, const char *opt, const char *val, char *err
     int e = ub_ctx_set_option(ub, opt, val);
     if (e) {
         snprintf(err, errlen, "libunbound option %s %s: %s", opt, val, ub_strerror(e));
+        return -1;
+    }
+    return 0;
+}
+
+/* A condition variable whose timed waits count CLOCK_MONOTONIC, as every
+ * deadline here does (one counting wall-clock time would wait wrongly).
+ * Returns 0 or -1. */
+static HASTLS_MUST_CHECK int cond_init_monotonic(pthread_cond_t *cv)
+{
+    pthread_condattr_t ca;
+    HASTLS_GUARD_ZERO(pthread_condattr_init(&ca));
+    int e = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    if (e == 0)
+        e = pthread_cond_init(cv, &ca);
+    pthread_condattr_destroy(&ca);
+    HASTLS_GUARD_ZERO(e);
+    return 0;
+}
+
+/* START_MU, SLOTS_MU and SLOTS_CV, all or none.  Returns 0 or -1. */
+static HASTLS_MUST_CHECK int locks_init(struct hastls_resolver *r)
+{
+    if (pthread_mutex_init(&r->start_mu, NULL) != 0)
+        return -1;
+    if (pthread_mutex_init(&r->slots_mu, NULL) != 0) {
+        pthread_mutex_destroy(&r->start_mu);
+        return -1;
+    }
+    if (cond_init_monotonic(&r->slots_cv) < 0) {
+        pthread_mutex_destroy(&r->start_mu);
+        pthread_mutex_destroy(&r->slots_mu);
         return -1;
     }
     return 0;
@@ -100,13 +129,11 @@ struct hastls_resolver *hastls_resolver_new(const struct hastls_config *cfg,
     }
     r->cfg = *cfg;
     r->log = log;
-    pthread_mutex_init(&r->start_mu, NULL);
-    pthread_mutex_init(&r->slots_mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->slots_cv, &ca);
-    pthread_condattr_destroy(&ca);
+    if (locks_init(r) < 0) {
+        snprintf(err, errlen, "cannot initialise the resolver's locks");
+        free(r);
+        return NULL;
+    }
     if (r->cfg.n_upstreams == 0) {
         snprintf(err, errlen, "no upstream configured");
         goto fail;
@@ -262,6 +289,26 @@ static void on_result(void *arg, int err, struct ub_result *res)
     batch_unref(b);
 }
 
+/* ub_resolve_async for Q, its result to S; until libunbound's worker exists
+ * (it is created inside the first successful call), with every signal
+ * blocked, so that the worker inherits a mask blocking all of them. */
+static int resolve_async(struct hastls_resolver *r, const struct hastls_query *q,
+                         struct slot *s)
+{
+    if (__atomic_load_n(&r->worker_started, __ATOMIC_ACQUIRE))
+        return ub_resolve_async(r->ub, q->name, q->type, 1 /* IN */, s, on_result,
+                                &s->async_id);
+    sigset_t old;
+    if (hastls_signals_block(&old) < 0)
+        return UB_INITFAIL; /* never let the worker start with signals open */
+    int e =
+        ub_resolve_async(r->ub, q->name, q->type, 1 /* IN */, s, on_result, &s->async_id);
+    hastls_signals_restore(&old);
+    if (e == UB_NOERROR)
+        __atomic_store_n(&r->worker_started, 1, __ATOMIC_RELEASE);
+    return e;
+}
+
 static void strip_dot(char *s)
 {
     size_t n = strlen(s);
@@ -352,8 +399,11 @@ static int answer_fill(struct hastls_resolver *r, struct hastls_answer *a,
             a->rr = calloc(total, sizeof *a->rr);
             if (!a->rr)
                 return -1;
-            hastls_dns_answer_records(a->packet, a->packet_len, a->qtype, a->rr, total,
-                                      &a->n_rr, NULL);
+            /* The same message parsed a moment ago: cannot fail now, but a
+             * failure must not leave records half counted. */
+            if (hastls_dns_answer_records(a->packet, a->packet_len, a->qtype, a->rr,
+                                          total, &a->n_rr, NULL) < 0)
+                a->n_rr = 0;
         }
     }
     return 0;
@@ -437,12 +487,17 @@ int hastls_resolver_lookup(struct hastls_resolver *r, const struct hastls_query 
         slots_give(r, nq);
         goto oom;
     }
-    pthread_mutex_init(&b->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&b->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    if (pthread_mutex_init(&b->mu, NULL) != 0) {
+        free(b);
+        slots_give(r, nq);
+        goto oom;
+    }
+    if (cond_init_monotonic(&b->cv) < 0) {
+        pthread_mutex_destroy(&b->mu);
+        free(b);
+        slots_give(r, nq);
+        goto oom;
+    }
     b->n = nq;
     b->refs = 1;
 
@@ -453,8 +508,7 @@ int hastls_resolver_lookup(struct hastls_resolver *r, const struct hastls_query 
         b->refs++;
         b->pending++;
         pthread_mutex_unlock(&b->mu);
-        int e = ub_resolve_async(r->ub, q[i].name, q[i].type, 1 /* IN */, s, on_result,
-                                 &s->async_id);
+        int e = resolve_async(r, &q[i], s);
         if (e) {
             pthread_mutex_lock(&b->mu);
             s->done = 1;

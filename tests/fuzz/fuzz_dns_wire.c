@@ -1,7 +1,10 @@
 /* tests/fuzz/fuzz_dns_wire.c: every parser of network bytes in
  * policy/dnswire.c on arbitrary input.  The first byte picks a query
  * type for the answer scan; the rest is one DNS message (as after framing),
- * and the whole input is also fed to the stream framer. */
+ * and the whole input is also fed to the stream framer.  The message is also
+ * given to the transport's builders: the upstream form of a query, a reply
+ * built from the message to itself, the question key and a query built from
+ * each suffix of a name. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -9,6 +12,52 @@
 
 #include "policy/config.h"
 #include "policy/dnswire.h"
+
+/* The builders the transport uses, with their promises checked. */
+static void check_builders(const uint8_t *m, size_t len)
+{
+    static uint8_t out[HASTLS_DNS_MAX_MSG + 1], key[HASTLS_DNS_MAX_MSG];
+    size_t olen, qend, labels[128], n, end;
+    uint16_t id;
+    struct hastls_dns_question q;
+
+    if (hastls_dns_response_id(m, len, &id) == 0 && hastls_dns_rcode(m, len) < 0)
+        abort();
+    size_t kl = hastls_dns_question_key(m, len, key, sizeof key);
+    if (kl > len)
+        abort();
+    if (hastls_dns_parse_query(m, len, &q) == 0) {
+        if (q.end > len || q.name_off + q.name_len + 4 != q.end || kl != q.end - 12)
+            abort();
+        if (hastls_dns_upstream_query(m, len, 0x5a5a, HASTLS_DNS_PAD_BLOCK, out,
+                                      sizeof out, &olen) < 0 ||
+            hastls_dns_id(out) != 0x5a5a || !(out[3] & 0x10) ||
+            !hastls_dns_same_question(m, len, out, olen))
+            abort();
+        /* The answer path: a copy of the message answers the message. */
+        if (hastls_dns_reply_for(m, len, m, len, out, sizeof out, &olen) < 0 ||
+            olen != len || memcmp(out, m, len))
+            abort();
+        /* The prefetch path: a query for every suffix of the question name. */
+        if (hastls_dns_name_labels(m, len, q.name_off, labels, 128, &n, &end) == 0) {
+            if (end != q.name_off + q.name_len)
+                abort();
+            for (size_t i = 0; i < n; i++) {
+                if (labels[i] < q.name_off || labels[i] >= end)
+                    abort();
+                if (hastls_dns_build_query(m + labels[i], end - labels[i],
+                                           HASTLS_DNS_TYPE_DS, 1, out, sizeof out, &olen,
+                                           &qend) < 0 ||
+                    hastls_dns_check_query(out, olen, &qend) < 0 ||
+                    hastls_dns_has_do(out, olen) != 1)
+                    abort();
+            }
+        }
+    } else if (hastls_dns_upstream_query(m, len, 1, 0, out, sizeof out, &olen) == 0 &&
+               (olen != len || hastls_dns_id(out) != 1)) {
+        abort();
+    }
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -36,7 +85,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(m, msg, len);
 
     if (len >= HASTLS_DNS_HEADER_LEN) {
-        hastls_dns_answer_records(m, len, qtype, rr, 8, &n, &total);
         if (hastls_dns_answer_records(m, len, qtype, rr, 8, &n, &total) == 0) {
             if (n > 8 || n > total)
                 abort();
@@ -69,6 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
         }
     }
+    check_builders(m, len);
     /* Names at every offset. */
     for (size_t o = 0; o < len && o < 64; o++) {
         if (hastls_dns_read_name(m, len, o, name, sizeof name, &next) == 0 &&

@@ -1,22 +1,17 @@
-/* tests/unit/test_dnswire.c: the resolver's DNS wire helpers, with
- * well-formed and malformed messages, and the listener's own-process check. */
+/* tests/unit/test_dnswire.c: the DNS wire module (policy/dnswire.c), its
+ * cursors and every reader and builder, with well-formed and malformed
+ * messages. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "policy/dnswire.h"
-#include "shim/resolver/dot.h"
 
 /* Builds a query for NAME (dotted, no final dot) and TYPE into OUT; returns
  * its length.  With OPT, an OPT record carrying OPTLEN bytes of OPTDATA. */
@@ -382,52 +377,258 @@ static void test_answer_records(void **state)
     assert_int_equal(hastls_dns_answer_records(m, len, 1, rr, 4, &n, &total), -1);
 }
 
-static void test_peer_is_self(void **state)
+static void test_cursor_bounds(void **state)
 {
     (void)state;
-    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(l >= 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t sl = sizeof sa;
-    assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof sa), 0);
-    assert_int_equal(listen(l, 4), 0);
-    assert_int_equal(getsockname(l, (struct sockaddr *)&sa, &sl), 0);
+    const uint8_t b[5] = {1, 2, 3, 4, 5};
+    struct hastls_dns_rd r;
+    uint8_t v8;
+    uint16_t v16;
+    uint32_t v32;
+    const uint8_t *p;
+    hastls_dns_rd_init(&r, b, sizeof b);
+    assert_int_equal(hastls_dns_rd_u32(&r, &v32), 0);
+    assert_int_equal(v32, 0x01020304);
+    /* One byte left: a 16- or 32-bit read fails and moves nothing. */
+    assert_int_equal(hastls_dns_rd_u16(&r, &v16), -1);
+    assert_int_equal(hastls_dns_rd_u32(&r, &v32), -1);
+    assert_int_equal(hastls_dns_rd_bytes(&r, &p, 2), -1);
+    assert_int_equal(hastls_dns_rd_skip(&r, 2), -1);
+    assert_int_equal(r.off, 4);
+    assert_int_equal(hastls_dns_rd_u8(&r, &v8), 0);
+    assert_int_equal(v8, 5);
+    assert_int_equal(hastls_dns_rd_u8(&r, &v8), -1);
+    assert_int_equal(hastls_dns_rd_left(&r), 0);
+    assert_int_equal(hastls_dns_rd_seek(&r, 6), -1);
+    assert_int_equal(hastls_dns_rd_seek(&r, 5), 0);
+    assert_int_equal(hastls_dns_rd_skip(&r, (size_t)-1), -1);
 
-    /* Our own socket: accepted. */
-    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_int_equal(connect(c, (struct sockaddr *)&sa, sizeof sa), 0);
-    int a = accept(l, NULL, NULL);
-    assert_true(a >= 0);
-    assert_int_equal(hastls_dot_peer_is_self(a), 1);
-    close(a);
-    close(c);
+    uint8_t out[4];
+    struct hastls_dns_wr w;
+    hastls_dns_wr_init(&w, out, sizeof out);
+    assert_int_equal(hastls_dns_wr_u16(&w, 0xabcd), 0);
+    assert_int_equal(hastls_dns_wr_bytes(&w, b, 3), -1);
+    assert_int_equal(hastls_dns_wr_zeros(&w, 3), -1);
+    assert_int_equal(w.len, 2);
+    assert_int_equal(hastls_dns_wr_set16(&w, 1, 7), -1); /* past what was written */
+    assert_int_equal(hastls_dns_wr_set16(&w, 0, 0x1234), 0);
+    assert_int_equal(hastls_dns_wr_u8(&w, 9), 0);
+    assert_int_equal(hastls_dns_wr_u8(&w, 9), 0);
+    assert_int_equal(hastls_dns_wr_u8(&w, 9), -1);
+    assert_int_equal(out[0], 0x12);
+    assert_int_equal(out[1], 0x34);
+}
 
-    /* Another process's socket: refused. */
-    int sync[2];
-    assert_int_equal(pipe(sync), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int s = socket(AF_INET, SOCK_STREAM, 0);
-        char b;
-        if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof sa) < 0)
-            _exit(1);
-        close(sync[1]);
-        if (read(sync[0], &b, 1) < 0) /* wait until the parent is done */
-            _exit(1);
-        _exit(0);
+static void test_response_id_and_rcode(void **state)
+{
+    (void)state;
+    uint8_t m[512];
+    size_t len = make_query(m, "a.example", 1, 0, NULL, 0);
+    uint16_t id = 0;
+    assert_int_equal(hastls_dns_response_id(m, len, &id), -1); /* a query */
+    m[2] |= 0x80;
+    m[3] = 0x83; /* RA, NXDOMAIN */
+    assert_int_equal(hastls_dns_response_id(m, len, &id), 0);
+    assert_int_equal(id, 0x1234);
+    assert_int_equal(hastls_dns_rcode(m, len), 3);
+    for (size_t l = 0; l < 12; l++) {
+        assert_int_equal(hastls_dns_response_id(m, l, &id), -1);
+        assert_int_equal(hastls_dns_rcode(m, l), -1);
     }
-    close(sync[0]);
-    a = accept(l, NULL, NULL);
-    assert_true(a >= 0);
-    assert_int_equal(hastls_dot_peer_is_self(a), 0);
-    close(sync[1]);
-    int st;
-    waitpid(pid, &st, 0);
-    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    close(a);
-    close(l);
+}
+
+static void test_name_labels(void **state)
+{
+    (void)state;
+    const uint8_t n[] = {3, 'w', 'w', 'w', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0};
+    size_t labels[8], k, end;
+    assert_int_equal(hastls_dns_name_labels(n, sizeof n, 0, labels, 8, &k, &end), 0);
+    assert_int_equal(k, 2);
+    assert_int_equal(labels[0], 0);
+    assert_int_equal(labels[1], 4);
+    assert_int_equal(end, sizeof n);
+    /* The root alone has no label. */
+    assert_int_equal(hastls_dns_name_labels(n, sizeof n, 12, labels, 8, &k, &end), 0);
+    assert_int_equal(k, 0);
+    /* Too few slots, every truncation, an offset outside. */
+    assert_int_equal(hastls_dns_name_labels(n, sizeof n, 0, labels, 1, &k, &end), -1);
+    for (size_t l = 0; l < sizeof n; l++)
+        assert_int_equal(hastls_dns_name_labels(n, l, 0, labels, 8, &k, &end), -1);
+    assert_int_equal(hastls_dns_name_labels(n, sizeof n, 14, labels, 8, &k, &end), -1);
+    /* A compression pointer or an extended label type ends the walk. */
+    const uint8_t c[] = {1, 'a', 0xc0, 0};
+    assert_int_equal(hastls_dns_name_labels(c, sizeof c, 0, labels, 8, &k, &end), -1);
+    const uint8_t x[] = {1, 'a', 0x41, 'b', 0};
+    assert_int_equal(hastls_dns_name_labels(x, sizeof x, 0, labels, 8, &k, &end), -1);
+    /* Longer than 255 octets. */
+    uint8_t big[400];
+    size_t o = 0, many[200];
+    for (int i = 0; i < 130; i++) {
+        big[o++] = 1;
+        big[o++] = 'a';
+    }
+    big[o++] = 0;
+    assert_int_equal(hastls_dns_name_labels(big, o, 0, many, 200, &k, &end), -1);
+    assert_int_equal(hastls_dns_name_labels(big, o, 260 - 254, many, 200, &k, &end), 0);
+    assert_int_equal(k, 127);
+}
+
+static void test_parse_query_and_key(void **state)
+{
+    (void)state;
+    uint8_t a[512], b[512], key[300], key2[300];
+    size_t alen = make_query(a, "WWW.Example", 48, 1, NULL, 0);
+    size_t blen = make_query(b, "www.example", 48, 0, NULL, 0);
+    struct hastls_dns_question q;
+    assert_int_equal(hastls_dns_parse_query(a, alen, &q), 0);
+    assert_int_equal(q.name_off, 12);
+    assert_int_equal(q.name_len, 13);
+    assert_int_equal(q.qtype, 48);
+    assert_int_equal(q.qclass, 1);
+    assert_int_equal(q.end, 12 + 13 + 4);
+    size_t kl = hastls_dns_question_key(a, alen, key, sizeof key);
+    assert_int_equal(kl, 17);
+    assert_int_equal(hastls_dns_question_key(b, blen, key2, sizeof key2), 17);
+    assert_memory_equal(key, key2, 17);
+    assert_int_equal(key[1], 'w');
+    /* No room, malformed. */
+    assert_int_equal(hastls_dns_question_key(a, alen, key, 16), 0);
+    for (size_t l = 0; l < q.end; l++) {
+        assert_int_equal(hastls_dns_question_key(a, l, key, sizeof key), 0);
+        assert_int_equal(hastls_dns_parse_query(a, l, &q), -1);
+    }
+    a[2] |= 0x80;
+    assert_int_equal(hastls_dns_parse_query(a, alen, &q), -1);
+}
+
+static void test_upstream_query(void **state)
+{
+    (void)state;
+    uint8_t q[512], out[1024];
+    size_t len = make_query(q, "a.example", 1, 1, NULL, 0), olen;
+    assert_int_equal(
+        hastls_dns_upstream_query(q, len, 0xbeef, 128, out, sizeof out, &olen), 0);
+    assert_int_equal(olen % 128, 0);
+    assert_int_equal(hastls_dns_id(out), 0xbeef);
+    assert_int_equal(out[3] & 0x10, 0x10); /* CD */
+    assert_int_equal(out[2], q[2]);        /* RD kept */
+    assert_int_equal(hastls_dns_same_question(q, len, out, olen), 1);
+    assert_int_equal(hastls_dns_id(q), 0x1234); /* the input is untouched */
+    /* Unpadded (cleartext), and a signed query that cannot be padded. */
+    assert_int_equal(hastls_dns_upstream_query(q, len, 7, 0, out, sizeof out, &olen), 0);
+    assert_int_equal(olen, len);
+    assert_memory_equal(out + 4, q + 4, len - 4);
+    len = make_query(q, "a.example", 1, 0, NULL, 0);
+    const uint8_t tsig[] = {0, 0, 250, 0, 255, 0, 0, 0, 0, 0, 0};
+    memcpy(q + len, tsig, sizeof tsig);
+    q[11] = 1;
+    len += sizeof tsig;
+    assert_int_equal(hastls_dns_upstream_query(q, len, 7, 128, out, sizeof out, &olen),
+                     0);
+    assert_int_equal(olen, len);
+    /* No header, no room. */
+    assert_int_equal(hastls_dns_upstream_query(q, 11, 7, 128, out, sizeof out, &olen),
+                     -1);
+    assert_int_equal(hastls_dns_upstream_query(q, len, 7, 128, out, len - 1, &olen), -1);
+}
+
+static void test_reply_for(void **state)
+{
+    (void)state;
+    uint8_t q[512], ans[512], out[512];
+    size_t qlen = make_query(q, "A.EXAMPLE", 1, 0, NULL, 0), olen;
+    size_t alen = make_response(ans); /* a.example, ID 0x1234 */
+    ans[0] = 0x99;
+    ans[1] = 0x88;
+    q[0] = 0x42;
+    q[1] = 0x43;
+    assert_int_equal(hastls_dns_reply_for(q, qlen, ans, alen, out, sizeof out, &olen), 0);
+    assert_int_equal(olen, alen);
+    assert_int_equal(hastls_dns_id(out), 0x4243);
+    assert_memory_equal(out + 2, ans + 2, 10);
+    assert_memory_equal(out + 12, q + 12, qlen - 12); /* the question as asked */
+    assert_memory_equal(out + qlen, ans + qlen, alen - qlen);
+    /* Another question, truncations, no room. */
+    q[qlen - 3] = 28;
+    assert_int_equal(hastls_dns_reply_for(q, qlen, ans, alen, out, sizeof out, &olen),
+                     -1);
+    q[qlen - 3] = 1;
+    for (size_t l = 0; l < qlen; l++) {
+        assert_int_equal(hastls_dns_reply_for(q, qlen, ans, l, out, sizeof out, &olen),
+                         -1);
+        assert_int_equal(hastls_dns_reply_for(q, l, ans, alen, out, sizeof out, &olen),
+                         -1);
+    }
+    assert_int_equal(hastls_dns_reply_for(q, qlen, ans, alen, out, alen - 1, &olen), -1);
+}
+
+static void test_build_query(void **state)
+{
+    (void)state;
+    const uint8_t name[] = {3, 'c', 'o', 'm', 0};
+    uint8_t out[512];
+    size_t olen, qend;
+    assert_int_equal(
+        hastls_dns_build_query(name, sizeof name, 43, 1, out, sizeof out, &olen, &qend),
+        0);
+    struct hastls_dns_question q;
+    assert_int_equal(hastls_dns_parse_query(out, olen, &q), 0);
+    assert_int_equal(q.end, qend);
+    assert_int_equal(q.qtype, 43);
+    assert_int_equal(out[2] & 0x01, 0x01); /* RD */
+    assert_int_equal(hastls_dns_has_do(out, olen), 1);
+    assert_int_equal(
+        hastls_dns_build_query(name, sizeof name, 43, 0, out, sizeof out, &olen, &qend),
+        0);
+    assert_int_equal(hastls_dns_has_do(out, olen), 0);
+    /* The root. */
+    assert_int_equal(
+        hastls_dns_build_query(name + 4, 1, 48, 1, out, sizeof out, &olen, &qend), 0);
+    assert_int_equal(qend, 12 + 1 + 4);
+    /* A name that does not end where it says, a pointer, no room. */
+    assert_int_equal(hastls_dns_build_query(name, sizeof name - 1, 43, 1, out, sizeof out,
+                                            &olen, &qend),
+                     -1);
+    const uint8_t ptr[] = {1, 'a', 0xc0, 12};
+    assert_int_equal(
+        hastls_dns_build_query(ptr, sizeof ptr, 43, 1, out, sizeof out, &olen, &qend),
+        -1);
+    assert_int_equal(
+        hastls_dns_build_query(name, sizeof name, 43, 1, out, 20, &olen, &qend), -1);
+}
+
+static void test_stream(void **state)
+{
+    (void)state;
+    const uint8_t s[] = {0, 2, 'a', 'b', 0, 0, 0, 3, 'x', 'y'};
+    size_t off = 0, ml;
+    const uint8_t *m;
+    assert_int_equal(hastls_dns_stream_next(s, sizeof s, &off, &m, &ml), 1);
+    assert_int_equal(ml, 2);
+    assert_ptr_equal(m, s + 2);
+    assert_int_equal(off, 4);
+    assert_int_equal(hastls_dns_stream_next(s, sizeof s, &off, &m, &ml), 1);
+    assert_int_equal(ml, 0);
+    assert_int_equal(off, 6);
+    /* The third message is one byte short: nothing moves. */
+    assert_int_equal(hastls_dns_stream_next(s, sizeof s, &off, &m, &ml), 0);
+    assert_int_equal(off, 6);
+    off = 11;
+    assert_int_equal(hastls_dns_stream_next(s, sizeof s, &off, &m, &ml), 0);
+    assert_int_equal(off, 11);
+
+    uint8_t out[6];
+    struct hastls_dns_wr w;
+    hastls_dns_wr_init(&w, out, sizeof out);
+    assert_int_equal(hastls_dns_stream_put(&w, (const uint8_t *)"abc", 3), 0);
+    assert_int_equal(w.len, 5);
+    assert_int_equal(hastls_dns_stream_put(&w, (const uint8_t *)"", 0), -1); /* 1 left */
+    assert_int_equal(w.len, 5);
+    assert_int_equal(out[1], 3);
+    uint8_t pre[2];
+    assert_int_equal(hastls_dns_stream_prefix(pre, 65535), 0);
+    assert_int_equal(pre[0], 0xff);
+    assert_int_equal(hastls_dns_stream_prefix(pre, 65536), -1);
 }
 
 int main(void)
@@ -446,7 +647,14 @@ int main(void)
         cmocka_unit_test(test_has_do),
         cmocka_unit_test(test_servfail),
         cmocka_unit_test(test_answer_records),
-        cmocka_unit_test(test_peer_is_self),
+        cmocka_unit_test(test_cursor_bounds),
+        cmocka_unit_test(test_response_id_and_rcode),
+        cmocka_unit_test(test_name_labels),
+        cmocka_unit_test(test_parse_query_and_key),
+        cmocka_unit_test(test_upstream_query),
+        cmocka_unit_test(test_reply_for),
+        cmocka_unit_test(test_build_query),
+        cmocka_unit_test(test_stream),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,808 @@
+/* tests/unit/test_resolver_upstream.c: the upstream state machine
+ * (shim/resolver/upstream.c) replayed against scripted peers with a fake
+ * clock, as unbound's testbound does: no socket, no thread, no real time.
+ * The test plays the event loop: it takes the work the machine queues (open,
+ * close, answers), reads the bytes the machine wants to send as the upstream
+ * would, and answers, stalls, resets or fails as each scenario says. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy/config.h"
+#include "policy/dnswire.h"
+#include "shim/resolver/upstream.h"
+#include "shim/resolver/work.h"
+
+#define T0 1000000u /* the fake clock's start: any time but 0 */
+#define MAXQ 16
+
+/* One query as the upstream saw it on the wire. */
+struct seen {
+    uint8_t msg[512];
+    size_t len;
+    uint16_t id;
+};
+
+struct bench {
+    struct hastls_config cfg;
+    struct hastls_workq work;
+    struct hastls_up_engine *e;
+    uint64_t now;
+    uint16_t next_id; /* the machine's IDs come from here */
+    int same_id;      /* hand out the same ID this many times first */
+    char log[4096];
+    struct hastls_work *answers[64]; /* ANSWER and PREFETCH_DONE items taken */
+    size_t nanswers;
+    int clients[MAXQ]; /* their addresses are the client tokens */
+};
+
+static struct bench *current;
+
+static void capture_log(enum hastls_log_level level, const char *msg)
+{
+    (void)level;
+    size_t l = strlen(current->log);
+    snprintf(current->log + l, sizeof current->log - l, "%s\n", msg);
+}
+
+static uint16_t scripted_id(void *arg)
+{
+    struct bench *b = arg;
+    if (b->same_id > 0) {
+        b->same_id--;
+        return 0x4242;
+    }
+    return b->next_id++;
+}
+
+/* A bench for upstreams SPECS (NULL-terminated) under PRIVACY. */
+static struct bench *bench_new(enum hastls_privacy privacy, const char *const *specs)
+{
+    struct bench *b = calloc(1, sizeof *b);
+    assert_non_null(b);
+    char err[256];
+    hastls_config_defaults(&b->cfg);
+    b->cfg.n_upstreams = 0;
+    for (size_t i = 0; specs[i]; i++)
+        assert_int_equal(hastls_upstream_parse(specs[i],
+                                               &b->cfg.upstreams[b->cfg.n_upstreams++],
+                                               err, sizeof err),
+                         0);
+    b->cfg.privacy = privacy;
+    b->cfg.timeout_ms = 2000; /* attempts of 1000 ms, resend after 500 */
+    b->cfg.log_level = HASTLS_LOG_DEBUG;
+    hastls_workq_init(&b->work);
+    current = b;
+    b->e = hastls_up_new(&b->cfg, capture_log, &b->work);
+    assert_non_null(b->e);
+    b->next_id = 0x100;
+    hastls_up_set_id_source(b->e, scripted_id, b);
+    b->now = T0;
+    return b;
+}
+
+static void bench_free(struct bench *b)
+{
+    for (size_t i = 0; i < b->nanswers; i++)
+        hastls_work_release(b->answers[i]);
+    hastls_workq_clear(&b->work);
+    hastls_up_free(b->e);
+    free(b);
+}
+
+static const char *const ONE[] = {"127.0.0.1@853#a.example", NULL};
+static const char *const TWO[] = {"127.0.0.1@853#a.example", "127.0.0.2@853#b.example",
+                                  NULL};
+
+/* Connection indices: 2u is upstream u over TLS, 2u+1 over cleartext. */
+enum { U0_TLS = 0, U0_CLEAR = 1, U1_TLS = 2 };
+
+/* A query for NAME, TYPE with ID (DO set). */
+static size_t make_query(uint8_t *out, const char *name, uint16_t type, uint16_t id)
+{
+    uint8_t wire[256];
+    size_t n = 0, len, qend;
+    for (const char *p = name; *p;) {
+        const char *dot = strchr(p, '.');
+        size_t l = dot ? (size_t)(dot - p) : strlen(p);
+        wire[n++] = (uint8_t)l;
+        memcpy(wire + n, p, l);
+        n += l;
+        p += l + (dot ? 1 : 0);
+    }
+    wire[n++] = 0;
+    assert_int_equal(hastls_dns_build_query(wire, n, type, 1, out, 512, &len, &qend), 0);
+    hastls_dns_set_id(out, id);
+    return len;
+}
+
+/* Client K asks NAME (type A) with ID. */
+static void ask(struct bench *b, int k, const char *name, uint16_t id)
+{
+    uint8_t q[512];
+    size_t len = make_query(q, name, 1, id);
+    assert_int_equal(hastls_up_submit(b->e, b->now, &b->clients[k], q, len, 0), 0);
+}
+
+/* Takes the queued work until the first CONNECT or CLOSE and returns it
+ * ("-1" when none), keeping answers aside. */
+static struct hastls_work *next_conn_work(struct bench *b)
+{
+    struct hastls_work *w;
+    while ((w = hastls_workq_pop(&b->work)) != NULL) {
+        if (w->kind == HASTLS_WORK_CONNECT || w->kind == HASTLS_WORK_CLOSE)
+            return w;
+        assert_true(b->nanswers < 64);
+        b->answers[b->nanswers++] = w;
+    }
+    return NULL;
+}
+
+static void expect_work(struct bench *b, enum hastls_work_kind kind, int conn)
+{
+    struct hastls_work *w = next_conn_work(b);
+    if (!w)
+        fail_msg("expected work %d on connection %d, found none", kind, conn);
+    if (w->kind != kind || w->conn != conn)
+        fail_msg("expected work %d on connection %d, found %d on %d", kind, conn, w->kind,
+                 w->conn);
+}
+
+static void expect_no_conn_work(struct bench *b)
+{
+    struct hastls_work *w = next_conn_work(b);
+    if (w)
+        fail_msg("unexpected work %d on connection %d", w->kind, w->conn);
+}
+
+/* The connection I connects and (TLS) finishes its handshake: AUTH says
+ * whether it authenticated. */
+static void bring_up(struct bench *b, size_t i, int auth)
+{
+    hastls_up_connected(b->e, i, b->now);
+    if (hastls_up_conn(b->e, i)->tls) {
+        assert_int_equal(hastls_up_conn(b->e, i)->st, HASTLS_UP_HANDSHAKING);
+        struct hastls_up_secured s = {auth, 0, auth ? "" : "certificate name mismatch"};
+        hastls_up_secured(b->e, i, b->now, &s);
+    }
+}
+
+/* The upstream on connection I reads what was sent: the queries, into SEEN. */
+static size_t peer_read(struct bench *b, size_t i, struct seen *seen, size_t cap)
+{
+    const uint8_t *p;
+    size_t n = hastls_up_pending(b->e, i, &p), off = 0, k = 0, mlen;
+    const uint8_t *msg;
+    while (hastls_dns_stream_next(p, n, &off, &msg, &mlen)) {
+        assert_true(k < cap);
+        assert_true(mlen <= sizeof seen[k].msg);
+        memcpy(seen[k].msg, msg, mlen);
+        seen[k].len = mlen;
+        seen[k].id = hastls_dns_id(msg);
+        k++;
+    }
+    assert_int_equal(off, n); /* only whole messages are queued */
+    hastls_up_sent(b->e, i, n);
+    return k;
+}
+
+/* The upstream answers the query S on connection I with RCODE, handing the
+ * bytes over CHUNK at a time (0: all at once); WITH_ID overrides the ID. */
+static void peer_answer(struct bench *b, size_t i, const struct seen *s, int rcode,
+                        size_t chunk, int with_id)
+{
+    uint8_t a[2 + 512];
+    size_t qend;
+    assert_int_equal(hastls_dns_check_query(s->msg, s->len, &qend), 0);
+    memcpy(a + 2, s->msg, qend);
+    a[2 + 2] |= 0x80;                   /* QR */
+    a[2 + 3] = (uint8_t)(0x80 | rcode); /* RA */
+    a[2 + 11] = 0;                      /* no OPT in this answer */
+    if (with_id >= 0)
+        hastls_dns_set_id(a + 2, (uint16_t)with_id);
+    assert_int_equal(hastls_dns_stream_prefix(a, qend), 0);
+    size_t total = qend + 2;
+    if (!chunk)
+        chunk = total;
+    for (size_t o = 0; o < total; o += chunk)
+        hastls_up_received(b->e, i, b->now, a + o, o + chunk > total ? total - o : chunk);
+}
+
+/* Which of the N queries in SEEN asks NAME (type A). */
+static const struct seen *seen_for(const struct seen *seen, size_t n, const char *name)
+{
+    uint8_t q[512];
+    size_t qlen = make_query(q, name, 1, 0);
+    for (size_t k = 0; k < n; k++)
+        if (hastls_dns_same_question(q, qlen, seen[k].msg, seen[k].len))
+            return &seen[k];
+    fail_msg("no query for %s was sent", name);
+    return NULL;
+}
+
+/* Takes the remaining work; returns the answer for client K (NULL: none). */
+static struct hastls_work *answer_for(struct bench *b, int k)
+{
+    expect_no_conn_work(b);
+    for (size_t i = 0; i < b->nanswers; i++)
+        if (b->answers[i]->kind == HASTLS_WORK_ANSWER &&
+            b->answers[i]->client == &b->clients[k])
+            return b->answers[i];
+    return NULL;
+}
+
+/* Client K got an answer with ID, question NAME and RCODE. */
+static void expect_answer(struct bench *b, int k, uint16_t id, const char *name,
+                          int rcode)
+{
+    struct hastls_work *w = answer_for(b, k);
+    if (!w)
+        fail_msg("client %d got no answer", k);
+    uint8_t q[512];
+    size_t qlen = make_query(q, name, 1, id);
+    assert_int_equal(hastls_dns_id(w->msg), id);
+    assert_int_equal(hastls_dns_rcode(w->msg, w->len), rcode);
+    assert_int_equal(hastls_dns_same_question(q, qlen, w->msg, w->len), 1);
+    assert_int_equal(w->msg[2] & 0x80, 0x80);
+}
+
+static void advance(struct bench *b, uint64_t ms)
+{
+    b->now += ms;
+    hastls_up_tick(b->e, b->now);
+}
+
+static void expect_failure(struct bench *b, const char *text)
+{
+    char buf[1024];
+    hastls_up_failures(b->e, 0, buf, sizeof buf);
+    if (!strstr(buf, text))
+        fail_msg("no failure \"%s\" in \"%s\"", text, buf);
+}
+
+/* ---- scenarios ---- */
+
+static void test_first_query_connects_and_is_answered(void **state)
+{
+    (void)state;
+    struct bench *b = bench_new(HASTLS_PRIVACY_STRICT, ONE);
+    ask(b, 0, "www.example", 0x1111);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
+    assert_int_equal(hastls_up_conn(b->e, U0_TLS)->st, HASTLS_UP_CONNECTING);
+    bring_up(b, U0_TLS, 1);
+    assert_int_equal(hastls_up_conn(b->e, U0_TLS)->st, HASTLS_UP_READY);
+    struct seen s[4];
+    assert_int_equal(peer_read(b, U0_TLS, s, 4), 1);
+    /* Our own ID, Checking Disabled, padded to 128 octets (RFC 8467). */
+    assert_int_equal(s[0].id, 0x100);
+    assert_int_equal(s[0].msg[3] & 0x10, 0x10);
+    assert_int_equal(s[0].len % 128, 0);
+    peer_answer(b, U0_TLS, &s[0], 3, 0, -1);
+    expect_answer(b, 0, 0x1111, "www.example", 3);
+    assert_int_equal(hastls_up_nqueries(b->e), 0);
+    struct hastls_resolver_stats st;
+    hastls_up_stats(b->e, &st);
+    assert_int_equal(st.tls_handshakes, 1);
+    assert_int_equal(st.queries_tls, 1);
+    bench_free(b);
+}
+
+static void test_connect_fails_next_upstream(void **state)
+{
+    (void)state;
+    struct bench *b = bench_new(HASTLS_PRIVACY_STRICT, TWO);
+    ask(b, 0, "a.example", 7);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
+    hastls_up_failed(b->e, U0_TLS, b->now, "connection refused");
+    expect_work(b, HASTLS_WORK_CLOSE, U0_TLS);
+    expect_work(b, HASTLS_WORK_CONNECT, U1_TLS);
+    expect_failure(b, "127.0.0.1@853: connection refused");
+    assert_non_null(strstr(b->log, "upstream 127.0.0.1@853: connection refused"));
+    bring_up(b, U1_TLS, 1);
+    struct seen s[2];
+    assert_int_equal(peer_read(b, U1_TLS, s, 2), 1);
+    peer_answer(b, U1_TLS, &s[0], 0, 0, -1);
+    expect_answer(b, 0, 7, "a.example", 0);
+    bench_free(b);
+}
+
+static void test_handshake_fails_next_upstream(void **state)
+{
+    (void)state;
+    struct bench *b = bench_new(HASTLS_PRIVACY_STRICT, TWO);
+    ask(b, 0, "a.example", 7);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
+    hastls_up_connected(b->e, U0_TLS, b->now);
+    hastls_up_failed(b->e, U0_TLS, b->now, "TLS handshake failed: wrong version number");
+    expect_work(b, HASTLS_WORK_CLOSE, U0_TLS);
+    expect_work(b, HASTLS_WORK_CONNECT, U1_TLS);
+    /* The second one cannot set its authentication name: fails closed. */
+    hastls_up_failed(b->e, U1_TLS, b->now,
+                     "cannot set the authentication name b.example");
+    expect_work(b, HASTLS_WORK_CLOSE, U1_TLS);
+    expect_failure(b, "127.0.0.1@853: TLS handshake failed: wrong version number");
+    expect_failure(b, "127.0.0.2@853: cannot set the authentication name b.example");
+    /* Strict: nothing is left, the client gets SERVFAIL at once. */
+    expect_answer(b, 0, 7, "a.example", HASTLS_DNS_RCODE_SERVFAIL);
+    assert_int_equal(hastls_up_nqueries(b->e), 0);
+    bench_free(b);
+}
+
+static void test_strict_refuses_unauthenticated(void **state)
+{
+    (void)state;
+    struct bench *b = bench_new(HASTLS_PRIVACY_STRICT, ONE);
+    ask(b, 0, "a.example", 9);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
+    bring_up(b, U0_TLS, 0);
+    expect_work(b, HASTLS_WORK_CLOSE, U0_TLS);
+    expect_failure(b, "127.0.0.1@853: certificate name mismatch");
+    expect_answer(b, 0, 9, "a.example", HASTLS_DNS_RCODE_SERVFAIL);
+    struct hastls_resolver_stats st;
+    hastls_up_stats(b->e, &st);
+    assert_int_equal(st.queries_tls, 0); /* never sent on it */
+    bench_free(b);
+}
+
+static void test_encrypted_uses_unauthenticated(void **state)
+{
+    (void)state;
+    struct bench *b = bench_new(HASTLS_PRIVACY_ENCRYPTED, ONE);
+    ask(b, 0, "a.example", 9);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
+    bring_up(b, U0_TLS, 0);
+    assert_int_equal(hastls_up_conn(b->e, U0_TLS)->st, HASTLS_UP_READY);
+    assert_int_equal(hastls_up_conn(b->e, U0_TLS)->auth, 0);
+    assert_non_null(
+        strstr(b->log, "certificate name mismatch (using it unauthenticated)"));
+    struct seen s[2];
+    assert_int_equal(peer_read(b, U0_TLS, s, 2), 1);
+    peer_answer(b, U0_TLS, &s[0], 0, 0, -1);
+    expect_answer(b, 0, 9, "a.example", 0);
+    bench_free(b);
+}
+
+static void test_connect_stall_then_failover(void **state)
+{
+    (void)state;
+    struct bench *b = bench_new(HASTLS_PRIVACY_STRICT, TWO);
+    ask(b, 0, "a.example", 1);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
+    advance(b, 999);
+    expect_no_conn_work(b);
+    assert_int_equal(hastls_up_timeout(b->e, b->now), 1);
+    advance(b, 1);
+    expect_work(b, HASTLS_WORK_CLOSE, U0_TLS);
+    expect_work(b, HASTLS_WORK_CONNECT, U1_TLS);
+    expect_failure(b, "127.0.0.1@853: timed out connecting");
+    bring_up(b, U1_TLS, 1);
+    struct seen s[2];
+    assert_int_equal(peer_read(b, U1_TLS, s, 2), 1);
+    peer_answer(b, U1_TLS, &s[0], 0, 0, -1);
+    expect_answer(b, 0, 1, "a.example", 0);
+    bench_free(b);
+}
+
+static void test_handshake_stall_then_deadline(void **state)
+{
+    (void)state;
+    struct bench *b = bench_new(HASTLS_PRIVACY_STRICT, ONE);
+    ask(b, 0, "a.example", 1);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
+    advance(b, 400);
+    hastls_up_connected(b->e, U0_TLS, b->now); /* ... and no handshake */
+    advance(b, 599);
+    expect_no_conn_work(b);
+    assert_null(answer_for(b, 0));
+    advance(b, 1); /* the deadline counts from the connect */
+    expect_work(b, HASTLS_WORK_CLOSE, U0_TLS);
+    expect_failure(b, "TLS handshake timed out");
+    expect_answer(b, 0, 1, "a.example", HASTLS_DNS_RCODE_SERVFAIL);
+    bench_free(b);
+}
+
+static void test_silent_server_resend_then_failover(void **state)
+{
+    (void)state;
+    struct bench *b = bench_new(HASTLS_PRIVACY_STRICT, TWO);
+    ask(b, 0, "a.example", 5);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
+    bring_up(b, U0_TLS, 1);
+    struct seen s[4];
+    assert_int_equal(peer_read(b, U0_TLS, s, 4), 1);
+    /* Half the attempt time: asked again on the same connection, new ID. */
+    advance(b, 500);
+    assert_int_equal(peer_read(b, U0_TLS, s + 1, 3), 1);
+    assert_true(s[1].id != s[0].id);
+    assert_non_null(strstr(b->log, "no answer within 500 ms, asking again"));
+    /* Still nothing: the attempt is over, the next upstream is asked. */
+    advance(b, 500);
+    expect_work(b, HASTLS_WORK_CONNECT, U1_TLS);
+    expect_failure(b, "127.0.0.1@853: no answer within 1000 ms");
+    bring_up(b, U1_TLS, 1);
+    assert_int_equal(peer_read(b, U1_TLS, s + 2, 2), 1);
+    /* A late answer on the first connection is dropped now. */
+    peer_answer(b, U0_TLS, &s[1], 0, 0, -1);
+    assert_null(answer_for(b, 0));
+    peer_answer(b, U1_TLS, &s[2], 0, 0, -1);
+    expect_answer(b, 0, 5, "a.example", 0);
+    bench_free(b);
+}
+
+static void test_answer_to_first_id_after_resend(void **state)
+{
+    (void)state;
+    struct bench *b = bench_new(HASTLS_PRIVACY_STRICT, ONE);
+    ask(b, 0, "a.example", 5);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
+    bring_up(b, U0_TLS, 1);
+    struct seen s[4];
+    assert_int_equal(peer_read(b, U0_TLS, s, 4), 1);
+    advance(b, 500);
+    assert_int_equal(peer_read(b, U0_TLS, s + 1, 3), 1);
+    peer_answer(b, U0_TLS, &s[0], 0, 0, -1); /* the slow first answer */
+    expect_answer(b, 0, 5, "a.example", 0);
+    assert_int_equal(hastls_up_nqueries(b->e), 0);
+    bench_free(b);
+}
+
+static void test_reset_mid_stream_reconnects_once(void **state)
+{
+    (void)state;
+    struct bench *b = bench_new(HASTLS_PRIVACY_STRICT, TWO);
+    const char *names[3] = {"x.example", "y.example", "z.example"};
+    for (int k = 0; k < 3; k++)
+        ask(b, k, names[k], (uint16_t)(0x10 + k));
+    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
+    bring_up(b, U0_TLS, 1);
+    struct seen s[8];
+    assert_int_equal(peer_read(b, U0_TLS, s, 8), 3);
+    /* One answer and half of another, then the server resets the connection. */
+    peer_answer(b, U0_TLS, seen_for(s, 3, "x.example"), 0, 0, -1);
+    uint8_t half[] = {0, 40, 0x01, 0x02, 0x81};
+    hastls_up_received(b->e, U0_TLS, b->now, half, sizeof half);
+    hastls_up_closed(b->e, U0_TLS, b->now);
+    expect_work(b, HASTLS_WORK_CLOSE, U0_TLS);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS); /* the same upstream once more */
+    assert_non_null(answer_for(b, 0));
+    assert_int_equal(hastls_up_failures(b->e, 0, NULL, 0), 0); /* not a failure */
+    bring_up(b, U0_TLS, 1);
+    assert_int_equal(peer_read(b, U0_TLS, s, 8), 2);
+    /* Reset again: now they move on to the next upstream. */
+    hastls_up_closed(b->e, U0_TLS, b->now);
+    expect_work(b, HASTLS_WORK_CLOSE, U0_TLS);
+    expect_work(b, HASTLS_WORK_CONNECT, U1_TLS);
+    bring_up(b, U1_TLS, 1);
+    assert_int_equal(peer_read(b, U1_TLS, s, 8), 2);
+    peer_answer(b, U1_TLS, seen_for(s, 2, "z.example"), 0, 0, -1);
+    peer_answer(b, U1_TLS, seen_for(s, 2, "y.example"), 0, 0, -1);
+    expect_answer(b, 1, 0x11, "y.example", 0);
+    expect_answer(b, 2, 0x12, "z.example", 0);
+    bench_free(b);
+}
+
+static void test_out_of_order_answers_in_pieces(void **state)
+{
+    (void)state;
+    struct bench *b = bench_new(HASTLS_PRIVACY_STRICT, ONE);
+    const char *names[4] = {"a.example", "b.example", "c.example", "d.example"};
+    /* Two clients use the same ID: our own IDs keep them apart. */
+    const uint16_t ids[4] = {0x77, 0x77, 0x9, 0xffff};
+    for (int k = 0; k < 4; k++)
+        ask(b, k, names[k], ids[k]);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
+    bring_up(b, U0_TLS, 1);
+    struct seen s[8];
+    assert_int_equal(peer_read(b, U0_TLS, s, 8), 4);
+    for (int k = 0; k < 4; k++)
+        for (int j = 0; j < k; j++)
+            assert_true(s[k].id != s[j].id);
+    /* An answer with an ID nobody used, and one with a used ID but another
+     * question: both dropped, nothing delivered. */
+    peer_answer(b, U0_TLS, &s[0], 0, 0, 0x7777);
+    struct seen wrong = s[1];
+    wrong.id = s[2].id;
+    hastls_dns_set_id(wrong.msg, s[2].id);
+    peer_answer(b, U0_TLS, &wrong, 0, 0, -1);
+    assert_int_equal(b->nanswers, 0);
+    assert_non_null(strstr(b->log, "answer with unknown ID 30583 dropped"));
+    assert_non_null(strstr(b->log, "answer to another question dropped"));
+    /* Answers in an order that is neither the clients' nor the wire's, one
+     * byte at a time. */
+    const int order[4] = {1, 3, 0, 2};
+    for (int i = 0; i < 4; i++)
+        peer_answer(b, U0_TLS, seen_for(s, 4, names[order[i]]), order[i], 1, -1);
+    for (int k = 0; k < 4; k++)
+        expect_answer(b, k, ids[k], names[k], k);
+    assert_int_equal(hastls_up_nqueries(b->e), 0);
+    bench_free(b);
+}
+
+static void test_backoff_then_recovery(void **state)
+{
+    (void)state;
+    struct bench *b = bench_new(HASTLS_PRIVACY_STRICT, TWO);
+    struct seen s[4];
+    ask(b, 0, "a.example", 1);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
+    hastls_up_failed(b->e, U0_TLS, b->now, "connection refused");
+    expect_work(b, HASTLS_WORK_CLOSE, U0_TLS);
+    expect_work(b, HASTLS_WORK_CONNECT, U1_TLS);
+    bring_up(b, U1_TLS, 1);
+    assert_int_equal(peer_read(b, U1_TLS, s, 4), 1);
+    peer_answer(b, U1_TLS, &s[0], 0, 0, -1);
+    expect_answer(b, 0, 1, "a.example", 0);
+    assert_int_equal(hastls_up_conn(b->e, U0_TLS)->backoff_until, T0 + 500);
+
+    /* Backing off (and held down): the first upstream is skipped. */
+    advance(b, 600);
+    ask(b, 1, "b.example", 2);
+    expect_no_conn_work(b);
+    assert_int_equal(peer_read(b, U1_TLS, s, 4), 1);
+    peer_answer(b, U1_TLS, &s[0], 0, 0, -1);
+    /* After the hold-down and the back-off it is tried again, fails again:
+     * the back-off doubles. */
+    advance(b, 500); /* T0 + 1100 */
+    ask(b, 2, "c.example", 3);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
+    hastls_up_failed(b->e, U0_TLS, b->now, "connection refused");
+    expect_work(b, HASTLS_WORK_CLOSE, U0_TLS);
+    assert_int_equal(hastls_up_conn(b->e, U0_TLS)->fails, 2);
+    assert_int_equal(hastls_up_conn(b->e, U0_TLS)->backoff_until, T0 + 1100 + 1000);
+    assert_int_equal(peer_read(b, U1_TLS, s, 4), 1); /* C went to the second */
+    peer_answer(b, U1_TLS, &s[0], 0, 0, -1);
+    advance(b, 1100); /* T0 + 2200 */
+    ask(b, 3, "d.example", 4);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
+    hastls_up_failed(b->e, U0_TLS, b->now, "connection refused");
+    expect_work(b, HASTLS_WORK_CLOSE, U0_TLS);
+    assert_int_equal(hastls_up_conn(b->e, U0_TLS)->backoff_until, T0 + 2200 + 2000);
+    assert_int_equal(peer_read(b, U1_TLS, s, 4), 1);
+    peer_answer(b, U1_TLS, &s[0], 0, 0, -1);
+    /* Past the hold-down but inside the back-off, with an alternative: skipped. */
+    advance(b, 1500);
+    ask(b, 4, "e.example", 5);
+    expect_no_conn_work(b);
+    assert_int_equal(peer_read(b, U1_TLS, s, 4), 1);
+    peer_answer(b, U1_TLS, &s[0], 0, 0, -1);
+    for (int k = 1; k <= 4; k++)
+        assert_non_null(answer_for(b, k));
+    /* Then it recovers: a good handshake clears its record. */
+    advance(b, 600);
+    ask(b, 5, "f.example", 6);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
+    bring_up(b, U0_TLS, 1);
+    assert_int_equal(hastls_up_conn(b->e, U0_TLS)->fails, 0);
+    assert_int_equal(hastls_up_conn(b->e, U0_TLS)->backoff_until, 0);
+    assert_int_equal(peer_read(b, U0_TLS, s, 4), 1);
+    peer_answer(b, U0_TLS, &s[0], 0, 0, -1);
+    expect_answer(b, 5, 6, "f.example", 0);
+    bench_free(b);
+}
+
+static void test_hold_down_alone_answers_servfail(void **state)
+{
+    (void)state;
+    struct bench *b = bench_new(HASTLS_PRIVACY_STRICT, ONE);
+    ask(b, 0, "a.example", 1);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
+    hastls_up_failed(b->e, U0_TLS, b->now, "connection refused");
+    expect_work(b, HASTLS_WORK_CLOSE, U0_TLS);
+    expect_answer(b, 0, 1, "a.example", HASTLS_DNS_RCODE_SERVFAIL);
+    /* libunbound asks again at once: no new handshake within the hold-down. */
+    advance(b, 999);
+    ask(b, 1, "a.example", 2);
+    expect_no_conn_work(b);
+    expect_answer(b, 1, 2, "a.example", HASTLS_DNS_RCODE_SERVFAIL);
+    /* Alone, it is tried again once the hold-down is over, back-off or not. */
+    advance(b, 1);
+    ask(b, 2, "a.example", 3);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
+    bench_free(b);
+}
+
+static void test_opportunistic_falls_back_to_cleartext(void **state)
+{
+    (void)state;
+    struct bench *b = bench_new(HASTLS_PRIVACY_OPPORTUNISTIC, ONE);
+    ask(b, 0, "a.example", 1);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
+    hastls_up_failed(b->e, U0_TLS, b->now, "connection refused");
+    expect_work(b, HASTLS_WORK_CLOSE, U0_TLS);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_CLEAR);
+    assert_string_equal(hastls_up_conn(b->e, U0_CLEAR)->label, "127.0.0.1@53");
+    bring_up(b, U0_CLEAR, 0);
+    struct seen s[2];
+    assert_int_equal(peer_read(b, U0_CLEAR, s, 2), 1);
+    uint8_t q[512];
+    assert_int_equal(s[0].len, make_query(q, "a.example", 1, 1)); /* not padded */
+    peer_answer(b, U0_CLEAR, &s[0], 0, 0, -1);
+    expect_answer(b, 0, 1, "a.example", 0);
+    struct hastls_resolver_stats st;
+    hastls_up_stats(b->e, &st);
+    assert_int_equal(st.queries_cleartext, 1);
+    bench_free(b);
+}
+
+static void test_client_gone_drops_its_queries(void **state)
+{
+    (void)state;
+    struct bench *b = bench_new(HASTLS_PRIVACY_STRICT, ONE);
+    ask(b, 0, "a.example", 1);
+    ask(b, 1, "b.example", 2);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
+    hastls_up_client_gone(b->e, &b->clients[0]); /* A was not sent yet */
+    assert_int_equal(hastls_up_nqueries(b->e), 1);
+    bring_up(b, U0_TLS, 1);
+    struct seen s[2];
+    assert_int_equal(peer_read(b, U0_TLS, s, 2), 1);
+    hastls_up_client_gone(b->e, &b->clients[1]); /* B was: its answer is dropped */
+    peer_answer(b, U0_TLS, &s[0], 0, 0, -1);
+    assert_int_equal(b->nanswers, 0);
+    assert_null(answer_for(b, 1));
+    assert_int_equal(hastls_up_nqueries(b->e), 0);
+    bench_free(b);
+}
+
+static void test_idle_connection_closed(void **state)
+{
+    (void)state;
+    struct bench *b = bench_new(HASTLS_PRIVACY_STRICT, ONE);
+    ask(b, 0, "a.example", 1);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
+    bring_up(b, U0_TLS, 1);
+    struct seen s[2];
+    assert_int_equal(peer_read(b, U0_TLS, s, 2), 1);
+    peer_answer(b, U0_TLS, &s[0], 0, 0, -1);
+    advance(b, HASTLS_UP_IDLE_CLOSE_MS - 1);
+    expect_no_conn_work(b);
+    advance(b, 1);
+    expect_work(b, HASTLS_WORK_CLOSE, U0_TLS);
+    assert_int_equal(hastls_up_conn(b->e, U0_TLS)->st, HASTLS_UP_DOWN);
+    bench_free(b);
+}
+
+static void test_ids_never_clash_on_a_connection(void **state)
+{
+    (void)state;
+    struct bench *b = bench_new(HASTLS_PRIVACY_STRICT, ONE);
+    b->same_id = 5; /* the random source repeats itself */
+    ask(b, 0, "a.example", 1);
+    ask(b, 1, "b.example", 1);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
+    bring_up(b, U0_TLS, 1);
+    struct seen s[2];
+    assert_int_equal(peer_read(b, U0_TLS, s, 2), 2);
+    assert_true(s[0].id != s[1].id);
+    assert_true(s[0].id == 0x4242 || s[1].id == 0x4242);
+    peer_answer(b, U0_TLS, &s[1], 0, 0, -1);
+    peer_answer(b, U0_TLS, &s[0], 0, 0, -1);
+    assert_non_null(answer_for(b, 0));
+    assert_non_null(answer_for(b, 1));
+    bench_free(b);
+}
+
+static void test_prefetch_followers(void **state)
+{
+    (void)state;
+    struct bench *b = bench_new(HASTLS_PRIVACY_STRICT, ONE);
+    uint8_t q[512];
+    size_t len = make_query(q, "example", HASTLS_DNS_TYPE_DNSKEY, 0);
+    uint64_t serial = hastls_up_submit_prefetch(b->e, b->now, q, len);
+    assert_true(serial != 0);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
+    /* libunbound asks the same question (other case, own ID): it waits. */
+    len = make_query(q, "EXAMPLE", HASTLS_DNS_TYPE_DNSKEY, 0x3333);
+    assert_int_equal(hastls_up_submit(b->e, b->now, &b->clients[0], q, len, serial), 0);
+    bring_up(b, U0_TLS, 1);
+    struct seen s[4];
+    assert_int_equal(peer_read(b, U0_TLS, s, 4), 1); /* one query upstream */
+    peer_answer(b, U0_TLS, &s[0], 0, 0, -1);
+    expect_no_conn_work(b);
+    int done = 0;
+    for (size_t i = 0; i < b->nanswers; i++)
+        if (b->answers[i]->kind == HASTLS_WORK_PREFETCH_DONE) {
+            done = 1;
+            assert_int_equal(b->answers[i]->serial, serial);
+            assert_non_null(b->answers[i]->msg);
+        }
+    assert_true(done);
+    struct hastls_work *w = answer_for(b, 0);
+    assert_non_null(w);
+    assert_int_equal(hastls_dns_id(w->msg), 0x3333);
+    assert_memory_equal(w->msg + 12, q + 12, 9); /* the question as asked */
+
+    /* A prefetch answered SERVFAIL: its follower goes upstream itself. */
+    len = make_query(q, "com", HASTLS_DNS_TYPE_DS, 0);
+    serial = hastls_up_submit_prefetch(b->e, b->now, q, len);
+    len = make_query(q, "com", HASTLS_DNS_TYPE_DS, 0x4444);
+    assert_int_equal(hastls_up_submit(b->e, b->now, &b->clients[1], q, len, serial), 0);
+    assert_int_equal(peer_read(b, U0_TLS, s, 4), 1);
+    peer_answer(b, U0_TLS, &s[0], HASTLS_DNS_RCODE_SERVFAIL, 0, -1);
+    assert_null(answer_for(b, 1));
+    assert_int_equal(peer_read(b, U0_TLS, s, 4), 1);
+    peer_answer(b, U0_TLS, &s[0], 0, 0, -1);
+    assert_non_null(answer_for(b, 1));
+    /* Following a prefetch no longer in flight: sent at once. */
+    len = make_query(q, "org", HASTLS_DNS_TYPE_DS, 0x5555);
+    assert_int_equal(hastls_up_submit(b->e, b->now, &b->clients[2], q, len, serial), 0);
+    assert_int_equal(peer_read(b, U0_TLS, s, 4), 1);
+    bench_free(b);
+}
+
+static void test_malformed_queries_refused(void **state)
+{
+    (void)state;
+    struct bench *b = bench_new(HASTLS_PRIVACY_STRICT, ONE);
+    uint8_t q[512];
+    size_t len = make_query(q, "a.example", 1, 1);
+    for (size_t l = 0; l < 12 + 11 + 4; l++)
+        assert_int_equal(hastls_up_submit(b->e, b->now, &b->clients[0], q, l, 0), -1);
+    q[2] |= 0x80; /* an answer */
+    assert_int_equal(hastls_up_submit(b->e, b->now, &b->clients[0], q, len, 0), -1);
+    assert_int_equal(hastls_up_nqueries(b->e), 0);
+    expect_no_conn_work(b);
+    /* Events for connections that do not exist, or are not in that state. */
+    hastls_up_connected(b->e, 99, b->now);
+    hastls_up_received(b->e, U0_TLS, b->now, q, len);
+    hastls_up_failed(b->e, U0_TLS, b->now, "nothing");
+    assert_int_equal(hastls_up_failures(b->e, 0, NULL, 0), 0);
+    bench_free(b);
+}
+
+static void test_garbage_from_upstream(void **state)
+{
+    (void)state;
+    struct bench *b = bench_new(HASTLS_PRIVACY_STRICT, ONE);
+    ask(b, 0, "a.example", 1);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
+    bring_up(b, U0_TLS, 1);
+    struct seen s[2];
+    assert_int_equal(peer_read(b, U0_TLS, s, 2), 1);
+    /* Frames too short for a header, a query instead of an answer, an empty
+     * frame: all dropped; the real answer after them still counts. */
+    const uint8_t junk[] = {0, 3, 1, 2, 3, 0, 0};
+    hastls_up_received(b->e, U0_TLS, b->now, junk, sizeof junk);
+    uint8_t fr[2 + 512];
+    memcpy(fr + 2, s[0].msg, s[0].len);
+    assert_int_equal(hastls_dns_stream_prefix(fr, s[0].len), 0);
+    hastls_up_received(b->e, U0_TLS, b->now, fr, s[0].len + 2);
+    assert_int_equal(b->nanswers, 0);
+    peer_answer(b, U0_TLS, &s[0], 0, 7, -1);
+    expect_answer(b, 0, 1, "a.example", 0);
+    bench_free(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_first_query_connects_and_is_answered),
+        cmocka_unit_test(test_connect_fails_next_upstream),
+        cmocka_unit_test(test_handshake_fails_next_upstream),
+        cmocka_unit_test(test_strict_refuses_unauthenticated),
+        cmocka_unit_test(test_encrypted_uses_unauthenticated),
+        cmocka_unit_test(test_connect_stall_then_failover),
+        cmocka_unit_test(test_handshake_stall_then_deadline),
+        cmocka_unit_test(test_silent_server_resend_then_failover),
+        cmocka_unit_test(test_answer_to_first_id_after_resend),
+        cmocka_unit_test(test_reset_mid_stream_reconnects_once),
+        cmocka_unit_test(test_out_of_order_answers_in_pieces),
+        cmocka_unit_test(test_backoff_then_recovery),
+        cmocka_unit_test(test_hold_down_alone_answers_servfail),
+        cmocka_unit_test(test_opportunistic_falls_back_to_cleartext),
+        cmocka_unit_test(test_client_gone_drops_its_queries),
+        cmocka_unit_test(test_idle_connection_closed),
+        cmocka_unit_test(test_ids_never_clash_on_a_connection),
+        cmocka_unit_test(test_prefetch_followers),
+        cmocka_unit_test(test_malformed_queries_refused),
+        cmocka_unit_test(test_garbage_from_upstream),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
