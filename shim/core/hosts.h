@@ -33,7 +33,7 @@ size_t hastls_hosts_count(const struct hastls_hosts *h);
  * names, its first name included when it differs), the addresses of every
  * line that counts, in file order, repeats kept.  Which lines count depends
  * on the family asked (see hastls_hosts_find_entry). */
-#define HASTLS_HOSTS_ADDRS 64          /* addresses kept per answer */
+#define HASTLS_HOSTS_ADDRS 64         /* addresses kept per answer */
 #define HASTLS_HOSTS_ALIAS_BYTES 1024 /* alias names kept per answer */
 struct hastls_hosts_entry {
     char name[HASTLS_NAME_MAX];
@@ -77,7 +77,8 @@ int hastls_hosts_find_addr(const struct hastls_hosts *h, int family, const void 
 int hastls_hosts_lookup_name(const char *name, int family, struct hastls_ip *out,
                              size_t cap, size_t *n, char *canon);
 int hastls_hosts_lookup_addr(int family, const void *addr, char *name);
-int hastls_hosts_lookup_entry(const char *name, int family, struct hastls_hosts_entry *out);
+int hastls_hosts_lookup_entry(const char *name, int family,
+                              struct hastls_hosts_entry *out);
 int hastls_hosts_lookup_addr_entry(int family, const void *addr,
                                    struct hastls_hosts_entry *out);
 
