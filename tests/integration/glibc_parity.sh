@@ -30,7 +30,8 @@ cc -O1 -Wall -o "$P" "$TOOLS/parity.c" 2>"$out" || {
 # " =>").
 KNOWN=$(printf '%s\t%s\n' \
     '^gai unreach\.insecure\.lab\.example ' 'address order within a family: RFC 6724 not applied (libhastls(7))' \
-    ' (SECURE\.LAB\.EXAMPLE|sec\\ure\.lab\.example) ' 'canonical name in the front cache: case, escapes (another change)' \
+    ' (SECURE\.LAB\.EXAMPLE|Secure\.Lab\.Example|sec\\ure\.lab\.example) ' 'canonical name in the front cache: case, escapes (another change)' \
+    '^ghbn[_r2]* [a-z.]+\.lab\.example\. ' 'trailing-dot aliases in the front cache (another change)' \
     ' www\.bogus\.lab\.example ' 'failure reasons: a bogus answer is NO_RECOVERY, glibc TRY_AGAIN (another change)' \
     ' (trailing\.example|hostsfile\.lab\.example\.) ' 'hosts file: a trailing dot is ignored (libhastls(7))' \
     ' notinfile6\.example ' 'hosts file: a name it knows never reaches DNS (libhastls(7))')
@@ -128,6 +129,9 @@ ghbn2_r v6.lab.example inet6 1024
 ghbn2_r secure.lab.example inet6 1024
 ghbn2_r dual.lab.example inet6 1024
 ghbn_r alias.lab.example 1024
+ghbn_r alias.lab.example. 1024
+ghbn_r secure.lab.example. 1024
+ghbn_r Secure.Lab.Example 1024
 ghbn_r www.bogus.lab.example 1024
 ghbn_r www.insecure.lab.example 1024
 ghbn_r hostsfile.lab.example 1024
