@@ -120,7 +120,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBSHIMCORE) $(LIBRESOLVER) $(LIBPOLICY)
 # policy and resolver sources (sanitizers on).
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 # A target that exercises shim core code names its sources in FUZZ_EXTRA_<name>.
-FUZZ_EXTRA_fuzz_hosts := shim/core/hosts.c
+FUZZ_EXTRA_fuzz_hosts := shim/core/hosts.c shim/core/hostname.c
 FUZZ_EXTRA_fuzz_resolvconf := shim/core/search.c
 $(BUILD)/fuzz/fuzz_hosts: $(FUZZ_EXTRA_fuzz_hosts)
 $(BUILD)/fuzz/fuzz_resolvconf: $(FUZZ_EXTRA_fuzz_resolvconf)

@@ -349,7 +349,7 @@ int hastls_cmd_lookup(int argc, char **argv)
     int rc = conf ? hastls_config_load(conf, NULL, &cfg, err, sizeof err)
                   : hastls_config_load_default(NULL, &cfg, err, sizeof err);
     if (rc < 0) {
-        fprintf(stderr, "hastls: %s\n", err);
+        hastls_cli_print_errors(err);
         return 1;
     }
     if (privacy) {
@@ -420,7 +420,7 @@ int hastls_cmd_lookup(int argc, char **argv)
 
     job.r = hastls_resolver_new(&cfg, hastls_cli_log, err, sizeof err);
     if (!job.r) {
-        fprintf(stderr, "hastls: %s\n", err);
+        hastls_cli_print_errors(err);
         return 1;
     }
     pthread_mutex_init(&job.mu, NULL);

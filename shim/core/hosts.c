@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,7 +28,7 @@ struct hosts_index {
 };
 
 struct hastls_hosts {
-    char *text; /* the names, lowercased, each NUL-terminated */
+    char *text; /* the names as written, each NUL-terminated */
     size_t text_len, text_cap;
     struct hosts_line *line;
     size_t nline, line_cap;
@@ -45,6 +46,18 @@ static uint32_t name_hash(const char *s, size_t len)
         h = (h ^ ch) * 16777619u;
     }
     return h | 1u;
+}
+
+/* The length of NAME (LEN bytes) as a lookup key: without one trailing dot. */
+static size_t key_len(const char *name, size_t len)
+{
+    return len > 1 && name[len - 1] == '.' ? len - 1 : len;
+}
+
+/* Whether A and B (key lengths ALEN, BLEN) are the same name, ignoring case. */
+static int same_key(const char *a, size_t alen, const char *b, size_t blen)
+{
+    return alen == blen && strncasecmp(a, b, alen) == 0;
 }
 
 static int is_space(char ch)
@@ -107,16 +120,11 @@ static int parse_line(struct hastls_hosts *h, const char *s, size_t len)
         while (i < len && !is_space(s[i]))
             i++;
         size_t nlen = i - n0;
-        if (nlen > 1 && s[n0 + nlen - 1] == '.')
-            nlen--; /* "host." and "host" are the same name */
         if (nlen >= HASTLS_NAME_MAX || memchr(s + n0, '\0', nlen))
             continue;
         if (grow((void **)&h->text, &h->text_cap, h->text_len + nlen + 1, 1) < 0)
             return -1;
-        for (size_t k = 0; k < nlen; k++) {
-            char ch = s[n0 + k];
-            h->text[h->text_len + k] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
-        }
+        memcpy(h->text + h->text_len, s + n0, nlen);
         h->text[h->text_len + nlen] = '\0';
         h->text_len += nlen + 1;
         ln.nnames++;
@@ -148,7 +156,7 @@ static int build_index(struct hastls_hosts *h)
         for (size_t k = 0; k < h->line[l].nnames; k++) {
             const char *nm = h->text + off;
             size_t len = strlen(nm);
-            uint32_t hv = name_hash(nm, len);
+            uint32_t hv = name_hash(nm, key_len(nm, len));
             size_t slot = hv & (cap - 1);
             while (h->index[slot].hash)
                 slot = (slot + 1) & (cap - 1);
@@ -195,57 +203,154 @@ size_t hastls_hosts_count(const struct hastls_hosts *h)
     return h->nline;
 }
 
-int hastls_hosts_find_name(const struct hastls_hosts *h, const char *name, int family,
-                           struct hastls_ip *out, size_t cap, size_t *n, char *canon)
+/* The address line LN gives when FAMILY is asked, as glibc's parser reads
+ * it (see hosts.h).  Returns 1 with OUT set, or 0 when the line does not
+ * count for FAMILY. */
+static int line_addr(const struct hosts_line *ln, int family, struct hastls_ip *out)
 {
-    size_t len = strlen(name);
-    if (len > 1 && name[len - 1] == '.')
-        len--;
-    *n = 0;
-    if (len == 0 || len >= HASTLS_NAME_MAX || h->index_cap == 0)
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    static const uint8_t loopback6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    if (family == AF_UNSPEC || family == ln->ip.family) {
+        *out = ln->ip;
+        return 1;
+    }
+    if (family != AF_INET) /* AF_INET6 never reads an IPv4 line */
         return 0;
-    char key[HASTLS_NAME_MAX];
-    for (size_t i = 0; i < len; i++)
-        key[i] = (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] + 32) : name[i];
-    key[len] = '\0';
-    uint32_t hv = name_hash(key, len);
-    /* Collect the matching lines from the index, then emit them in file
-     * order (the index is in hash order). */
-    uint32_t lines[64];
+    memset(out, 0, sizeof *out);
+    out->family = AF_INET;
+    if (!memcmp(ln->ip.addr, mapped, sizeof mapped))
+        memcpy(out->addr, ln->ip.addr + 12, 4);
+    else if (!memcmp(ln->ip.addr, loopback6, sizeof loopback6))
+        memcpy(out->addr, "\x7f\0\0\x01", 4);
+    else
+        return 0;
+    return 1;
+}
+
+static void add_alias(struct hastls_hosts_entry *e, const char *name)
+{
+    size_t len = strlen(name) + 1;
+    if (len > sizeof e->aliases - e->aliases_len)
+        return; /* full: the rest are left out */
+    memcpy(e->aliases + e->aliases_len, name, len);
+    e->aliases_len += len;
+    e->naliases++;
+}
+
+/* Copies line LN's names into E, as glibc merges the lines of one name: for
+ * the FIRST line, its first name as E->name and the others as aliases; for a
+ * later one, its other names as aliases, then its first name when that
+ * differs (case-sensitively) from E->name. */
+static void add_names(const struct hastls_hosts *h, const struct hosts_line *ln,
+                      int first, struct hastls_hosts_entry *e)
+{
+    const char *head = h->text + ln->names;
+    const char *nm = head + strlen(head) + 1;
+    if (first)
+        memcpy(e->name, head, strlen(head) + 1);
+    for (size_t k = 1; k < ln->nnames; k++) {
+        add_alias(e, nm);
+        nm += strlen(nm) + 1;
+    }
+    if (!first && strcmp(head, e->name))
+        add_alias(e, head);
+}
+
+/* The lines naming NAME, in file order, into LINES (at most CAP).  Returns
+ * the count. */
+static size_t matching_lines(const struct hastls_hosts *h, const char *name,
+                             uint32_t *lines, size_t cap)
+{
+    size_t len = key_len(name, strlen(name));
+    if (len == 0 || len >= HASTLS_NAME_MAX || h->index_cap == 0 || name[0] == '.')
+        return 0;
+    uint32_t hv = name_hash(name, len);
     size_t nl = 0;
     for (size_t slot = hv & (h->index_cap - 1); h->index[slot].hash;
          slot = (slot + 1) & (h->index_cap - 1)) {
         const struct hosts_index *e = &h->index[slot];
-        if (e->hash != hv || strcmp(h->text + e->name, key))
+        const char *nm = h->text + e->name;
+        if (e->hash != hv || !same_key(nm, key_len(nm, strlen(nm)), name, len))
             continue;
         size_t k = 0;
         while (k < nl && lines[k] != e->line)
             k++;
-        if (k == nl && nl < sizeof lines / sizeof lines[0])
+        if (k == nl && nl < cap)
             lines[nl++] = e->line;
     }
-    if (nl == 0)
-        return 0;
     for (size_t i = 1; i < nl; i++) /* insertion sort: nl is tiny */
         for (size_t j = i; j > 0 && lines[j - 1] > lines[j]; j--) {
             uint32_t t = lines[j];
             lines[j] = lines[j - 1];
             lines[j - 1] = t;
         }
-    if (canon) {
-        const char *c = h->text + h->line[lines[0]].names;
-        memcpy(canon, c, strlen(c) + 1);
-    }
-    for (size_t i = 0; i < nl && *n < cap; i++) {
+    return nl;
+}
+
+int hastls_hosts_find_entry(const struct hastls_hosts *h, const char *name, int family,
+                            struct hastls_hosts_entry *out)
+{
+    uint32_t lines[HASTLS_HOSTS_ADDRS];
+    out->n = out->naliases = out->aliases_len = 0;
+    out->name[0] = '\0';
+    size_t nl = matching_lines(h, name, lines, HASTLS_HOSTS_ADDRS);
+    if (nl == 0)
+        return 0;
+    for (size_t i = 0; i < nl; i++) {
         const struct hosts_line *ln = &h->line[lines[i]];
-        if (family != AF_UNSPEC && ln->ip.family != family)
+        struct hastls_ip ip;
+        if (!line_addr(ln, family, &ip))
             continue;
-        size_t d;
-        for (d = 0; d < *n; d++) /* a repeated line adds nothing */
-            if (out[d].family == ln->ip.family && !memcmp(out[d].addr, ln->ip.addr, 16))
-                break;
-        if (d == *n)
-            out[(*n)++] = ln->ip;
+        add_names(h, ln, out->n == 0, out);
+        out->addr[out->n++] = ip;
+    }
+    if (out->n == 0) { /* known, but not for FAMILY: its first name all the same */
+        const char *c = h->text + h->line[lines[0]].names;
+        memcpy(out->name, c, strlen(c) + 1);
+    }
+    return 1;
+}
+
+int hastls_hosts_find_addr_entry(const struct hastls_hosts *h, int family,
+                                 const void *addr, struct hastls_hosts_entry *out)
+{
+    size_t alen = family == AF_INET ? 4 : 16;
+    out->n = out->naliases = out->aliases_len = 0;
+    out->name[0] = '\0';
+    if (family != AF_INET && family != AF_INET6)
+        return 0;
+    for (size_t l = 0; l < h->nline; l++) {
+        struct hastls_ip ip;
+        if (line_addr(&h->line[l], family, &ip) && !memcmp(ip.addr, addr, alen)) {
+            add_names(h, &h->line[l], 1, out);
+            out->addr[out->n++] = ip;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int hastls_hosts_find_name(const struct hastls_hosts *h, const char *name, int family,
+                           struct hastls_ip *out, size_t cap, size_t *n, char *canon)
+{
+    uint32_t lines[HASTLS_HOSTS_ADDRS];
+    *n = 0;
+    size_t nl = matching_lines(h, name, lines, HASTLS_HOSTS_ADDRS);
+    if (nl == 0)
+        return 0;
+    const char *first = NULL;
+    for (size_t i = 0; i < nl; i++) {
+        struct hastls_ip ip;
+        if (!line_addr(&h->line[lines[i]], family, &ip))
+            continue;
+        if (!first)
+            first = h->text + h->line[lines[i]].names;
+        if (*n < cap)
+            out[(*n)++] = ip;
+    }
+    if (canon) {
+        const char *c = first ? first : h->text + h->line[lines[0]].names;
+        memcpy(canon, c, strlen(c) + 1);
     }
     return 1;
 }
@@ -254,10 +359,12 @@ int hastls_hosts_find_addr(const struct hastls_hosts *h, int family, const void 
                            char *name)
 {
     size_t alen = family == AF_INET ? 4 : 16;
+    if (family != AF_INET && family != AF_INET6)
+        return 0;
     for (size_t l = 0; l < h->nline; l++) {
-        const struct hosts_line *ln = &h->line[l];
-        if (ln->ip.family == family && !memcmp(ln->ip.addr, addr, alen)) {
-            const char *c = h->text + ln->names;
+        struct hastls_ip ip;
+        if (line_addr(&h->line[l], family, &ip) && !memcmp(ip.addr, addr, alen)) {
+            const char *c = h->text + h->line[l].names;
             memcpy(name, c, strlen(c) + 1);
             return 1;
         }
@@ -371,6 +478,50 @@ int hastls_hosts_lookup_addr(int family, const void *addr, char *name)
     return r;
 }
 
+int hastls_hosts_lookup_entry(const char *name, int family,
+                              struct hastls_hosts_entry *out)
+{
+    refresh();
+    int r = 0;
+    out->n = out->naliases = out->aliases_len = 0;
+    pthread_rwlock_rdlock(&hastls_lock_hosts);
+    if (table)
+        r = hastls_hosts_find_entry(table, name, family, out);
+    pthread_rwlock_unlock(&hastls_lock_hosts);
+    return r;
+}
+
+int hastls_hosts_lookup_addr_entry(int family, const void *addr,
+                                   struct hastls_hosts_entry *out)
+{
+    refresh();
+    int r = 0;
+    out->n = out->naliases = out->aliases_len = 0;
+    pthread_rwlock_rdlock(&hastls_lock_hosts);
+    if (table)
+        r = hastls_hosts_find_addr_entry(table, family, addr, out);
+    pthread_rwlock_unlock(&hastls_lock_hosts);
+    return r;
+}
+
+int hastls_hosts_is_localhost(const char *name)
+{
+    size_t len = key_len(name, strlen(name));
+    if (len == 9)
+        return !strncasecmp(name, "localhost", 9);
+    return len > 10 && name[0] != '.' && !strncasecmp(name + len - 10, ".localhost", 10);
+}
+
+void hastls_hosts_loopback(int family, struct hastls_ip *out)
+{
+    memset(out, 0, sizeof *out);
+    out->family = family;
+    if (family == AF_INET)
+        memcpy(out->addr, "\x7f\0\0\x01", 4);
+    else
+        out->addr[15] = 1;
+}
+
 int hastls_hosts_lookup_local(const char *name, struct hastls_ip *out, size_t cap,
                               size_t *n, char *canon)
 {
@@ -378,16 +529,11 @@ int hastls_hosts_lookup_local(const char *name, struct hastls_ip *out, size_t ca
     if (hastls_hosts_lookup_name(name, AF_UNSPEC, out, cap, n, canon))
         return 1;
     size_t len = strlen(name);
-    if (cap < 2 || len >= HASTLS_NAME_MAX ||
-        (strcmp(name, "localhost") &&
-         (len < 10 || strcmp(name + len - 10, ".localhost"))))
+    if (cap < 2 || len >= HASTLS_NAME_MAX || !hastls_hosts_is_localhost(name))
         return 0;
     memcpy(canon, name, len + 1);
-    memset(out, 0, 2 * sizeof out[0]);
-    out[0].family = AF_INET;
-    memcpy(out[0].addr, "\x7f\0\0\x01", 4);
-    out[1].family = AF_INET6;
-    out[1].addr[15] = 1;
+    hastls_hosts_loopback(AF_INET, &out[0]);
+    hastls_hosts_loopback(AF_INET6, &out[1]);
     *n = 2;
     return 1;
 }

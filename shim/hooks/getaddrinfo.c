@@ -2,8 +2,11 @@
  *
  * Numeric hosts and a NULL node involve no lookup: they go to the next
  * getaddrinfo() with AI_NUMERICHOST forced, so libc can never turn them into
- * a DNS query.  Names go through hastls_lookup_host() (hosts file, front
- * cache, resolver) and the list is built by ai.c the way glibc builds it.
+ * a DNS query.  A name the hosts file knows is answered from it the way
+ * glibc's files source answers getaddrinfo (hosts_answer); a name glibc would
+ * not send to DNS (hostname.h) is EAI_NONAME at once; the rest go through
+ * hastls_lookup_host() (front cache, resolver).  The list is built by ai.c
+ * the way glibc builds it.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -14,6 +17,8 @@
 #include <unistd.h>
 
 #include "shim/core/ai.h"
+#include "shim/core/hostname.h"
+#include "shim/core/hosts.h"
 #include "shim/core/log.h"
 #include "shim/core/lookup.h"
 #include "shim/core/real.h"
@@ -45,6 +50,62 @@ static int next_numeric(const char *node, const char *service,
     if (node)
         h.ai_flags |= AI_NUMERICHOST;
     return real(node, service, &h, res);
+}
+
+/* The hosts file's answer for NODE asked as FAMILY with FLAGS, as glibc
+ * reads the file for getaddrinfo: AF_UNSPEC every line with its own family,
+ * AF_INET the IPv4 view (v4-mapped and ::1 lines as IPv4), AF_INET6 the IPv6
+ * lines and, with AI_V4MAPPED when they give nothing (or AI_ALL), the IPv4
+ * view as well.  A localhost name the file lacks this family of gets the
+ * loopback address: glibc would ask DNS, where every RFC 6761 resolver
+ * answers so.  Returns 0 when the file does not know NODE, else 1 with HI
+ * filled (no address at all: the name has none of FAMILY). */
+static int hosts_answer(const char *node, int family, int flags,
+                        struct hastls_hostinfo *hi)
+{
+    hi->n4 = hi->n6 = 0;
+    hi->v6_first = 0;
+    if (family == AF_UNSPEC) {
+        struct hastls_ip ips[2 * HASTLS_LOOKUP_MAX];
+        size_t n = 0;
+        if (!hastls_hosts_lookup_name(node, AF_UNSPEC, ips, 2 * HASTLS_LOOKUP_MAX, &n,
+                                      hi->canon))
+            return 0;
+        for (size_t i = 0; i < n; i++) {
+            if (ips[i].family == AF_INET && hi->n4 < HASTLS_LOOKUP_MAX)
+                hi->v4[hi->n4++] = ips[i];
+            else if (ips[i].family == AF_INET6 && hi->n6 < HASTLS_LOOKUP_MAX)
+                hi->v6[hi->n6++] = ips[i];
+        }
+    } else if (family == AF_INET) {
+        if (!hastls_hosts_lookup_name(node, AF_INET, hi->v4, HASTLS_LOOKUP_MAX, &hi->n4,
+                                      hi->canon))
+            return 0;
+    } else {
+        if (!hastls_hosts_lookup_name(node, AF_INET6, hi->v6, HASTLS_LOOKUP_MAX, &hi->n6,
+                                      hi->canon))
+            return 0;
+        if ((flags & AI_V4MAPPED) && (hi->n6 == 0 || (flags & AI_ALL))) {
+            char canon4[HASTLS_NAME_MAX];
+            hastls_hosts_lookup_name(node, AF_INET, hi->v4, HASTLS_LOOKUP_MAX, &hi->n4,
+                                     canon4);
+            if (hi->n6 == 0 && hi->n4)
+                memcpy(hi->canon, canon4, sizeof canon4);
+        }
+    }
+    if (hi->n4 + hi->n6 == 0 && family != AF_UNSPEC && hastls_hosts_is_localhost(node)) {
+        size_t len = strlen(node);
+        if (len > 1 && node[len - 1] == '.')
+            len--;
+        memcpy(hi->canon, node, len);
+        hi->canon[len] = '\0';
+        if (family == AF_INET)
+            hastls_hosts_loopback(AF_INET, &hi->v4[hi->n4++]);
+        else
+            hastls_hosts_loopback(AF_INET6, &hi->v6[hi->n6++]);
+    }
+    hi->v6_first = hi->n6 && hastls_ai_v6_usable(hi->v6[0].addr);
+    return 1;
 }
 
 /* Returns 0 with *RES set, or an EAI_* code (see getaddrinfo(3)); errno is
@@ -102,7 +163,16 @@ __attribute__((visibility("default"))) int getaddrinfo(const char *node,
         family == AF_INET6 && (hints->ai_flags & AI_V4MAPPED) ? AF_UNSPEC : family;
     /* On the stack (about 3 KiB): a warm lookup allocates only the result. */
     struct hastls_hostinfo hi;
-    rc = hastls_lookup_host(node, lookup_family, &hi);
+    if (hosts_answer(node, family, hints->ai_flags, &hi)) {
+        rc = hi.n4 + hi.n6 ? 0 : EAI_NONAME;
+    } else if (node[0] == '.' && node[1] == '\0') {
+        rc = EAI_NODATA; /* the root, which has no address records */
+    } else if (!hastls_hostname_ok(node)) {
+        errno = saved;
+        return EAI_NONAME; /* glibc sends no query for it */
+    } else {
+        rc = hastls_lookup_host(node, lookup_family, &hi);
+    }
     if (rc == 0) {
         struct hastls_ip ips[2 * HASTLS_LOOKUP_MAX];
         size_t n = hastls_ai_select(family, hints->ai_flags, hi.v4, hi.n4, hi.v6, hi.n6,

@@ -37,7 +37,7 @@ static void test_basic(void **state)
               "192.0.2.10 Web.Example.  web alias-web\r\n"
               "2001:db8::10 web.example\n"
               "192.0.2.11 web.example\n"
-              "192.0.2.10 web.example\n"    /* repeated: adds nothing */
+              "192.0.2.10 web.example\n"    /* repeated: kept, as glibc keeps it */
               "198.51.100.1 last.example"); /* no newline */
     assert_int_equal(hastls_hosts_count(h), 7);
     struct hastls_ip out[8];
@@ -45,11 +45,12 @@ static void test_basic(void **state)
     char canon[HASTLS_NAME_MAX], buf[INET6_ADDRSTRLEN];
     assert_int_equal(
         hastls_hosts_find_name(h, "WEB.example.", AF_UNSPEC, out, 8, &n, canon), 1);
-    assert_string_equal(canon, "web.example");
-    assert_int_equal(n, 3);
+    assert_string_equal(canon, "Web.Example."); /* as written */
+    assert_int_equal(n, 4);
     assert_string_equal(fmt(&out[0], buf), "192.0.2.10");
     assert_string_equal(fmt(&out[1], buf), "2001:db8::10");
     assert_string_equal(fmt(&out[2], buf), "192.0.2.11");
+    assert_string_equal(fmt(&out[3], buf), "192.0.2.10");
     assert_int_equal(hastls_hosts_find_name(h, "web.example", AF_INET6, out, 8, &n, NULL),
                      1);
     assert_int_equal(n, 1);
@@ -57,7 +58,7 @@ static void test_basic(void **state)
     /* an alias finds its line, canonical name first on the line */
     assert_int_equal(hastls_hosts_find_name(h, "alias-web", AF_UNSPEC, out, 8, &n, canon),
                      1);
-    assert_string_equal(canon, "web.example");
+    assert_string_equal(canon, "Web.Example.");
     assert_int_equal(n, 1);
     /* known name, no address of the family: found, zero addresses */
     assert_int_equal(
@@ -66,6 +67,16 @@ static void test_basic(void **state)
     assert_int_equal(hastls_hosts_find_name(h, "localhost", AF_UNSPEC, out, 8, &n, NULL),
                      1);
     assert_int_equal(n, 2);
+    /* AF_INET reads the ::1 line as 127.0.0.1, as glibc's parser does */
+    assert_int_equal(hastls_hosts_find_name(h, "localhost", AF_INET, out, 8, &n, NULL),
+                     1);
+    assert_int_equal(n, 2);
+    assert_string_equal(fmt(&out[0], buf), "127.0.0.1");
+    assert_string_equal(fmt(&out[1], buf), "127.0.0.1");
+    assert_int_equal(
+        hastls_hosts_find_name(h, "ip6-localhost", AF_INET, out, 8, &n, canon), 1);
+    assert_int_equal(n, 1);
+    assert_string_equal(canon, "localhost");
     assert_int_equal(
         hastls_hosts_find_name(h, "nosuch.example", AF_UNSPEC, out, 8, &n, NULL), 0);
     /* capacity is respected */
@@ -77,7 +88,7 @@ static void test_basic(void **state)
     inet_pton(AF_INET, "192.0.2.10", &a);
     char name[HASTLS_NAME_MAX];
     assert_int_equal(hastls_hosts_find_addr(h, AF_INET, &a, name), 1);
-    assert_string_equal(name, "web.example");
+    assert_string_equal(name, "Web.Example.");
     inet_pton(AF_INET, "192.0.2.99", &a);
     assert_int_equal(hastls_hosts_find_addr(h, AF_INET, &a, name), 0);
     hastls_hosts_free(h);
@@ -207,6 +218,106 @@ static void test_process_table_reload(void **state)
         hastls_hosts_lookup_name("reload.example", AF_UNSPEC, out, 2, &n, canon), 0);
 }
 
+/* Whole entries as glibc's files source builds them: aliases merged over
+ * every line of the name, each family's view of the lines. */
+static void test_entries(void **state)
+{
+    (void)state;
+    struct hastls_hosts *h = parse("127.0.0.1\tlocalhost MyHost.Example\n"
+                                   "::1 localhost ip6-localhost ip6-loopback\n"
+                                   "192.0.2.1 Multi.Example multi first-alias\n"
+                                   "192.0.2.2 multi.example second-alias\n"
+                                   "2001:db8::3 multi.example v6-alias\n"
+                                   "192.0.2.4 MULTI.EXAMPLE\n"
+                                   "::ffff:192.0.2.5 mapped.example\n"
+                                   "2001:db8::6 v6only.example\n");
+    static struct hastls_hosts_entry e;
+    char buf[INET6_ADDRSTRLEN];
+    const char *want[] = {"multi", "first-alias", "second-alias", "multi.example",
+                          "MULTI.EXAMPLE"};
+
+    assert_int_equal(hastls_hosts_find_entry(h, "multi.EXAMPLE", AF_INET, &e), 1);
+    assert_string_equal(e.name, "Multi.Example");
+    assert_int_equal(e.n, 3);
+    assert_string_equal(fmt(&e.addr[2], buf), "192.0.2.4");
+    assert_int_equal(e.naliases, 5);
+    const char *p = e.aliases;
+    for (size_t i = 0; i < 5; i++, p += strlen(p) + 1)
+        assert_string_equal(p, want[i]);
+
+    /* AF_INET6: only the IPv6 line counts, and names the entry */
+    assert_int_equal(hastls_hosts_find_entry(h, "Multi.example", AF_INET6, &e), 1);
+    assert_string_equal(e.name, "multi.example");
+    assert_int_equal(e.n, 1);
+    assert_int_equal(e.naliases, 1);
+    assert_string_equal(e.aliases, "v6-alias");
+
+    /* ::1 answers AF_INET as 127.0.0.1, with its line's aliases */
+    assert_int_equal(hastls_hosts_find_entry(h, "localhost", AF_INET, &e), 1);
+    assert_int_equal(e.n, 2);
+    assert_string_equal(fmt(&e.addr[1], buf), "127.0.0.1");
+    assert_int_equal(e.naliases, 3); /* MyHost.Example ip6-localhost ip6-loopback */
+
+    /* a v4-mapped line answers AF_INET with its IPv4 address */
+    assert_int_equal(hastls_hosts_find_entry(h, "mapped.example", AF_INET, &e), 1);
+    assert_int_equal(e.n, 1);
+    assert_string_equal(fmt(&e.addr[0], buf), "192.0.2.5");
+    assert_int_equal(hastls_hosts_find_entry(h, "mapped.example", AF_INET6, &e), 1);
+    assert_string_equal(fmt(&e.addr[0], buf), "::ffff:192.0.2.5");
+
+    /* known, no line of the family: found with no address */
+    assert_int_equal(hastls_hosts_find_entry(h, "v6only.example", AF_INET, &e), 1);
+    assert_int_equal(e.n, 0);
+    assert_string_equal(e.name, "v6only.example");
+    assert_int_equal(hastls_hosts_find_entry(h, "nosuch", AF_INET, &e), 0);
+
+    /* by address: the first line that counts for the family */
+    unsigned char a4[4] = {127, 0, 0, 1}, a6[16] = {0};
+    a6[15] = 1;
+    assert_int_equal(hastls_hosts_find_addr_entry(h, AF_INET6, a6, &e), 1);
+    assert_string_equal(e.name, "localhost");
+    assert_int_equal(e.naliases, 2);
+    assert_string_equal(e.aliases, "ip6-localhost");
+    assert_int_equal(hastls_hosts_find_addr_entry(h, AF_INET, a4, &e), 1);
+    assert_int_equal(e.naliases, 1);
+    assert_string_equal(e.aliases, "MyHost.Example");
+    unsigned char m4[4] = {192, 0, 2, 5};
+    assert_int_equal(hastls_hosts_find_addr_entry(h, AF_INET, m4, &e), 1);
+    assert_string_equal(e.name, "mapped.example");
+    assert_int_equal(hastls_hosts_find_addr_entry(h, AF_UNSPEC, m4, &e), 0);
+    hastls_hosts_free(h);
+
+    /* more alias bytes than an entry holds: the rest are left out */
+    char big[8192];
+    size_t len = (size_t)snprintf(big, sizeof big, "192.0.2.9 big.example");
+    for (int i = 0; i < 200; i++)
+        len += (size_t)snprintf(big + len, sizeof big - len, " alias-number-%03d", i);
+    h = parse(big);
+    assert_int_equal(hastls_hosts_find_entry(h, "alias-number-199", AF_INET, &e), 1);
+    assert_true(e.naliases > 10 && e.naliases < 200);
+    assert_true(e.aliases_len <= sizeof e.aliases);
+    hastls_hosts_free(h);
+}
+
+static void test_localhost_names(void **state)
+{
+    (void)state;
+    const char *yes[] = {"localhost", "LOCALHOST.", "a.localhost", "x.y.LocalHost"};
+    const char *no[] = {
+        "",        ".", "localhost..", "notlocalhost", ".localhost", "localhost.example",
+        "localhos"};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+        assert_int_equal(hastls_hosts_is_localhost(yes[i]), 1);
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+        assert_int_equal(hastls_hosts_is_localhost(no[i]), 0);
+    struct hastls_ip lo;
+    char buf[INET6_ADDRSTRLEN];
+    hastls_hosts_loopback(AF_INET, &lo);
+    assert_string_equal(fmt(&lo, buf), "127.0.0.1");
+    hastls_hosts_loopback(AF_INET6, &lo);
+    assert_string_equal(fmt(&lo, buf), "::1");
+}
+
 /* The shim's local answers: the hosts file first, then the built-in
  * localhost names; everything else goes to DNS. */
 static void test_lookup_local(void **state)
@@ -255,6 +366,8 @@ int main(void)
         cmocka_unit_test(test_many_lines),
         cmocka_unit_test(test_process_table_reload),
         cmocka_unit_test(test_lookup_local),
+        cmocka_unit_test(test_entries),
+        cmocka_unit_test(test_localhost_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
