@@ -48,34 +48,38 @@ done < <(grep -lE "^[[:space:]]+$lock_type" "${sources[@]}")
 [ "$missing" = 1 ] || ok "every file with locks inside objects has a TABLE entry"
 
 echo "== fork under load"
-# The ASan runtime of gcc 12 does not lock its allocator around fork(): a
-# child forked while another thread is inside malloc() hangs in the runtime,
-# with or without the shim.  Under the sanitizers (HASTLS_PRELOAD) the tool
-# therefore runs as curl and wget do (tests/tools/shim_lib.sh): the
-# instrumented shim without the runtime in front, so libc's malloc, which
-# forks safely, stays in use.
+# Not under the sanitizers (HASTLS_PRELOAD): gcc 12's ASan runtime does not
+# lock its allocator around fork() (a child forked while another thread is in
+# malloc() hangs in the runtime, shim or not), and loaded behind the program
+# instead it never sees the threads' creation: a forked child's new threads
+# get stacks that glibc reclaimed from the parent's threads with their stale
+# shadow, and every local they write is reported.  The plain run covers this
+# part; the lock list above and the fail-closed start below run in both.
 stress_preload=$S
-[ -z "${HASTLS_PRELOAD:-}" ] || stress_preload=$SO
-cc -O1 -pthread -o "$LAB_DIR/shim_fork_stress" "$TOOLS/shim_fork_stress.c" 2>"$out" || {
-    bad "cannot build shim_fork_stress.c"
-    cat "$out"
-    finish
-}
-# A child waits at most 30 s before it counts as hung, and the first hung
-# child ends the run: the bound below is only for a parent stuck in fork().
-LD_PRELOAD=$stress_preload timeout -k 5 240 "$LAB_DIR/shim_fork_stress" 200 5 >"$out" 2>"$LAB_DIR/err"
-st=$?
-# The children's refused connects log a line each; the rest is diagnostics.
-grep -v '^hastls: blocked connect to ' "$LAB_DIR/err" >"$LAB_DIR/diag"
-[ "$st" -ne 124 ] && [ "$st" -ne 137 ] || echo "parent did not finish (status $st)" >>"$LAB_DIR/diag"
-expect_status "fork stress exits 0" "$st" 0
-expect_line "200 forks" "$out" '^forks 200$'
-expect_line "every child finished and passed" "$out" '^children_ok 200$'
-expect_line "no child hung" "$out" '^children_hung 0$'
-expect_line "workers saw only expected results" "$out" '^worker_errors 0$'
-expect_count "no diagnostics" "$LAB_DIR/diag" '.' 0
-expect_line "children enforce the policy" "$LAB_DIR/err" \
-    '^hastls: blocked connect to secure\.lab\.example\[127\.0\.10\.1\]:80: '
+if [ -n "${HASTLS_PRELOAD:-}" ]; then
+    echo "note: fork under load is not run under the sanitizers (see the comment)"
+else
+    cc -O1 -pthread -o "$LAB_DIR/shim_fork_stress" "$TOOLS/shim_fork_stress.c" 2>"$out" || {
+        bad "cannot build shim_fork_stress.c"
+        cat "$out"
+        finish
+    }
+    # A child waits at most 30 s before it counts as hung, and the first hung
+    # child ends the run: the bound below is only for a parent stuck in fork().
+    LD_PRELOAD=$stress_preload timeout -k 5 240 "$LAB_DIR/shim_fork_stress" 200 5 >"$out" 2>"$LAB_DIR/err"
+    st=$?
+    # The children's refused connects log a line each; the rest is diagnostics.
+    grep -v '^hastls: blocked connect to ' "$LAB_DIR/err" >"$LAB_DIR/diag"
+    [ "$st" -ne 124 ] && [ "$st" -ne 137 ] || echo "parent did not finish (status $st)" >>"$LAB_DIR/diag"
+    expect_status "fork stress exits 0" "$st" 0
+    expect_line "200 forks" "$out" '^forks 200$'
+    expect_line "every child finished and passed" "$out" '^children_ok 200$'
+    expect_line "no child hung" "$out" '^children_hung 0$'
+    expect_line "workers saw only expected results" "$out" '^worker_errors 0$'
+    expect_count "no diagnostics" "$LAB_DIR/diag" '.' 0
+    expect_line "children enforce the policy" "$LAB_DIR/err" \
+        '^hastls: blocked connect to secure\.lab\.example\[127\.0\.10\.1\]:80: '
+fi
 
 echo "== pthread_atfork fails"
 cc -shared -fPIC -o "$LAB_DIR/shim_atfork_fail.so" "$TOOLS/shim_atfork_fail.c" 2>"$out" || {
