@@ -159,6 +159,16 @@ static int read_header(struct reader *r, unsigned *op, uint32_t *id)
     return (int)count;
 }
 
+int hastls_agent_body_id(const uint8_t *body, size_t len, enum hastls_agent_op *op,
+                         uint32_t *id)
+{
+    struct reader r = {body, len, 0};
+    unsigned got;
+    HASTLS_ENSURE(read_header(&r, &got, id) >= 0);
+    *op = (enum hastls_agent_op)got;
+    return 0;
+}
+
 int hastls_agent_request_decode(const uint8_t *body, size_t len,
                                 struct hastls_agent_request *out)
 {

@@ -78,6 +78,12 @@ struct hastls_agent_answer {
  * bytes are needed, -1 when the announced body is empty or over MAX. */
 int hastls_agent_frame_len(const uint8_t *buf, size_t len, size_t max, size_t *body_len);
 
+/* The op and id of a frame body whose header is well formed (known version and
+ * op, no flags, a count in range), so that a reader can hand the body to the
+ * caller that waits for that id before decoding it.  Returns 0, or -1. */
+HASTLS_MUST_CHECK int hastls_agent_body_id(const uint8_t *body, size_t len,
+                                           enum hastls_agent_op *op, uint32_t *id);
+
 /* Encodes REQ as a whole frame (prefix included) into OUT.  Returns the
  * frame's length, or 0 when REQ is invalid (too many queries, a name that
  * does not fit) or CAP is too small. */

@@ -21,9 +21,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t blen;
     (void)hastls_agent_frame_len(data, size, HASTLS_AGENT_MAX_BODY, &blen);
 
+    enum hastls_agent_op hop;
+    uint32_t hid;
+    int header_ok = hastls_agent_body_id(data, size, &hop, &hid) == 0;
+
     struct hastls_agent_request req;
-    if (hastls_agent_request_decode(data, size, &req) == 0)
+    if (hastls_agent_request_decode(data, size, &req) == 0) {
+        if (!header_ok || hop != req.op || hid != req.id)
+            __builtin_trap();
         same(data, size, hastls_agent_request_encode(&req, out, sizeof out));
+    }
 
     if (size < 2)
         return 0;
@@ -36,6 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *text = NULL;
     if (hastls_agent_response_decode(data, size, op, id, ans, HASTLS_AGENT_MAX_QUERIES,
                                      &n, &text, &tl) == 0) {
+        if (!header_ok || hop != op || hid != id)
+            __builtin_trap();
         struct hastls_agent_writer w;
         hastls_agent_response_begin(&w, out, sizeof out, op, id);
         for (size_t i = 0; i < n; i++) {

@@ -195,6 +195,39 @@ static void response_round_trip(void **state)
                          -1);
 }
 
+/* The id of a body is read from a well-formed header only. */
+static void body_id(void **state)
+{
+    (void)state;
+    struct hastls_agent_writer w;
+    hastls_agent_response_begin(&w, frame, sizeof frame, HASTLS_AGENT_OP_STATUS,
+                                0xdeadbeef);
+    hastls_agent_response_text(&w, "pid: 1\n", 7);
+    size_t flen = hastls_agent_response_end(&w), blen;
+    const uint8_t *body = body_of(frame, flen, &blen);
+    enum hastls_agent_op op = HASTLS_AGENT_OP_LOOKUP;
+    uint32_t id = 0;
+    assert_int_equal(hastls_agent_body_id(body, blen, &op, &id), 0);
+    assert_int_equal(op, HASTLS_AGENT_OP_STATUS);
+    assert_int_equal(id, 0xdeadbeef);
+    /* shorter than a header */
+    for (size_t cut = 0; cut < 9; cut++)
+        assert_int_equal(hastls_agent_body_id(body, cut, &op, &id), -1);
+    uint8_t copy[64];
+    memcpy(copy, body, blen);
+    copy[0] = 2; /* version */
+    assert_int_equal(hastls_agent_body_id(copy, blen, &op, &id), -1);
+    memcpy(copy, body, blen);
+    copy[1] = 4; /* op */
+    assert_int_equal(hastls_agent_body_id(copy, blen, &op, &id), -1);
+    memcpy(copy, body, blen);
+    copy[3] = 1; /* flags */
+    assert_int_equal(hastls_agent_body_id(copy, blen, &op, &id), -1);
+    memcpy(copy, body, blen);
+    copy[8] = HASTLS_AGENT_MAX_QUERIES + 1; /* count */
+    assert_int_equal(hastls_agent_body_id(copy, blen, &op, &id), -1);
+}
+
 static void response_refuses_bad_values(void **state)
 {
     (void)state;
@@ -288,6 +321,7 @@ int main(void)
         cmocka_unit_test(request_decode_refuses),
         cmocka_unit_test(frame_len),
         cmocka_unit_test(response_round_trip),
+        cmocka_unit_test(body_id),
         cmocka_unit_test(response_refuses_bad_values),
         cmocka_unit_test(status_text),
     };

@@ -361,16 +361,15 @@ static void agent_keys(void **state)
     assert_int_equal(cfg.agent, HASTLS_AGENT_OFF);
     assert_int_equal(load_app(text, "/usr/bin/wget"), 0);
     assert_int_equal(cfg.agent, HASTLS_AGENT_AUTO);
-    assert_int_equal(load_app("[resolver]\nagent = off\n[app:wget]\nagent = auto\n",
-                              "wget"),
-                     0);
+    assert_int_equal(
+        load_app("[resolver]\nagent = off\n[app:wget]\nagent = auto\n", "wget"), 0);
     assert_int_equal(cfg.agent, HASTLS_AGENT_AUTO);
-    assert_int_equal(load_app("[resolver]\nagent = off\n[app:wget]\nagent = auto\n",
-                              "curl"),
-                     0);
+    assert_int_equal(
+        load_app("[resolver]\nagent = off\n[app:wget]\nagent = auto\n", "curl"), 0);
     assert_int_equal(cfg.agent, HASTLS_AGENT_OFF);
     assert_int_equal(load_app("[app:wget]\nagent = maybe\n", "curl"), -1);
-    assert_string_equal(err, "t.conf:2: bad value 'maybe' for agent (expected auto or off)");
+    assert_string_equal(err,
+                        "t.conf:2: bad value 'maybe' for agent (expected auto or off)");
     assert_string_equal(hastls_agent_use_name(HASTLS_AGENT_OFF), "off");
     assert_string_equal(hastls_agent_use_name(HASTLS_AGENT_AUTO), "auto");
     assert_string_equal(hastls_agent_use_name((enum hastls_agent_use)5), "?");
