@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "shim/core/agent.h"
 #include "shim/core/hosts.h"
 #include "shim/core/log.h"
 #include "shim/core/search.h"
@@ -223,7 +224,8 @@ static void *open_resolver(char *why, size_t whylen)
     return h;
 }
 
-int hastls_state_resolver(const struct hastls_resolver_api **api,
+/* The in-process resolver (libhastls-resolver.so). */
+static int local_resolver(const struct hastls_resolver_api **api,
                           struct hastls_resolver **r)
 {
     const struct hastls_config *cfg = hastls_state_config();
@@ -268,4 +270,14 @@ int hastls_state_resolver(const struct hastls_resolver_api **api,
     hastls_guard_leave();
     errno = saved;
     return ok ? 0 : -1;
+}
+
+int hastls_state_resolver(const struct hastls_resolver_api **api,
+                          struct hastls_resolver **r)
+{
+    /* The user's agent when this process may use one (shim/core/agent.c);
+     * its lookups fall back to local_resolver by themselves. */
+    if (hastls_agent_resolver(hastls_state_config(), local_resolver, api, r) == 0)
+        return 0;
+    return local_resolver(api, r);
 }
