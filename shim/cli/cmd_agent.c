@@ -524,15 +524,14 @@ static void accept_all(int lfd)
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return; /* EAGAIN, or a transient error: poll tells us again */
-        struct ucred cred;
-        socklen_t cl = sizeof cred;
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 ||
-            cl != sizeof cred || cred.uid != geteuid()) {
+        unsigned uid = (unsigned)-1;
+        int peer = 0;
+        if (!hastls_agent_peer_ok(fd, &uid, &peer)) {
             if (!refused_logged++)
                 agent_log(HASTLS_LOG_WARN,
-                          "refused a connection from uid %u (pid %d): this agent "
+                          "refused a connection from uid %d (pid %d): this agent "
                           "serves uid %u only (further refusals are counted in status)",
-                          (unsigned)cred.uid, (int)cred.pid, (unsigned)geteuid());
+                          (int)uid, peer, (unsigned)geteuid());
             pthread_mutex_lock(&srv.mu);
             srv.conns_refused++;
             pthread_mutex_unlock(&srv.mu);
@@ -547,7 +546,7 @@ static void accept_all(int lfd)
             continue;
         }
         c->fd = fd;
-        c->peer = cred.pid;
+        c->peer = peer;
         c->refs = 1;
         pthread_mutex_init(&c->wlock, NULL);
         conns[nconns++] = c;

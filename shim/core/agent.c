@@ -289,6 +289,19 @@ void hastls_agent_client_free(struct hastls_agent_client *c)
     free(c);
 }
 
+int hastls_agent_peer_ok(int fd, unsigned *uid, int *pid)
+{
+    struct ucred cred;
+    socklen_t cl = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 || cl != sizeof cred)
+        return 0;
+    if (uid)
+        *uid = (unsigned)cred.uid;
+    if (pid)
+        *pid = (int)cred.pid;
+    return cred.uid == geteuid();
+}
+
 static enum hastls_agent_result connect_locked(struct hastls_agent_client *c)
 {
     int (*real_connect)(int, const struct sockaddr *, socklen_t) = HASTLS_REAL(connect);
@@ -302,11 +315,8 @@ static enum hastls_agent_result connect_locked(struct hastls_agent_client *c)
         close(fd);
         return HASTLS_AGENT_ABSENT;
     }
-    struct ucred cred;
-    socklen_t cl = sizeof cred;
     struct stat st;
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 || cl != sizeof cred ||
-        cred.uid != geteuid() || fstat(fd, &st) < 0) {
+    if (!hastls_agent_peer_ok(fd, NULL, NULL) || fstat(fd, &st) < 0) {
         hastls_log(HASTLS_LOG_DEBUG, "agent %s: not this user's; not used",
                    c->addr.sun_path);
         close(fd);

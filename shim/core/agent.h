@@ -77,6 +77,12 @@ void hastls_agent_answer_free(struct hastls_answer *a);
  * resolver builds them); NULL when out of memory. */
 struct hastls_answer *hastls_agent_answer_copy(const struct hastls_answer *a);
 
+/* The one rule for both ends of an agent's socket: the peer of the
+ * connected Unix socket FD runs as this process's effective uid
+ * (SO_PEERCRED).  Returns 1 if so, else 0; *UID and *PID (either may be
+ * NULL) get the peer's credentials when the kernel gave them. */
+int hastls_agent_peer_ok(int fd, unsigned *uid, int *pid);
+
 /* The in-process resolver, as hastls_state_resolver() loads it. */
 typedef int (*hastls_local_resolver_fn)(const struct hastls_resolver_api **api,
                                         struct hastls_resolver **r);

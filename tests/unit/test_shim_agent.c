@@ -470,13 +470,72 @@ static void descriptor_reused(void **state)
     peer_stop(p);
 }
 
+/* Both ends check that the other runs as the same user. */
+static void peer_credentials(void **state)
+{
+    (void)state;
+    int sp[2];
+    unsigned uid = 12345;
+    int pid = 0;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+    assert_int_equal(hastls_agent_peer_ok(sp[0], &uid, &pid), 1);
+    assert_int_equal(uid, geteuid());
+    assert_int_equal(pid, getpid());
+    close(sp[0]);
+    close(sp[1]);
+    if (geteuid() != 0)
+        skip(); /* another uid needs root */
+    /* An "agent" of uid 4242, reached by root (who may enter any directory):
+     * the client refuses it, and it sees a peer that is not its user. */
+    char sub[80], other[100];
+    snprintf(sub, sizeof sub, "%s/other", dir);
+    snprintf(other, sizeof other, "%s/agent.sock", sub);
+    assert_int_equal(mkdir(sub, 0777), 0);
+    assert_int_equal(chmod(sub, 0777), 0);
+    assert_int_equal(chmod(dir, 0711), 0); /* uid 4242 passes through */
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", other);
+        int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (setgid(4242) < 0 || setuid(4242) < 0 || lfd < 0 ||
+            bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(lfd, 4) < 0)
+            _exit(2);
+        if (write(ready[1], "x", 1) != 1)
+            _exit(2);
+        int fd = accept(lfd, NULL, NULL);
+        unsigned peer_uid = 1;
+        _exit(fd >= 0 && !hastls_agent_peer_ok(fd, &peer_uid, NULL) && peer_uid == 0 ? 0
+                                                                                     : 1);
+    }
+    char x;
+    close(ready[1]);
+    assert_int_equal(read(ready[0], &x, 1), 1);
+    struct hastls_agent_client *c = hastls_agent_client_new(other, 1000);
+    struct hastls_answer *ans[3];
+    assert_int_equal(hastls_agent_client_lookup(c, three, 3, ans), HASTLS_AGENT_BROKEN);
+    assert_null(ans[0]);
+    hastls_agent_client_free(c);
+    int st;
+    assert_int_equal(waitpid(child, &st, 0), child);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    close(ready[0]);
+    unlink(other);
+    rmdir(sub);
+    chmod(dir, 0700);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(answers_rebuilt),   cmocka_unit_test(no_agent),
         cmocka_unit_test(unsuited_requests), cmocka_unit_test(broken_agents),
         cmocka_unit_test(out_of_order),      cmocka_unit_test(child_after_fork),
-        cmocka_unit_test(descriptor_reused),
+        cmocka_unit_test(descriptor_reused), cmocka_unit_test(peer_credentials),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
