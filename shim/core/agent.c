@@ -41,8 +41,11 @@
 #define AGENT_START_WAIT_MS 200
 /* After an agent failed us: in-process lookups only, for this long. */
 #define AGENT_BACKOFF_MS 1000
-/* At most one start per process in this time. */
+/* At most one start per process in this time, doubled after each start
+ * that did not lead to an answer (a program whose configuration no longer
+ * matches the file starts agents that serve another name), up to the most. */
 #define AGENT_RESTART_MS 1000
+#define AGENT_RESTART_MAX_MS 64000
 
 extern char **environ;
 
@@ -561,8 +564,12 @@ static struct {
     pthread_mutex_t spawn_mu; /* guards the fields below */
     uint64_t backoff_until;   /* also read without the lock (atomically) */
     uint64_t last_start;
-    pid_t child; /* a started hastls not yet reaped */
-} glue = {.once = PTHREAD_ONCE_INIT, .spawn_mu = PTHREAD_MUTEX_INITIALIZER};
+    uint64_t restart_ms; /* the least time before the next start */
+    int answered;        /* since the last start (written without the lock) */
+    pid_t child;         /* a started hastls not yet reaped */
+} glue = {.once = PTHREAD_ONCE_INIT,
+          .spawn_mu = PTHREAD_MUTEX_INITIALIZER,
+          .restart_ms = AGENT_RESTART_MS};
 
 /* What glue_init() works from: set by the thread that runs it (pthread_once
  * runs it in the calling thread), so no shared variable is written again on
@@ -741,7 +748,7 @@ static void wait_started(pid_t pid, unsigned wait_ms)
         close(pfd);
 }
 
-/* Starts an agent unless one was started within AGENT_RESTART_MS; with WAIT,
+/* Starts an agent unless one was started within glue.restart_ms; with WAIT,
  * waits briefly for it.  Returns 0 when an agent was started now or
  * recently (worth connecting again), -1 when none can be. */
 static int start_agent(int wait)
@@ -755,9 +762,15 @@ static int start_agent(int wait)
             glue.child = 0;
     }
     uint64_t now = now_ms();
-    if (glue.last_start && now - glue.last_start < AGENT_RESTART_MS) {
+    if (glue.last_start && now - glue.last_start < glue.restart_ms) {
         rc = 0;
     } else if (glue.bin[0] && glue.child == 0) {
+        int answered = __atomic_load_n(&glue.answered, __ATOMIC_ACQUIRE);
+        if (!glue.last_start || answered)
+            glue.restart_ms = AGENT_RESTART_MS;
+        else if (glue.restart_ms < AGENT_RESTART_MAX_MS)
+            glue.restart_ms *= 2;
+        __atomic_store_n(&glue.answered, 0, __ATOMIC_RELEASE);
         glue.last_start = now;
         pid_t pid = spawn_agent();
         if (pid > 0) {
@@ -837,8 +850,11 @@ static int agent_lookup(struct hastls_resolver *unused, const struct hastls_quer
         enum hastls_agent_result r = hastls_agent_client_lookup(glue.client, q, nq, ans);
         if (r == HASTLS_AGENT_ABSENT && start_agent(1) == 0)
             r = hastls_agent_client_lookup(glue.client, q, nq, ans);
-        if (r == HASTLS_AGENT_ANSWERED)
+        if (r == HASTLS_AGENT_ANSWERED) {
+            if (!__atomic_load_n(&glue.answered, __ATOMIC_RELAXED))
+                __atomic_store_n(&glue.answered, 1, __ATOMIC_RELEASE);
             return 0;
+        }
         if (r != HASTLS_AGENT_UNSUITED) {
             hastls_log(HASTLS_LOG_DEBUG, "agent %s for %s; resolving in the process",
                        r == HASTLS_AGENT_ABSENT ? "unreachable" : "failed", q[0].name);
