@@ -168,10 +168,15 @@ static int client_verb(const char *verb, const struct agent_opts *o)
         enum hastls_agent_result r = hastls_agent_client_status(c, text, sizeof text);
         hastls_agent_client_free(c);
         close(dfd);
+        if (r == HASTLS_AGENT_BUSY || r == HASTLS_AGENT_BROKEN) {
+            fprintf(stderr, "hastls agent: the agent at %s did not answer (%s)\n", path,
+                    r == HASTLS_AGENT_BUSY ? "too many connections waiting"
+                                           : "it failed or is not this user's");
+            return 1;
+        }
         if (r != HASTLS_AGENT_ANSWERED) {
             fprintf(stderr,
-                    "hastls agent: no agent runs for %s in this network namespace "
-                    "(%s)\n",
+                    "hastls agent: no agent runs for %s in this network namespace (%s)\n",
                     config_label(&cfg), path);
             return 3;
         }
@@ -812,7 +817,7 @@ static int listen_socket(const char *dir)
     mode_t old = umask(077);
     int rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
     umask(old);
-    if (rc < 0 || fchmodat(srv.dirfd, tmp, 0600, 0) < 0 || listen(fd, 128) < 0 ||
+    if (rc < 0 || fchmodat(srv.dirfd, tmp, 0600, 0) < 0 || listen(fd, SOMAXCONN) < 0 ||
         renameat(srv.dirfd, tmp, srv.dirfd, srv.sock_name) < 0)
         start_failed("%s: %s", srv.sock_path, strerror(errno));
     return fd;

@@ -315,8 +315,9 @@ static enum hastls_agent_result connect_locked(struct hastls_agent_client *c)
         return HASTLS_AGENT_ABSENT;
     /* Non-blocking: a full backlog is EAGAIN, not a wait. */
     if (real_connect(fd, (const struct sockaddr *)&c->addr, sizeof c->addr) < 0) {
+        int busy = errno == EAGAIN;
         close(fd);
-        return HASTLS_AGENT_ABSENT;
+        return busy ? HASTLS_AGENT_BUSY : HASTLS_AGENT_ABSENT;
     }
     struct stat st;
     if (!hastls_agent_peer_ok(fd, NULL, NULL) || fstat(fd, &st) < 0) {
@@ -857,7 +858,10 @@ static int agent_lookup(struct hastls_resolver *unused, const struct hastls_quer
         }
         if (r != HASTLS_AGENT_UNSUITED) {
             hastls_log(HASTLS_LOG_DEBUG, "agent %s for %s; resolving in the process",
-                       r == HASTLS_AGENT_ABSENT ? "unreachable" : "failed", q[0].name);
+                       r == HASTLS_AGENT_ABSENT ? "unreachable"
+                       : r == HASTLS_AGENT_BUSY ? "busy"
+                                                : "failed",
+                       q[0].name);
             if (r == HASTLS_AGENT_BROKEN)
                 start_agent(0); /* one that died: the next lookup finds a new one */
             back_off();

@@ -35,7 +35,8 @@
 
 enum hastls_agent_result {
     HASTLS_AGENT_ANSWERED,
-    HASTLS_AGENT_ABSENT,   /* nobody accepts on the socket */
+    HASTLS_AGENT_ABSENT,   /* nobody listens on the socket */
+    HASTLS_AGENT_BUSY,     /* it listens, but its queue of connections is full */
     HASTLS_AGENT_BROKEN,   /* it died, timed out, answered garbage, or is not ours */
     HASTLS_AGENT_UNSUITED, /* this request cannot be sent (a name too long, ...) */
 };
