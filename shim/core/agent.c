@@ -243,11 +243,16 @@ struct hastls_agent_client *hastls_agent_client_new(const char *path, unsigned w
     return c;
 }
 
-static int fd_is_ours(const struct hastls_agent_client *c)
+static int fd_is(int fd, dev_t dev, ino_t ino)
 {
     struct stat st;
-    return fstat(c->fd, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == c->dev &&
-           st.st_ino == c->ino;
+    return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == dev &&
+           st.st_ino == ino;
+}
+
+static int fd_is_ours(const struct hastls_agent_client *c)
+{
+    return fd_is(c->fd, c->dev, c->ino);
 }
 
 /* Fails every waiting request (they fall back to the process's resolver). */
@@ -380,8 +385,8 @@ static void unlink_waiter(struct hastls_agent_client *c, struct waiter *me)
         }
 }
 
-/* Sends FRAME (its id in *ID is assigned here, at offset 9 of the frame) and
- * waits for the answer's body. */
+/* Sends FRAME (its id, assigned here into bytes 8-11 of the frame, in *ID)
+ * and waits for the answer's body. */
 static enum hastls_agent_result roundtrip(struct hastls_agent_client *c, uint8_t *frame,
                                           size_t flen, uint32_t *id, uint8_t **body,
                                           size_t *blen)
@@ -410,6 +415,8 @@ static enum hastls_agent_result roundtrip(struct hastls_agent_client *c, uint8_t
     while (me.state == 0) {
         if (!c->reader) {
             int fd = c->fd;
+            dev_t dev = c->dev;
+            ino_t ino = c->ino;
             uint8_t *got;
             size_t glen;
             c->reader = 1;
@@ -419,7 +426,8 @@ static enum hastls_agent_result roundtrip(struct hastls_agent_client *c, uint8_t
             c->reader = 0;
             if (fd != c->fd) { /* dropped meanwhile: its close was left to us */
                 free(got);
-                close(fd);
+                if (fd_is(fd, dev, ino))
+                    close(fd);
             } else if (rr < 0) {
                 drop_locked(c); /* died, timed out or sent a bad frame */
             } else {
