@@ -102,11 +102,11 @@ expect_line "python3 did not load the resolver" "$out" '^no resolver$'
 
 echo "== 50 fresh processes: one agent, its TLS connection"
 before=$(field lookups)
-"$HELLO" -o "$LAB_DIR/hello50" -- bash -c '
-    names=('"${NAMES[*]}"')
+SHIM=$S NAMES=${NAMES[*]} "$HELLO" -o "$LAB_DIR/hello50" -- bash -c '
+    read -ra names <<<"$NAMES"
     for i in $(seq 0 49); do
         n=${names[i % ${#names[@]}]}
-        echo "$n $(LD_PRELOAD='"$S"' getent ahostsv4 "$n" | awk "NR == 1 { print \$1 }")"
+        echo "$n $(LD_PRELOAD=$SHIM getent ahostsv4 "$n" | awk "NR == 1 { print \$1 }")"
     done' >"$LAB_DIR/fifty" 2>"$LAB_DIR/fifty.err"
 wrong=0
 while read -r n a; do
