@@ -33,8 +33,8 @@
  * Built-in defaults (shared/DESIGN.md): upstreams 9.9.9.9@853#dns.quad9.net and
  * 1.1.1.1@853#cloudflare-dns.com, privacy strict, ca_bundle
  * /etc/ssl/certs/ca-certificates.crt, no pins, alpn dot, trust_anchor
- * /usr/share/dns/root.key, timeout_ms 3000, client cfb, record_type 65301,
- * mode enforce, bogus block, log warn.
+ * /usr/share/dns/root.key, timeout_ms 3000, agent auto, agent_idle 600, client
+ * cfb, record_type 65301, mode enforce, bogus block, log warn.
  */
 #include "policy/config.h"
 
@@ -54,6 +54,7 @@
 
 #define TIMEOUT_MS_MIN 100
 #define TIMEOUT_MS_MAX 60000
+#define AGENT_IDLE_MAX 86400
 /* A configuration file larger than this is surely a mistake (wrong file). */
 #define CONF_MAX_BYTES (1024 * 1024)
 /* Bounds for the files the configuration names, read by the resolver: a CA
@@ -74,6 +75,7 @@ static const char *const client_names[] = {"cio", "cfb", "cso"};
 static const char *const mode_names[] = {"enforce", "report"};
 static const char *const bogus_names[] = {"block", "ignore"};
 static const char *const log_names[] = {"error", "warn", "info", "debug"};
+static const char *const agent_names[] = {"auto", "off"};
 
 #define NAMES(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -107,6 +109,10 @@ const char *hastls_mode_name(enum hastls_mode m)
 const char *hastls_log_level_name(enum hastls_log_level l)
 {
     return name_of(log_names, NAMES(log_names), (int)l);
+}
+const char *hastls_agent_use_name(enum hastls_agent_use a)
+{
+    return name_of(agent_names, NAMES(agent_names), (int)a);
 }
 int hastls_privacy_from_name(const char *s)
 {
@@ -389,6 +395,8 @@ void hastls_config_defaults(struct hastls_config *cfg)
     strcpy(cfg->alpn, "dot");
     strcpy(cfg->trust_anchor, "/usr/share/dns/root.key");
     cfg->timeout_ms = 3000;
+    cfg->agent = HASTLS_AGENT_AUTO;
+    cfg->agent_idle = 600;
     cfg->client = HASTLS_CLIENT_CFB;
     cfg->record_type = HASTLS_DEFAULT_RECORD_TYPE;
     cfg->mode = HASTLS_MODE_ENFORCE;
@@ -520,6 +528,8 @@ enum key {
     K_ALPN,
     K_TRUST_ANCHOR,
     K_TIMEOUT_MS,
+    K_AGENT,
+    K_AGENT_IDLE,
     K_CLIENT,
     K_RECORD_TYPE,
     K_MODE,
@@ -546,6 +556,8 @@ static const struct {
     [K_ALPN] = {"alpn", IN_RESOLVER, 0},
     [K_TRUST_ANCHOR] = {"trust_anchor", IN_RESOLVER, 0},
     [K_TIMEOUT_MS] = {"timeout_ms", IN_RESOLVER, 0},
+    [K_AGENT] = {"agent", IN_RESOLVER | IN_APP, 0},
+    [K_AGENT_IDLE] = {"agent_idle", IN_RESOLVER, 0},
     [K_CLIENT] = {"client", IN_POLICY | IN_APP, 0},
     [K_RECORD_TYPE] = {"record_type", IN_POLICY | IN_APP, 0},
     [K_MODE] = {"mode", IN_POLICY | IN_APP, 0},
@@ -557,6 +569,7 @@ static const struct {
 struct app_settings {
     unsigned set;
     enum hastls_privacy privacy;
+    enum hastls_agent_use agent;
     enum hastls_client client;
     uint16_t record_type;
     enum hastls_mode mode;
@@ -873,6 +886,10 @@ static void policy_value(struct loader *L, int k, const char *key, const char *v
                 L->app_uses_tls = 1;
         }
         break;
+    case K_AGENT:
+        if ((v = parse_choice(L, key, value, agent_names, NAMES(agent_names))) >= 0)
+            s->agent = (enum hastls_agent_use)v;
+        break;
     case K_CLIENT:
         if ((v = parse_choice(L, key, value, client_names, NAMES(client_names))) >= 0)
             s->client = (enum hastls_client)v;
@@ -913,6 +930,8 @@ static void apply_settings(struct hastls_config *cfg, const struct app_settings 
 {
     if (s->set & (1u << K_PRIVACY))
         cfg->privacy = s->privacy;
+    if (s->set & (1u << K_AGENT))
+        cfg->agent = s->agent;
     if (s->set & (1u << K_CLIENT))
         cfg->client = s->client;
     if (s->set & (1u << K_RECORD_TYPE))
@@ -1010,6 +1029,21 @@ static void resolver_value(struct loader *L, int k, const char *key, const char 
         }
         cfg->timeout_ms = (unsigned)u;
         break;
+    case K_AGENT: {
+        int v = parse_choice(L, key, value, agent_names, NAMES(agent_names));
+        if (v >= 0)
+            cfg->agent = (enum hastls_agent_use)v;
+        break;
+    }
+    case K_AGENT_IDLE:
+        if (parse_uint(value, AGENT_IDLE_MAX, &u) < 0 || u < 1) {
+            add_error(L, L->line,
+                      "bad value '%s' for agent_idle (expected seconds in 1..%d)", value,
+                      AGENT_IDLE_MAX);
+            return;
+        }
+        cfg->agent_idle = (unsigned)u;
+        break;
     }
 }
 
@@ -1034,7 +1068,7 @@ static int handler(void *user, const char *section, const char *name, const char
         if (L->kind == S_APP)
             add_error(L, L->line,
                       "key '%s' is not allowed in [%s] (only client, record_type, mode, "
-                      "bogus, log and privacy are)",
+                      "bogus, log, privacy and agent are)",
                       name, section_label(L));
         else
             add_error(L, L->line, "key '%s' belongs in [%s], not [%s]", name,

@@ -50,6 +50,7 @@ enum hastls_client {
 };
 
 enum hastls_mode { HASTLS_MODE_ENFORCE, HASTLS_MODE_REPORT };
+enum hastls_agent_use { HASTLS_AGENT_AUTO, HASTLS_AGENT_OFF }; /* [resolver] agent */
 enum hastls_bogus { HASTLS_BOGUS_BLOCK, HASTLS_BOGUS_IGNORE };
 enum hastls_log_level {
     HASTLS_LOG_ERROR,
@@ -85,6 +86,8 @@ struct hastls_config {
     char alpn[64];
     char trust_anchor[HASTLS_VALUE_MAX];
     unsigned timeout_ms;
+    enum hastls_agent_use agent; /* also per [app:NAME] */
+    unsigned agent_idle;         /* seconds the agent stays without a client */
 
     /* [policy], possibly overridden by the matching [app:NAME] section */
     enum hastls_client client;
@@ -137,6 +140,7 @@ const char *hastls_privacy_name(enum hastls_privacy p);
 const char *hastls_client_name(enum hastls_client c);
 const char *hastls_mode_name(enum hastls_mode m);
 const char *hastls_log_level_name(enum hastls_log_level l);
+const char *hastls_agent_use_name(enum hastls_agent_use a);
 int hastls_privacy_from_name(const char *s);
 int hastls_client_from_name(const char *s);
 int hastls_log_level_from_name(const char *s);

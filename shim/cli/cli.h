@@ -10,6 +10,7 @@
 
 typedef int (*hastls_cli_verb_fn)(int argc, char **argv);
 
+int hastls_cmd_agent(int argc, char **argv);
 int hastls_cmd_check(int argc, char **argv);
 int hastls_cmd_config(int argc, char **argv);
 int hastls_cmd_decide(int argc, char **argv);

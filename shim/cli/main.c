@@ -12,6 +12,9 @@ struct verb {
 
 /* One line per verb; a verb's file adds its line here. */
 static const struct verb verbs[] = {
+    {"agent", hastls_cmd_agent,
+     "agent [--foreground] [--idle SECONDS] | agent status | agent stop: the user's "
+     "resolver agent"},
     {"check", hastls_cmd_check,
      "check [--config FILE] [--app NAME] [--json] NAME [PORT...]: the shim's verdicts"},
     {"config", hastls_cmd_config, "config check [FILE]: validate a configuration file"},
@@ -20,7 +23,8 @@ static const struct verb verbs[] = {
     {"lookup", hastls_cmd_lookup,
      "lookup [--config FILE] [--stats] NAME [TYPE...]: resolve as the shim does"},
     {"run", hastls_cmd_run,
-     "run [--config FILE] [--app NAME] [--report] [--] CMD [ARGS...]: run CMD with the shim"},
+     "run [--config FILE] [--app NAME] [--report] [--] CMD [ARGS...]: run CMD with the "
+     "shim"},
 };
 
 static void usage(FILE *out)

@@ -15,15 +15,20 @@
  *   MUTEX(NAME)   a process-wide pthread_mutex_t, defined (not static, with
  *                 PTHREAD_MUTEX_INITIALIZER) in the file named in its comment
  *   RWLOCK(NAME)  the same for a pthread_rwlock_t (taken for writing)
+ *   HANDLERS(PREPARE, PARENT, CHILD)
+ *                 a module whose locks sit in its own private state and need
+ *                 more than re-initializing in the child: its three functions
+ *                 run at the entry's place in each handler
  *   TABLE(VAR, LOCK_ALL, UNLOCK_ALL, REINIT)
  *                 the locks inside an object state.c keeps in the variable
  *                 VAR, reached through the object's own functions (the shards
  *                 of the front cache, the address map's lock); skipped while
  *                 the object does not exist yet
  *
- * Lock order: no code of the shim holds two of these locks at once, so
- * prepare cannot deadlock against a thread that is taking them.  Code that
- * ever needs two must take them in this list's order.
+ * Lock order: code that holds two of these locks takes them in this list's
+ * order (the agent client falls back to the in-process resolver, taking
+ * hastls_lock_resolver, while it may hold its own), so prepare cannot
+ * deadlock against a thread that is taking them.
  *
  * tests/integration/shim_fork_stress.sh fails when a file of shim/core or
  * shim/hooks declares a lock but is not named in this list, and forks
@@ -42,7 +47,9 @@
 #include <pthread.h>
 
 /* clang-format off */
-#define HASTLS_LOCKS(MUTEX, RWLOCK, TABLE)                                         \
+#define HASTLS_LOCKS(MUTEX, RWLOCK, HANDLERS, TABLE)                               \
+    HANDLERS(hastls_agent_fork_prepare, hastls_agent_fork_parent,                  \
+             hastls_agent_fork_child) /* agent.c: the agent client's connection and start */ \
     MUTEX(hastls_lock_resolver)      /* state.c: loading and creating the resolver */ \
     RWLOCK(hastls_lock_hosts)        /* hosts.c: the hosts-file table */           \
     MUTEX(hastls_lock_search)        /* search.c: the resolv.conf search list */   \
@@ -58,6 +65,6 @@
 #define HASTLS_LOCK_DECLARE_RWLOCK(name) extern pthread_rwlock_t name;
 #define HASTLS_LOCK_DECLARE_NONE(...)
 HASTLS_LOCKS(HASTLS_LOCK_DECLARE_MUTEX, HASTLS_LOCK_DECLARE_RWLOCK,
-             HASTLS_LOCK_DECLARE_NONE)
+             HASTLS_LOCK_DECLARE_NONE, HASTLS_LOCK_DECLARE_NONE)
 
 #endif

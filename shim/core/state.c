@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "policy/checked.h"
+#include "shim/core/agent.h"
 #include "shim/core/locks.h"
 #include "shim/core/log.h"
 #include "shim/core/state.h"
@@ -71,19 +72,25 @@ static struct hastls_addrmap *fork_addrmap;
     if (fork_##t)                                                                        \
         reinit(fork_##t);
 
+#define FORK_TAKE_HANDLERS(prepare, parent, child) prepare();
+#define FORK_RELEASE_HANDLERS(prepare, parent, child) parent();
+#define FORK_REINIT_HANDLERS(prepare, parent, child) child();
+
 static void atfork_prepare(void)
 {
-    HASTLS_LOCKS(FORK_TAKE_MUTEX, FORK_TAKE_RWLOCK, FORK_TAKE_TABLE)
+    HASTLS_LOCKS(FORK_TAKE_MUTEX, FORK_TAKE_RWLOCK, FORK_TAKE_HANDLERS, FORK_TAKE_TABLE)
 }
 
 static void atfork_parent(void)
 {
-    HASTLS_LOCKS(FORK_RELEASE_MUTEX, FORK_RELEASE_RWLOCK, FORK_RELEASE_TABLE)
+    HASTLS_LOCKS(FORK_RELEASE_MUTEX, FORK_RELEASE_RWLOCK, FORK_RELEASE_HANDLERS,
+                 FORK_RELEASE_TABLE)
 }
 
 static void atfork_child(void)
 {
-    HASTLS_LOCKS(FORK_REINIT_MUTEX, FORK_REINIT_RWLOCK, FORK_REINIT_TABLE)
+    HASTLS_LOCKS(FORK_REINIT_MUTEX, FORK_REINIT_RWLOCK, FORK_REINIT_HANDLERS,
+                 FORK_REINIT_TABLE)
     /* The parent's resolver threads are gone: close its descriptors and let
      * the first lookup here create a new one (cache and map stay valid). */
     if (resolver_state == RES_READY && resolver) {
@@ -250,7 +257,8 @@ static void *open_resolver(char *why, size_t whylen)
     return h;
 }
 
-int hastls_state_resolver(const struct hastls_resolver_api **api,
+/* The in-process resolver (libhastls-resolver.so). */
+static int local_resolver(const struct hastls_resolver_api **api,
                           struct hastls_resolver **r)
 {
     const struct hastls_config *cfg = hastls_state_config();
@@ -295,4 +303,14 @@ int hastls_state_resolver(const struct hastls_resolver_api **api,
     hastls_guard_leave();
     errno = saved;
     return ok ? 0 : -1;
+}
+
+int hastls_state_resolver(const struct hastls_resolver_api **api,
+                          struct hastls_resolver **r)
+{
+    /* The user's agent when this process may use one (shim/core/agent.c);
+     * its lookups fall back to local_resolver by themselves. */
+    if (hastls_agent_resolver(hastls_state_config(), local_resolver, api, r) == 0)
+        return 0;
+    return local_resolver(api, r);
 }

@@ -42,8 +42,9 @@ struct hastls_addrmap *hastls_state_addrmap(void);
  * lookup has nothing to decide from). */
 struct hastls_addrmap *hastls_state_addrmap_if_any(void);
 
-/* The resolver: loads and creates it on the first call.  Returns 0 with *API
- * and *R set, or -1 (already logged). */
+/* The resolver: the user's agent (shim/core/agent.h) when the process may use
+ * one, else the in-process resolver, loaded and created on the first call.
+ * Returns 0 with *API and *R set, or -1 (already logged). */
 int hastls_state_resolver(const struct hastls_resolver_api **api,
                           struct hastls_resolver **r);
 

@@ -103,8 +103,8 @@ for p in man1/hastls.1 man1/hastls-run.1 man5/hastls.conf.5 man7/libhastls.7; do
 done
 # Every configuration key and variable is in hastls.conf(5); every verb of
 # the CLI (from its own --help) is in hastls(1).
-keys=(upstream privacy ca_bundle pin alpn trust_anchor timeout_ms client record_type mode
-    bogus log)
+keys=(upstream privacy ca_bundle pin alpn trust_anchor timeout_ms agent agent_idle client
+    record_type mode bogus log)
 for k in "${keys[@]}" HASTLS_CONF HASTLS_LOG HASTLS_APP HASTLS_MODE; do
     grep -q -- "$k" "$t/hastls.conf.5.txt" || bad "hastls.conf(5) documents $k" "absent"
 done

@@ -10,7 +10,8 @@
 #    OpenSSL (its /proc/self/maps);
 #  - an invalid configuration stops the program before main() (status 1);
 #  - a missing resolver object fails lookups (EAI_AGAIN, a reason) without
-#    falling back to libc's cleartext resolver.
+#    falling back to libc's cleartext resolver (agent = off: an agent
+#    would answer).
 set -u
 . "$(dirname "$0")/../tools/shim_lib.sh"
 out=$LAB_DIR/out
@@ -78,7 +79,8 @@ for task in ("inherit", "fresh", "literal"):
             r = attempt("clear.lab.example", 443) + "," + attempt("both.lab.example", 443)
         else:
             r = attempt("odd.lab.example", 8080)
-        print("child", task, r, flush=True)
+        # One write per line: the children run at once on one output file.
+        os.write(1, ("child %s %s\n" % (task, r)).encode())
         os._exit(0)
     kids.append(pid)
 for k in kids:
@@ -159,7 +161,11 @@ echo "== a program that never resolves pays nothing"
 LD_PRELOAD=$S cat /proc/self/maps >"$out" 2>&1
 expect_line "the shim is mapped" "$out" 'libhastls\.so'
 expect_no_line "no resolver, libunbound or OpenSSL" "$out" 'libhastls-resolver|libunbound|libssl|libcrypto'
-LD_PRELOAD=$S python3 -c 'import socket; socket.getaddrinfo("secure.lab.example", 443); print(open("/proc/self/maps").read())' >"$out" 2>&1
+# Without the agent (tests/integration/agent.sh tests it), the process
+# resolves by itself.
+noagent=$(conf noagent)
+sed -i '/^\[resolver\]/a agent = off' "$noagent"
+HASTLS_CONF=$noagent LD_PRELOAD=$S python3 -c 'import socket; socket.getaddrinfo("secure.lab.example", 443); print(open("/proc/self/maps").read())' >"$out" 2>&1
 expect_line "a resolving program loads the resolver" "$out" 'libhastls-resolver\.so'
 
 echo "== invalid configuration: fail closed"
@@ -177,7 +183,8 @@ if [ -e /usr/local/lib/hastls/libhastls-resolver.so ]; then
 fi
 mkdir -p "$LAB_DIR/alone"
 cp "$SO" "$LAB_DIR/alone/libhastls.so"
-"$PKTCOUNT" --port 53 -o "$LAB_DIR/alone.pkts" -- env LD_PRELOAD="${PRE}$LAB_DIR/alone/libhastls.so" \
+"$PKTCOUNT" --port 53 -o "$LAB_DIR/alone.pkts" -- env HASTLS_CONF="$noagent" \
+    LD_PRELOAD="${PRE}$LAB_DIR/alone/libhastls.so" \
     python3 "$PROBE" both.lab.example:443 >"$out" 2>&1
 expect_line "lookup fails with EAI_AGAIN" "$out" '^both\.lab\.example:443 - gai:EAI_AGAIN$'
 expect_line "says why" "$out" '^hastls: cannot start the resolver'

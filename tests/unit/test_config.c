@@ -90,6 +90,8 @@ static void defaults(void **state)
     assert_string_equal(cfg.alpn, "dot");
     assert_string_equal(cfg.trust_anchor, "/usr/share/dns/root.key");
     assert_int_equal(cfg.timeout_ms, 3000);
+    assert_int_equal(cfg.agent, HASTLS_AGENT_AUTO);
+    assert_int_equal(cfg.agent_idle, 600);
     assert_int_equal(cfg.client, HASTLS_CLIENT_CFB);
     assert_int_equal(cfg.record_type, 65301);
     assert_int_equal(cfg.mode, HASTLS_MODE_ENFORCE);
@@ -324,6 +326,55 @@ static void timeout_values(void **state)
         assert_non_null(
             strstr(err, "for timeout_ms (expected milliseconds in 100..60000)"));
     }
+}
+
+static void agent_keys(void **state)
+{
+    (void)state;
+    expect_ok("[resolver]\nagent = off\nagent_idle = 30\n");
+    assert_int_equal(cfg.agent, HASTLS_AGENT_OFF);
+    assert_int_equal(cfg.agent_idle, 30);
+    expect_ok("[resolver]\nagent = auto\nagent_idle = 86400\n");
+    assert_int_equal(cfg.agent, HASTLS_AGENT_AUTO);
+    assert_int_equal(cfg.agent_idle, 86400);
+    expect_ok("[resolver]\nagent_idle = 1\n");
+    assert_int_equal(cfg.agent_idle, 1);
+    expect_error("[resolver]\nagent = on\n",
+                 "t.conf:2: bad value 'on' for agent (expected auto or off)");
+    expect_error("[resolver]\nagent = Off\n",
+                 "t.conf:2: bad value 'Off' for agent (expected auto or off)");
+    expect_error("[resolver]\nagent = off\nagent = auto\n",
+                 "t.conf:3: 'agent' given twice in [resolver] (first on line 2)");
+    expect_error("[policy]\nagent = off\n",
+                 "t.conf:2: key 'agent' belongs in [resolver], not [policy]");
+    expect_error("[policy]\nagent_idle = 5\n",
+                 "t.conf:2: key 'agent_idle' belongs in [resolver], not [policy]");
+    const char *bad[] = {"0", "86401", "-1", "10s", "", "5 s", "99999999999999999999"};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        char text[128];
+        snprintf(text, sizeof text, "[resolver]\nagent_idle = %s\n", bad[k]);
+        expect_error_part(text, "t.conf:2: bad value '");
+        assert_non_null(strstr(err, "for agent_idle (expected seconds in 1..86400)"));
+    }
+    /* per program: [app:NAME] overrides [resolver], wherever it is */
+    const char *text = "[app:curl]\nagent = off\n[resolver]\nagent = auto\n"
+                       "[app:wget]\nagent = auto\n";
+    assert_int_equal(load_app(text, "/usr/bin/curl"), 0);
+    assert_int_equal(cfg.agent, HASTLS_AGENT_OFF);
+    assert_int_equal(load_app(text, "/usr/bin/wget"), 0);
+    assert_int_equal(cfg.agent, HASTLS_AGENT_AUTO);
+    assert_int_equal(
+        load_app("[resolver]\nagent = off\n[app:wget]\nagent = auto\n", "wget"), 0);
+    assert_int_equal(cfg.agent, HASTLS_AGENT_AUTO);
+    assert_int_equal(
+        load_app("[resolver]\nagent = off\n[app:wget]\nagent = auto\n", "curl"), 0);
+    assert_int_equal(cfg.agent, HASTLS_AGENT_OFF);
+    assert_int_equal(load_app("[app:wget]\nagent = maybe\n", "curl"), -1);
+    assert_string_equal(err,
+                        "t.conf:2: bad value 'maybe' for agent (expected auto or off)");
+    assert_string_equal(hastls_agent_use_name(HASTLS_AGENT_OFF), "off");
+    assert_string_equal(hastls_agent_use_name(HASTLS_AGENT_AUTO), "auto");
+    assert_string_equal(hastls_agent_use_name((enum hastls_agent_use)5), "?");
 }
 
 static void paths_and_alpn(void **state)
@@ -762,14 +813,15 @@ static void app_sections_validated(void **state)
     assert_string_equal(err, "t.conf:2: unknown key 'modus' in [app:other]");
     /* resolver keys are not per program */
     const char *keys[] = {"upstream = 1.1.1.1", "ca_bundle = /x",    "pin = x",
-                          "alpn = dot",         "trust_anchor = /x", "timeout_ms = 500"};
+                          "alpn = dot",         "trust_anchor = /x", "timeout_ms = 500",
+                          "agent_idle = 5"};
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
         char t[128], want[256], key[32];
         snprintf(t, sizeof t, "[app:curl]\n%s\n", keys[k]);
         sscanf(keys[k], "%31s", key);
         snprintf(want, sizeof want,
                  "t.conf:2: key '%s' is not allowed in [app:curl] (only client, "
-                 "record_type, mode, bogus, log and privacy are)",
+                 "record_type, mode, bogus, log, privacy and agent are)",
                  key);
         assert_int_equal(load_app(t, "curl"), -1);
         assert_string_equal(err, want);
@@ -1363,6 +1415,7 @@ int main(void)
         cmocka_unit_test(nul_byte),
         cmocka_unit_test(record_type_values),
         cmocka_unit_test(timeout_values),
+        cmocka_unit_test(agent_keys),
         cmocka_unit_test(paths_and_alpn),
         cmocka_unit_test(upstreams_accumulate),
         cmocka_unit_test(pins_accumulate),
