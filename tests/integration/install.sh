@@ -190,7 +190,13 @@ compiled_pkglibdir() {
     rm -rf "$c" && mkdir -p "$c" && cp "$1" "$c/libhastls.so"
     # The resolver's path: from the error when it is not there, from the
     # process's mappings when it is (an installation on this machine).
-    (unset HASTLS_SHIM HASTLS_LOG; LD_PRELOAD="$c/libhastls.so" bash -c '
+    # agent = off: an agent would answer, and the copy would load no resolver.
+    if [ -n "${HASTLS_CONF:-}" ]; then
+        cp "$HASTLS_CONF" "$c/noagent.conf" && sed -i '/^\[resolver\]/a agent = off' "$c/noagent.conf"
+    else
+        printf '[resolver]\nagent = off\n' >"$c/noagent.conf"
+    fi
+    (unset HASTLS_SHIM HASTLS_LOG; HASTLS_CONF=$c/noagent.conf LD_PRELOAD="$c/libhastls.so" bash -c '
         exec 3<>/dev/tcp/pkglibdir-probe.invalid/443
         grep -o "/[^ ]*/libhastls-resolver\.so" /proc/$$/maps' 2>&1) |
         sed -n -e 's|^hastls: cannot start the resolver (\(/.*\)/libhastls-resolver\.so: .*|\1|p' \
@@ -300,7 +306,9 @@ exercise "PREFIX install" "" "$p"
 if [ -n "${LAB_DIR:-}" ]; then
     c=$t/copy-shim
     rm -rf "$c" && mkdir -p "$c" && cp "$p/lib/libhastls.so" "$c/"
-    got=$(unset HASTLS_SHIM; LD_PRELOAD="$c/libhastls.so" bash -c '
+    # agent = off: the lab's agent would answer, and no resolver would load.
+    cp "$HASTLS_CONF" "$c/noagent.conf" && sed -i '/^\[resolver\]/a agent = off' "$c/noagent.conf"
+    got=$(unset HASTLS_SHIM; HASTLS_CONF=$c/noagent.conf LD_PRELOAD="$c/libhastls.so" bash -c '
         exec 3<>/dev/tcp/secure.lab.example/443 && echo connected
         grep -o "/[^ ]*libhastls-resolver.so" /proc/$$/maps | sort -u' 2>&1)
     expect_eq "PREFIX install: a copied shim loads the resolver from PKGLIBDIR" \

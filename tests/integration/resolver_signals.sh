@@ -18,14 +18,24 @@ fi
 "$tool" lookup-first secure.lab.example >"$out" 2>&1
 expect_status "without the shim: sigwait receives SIGUSR1" $? 10
 
+# The resolver's threads run in the program when it resolves by itself (with
+# the agent, tests/integration/agent.sh, the program starts none).
+noagent=$(conf noagent)
+sed -i '/^\[resolver\]/a agent = off' "$noagent"
 for mode in block-first lookup-first; do
-    LD_PRELOAD=$S "$tool" "$mode" secure.lab.example >"$out" 2>&1
+    HASTLS_CONF=$noagent LD_PRELOAD=$S "$tool" "$mode" secure.lab.example >"$out" 2>&1
     st=$?
     expect_status "$mode: sigwait receives SIGUSR1 (not killed by it)" "$st" 10
     expect_line "$mode: the name resolved under the shim" "$out" '^secure\.lab\.example 127\.0\.10\.1$'
     # Resolved by the shim's resolver: its threads were there to take the signal.
-    LD_PRELOAD=$S HASTLS_LOG=debug "$tool" "$mode" secure.lab.example >"$out" 2>&1
+    HASTLS_CONF=$noagent LD_PRELOAD=$S HASTLS_LOG=debug "$tool" "$mode" secure.lab.example >"$out" 2>&1
     expect_line "$mode: the in-process resolver carried the lookup" "$out" 'resolver started'
+done
+
+# Served by the agent: the same.
+for mode in block-first lookup-first; do
+    LD_PRELOAD=$S "$tool" "$mode" secure.lab.example >"$out" 2>&1
+    expect_status "$mode, agent: sigwait receives SIGUSR1" $? 10
 done
 
 finish
