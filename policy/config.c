@@ -857,6 +857,57 @@ static int record_type_ok(unsigned long v)
     return v > 262 && v != 32768 && v != 32769 && v != 65535;
 }
 
+/* The ALPN list VALUE ("dot, dns": ids in preference order, separated by
+ * commas, spaces around them ignored) into OUT (CAP bytes) as "dot,dns".  An
+ * id is printable characters without spaces or commas (ALPN ids are opaque
+ * bytes on the wire; keep them printable here), none twice.  Returns 0, or -1
+ * with what was wrong in DETAIL. */
+static int parse_alpn_list(const char *value, char *out, size_t cap, char *detail,
+                           size_t dlen)
+{
+    size_t o = 0;
+    const char *p = value;
+    out[0] = '\0';
+    for (unsigned k = 1;; k++) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        const char *id = p;
+        while (*p > ' ' && *p < 0x7f && *p != ',')
+            p++;
+        size_t n = (size_t)(p - id);
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p && *p != ',') {
+            snprintf(detail, dlen, "id %u has a space or a non-printable character", k);
+            return -1;
+        }
+        if (n == 0) {
+            snprintf(detail, dlen, "id %u is empty", k);
+            return -1;
+        }
+        for (const char *q = out; q < out + o;) {
+            size_t m = strcspn(q, ",");
+            if (m == n && !memcmp(q, id, n)) {
+                snprintf(detail, dlen, "'%.*s' is listed twice", (int)n, id);
+                return -1;
+            }
+            q += m + (q[m] == ',');
+        }
+        if (o + (o ? 1 : 0) + n >= cap) {
+            snprintf(detail, dlen, "longer than %zu characters", cap - 1);
+            return -1;
+        }
+        if (o)
+            out[o++] = ',';
+        memcpy(out + o, id, n);
+        o += n;
+        out[o] = '\0';
+        if (!*p)
+            return 0;
+        p++; /* the comma */
+    }
+}
+
 static int absolute_path_ok(struct loader *L, const char *key, const char *value)
 {
     if (value[0] != '/') {
@@ -1005,19 +1056,15 @@ static void resolver_value(struct loader *L, int k, const char *key, const char 
         }
         break;
     case K_ALPN: {
-        /* ALPN ids are opaque bytes on the wire; keep them printable here. */
-        size_t n = strlen(value);
-        int ok = n > 0 && n < sizeof cfg->alpn;
-        for (size_t j = 0; ok && j < n; j++)
-            ok = value[j] > ' ' && value[j] < 0x7f;
-        if (!ok) {
+        char detail[96], list[sizeof cfg->alpn];
+        if (parse_alpn_list(value, list, sizeof list, detail, sizeof detail) < 0) {
             add_error(L, L->line,
-                      "bad value '%s' for alpn (expected 1..%zu printable characters "
-                      "without spaces, e.g. dot)",
-                      value, sizeof cfg->alpn - 1);
+                      "bad value '%s' for alpn (%s; expected ALPN ids in preference "
+                      "order separated by commas, e.g. dot, dns)",
+                      value, detail);
             return;
         }
-        strcpy(cfg->alpn, value);
+        strcpy(cfg->alpn, list);
         break;
     }
     case K_TIMEOUT_MS:

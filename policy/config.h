@@ -83,7 +83,7 @@ struct hastls_config {
     char ca_bundle[HASTLS_VALUE_MAX];
     uint8_t pins[HASTLS_MAX_PINS][32]; /* SHA-256 of SubjectPublicKeyInfo */
     size_t n_pins;
-    char alpn[64];
+    char alpn[64]; /* ALPN ids in preference order, comma-separated: "dot,dns" */
     char trust_anchor[HASTLS_VALUE_MAX];
     unsigned timeout_ms;
     enum hastls_agent_use agent; /* also per [app:NAME] */

@@ -103,7 +103,9 @@ static void handshake(struct hastls_links *ls, size_t i, uint64_t now)
                                             why, sizeof why);
     if (!auth)
         hastls_session_refuse(&l->session); /* never resume it */
-    struct hastls_up_secured s = {auth, resumed, why};
+    char alpn[256];
+    hastls_tls_alpn_selected(l->ssl, alpn, sizeof alpn);
+    struct hastls_up_secured s = {auth, resumed, why, alpn};
     hastls_up_secured(ls->up, i, now, &s);
     if (state_of(ls, i) == HASTLS_UP_READY && ls->log &&
         ls->cfg->log_level >= HASTLS_LOG_DEBUG) {

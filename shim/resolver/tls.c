@@ -47,18 +47,33 @@ fail:
     return NULL;
 }
 
-/* Offers CFG's ALPN identifier (RFC 7858 3.2: "dot").  Returns 0 or -1. */
+/* Offers CFG's ALPN ids, in its order of preference (RFC 7858 3.2: "dot";
+ * "dns" for the draft's port-443 servers).  Returns 0 or -1. */
 static int set_alpn(SSL *ssl, const struct hastls_config *cfg)
 {
-    size_t l = strlen(cfg->alpn);
-    if (l == 0)
-        return 0;
-    unsigned char p[sizeof cfg->alpn + 1];
-    HASTLS_ENSURE(l < 256 && l < sizeof cfg->alpn);
-    p[0] = (unsigned char)l;
-    memcpy(p + 1, cfg->alpn, l);
-    HASTLS_GUARD_ZERO(SSL_set_alpn_protos(ssl, p, (unsigned)l + 1)); /* 0: success */
+    unsigned char wire[sizeof cfg->alpn + 1];
+    size_t n = hastls_tls_alpn_wire(cfg->alpn, wire, sizeof wire);
+    if (n == 0)
+        return cfg->alpn[0] ? -1 : 0;
+    HASTLS_GUARD_ZERO(SSL_set_alpn_protos(ssl, wire, (unsigned)n)); /* 0: success */
     return 0;
+}
+
+size_t hastls_tls_alpn_wire(const char *list, unsigned char *out, size_t cap)
+{
+    size_t o = 0;
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == 0 || n > 255 || o + 1 + n > cap)
+            return 0;
+        out[o++] = (unsigned char)n;
+        memcpy(out + o, p, n);
+        o += n;
+        p += n;
+        if (*p == ',' && !*++p)
+            return 0; /* a trailing comma: an empty id */
+    }
+    return o;
 }
 
 SSL *hastls_tls_open(SSL_CTX *ctx, int fd, const struct hastls_config *cfg,
@@ -119,6 +134,16 @@ enum hastls_tls_step hastls_tls_handshake(SSL *ssl, char *why, size_t wl)
 int hastls_tls_resumed(SSL *ssl)
 {
     return SSL_session_reused(ssl) == 1;
+}
+
+void hastls_tls_alpn_selected(SSL *ssl, char *out, size_t len)
+{
+    const unsigned char *alpn = NULL;
+    unsigned alpnlen = 0;
+    SSL_get0_alpn_selected(ssl, &alpn, &alpnlen);
+    if (len)
+        snprintf(out, len, "%.*s", alpn ? (int)alpnlen : 0,
+                 alpn ? (const char *)alpn : "");
 }
 
 void hastls_tls_describe(SSL *ssl, int authenticated, char *out, size_t len)

@@ -33,6 +33,14 @@ HASTLS_MUST_CHECK SSL *hastls_tls_open(SSL_CTX *ctx, int fd,
                                        const struct hastls_upstream *u,
                                        struct hastls_session *s, char *why, size_t wl);
 
+/* The ALPN list LIST ("dot,dns", as the configuration keeps it) in wire form
+ * (RFC 7301: each id after its length byte) into OUT: its length, or 0 when
+ * LIST is empty, has an empty or over-long id, or does not fit in CAP. */
+size_t hastls_tls_alpn_wire(const char *list, unsigned char *out, size_t cap);
+
+/* The ALPN id the server selected into OUT ("" when none). */
+void hastls_tls_alpn_selected(SSL *ssl, char *out, size_t len);
+
 enum hastls_tls_step {
     HASTLS_TLS_DONE,
     HASTLS_TLS_WANT_READ,

@@ -516,6 +516,7 @@ static void conn_close(struct hastls_up_engine *e, struct hastls_up_conn *c)
     c->auth = 0;
     hastls_buf_free(&c->in);
     hastls_buf_free(&c->out);
+    c->out_head = 0;
 }
 
 /* Marks every query waiting for or sent on C for a new transport.  With
@@ -680,6 +681,21 @@ void hastls_up_connected(struct hastls_up_engine *e, size_t i, uint64_t now)
     settle(e, now);
 }
 
+/* Whether CFG's ALPN list needs the server to select one of its ids: it does
+ * unless it offers "dot" (see hastls_up_secured). */
+static int alpn_required(const struct hastls_config *cfg)
+{
+    if (!cfg->alpn[0])
+        return 0;
+    for (const char *p = cfg->alpn; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == 3 && !memcmp(p, "dot", 3))
+            return 0;
+        p += n + (p[n] == ',');
+    }
+    return 1;
+}
+
 void hastls_up_secured(struct hastls_up_engine *e, size_t i, uint64_t now,
                        const struct hastls_up_secured *s)
 {
@@ -689,7 +705,12 @@ void hastls_up_secured(struct hastls_up_engine *e, size_t i, uint64_t now,
     stat_add(s->resumed ? &e->stats.tls_resumptions : &e->stats.tls_handshakes);
     c->auth = s->authenticated;
     const char *why = s->why && s->why[0] ? s->why : "not authenticated";
-    if (!c->auth && e->cfg->privacy == HASTLS_PRIVACY_STRICT) {
+    if (alpn_required(e->cfg) && !(s->alpn && s->alpn[0])) {
+        char w[160];
+        snprintf(w, sizeof w, "the server selected none of the ALPN ids offered (%s)",
+                 e->cfg->alpn);
+        conn_fail(e, c, now, w);
+    } else if (!c->auth && e->cfg->privacy == HASTLS_PRIVACY_STRICT) {
         conn_fail(e, c, now, why);
     } else {
         if (!c->auth) /* allowed under this profile: a warning, not a failure */
@@ -748,6 +769,35 @@ static void on_answer(struct hastls_up_engine *e, struct hastls_up_conn *c, uint
     query_free(e, q);
 }
 
+/* Whether MSG (LEN bytes, perhaps only its beginning) can be a DNS reply: a
+ * complete header with QR set.  A server that answers something else (an
+ * HTTP server on port 443 that negotiated no ALPN) fails at once: waiting for
+ * the length its first bytes seem to announce, then reconnecting when it
+ * closes, would cost a connection per query and say nothing. */
+static int reply_is_dns(const uint8_t *msg, size_t len)
+{
+    uint16_t id;
+    return hastls_dns_response_id(msg, len, &id) == 0;
+}
+
+/* C's server sent BYTES that are not DNS: C fails once, saying so, with the
+ * beginning of what came when it is printable (an HTTP status line). */
+static void conn_fail_not_dns(struct hastls_up_engine *e, struct hastls_up_conn *c,
+                              uint64_t now, const uint8_t *bytes, size_t n)
+{
+    char seen[40];
+    size_t k = 0;
+    for (; k < n && k + 1 < sizeof seen && bytes[k] >= ' ' && bytes[k] < 0x7f; k++)
+        seen[k] = (char)bytes[k];
+    seen[k] = '\0';
+    char why[160];
+    if (k >= 4)
+        snprintf(why, sizeof why, "the reply is not DNS (it begins \"%s\")", seen);
+    else
+        snprintf(why, sizeof why, "the reply is not DNS");
+    conn_fail(e, c, now, why);
+}
+
 void hastls_up_received(struct hastls_up_engine *e, size_t i, uint64_t now,
                         const uint8_t *data, size_t n)
 {
@@ -761,26 +811,59 @@ void hastls_up_received(struct hastls_up_engine *e, size_t i, uint64_t now,
     }
     size_t off = 0, mlen;
     const uint8_t *msg;
-    while (hastls_dns_stream_next(c->in.p, c->in.len, &off, &msg, &mlen))
+    while (c->st == HASTLS_UP_READY &&
+           hastls_dns_stream_next(c->in.p, c->in.len, &off, &msg, &mlen)) {
+        if (!reply_is_dns(msg, mlen)) {
+            conn_fail_not_dns(e, c, now, msg - 2, 2 + mlen);
+            break;
+        }
         on_answer(e, c, now, msg, mlen);
-    hastls_buf_consume(&c->in, off);
+    }
+    if (c->st == HASTLS_UP_READY) {
+        hastls_buf_consume(&c->in, off);
+        /* A message still arriving shows what it is by its header. */
+        if (c->in.len >= 2 + HASTLS_DNS_HEADER_LEN &&
+            !reply_is_dns(c->in.p + 2, c->in.len - 2))
+            conn_fail_not_dns(e, c, now, c->in.p, c->in.len);
+    }
     settle(e, now);
+}
+
+/* The bytes of C's output up to the end of the message at its head: OUT
+ * holds whole framed messages only, so its head is always one. */
+static size_t head_message(const struct hastls_up_conn *c)
+{
+    if (c->out_head)
+        return c->out_head < c->out.len ? c->out_head : c->out.len;
+    size_t mlen;
+    if (!hastls_dns_frame(c->out.p, c->out.len, &mlen))
+        return c->out.len; /* cannot happen: queued by query_send */
+    return 2 + mlen;
 }
 
 size_t hastls_up_pending(const struct hastls_up_engine *e, size_t i, const uint8_t **p)
 {
-    if (i >= e->nconns || e->conns[i].st != HASTLS_UP_READY) {
+    if (i >= e->nconns || e->conns[i].st != HASTLS_UP_READY || !e->conns[i].out.len) {
         *p = NULL;
         return 0;
     }
-    *p = e->conns[i].out.p;
-    return e->conns[i].out.len;
+    const struct hastls_up_conn *c = &e->conns[i];
+    *p = c->out.p;
+    return c->tls ? head_message(c) : c->out.len;
 }
 
 void hastls_up_sent(struct hastls_up_engine *e, size_t i, size_t n)
 {
-    if (i < e->nconns)
-        hastls_buf_consume(&e->conns[i].out, n);
+    if (i >= e->nconns)
+        return;
+    struct hastls_up_conn *c = &e->conns[i];
+    if (n > c->out.len)
+        n = c->out.len;
+    if (c->tls && n) {
+        size_t head = head_message(c);
+        c->out_head = n < head ? head - n : 0;
+    }
+    hastls_buf_consume(&c->out, n);
 }
 
 /* A query sent on a live connection had no answer within its attempt time:

@@ -25,7 +25,8 @@
  *   opportunistic as encrypted, then cleartext TCP to the upstream's port 53
  *   off           cleartext TCP to port 53 only
  * Upstreams are tried in configuration order; one that refuses, fails its
- * handshake or times out is skipped for a back-off period.  A query the
+ * handshake, replies with something that is not DNS or times out is skipped
+ * for a back-off period.  A query the
  * server leaves unanswered is sent once more (new ID); one on a connection the
  * server closes goes once more on a new connection.  When no transport is
  * left, the query is answered SERVFAIL.
@@ -74,6 +75,8 @@ struct hastls_up_conn {
     enum hastls_up_state st;
     int auth; /* READY TLS connection is authenticated */
     struct hastls_buf in, out;
+    size_t out_head;   /* bytes of the message at the head of OUT not yet written
+                        * (0: OUT starts with a whole message) */
     uint64_t deadline; /* connect + handshake deadline */
     uint64_t last_active;
     unsigned fails;
@@ -86,7 +89,8 @@ struct hastls_up_conn {
 struct hastls_up_secured {
     int authenticated;
     int resumed;
-    const char *why; /* when not authenticated: why not */
+    const char *why;  /* when not authenticated: why not */
+    const char *alpn; /* the ALPN id the server selected (NULL or "": none) */
 };
 
 struct hastls_up_engine;
@@ -128,7 +132,11 @@ void hastls_up_client_gone(struct hastls_up_engine *e, const void *client);
 /* Connection I's TCP connection is established. */
 void hastls_up_connected(struct hastls_up_engine *e, size_t i, uint64_t now);
 
-/* Connection I's TLS handshake finished as S says. */
+/* Connection I's TLS handshake finished as S says.  When the ALPN list
+ * offered has no "dot" (only ids such as the draft's "dns", which a port-443
+ * server needs to tell DNS from its other services), a server that selected
+ * none is not a DNS server: the connection fails.  With "dot" offered, none
+ * selected is fine (RFC 7858 servers need not do ALPN). */
 void hastls_up_secured(struct hastls_up_engine *e, size_t i, uint64_t now,
                        const struct hastls_up_secured *s);
 
@@ -145,7 +153,11 @@ void hastls_up_closed(struct hastls_up_engine *e, size_t i, uint64_t now);
 void hastls_up_received(struct hastls_up_engine *e, size_t i, uint64_t now,
                         const uint8_t *data, size_t n);
 
-/* The bytes waiting to be written on connection I: their count, *P at them. */
+/* The bytes waiting to be written on connection I: their count, *P at them.
+ * On a TLS connection, at most the rest of one message: the link writes each
+ * query in a TLS record of its own, since some servers (dnsdist 1.7) answer
+ * only the first query of a record that carries several.  A record per query
+ * costs one write each, nothing a lookup can measure. */
 size_t hastls_up_pending(const struct hastls_up_engine *e, size_t i, const uint8_t **p);
 
 /* N of them were written. */

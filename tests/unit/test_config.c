@@ -394,6 +394,50 @@ static void paths_and_alpn(void **state)
     expect_ok(text);
 }
 
+/* alpn is a list in preference order: ids separated by commas, spaces
+ * around them ignored, kept as "dot,dns". */
+static void alpn_list(void **state)
+{
+    (void)state;
+    expect_ok("[resolver]\nalpn = dot, dns\n");
+    assert_string_equal(cfg.alpn, "dot,dns");
+    expect_ok("[resolver]\nalpn = dns,dot\n");
+    assert_string_equal(cfg.alpn, "dns,dot");
+    expect_ok("[resolver]\nalpn = dns ,  dot ,h2\n");
+    assert_string_equal(cfg.alpn, "dns,dot,h2");
+    expect_ok("[resolver]\nalpn = dns\n");
+    assert_string_equal(cfg.alpn, "dns");
+
+    expect_error("[resolver]\nalpn = dot,\n",
+                 "t.conf:2: bad value 'dot,' for alpn (id 2 is empty; expected ALPN ids "
+                 "in preference order separated by commas, e.g. dot, dns)");
+    expect_error_part("[resolver]\nalpn = ,dot\n",
+                      "t.conf:2: bad value ',dot' for alpn (id 1 is empty;");
+    expect_error_part("[resolver]\nalpn = dot,,dns\n", "(id 2 is empty;");
+    expect_error_part("[resolver]\nalpn = dot, d ns\n",
+                      "(id 2 has a space or a non-printable character;");
+    expect_ok("[resolver]\nalpn = dot;dns\n");
+    assert_string_equal(cfg.alpn, "dot;dns"); /* ';' is a printable id byte */
+    expect_error_part("[resolver]\nalpn = dot, dns, dot\n", "('dot' is listed twice;");
+    expect_error_part("[resolver]\nalpn = dot,\x01\n",
+                      "(id 2 has a space or a non-printable character;");
+    expect_error_part("[resolver]\nalpn = dot,\xc3\xa9\n",
+                      "(id 2 has a space or a non-printable character;");
+    /* 63 characters kept, 64 too long, counted as stored ("a,b" not "a, b"). */
+    char text[256], ids[128] = "";
+    for (int k = 0; k < 21; k++) /* a0, a1, ... c0: 21 ids of two characters */
+        snprintf(ids + strlen(ids), sizeof ids - strlen(ids), "%s%c%c", k ? ", " : "",
+                 'a' + k / 10, '0' + k % 10);
+    snprintf(text, sizeof text, "[resolver]\nalpn = %s\n", ids); /* 21 ids */
+    expect_ok(text);
+    assert_int_equal(strlen(cfg.alpn), 62);
+    snprintf(text, sizeof text, "[resolver]\nalpn = %s, z\n", ids);
+    expect_error_part(text, "(longer than 63 characters;");
+    snprintf(text, sizeof text, "[resolver]\nalpn = %s,z\n", ids + 4); /* 20 and z */
+    expect_ok(text);
+    assert_int_equal(strlen(cfg.alpn), 61);
+}
+
 /* ---- repeatable keys ---- */
 
 static void upstreams_accumulate(void **state)
@@ -1417,6 +1461,7 @@ int main(void)
         cmocka_unit_test(timeout_values),
         cmocka_unit_test(agent_keys),
         cmocka_unit_test(paths_and_alpn),
+        cmocka_unit_test(alpn_list),
         cmocka_unit_test(upstreams_accumulate),
         cmocka_unit_test(pins_accumulate),
         cmocka_unit_test(bad_pins),

@@ -35,6 +35,7 @@
 #include "policy/config.h"
 #include "policy/dnswire.h"
 #include "shim/resolver/dot.h"
+#include "shim/resolver/tls.h"
 
 /* ---- interposed OpenSSL calls ---- */
 
@@ -144,10 +145,16 @@ struct peer {
     int lfd;
     unsigned port;
     SSL_CTX *ctx;
-    int batch;       /* answer after this many queries, in reverse order */
-    int close_after; /* close the connection after answering a batch */
-    int accepted;    /* connections (atomic) */
-    int handshakes;  /* completed TLS handshakes (atomic) */
+    int batch;                 /* answer after this many queries, in reverse order */
+    int close_after;           /* close the connection after answering a batch */
+    int first_of_record;       /* as dnsdist 1.7: answer only a record's first query */
+    int multi;                 /* records that carried more than one query (atomic) */
+    int http;                  /* answer HTTP, whatever comes, and close */
+    const char *select;        /* the ALPN id to select when offered (NULL: none) */
+    unsigned char offered[64]; /* the ALPN list the client offered, wire form */
+    unsigned offered_len;
+    int accepted;   /* connections (atomic) */
+    int handshakes; /* completed TLS handshakes (atomic) */
     pthread_t thread;
     int stop;
 };
@@ -180,8 +187,44 @@ static size_t answer_of(const uint8_t *q, size_t len, uint8_t *out)
     return qend + 2;
 }
 
+/* One record at a time (SSL_read returns at most one): its first query is
+ * answered, the others are dropped, as dnsdist 1.7.3 does. */
+static void serve_first_of_record(struct peer *pe, SSL *ssl)
+{
+    uint8_t rec[16384], a[600];
+    for (;;) {
+        int r = SSL_read(ssl, rec, sizeof rec);
+        if (r <= 0)
+            return;
+        size_t off = 0, mlen, n = 0;
+        const uint8_t *msg, *first = NULL;
+        size_t first_len = 0;
+        while (hastls_dns_stream_next(rec, (size_t)r, &off, &msg, &mlen))
+            if (n++ == 0) {
+                first = msg;
+                first_len = mlen;
+            }
+        if (n > 1)
+            __atomic_fetch_add(&pe->multi, 1, __ATOMIC_RELAXED);
+        size_t alen = first ? answer_of(first, first_len, a) : 0;
+        if (alen && SSL_write(ssl, a, (int)alen) <= 0)
+            return;
+    }
+}
+
 static void serve(struct peer *pe, SSL *ssl)
 {
+    if (pe->http) {
+        uint8_t junk[512];
+        (void)SSL_read(ssl, junk, sizeof junk);
+        const char reply[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+        (void)SSL_write(ssl, reply, (int)sizeof reply - 1);
+        return;
+    }
+    if (pe->first_of_record) {
+        serve_first_of_record(pe, ssl);
+        return;
+    }
     uint8_t q[8][600], a[8][600];
     size_t alen[8];
     for (;;) {
@@ -229,13 +272,49 @@ static void *peer_thread(void *arg)
     return NULL;
 }
 
-static void peer_start(struct peer *pe, const struct pki *p, int batch, int close_after)
+static void peer_listen(struct peer *pe, const struct pki *p);
+
+/* Records the client's ALPN list; selects PE->select when it is offered. */
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                       const unsigned char *in, unsigned inlen, void *arg)
+{
+    (void)ssl;
+    struct peer *pe = arg;
+    if (inlen <= sizeof pe->offered) {
+        memcpy(pe->offered, in, inlen);
+        pe->offered_len = inlen;
+    }
+    if (!pe->select)
+        return SSL_TLSEXT_ERR_NOACK;
+    size_t sl = strlen(pe->select);
+    for (unsigned o = 0; o < inlen; o += 1u + in[o])
+        if (in[o] == sl && o + 1 + sl <= inlen && !memcmp(in + o + 1, pe->select, sl)) {
+            *out = in + o + 1;
+            *outlen = in[o];
+            return SSL_TLSEXT_ERR_OK;
+        }
+    return SSL_TLSEXT_ERR_NOACK;
+}
+
+static void peer_setup(struct peer *pe, int batch, int close_after)
 {
     memset(pe, 0, sizeof *pe);
     pe->batch = batch;
     pe->close_after = close_after;
+}
+
+static void peer_start(struct peer *pe, const struct pki *p, int batch, int close_after)
+{
+    peer_setup(pe, batch, close_after);
+    peer_listen(pe, p);
+}
+
+/* Starts PE as set up (peer_setup and any fields after it). */
+static void peer_listen(struct peer *pe, const struct pki *p)
+{
     pe->ctx = SSL_CTX_new(TLS_server_method());
     assert_non_null(pe->ctx);
+    SSL_CTX_set_alpn_select_cb(pe->ctx, alpn_select, pe);
     assert_int_equal(SSL_CTX_use_certificate(pe->ctx, p->cert), 1);
     assert_int_equal(SSL_CTX_use_PrivateKey(pe->ctx, p->key), 1);
     pe->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -406,6 +485,123 @@ static void test_pipelined_out_of_order(void **state)
     assert_int_equal(pe.accepted, 1);
 }
 
+/* A server that answers only the first query of each TLS record (dnsdist
+ * 1.7) still answers every query the first time: each goes in a record of
+ * its own, also when they arrive together. */
+static void test_one_query_per_record(void **state)
+{
+    (void)state;
+    struct peer pe;
+    struct client c;
+    peer_setup(&pe, 1, 0);
+    pe.first_of_record = 1;
+    peer_listen(&pe, &pki);
+    client_start(&c, &pki, &pe, "dot.test", HASTLS_PRIVACY_STRICT);
+    const char *labels[4] = {"one", "two", "three", "four"};
+    const uint16_t ids[4] = {1, 2, 3, 4};
+    uint8_t all[4 * 514];
+    size_t n = 0;
+    for (int k = 0; k < 4; k++) { /* one write: the relay takes them at once */
+        size_t len = make_query(all + n + 2, labels[k], ids[k]);
+        assert_int_equal(hastls_dns_stream_prefix(all + n, len), 0);
+        n += 2 + len;
+    }
+    assert_int_equal(write(c.fd, all, n), (ssize_t)n);
+    expect_answers(&c, labels, ids, 4, 0);
+    struct hastls_resolver_stats st;
+    hastls_dot_stats(c.d, &st);
+    assert_int_equal(st.queries_tls, 4); /* none asked again */
+    assert_int_equal(__atomic_load_n(&pe.multi, __ATOMIC_RELAXED), 0);
+    client_stop(&c);
+    peer_stop(&pe);
+}
+
+/* The ALPN list goes out in its order; the id the server selects is used. */
+static void test_alpn_list_offered(void **state)
+{
+    (void)state;
+    struct peer pe;
+    struct client c;
+    peer_setup(&pe, 1, 0);
+    pe.select = "dns";
+    peer_listen(&pe, &pki);
+    client_start(&c, &pki, &pe, "dot.test", HASTLS_PRIVACY_STRICT);
+    snprintf(c.cfg.alpn, sizeof c.cfg.alpn, "dot,dns");
+    const char *labels[1] = {"a"};
+    const uint16_t ids[1] = {7};
+    send_query(&c, "a", 7);
+    expect_answers(&c, labels, ids, 1, 0);
+    assert_int_equal(pe.offered_len, 8);
+    assert_memory_equal(pe.offered, "\3dot\3dns", 8);
+    client_stop(&c);
+    peer_stop(&pe);
+}
+
+/* Offering only "dns", a server that selects no ALPN fails, saying so. */
+static void test_alpn_dns_needs_selection(void **state)
+{
+    (void)state;
+    struct peer pe;
+    struct client c;
+    peer_setup(&pe, 1, 0);
+    peer_listen(&pe, &pki);
+    client_start(&c, &pki, &pe, "dot.test", HASTLS_PRIVACY_STRICT);
+    snprintf(c.cfg.alpn, sizeof c.cfg.alpn, "dns");
+    const char *labels[1] = {"a"};
+    const uint16_t ids[1] = {7};
+    send_query(&c, "a", 7);
+    expect_answers(&c, labels, ids, 1, HASTLS_DNS_RCODE_SERVFAIL);
+    expect_failure(&c, "the server selected none of the ALPN ids offered (dns)");
+    client_stop(&c);
+    peer_stop(&pe);
+}
+
+/* A server that answers HTTP: one connection, "the reply is not DNS". */
+static void test_http_reply_fails_once(void **state)
+{
+    (void)state;
+    struct peer pe;
+    struct client c;
+    peer_setup(&pe, 1, 0);
+    pe.http = 1;
+    peer_listen(&pe, &pki);
+    client_start(&c, &pki, &pe, "dot.test", HASTLS_PRIVACY_STRICT);
+    const char *labels[1] = {"a"};
+    const uint16_t ids[1] = {7};
+    send_query(&c, "a", 7);
+    expect_answers(&c, labels, ids, 1, HASTLS_DNS_RCODE_SERVFAIL);
+    expect_failure(&c, "the reply is not DNS (it begins \"HTTP/1.1 400 Bad Request\")");
+    send_query(&c, "a", 7); /* as libunbound asks again at once */
+    expect_answers(&c, labels, ids, 1, HASTLS_DNS_RCODE_SERVFAIL);
+    client_stop(&c);
+    peer_stop(&pe);
+    assert_int_equal(pe.accepted, 1);
+}
+
+/* The configuration's list in ALPN wire form, and what cannot be. */
+static void test_alpn_wire(void **state)
+{
+    (void)state;
+    unsigned char w[64];
+    assert_int_equal(hastls_tls_alpn_wire("dot", w, sizeof w), 4);
+    assert_memory_equal(w, "\3dot", 4);
+    assert_int_equal(hastls_tls_alpn_wire("dns,dot,h2", w, sizeof w), 11);
+    assert_memory_equal(w, "\3dns\3dot\2h2", 11);
+    assert_int_equal(hastls_tls_alpn_wire("", w, sizeof w), 0);
+    assert_int_equal(hastls_tls_alpn_wire("dot,", w, sizeof w), 0);
+    assert_int_equal(hastls_tls_alpn_wire(",dot", w, sizeof w), 0);
+    assert_int_equal(hastls_tls_alpn_wire("dot,,dns", w, sizeof w), 0);
+    assert_int_equal(hastls_tls_alpn_wire("dot,dns", w, 7), 0); /* needs 8 */
+    assert_int_equal(hastls_tls_alpn_wire("dot,dns", w, 8), 8);
+    char big[300];
+    memset(big, 'x', 256);
+    big[256] = '\0';
+    unsigned char wb[300];
+    assert_int_equal(hastls_tls_alpn_wire(big, wb, sizeof wb), 0); /* id > 255 */
+    big[255] = '\0';
+    assert_int_equal(hastls_tls_alpn_wire(big, wb, sizeof wb), 256);
+}
+
 static void test_name_mismatch_fails_strict(void **state)
 {
     (void)state;
@@ -571,6 +767,11 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pipelined_out_of_order),
+        cmocka_unit_test(test_one_query_per_record),
+        cmocka_unit_test(test_alpn_list_offered),
+        cmocka_unit_test(test_alpn_dns_needs_selection),
+        cmocka_unit_test(test_http_reply_fails_once),
+        cmocka_unit_test(test_alpn_wire),
         cmocka_unit_test(test_name_mismatch_fails_strict),
         cmocka_unit_test(test_ip_literal_name),
         cmocka_unit_test(test_pin_decides),

@@ -169,27 +169,36 @@ static void bring_up(struct bench *b, size_t i, int auth)
     hastls_up_connected(b->e, i, b->now);
     if (hastls_up_conn(b->e, i)->tls) {
         assert_int_equal(hastls_up_conn(b->e, i)->st, HASTLS_UP_HANDSHAKING);
-        struct hastls_up_secured s = {auth, 0, auth ? "" : "certificate name mismatch"};
+        struct hastls_up_secured s = {auth, 0, auth ? "" : "certificate name mismatch",
+                                      NULL};
         hastls_up_secured(b->e, i, b->now, &s);
     }
 }
 
-/* The upstream on connection I reads what was sent: the queries, into SEEN. */
+/* The upstream on connection I reads what was sent: the queries, into SEEN.
+ * Each write the machine asks for is checked to hold whole messages only, and
+ * on TLS exactly one (a record of its own). */
 static size_t peer_read(struct bench *b, size_t i, struct seen *seen, size_t cap)
 {
     const uint8_t *p;
-    size_t n = hastls_up_pending(b->e, i, &p), off = 0, k = 0, mlen;
-    const uint8_t *msg;
-    while (hastls_dns_stream_next(p, n, &off, &msg, &mlen)) {
-        assert_true(k < cap);
-        assert_true(mlen <= sizeof seen[k].msg);
-        memcpy(seen[k].msg, msg, mlen);
-        seen[k].len = mlen;
-        seen[k].id = hastls_dns_id(msg);
-        k++;
+    size_t n, k = 0;
+    while ((n = hastls_up_pending(b->e, i, &p)) > 0) {
+        size_t off = 0, mlen, in_write = 0;
+        const uint8_t *msg;
+        while (hastls_dns_stream_next(p, n, &off, &msg, &mlen)) {
+            assert_true(k < cap);
+            assert_true(mlen <= sizeof seen[k].msg);
+            memcpy(seen[k].msg, msg, mlen);
+            seen[k].len = mlen;
+            seen[k].id = hastls_dns_id(msg);
+            k++;
+            in_write++;
+        }
+        assert_int_equal(off, n); /* only whole messages are queued */
+        if (hastls_up_conn(b->e, i)->tls)
+            assert_int_equal(in_write, 1);
+        hastls_up_sent(b->e, i, n);
     }
-    assert_int_equal(off, n); /* only whole messages are queued */
-    hastls_up_sent(b->e, i, n);
     return k;
 }
 
@@ -757,7 +766,55 @@ static void test_malformed_queries_refused(void **state)
     bench_free(b);
 }
 
-static void test_garbage_from_upstream(void **state)
+/* What a server sends that is not a DNS reply fails its connection at once,
+ * with a line saying so, and the query moves on to the next upstream; the
+ * failed upstream backs off (it is not reconnected for every query). */
+static void not_dns_case(const uint8_t *junk, size_t n, const char *why)
+{
+    struct bench *b = bench_new(HASTLS_PRIVACY_STRICT, TWO);
+    ask(b, 0, "a.example", 1);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
+    bring_up(b, U0_TLS, 1);
+    struct seen s[2];
+    assert_int_equal(peer_read(b, U0_TLS, s, 2), 1);
+    hastls_up_received(b->e, U0_TLS, b->now, junk, n);
+    expect_work(b, HASTLS_WORK_CLOSE, U0_TLS);
+    expect_work(b, HASTLS_WORK_CONNECT, U1_TLS);
+    expect_failure(b, why);
+    assert_non_null(strstr(b->log, why));
+    bring_up(b, U1_TLS, 1);
+    assert_int_equal(peer_read(b, U1_TLS, s, 2), 1);
+    peer_answer(b, U1_TLS, &s[0], 0, 0, -1);
+    expect_answer(b, 0, 1, "a.example", 0);
+    /* The next query goes straight to the second upstream. */
+    ask(b, 1, "b.example", 2);
+    expect_no_conn_work(b);
+    assert_int_equal(peer_read(b, U1_TLS, s, 2), 1);
+    bench_free(b);
+}
+
+static void test_not_dns_from_upstream(void **state)
+{
+    (void)state;
+    const char http[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+    not_dns_case((const uint8_t *)http, sizeof http - 1,
+                 "127.0.0.1@853: the reply is not DNS (it begins \"HTTP/1.1 400 Bad");
+    /* Only its beginning, as long as a DNS header: enough to tell. */
+    not_dns_case((const uint8_t *)http, 14,
+                 "127.0.0.1@853: the reply is not DNS (it begins \"HTTP/1.1 400 B\")");
+    const uint8_t short_frame[] = {0, 3, 1, 2, 3};
+    not_dns_case(short_frame, sizeof short_frame, "127.0.0.1@853: the reply is not DNS");
+    const uint8_t empty_frame[] = {0, 0};
+    not_dns_case(empty_frame, sizeof empty_frame, "127.0.0.1@853: the reply is not DNS");
+    /* A query (QR clear) where an answer belongs. */
+    uint8_t q[2 + 512];
+    size_t len = make_query(q + 2, "a.example", 1, 0x100);
+    assert_int_equal(hastls_dns_stream_prefix(q, len), 0);
+    not_dns_case(q, len + 2, "127.0.0.1@853: the reply is not DNS");
+}
+
+/* Fewer bytes than a DNS header tell nothing yet: the connection waits. */
+static void test_reply_too_short_to_tell_waits(void **state)
 {
     (void)state;
     struct bench *b = bench_new(HASTLS_PRIVACY_STRICT, ONE);
@@ -766,18 +823,84 @@ static void test_garbage_from_upstream(void **state)
     bring_up(b, U0_TLS, 1);
     struct seen s[2];
     assert_int_equal(peer_read(b, U0_TLS, s, 2), 1);
-    /* Frames too short for a header, a query instead of an answer, an empty
-     * frame: all dropped; the real answer after them still counts. */
-    const uint8_t junk[] = {0, 3, 1, 2, 3, 0, 0};
-    hastls_up_received(b->e, U0_TLS, b->now, junk, sizeof junk);
-    uint8_t fr[2 + 512];
-    memcpy(fr + 2, s[0].msg, s[0].len);
-    assert_int_equal(hastls_dns_stream_prefix(fr, s[0].len), 0);
-    hastls_up_received(b->e, U0_TLS, b->now, fr, s[0].len + 2);
-    assert_int_equal(b->nanswers, 0);
-    peer_answer(b, U0_TLS, &s[0], 0, 7, -1);
+    peer_answer(b, U0_TLS, &s[0], 0, 1, -1); /* a byte at a time */
     expect_answer(b, 0, 1, "a.example", 0);
+    assert_int_equal(hastls_up_conn(b->e, U0_TLS)->st, HASTLS_UP_READY);
     bench_free(b);
+}
+
+/* Each query goes in a write of its own on TLS (a record each), also when
+ * the socket takes only part of one; cleartext takes everything at once. */
+static void test_one_query_per_tls_write(void **state)
+{
+    (void)state;
+    struct bench *b = bench_new(HASTLS_PRIVACY_OPPORTUNISTIC, ONE);
+    ask(b, 0, "a.example", 1);
+    ask(b, 1, "bb.example", 2);
+    ask(b, 2, "ccc.example", 3);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
+    bring_up(b, U0_TLS, 1);
+    const uint8_t *p;
+    size_t first = hastls_up_pending(b->e, U0_TLS, &p), mlen;
+    assert_int_equal(hastls_dns_frame(p, first, &mlen), 1);
+    assert_int_equal(first, 2 + mlen);
+    hastls_up_sent(b->e, U0_TLS, 5); /* a partial write */
+    assert_int_equal(hastls_up_pending(b->e, U0_TLS, &p), first - 5);
+    hastls_up_sent(b->e, U0_TLS, first - 5);
+    struct seen s[4];
+    assert_int_equal(peer_read(b, U0_TLS, s, 4), 2); /* checks one a write */
+    assert_int_equal(hastls_up_pending(b->e, U0_TLS, &p), 0);
+
+    /* Cleartext: the three in one write. */
+    hastls_up_failed(b->e, U0_TLS, b->now, "connection reset");
+    expect_work(b, HASTLS_WORK_CLOSE, U0_TLS);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_CLEAR);
+    bring_up(b, U0_CLEAR, 0);
+    size_t n = hastls_up_pending(b->e, U0_CLEAR, &p), off = 0, k = 0;
+    const uint8_t *msg;
+    while (hastls_dns_stream_next(p, n, &off, &msg, &mlen))
+        k++;
+    assert_int_equal(k, 3);
+    assert_int_equal(off, n);
+    bench_free(b);
+}
+
+/* ALPN: offering only ids like "dns" (a port-443 server tells DNS from its
+ * other services by them), a server that selects none is not a DNS server;
+ * with "dot" in the list, none selected is fine (RFC 7858). */
+static void alpn_case(const char *offered, const char *selected, int ok)
+{
+    struct bench *b = bench_new(HASTLS_PRIVACY_STRICT, ONE);
+    snprintf(b->cfg.alpn, sizeof b->cfg.alpn, "%s", offered);
+    ask(b, 0, "a.example", 1);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
+    hastls_up_connected(b->e, U0_TLS, b->now);
+    struct hastls_up_secured sec = {1, 0, "", selected};
+    hastls_up_secured(b->e, U0_TLS, b->now, &sec);
+    if (ok) {
+        assert_int_equal(hastls_up_conn(b->e, U0_TLS)->st, HASTLS_UP_READY);
+    } else {
+        expect_work(b, HASTLS_WORK_CLOSE, U0_TLS);
+        char why[160];
+        snprintf(why, sizeof why,
+                 "127.0.0.1@853: the server selected none of the ALPN ids offered (%s)",
+                 offered);
+        expect_failure(b, why);
+        expect_answer(b, 0, 1, "a.example", HASTLS_DNS_RCODE_SERVFAIL);
+    }
+    bench_free(b);
+}
+
+static void test_alpn_required_without_dot(void **state)
+{
+    (void)state;
+    alpn_case("dns", NULL, 0);
+    alpn_case("dns", "", 0);
+    alpn_case("dns", "dns", 1);
+    alpn_case("dot", NULL, 1);
+    alpn_case("dot,dns", NULL, 1);
+    alpn_case("dns,dot", "dot", 1);
+    alpn_case("", NULL, 1);
 }
 
 int main(void)
@@ -802,7 +925,10 @@ int main(void)
         cmocka_unit_test(test_ids_never_clash_on_a_connection),
         cmocka_unit_test(test_prefetch_followers),
         cmocka_unit_test(test_malformed_queries_refused),
-        cmocka_unit_test(test_garbage_from_upstream),
+        cmocka_unit_test(test_not_dns_from_upstream),
+        cmocka_unit_test(test_reply_too_short_to_tell_waits),
+        cmocka_unit_test(test_one_query_per_tls_write),
+        cmocka_unit_test(test_alpn_required_without_dot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
