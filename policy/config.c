@@ -862,8 +862,8 @@ static int record_type_ok(unsigned long v)
  * id is printable characters without spaces or commas (ALPN ids are opaque
  * bytes on the wire; keep them printable here), none twice.  Returns 0, or -1
  * with what was wrong in DETAIL. */
-static int parse_alpn_list(const char *value, char *out, size_t cap, char *detail,
-                           size_t dlen)
+int hastls_alpn_parse(const char *value, char *out, size_t cap, char *detail,
+                      size_t dlen)
 {
     size_t o = 0;
     const char *p = value;
@@ -1057,7 +1057,7 @@ static void resolver_value(struct loader *L, int k, const char *key, const char 
         break;
     case K_ALPN: {
         char detail[96], list[sizeof cfg->alpn];
-        if (parse_alpn_list(value, list, sizeof list, detail, sizeof detail) < 0) {
+        if (hastls_alpn_parse(value, list, sizeof list, detail, sizeof detail) < 0) {
             add_error(L, L->line,
                       "bad value '%s' for alpn (%s; expected ALPN ids in preference "
                       "order separated by commas, e.g. dot, dns)",

@@ -134,6 +134,12 @@ int hastls_config_load_default(const char *app, struct hastls_config *cfg, char 
 int hastls_upstream_parse(const char *text, struct hastls_upstream *out, char *err,
                           size_t errlen);
 
+/* Parses an ALPN list ("dot, dns": ids in preference order, separated by
+ * commas, spaces around them ignored) into OUT (CAP bytes) as "dot,dns".
+ * Returns 0, or -1 with what was wrong in DETAIL. */
+int hastls_alpn_parse(const char *value, char *out, size_t cap, char *detail,
+                      size_t dlen);
+
 /* Names for messages and the CLI ("strict", "cfb", "enforce", ...), and the
  * reverse; *_from_name returns -1 for an unknown name. */
 const char *hastls_privacy_name(enum hastls_privacy p);

@@ -67,7 +67,7 @@ static void lookup_usage(FILE *out)
             "  --privacy P        override: strict, encrypted, opportunistic or off\n"
             "  --upstream SPEC    override (repeatable): ADDR[@PORT][#AUTH-NAME]\n"
             "  --pin BASE64       override (repeatable): SPKI SHA-256 pin\n"
-            "  --alpn ID          override the ALPN protocol id\n"
+            "  --alpn LIST        override the ALPN ids (\"dot, dns\": in preference order)\n"
             "  --timeout MS       override the whole-lookup deadline\n"
             "  --names FILE       look up every name in FILE, one a line (- = stdin)\n"
             "  --threads N        with --names: N threads at once (default 1)\n"
@@ -383,11 +383,11 @@ int hastls_cmd_lookup(int argc, char **argv)
         }
     }
     if (alpn) {
-        if (strlen(alpn) >= sizeof cfg.alpn) {
-            fprintf(stderr, "hastls lookup: --alpn too long\n");
+        char detail[96];
+        if (hastls_alpn_parse(alpn, cfg.alpn, sizeof cfg.alpn, detail, sizeof detail) < 0) {
+            fprintf(stderr, "hastls lookup: bad --alpn '%s': %s\n", alpn, detail);
             return 2;
         }
-        snprintf(cfg.alpn, sizeof cfg.alpn, "%s", alpn);
     }
     if (timeout) {
         char *end;

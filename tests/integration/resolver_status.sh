@@ -106,7 +106,8 @@ st=$?
 st=$?
 [ "$st" -eq 0 ] && grep -q '^usage: hastls lookup' "$LAB_DIR/help.out" && echo "ok   --help" ||
     { echo "FAIL --help (status $st)"; fails=$((fails + 1)); }
-for bad in "--privacy loud x" "--timeout 5 x" "--pin notbase64 x" "x NOSUCHTYPE" "--bogus x" ""; do
+for bad in "--privacy loud x" "--timeout 5 x" "--pin notbase64 x" "--alpn dot,,dns x" "--alpn dot,dot x" \
+    "x NOSUCHTYPE" "--bogus x" ""; do
     # shellcheck disable=SC2086
     "$H" lookup $bad >/dev/null 2>"$LAB_DIR/usage.err"
     st=$?
