@@ -21,9 +21,10 @@
  *                 of the front cache, the address map's lock); skipped while
  *                 the object does not exist yet
  *
- * Lock order: no code of the shim holds two of these locks at once, so
- * prepare cannot deadlock against a thread that is taking them.  Code that
- * ever needs two must take them in this list's order.
+ * Lock order: code that holds two of these locks takes them in this list's
+ * order, so prepare cannot deadlock against a thread that is taking them.
+ * The only such pair: creating the resolver (hastls_lock_resolver) makes
+ * libunbound open descriptors (hastls_lock_ownfd, in the socket hooks).
  *
  * tests/integration/shim_fork_stress.sh fails when a file of shim/core or
  * shim/hooks declares a lock but is not named in this list, and forks
@@ -44,6 +45,7 @@
 /* clang-format off */
 #define HASTLS_LOCKS(MUTEX, RWLOCK, TABLE)                                         \
     MUTEX(hastls_lock_resolver)      /* state.c: loading and creating the resolver */ \
+    MUTEX(hastls_lock_ownfd)         /* ownfd.c: libunbound's descriptors */       \
     RWLOCK(hastls_lock_hosts)        /* hosts.c: the hosts-file table */           \
     MUTEX(hastls_lock_search)        /* search.c: the resolv.conf search list */   \
     MUTEX(hastls_lock_serv)          /* ai.c: the service-name table */            \
