@@ -123,9 +123,11 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=u
 FUZZ_EXTRA_fuzz_hosts := shim/core/hosts.c shim/core/hostname.c
 FUZZ_EXTRA_fuzz_resolvconf := shim/core/search.c
 FUZZ_EXTRA_fuzz_sharedtab := shim/core/sharedtab.c
+FUZZ_EXTRA_fuzz_ai_services := shim/core/ai.c shim/core/real.c shim/core/ip.c
 $(BUILD)/fuzz/fuzz_hosts: $(FUZZ_EXTRA_fuzz_hosts)
 $(BUILD)/fuzz/fuzz_resolvconf: $(FUZZ_EXTRA_fuzz_resolvconf)
 $(BUILD)/fuzz/fuzz_sharedtab: $(FUZZ_EXTRA_fuzz_sharedtab)
+$(BUILD)/fuzz/fuzz_ai_services: $(FUZZ_EXTRA_fuzz_ai_services)
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(POLICY_SRC) $(RESOLVER_SRC)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) -std=gnu11 -I. $(FUZZ_FLAGS) -o $@ $< $(FUZZ_EXTRA_$*) $(POLICY_SRC) \

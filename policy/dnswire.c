@@ -18,6 +18,7 @@ struct header {
 #define FLAG_QR 0x8000
 #define FLAG_RD 0x0100
 #define FLAG_CD 0x0010
+#define FLAG_TC 0x0200
 #define RCODE_MASK 0x000f
 
 static int rd_header(struct hastls_dns_rd *r, struct header *h)
@@ -266,6 +267,45 @@ int hastls_dns_check_query(const uint8_t *msg, size_t len, size_t *qend)
     struct hastls_dns_question q;
     HASTLS_GUARD(hastls_dns_parse_query(msg, len, &q));
     *qend = q.end;
+    return 0;
+}
+
+int hastls_dns_query_question(const uint8_t *msg, size_t len, char *name, size_t namelen,
+                              uint16_t *qtype, uint16_t *qclass)
+{
+    struct hastls_dns_question q;
+    size_t next;
+    HASTLS_GUARD(hastls_dns_parse_query(msg, len, &q));
+    HASTLS_GUARD(hastls_dns_read_name(msg, len, q.name_off, name, namelen, &next));
+    HASTLS_ENSURE(next == q.name_off + q.name_len);
+    *qtype = q.qtype;
+    *qclass = q.qclass;
+    return 0;
+}
+
+int hastls_dns_set_tc(uint8_t *msg, size_t len)
+{
+    HASTLS_ENSURE(len >= 3);
+    msg[2] |= (uint8_t)(FLAG_TC >> 8);
+    return 0;
+}
+
+int hastls_dns_ptr_target(const uint8_t *msg, size_t len, const uint8_t *rdata,
+                          size_t rdlen, char *out, size_t outlen)
+{
+    const uint8_t *base = rdata;
+    size_t blen = rdlen, off = 0, next;
+    /* Compared as addresses, not through pointer arithmetic across objects. */
+    uintptr_t m = (uintptr_t)msg, r = (uintptr_t)rdata;
+    if (msg && r >= m && r - m < len && rdlen <= len - (r - m)) {
+        base = msg;
+        blen = len;
+        off = r - m;
+    }
+    HASTLS_ENSURE(rdata != NULL || rdlen == 0);
+    HASTLS_GUARD(hastls_dns_read_name(base, blen, off, out, outlen, &next));
+    HASTLS_ENSURE(next <= off + rdlen);
+    HASTLS_ENSURE(strcmp(out, ".") != 0);
     return 0;
 }
 

@@ -252,6 +252,29 @@ HASTLS_MUST_CHECK int hastls_dns_check_query(const uint8_t *msg, size_t len,
 HASTLS_MUST_CHECK int hastls_dns_parse_query(const uint8_t *msg, size_t len,
                                              struct hastls_dns_question *q);
 
+/* The question of the query MSG as res_send(3) takes it (a query this
+ * transport relays, see hastls_dns_check_query): its name in presentation
+ * form into NAME (NAMELEN bytes), its type and class.  Returns 0, or -1 for a
+ * message that is no such query or a name that does not fit. */
+HASTLS_MUST_CHECK int hastls_dns_query_question(const uint8_t *msg, size_t len,
+                                                char *name, size_t namelen,
+                                                uint16_t *qtype, uint16_t *qclass);
+
+/* Sets the TC bit (truncated) of MSG.  Returns 0, or -1 (nothing changed)
+ * when LEN does not reach the flags: a message that short has no bit to set,
+ * so callers may ignore the result. */
+int hastls_dns_set_tc(uint8_t *msg, size_t len);
+
+/* The name a PTR record's RDATA (RDLEN bytes) points to, into OUT (OUTLEN
+ * bytes) in presentation form.  When RDATA lies inside MSG (LEN bytes, may be
+ * NULL), the name is read there, so that compression pointers into the rest
+ * of the message work; else RDATA is read alone.  The name must end inside
+ * RDATA.  Returns 0, or -1 for a malformed name, the root name, or one that
+ * does not fit OUTLEN. */
+HASTLS_MUST_CHECK int hastls_dns_ptr_target(const uint8_t *msg, size_t len,
+                                            const uint8_t *rdata, size_t rdlen, char *out,
+                                            size_t outlen);
+
 /* Returns 1 when MSG carries an OPT record with the DO bit (DNSSEC OK), 0 when
  * it does not, -1 when MSG is malformed. */
 int hastls_dns_has_do(const uint8_t *msg, size_t len);

@@ -26,9 +26,10 @@
  *                 the object does not exist yet
  *
  * Lock order: code that holds two of these locks takes them in this list's
- * order (the agent client falls back to the in-process resolver, taking
- * hastls_lock_resolver, while it may hold its own), so prepare cannot
- * deadlock against a thread that is taking them.
+ * order, so prepare cannot deadlock against a thread that is taking them.
+ * Such pairs: the agent client falls back to the in-process resolver
+ * (hastls_lock_resolver) while it may hold its own; creating the resolver
+ * makes libunbound open descriptors (hastls_lock_ownfd, in the socket hooks).
  *
  * tests/integration/shim_fork_stress.sh fails when a file of shim/core or
  * shim/hooks declares a lock but is not named in this list, and forks
@@ -51,6 +52,7 @@
     HANDLERS(hastls_agent_fork_prepare, hastls_agent_fork_parent,                  \
              hastls_agent_fork_child) /* agent.c: the agent client's connection and start */ \
     MUTEX(hastls_lock_resolver)      /* state.c: loading and creating the resolver */ \
+    MUTEX(hastls_lock_ownfd)         /* ownfd.c: libunbound's descriptors */       \
     RWLOCK(hastls_lock_hosts)        /* hosts.c: the hosts-file table */           \
     MUTEX(hastls_lock_search)        /* search.c: the resolv.conf search list */   \
     MUTEX(hastls_lock_serv)          /* ai.c: the service-name table */            \

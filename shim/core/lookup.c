@@ -427,16 +427,8 @@ int hastls_lookup_ptr(int family, const void *addr, char *name)
             if (rr->type != TYPE_PTR)
                 continue;
             /* The target may be compressed against the rest of the message. */
-            const uint8_t *msg = rr->rdata;
-            size_t len = rr->rdlen, off = 0, next;
-            if (ans->packet && rr->rdata >= ans->packet &&
-                rr->rdata < ans->packet + ans->packet_len) {
-                msg = ans->packet;
-                len = ans->packet_len;
-                off = (size_t)(rr->rdata - ans->packet);
-            }
-            if (hastls_dns_read_name(msg, len, off, v.name, sizeof v.name, &next) == 0 &&
-                strcmp(v.name, ".") != 0) {
+            if (hastls_dns_ptr_target(ans->packet, ans->packet_len, rr->rdata, rr->rdlen,
+                                      v.name, sizeof v.name) == 0) {
                 v.found = 1;
                 rc = 0;
             }
@@ -503,8 +495,10 @@ static int copy_response(const struct hastls_answer *ans, uint16_t id,
     memcpy(answer, ans->packet, len);
     if (len >= 2)
         hastls_dns_set_id(answer, id);
-    if (len < ans->packet_len && len >= 3)
-        answer[2] |= 0x02; /* TC: the caller's buffer was too small */
+    /* TC when the caller's buffer was too small (none when even the flags
+     * did not fit). */
+    if (len < ans->packet_len)
+        (void)hastls_dns_set_tc(answer, len);
     return (int)len;
 }
 

@@ -12,6 +12,7 @@
 #include "shim/core/agent.h"
 #include "shim/core/locks.h"
 #include "shim/core/log.h"
+#include "shim/core/ownfd.h"
 #include "shim/core/state.h"
 
 #define RESOLVER_SO "libhastls-resolver.so"
@@ -35,6 +36,48 @@ static enum resolver_state resolver_state;
 static void *resolver_handle;
 static const struct hastls_resolver_api *resolver_api;
 static struct hastls_resolver *resolver;
+
+/* The resolver's entry points as the shim calls them (RESOLVER_API points
+ * here once loaded): what the calling thread opens inside create(), lookup()
+ * or destroy() belongs to the resolver, so that it is close-on-exec and
+ * closed in a fork child (ownfd.h). */
+static const struct hastls_resolver_api *loaded_api;
+static struct hastls_resolver_api marked_api;
+
+static struct hastls_resolver *marked_create(const struct hastls_config *cfg,
+                                             hastls_log_fn log, char *err, size_t errlen)
+{
+    hastls_ownfd_enter();
+    struct hastls_resolver *r = loaded_api->create(cfg, log, err, errlen);
+    hastls_ownfd_leave();
+    return r;
+}
+
+static int marked_lookup(struct hastls_resolver *r, const struct hastls_query *q,
+                         size_t nq, struct hastls_answer **ans)
+{
+    hastls_ownfd_enter();
+    int rc = loaded_api->lookup(r, q, nq, ans);
+    hastls_ownfd_leave();
+    return rc;
+}
+
+static void marked_destroy(struct hastls_resolver *r)
+{
+    hastls_ownfd_enter();
+    loaded_api->destroy(r);
+    hastls_ownfd_leave();
+}
+
+static const struct hastls_resolver_api *mark_api(const struct hastls_resolver_api *api)
+{
+    loaded_api = api;
+    marked_api = *api;
+    marked_api.create = marked_create;
+    marked_api.lookup = marked_lookup;
+    marked_api.destroy = marked_destroy;
+    return &marked_api;
+}
 
 /* Prints the loader's error lines with the "hastls: " prefix. */
 static void print_errors(char *err)
@@ -91,8 +134,10 @@ static void atfork_child(void)
 {
     HASTLS_LOCKS(FORK_REINIT_MUTEX, FORK_REINIT_RWLOCK, FORK_REINIT_HANDLERS,
                  FORK_REINIT_TABLE)
-    /* The parent's resolver threads are gone: close its descriptors and let
-     * the first lookup here create a new one (cache and map stay valid). */
+    /* The parent's resolver threads are gone: close its descriptors (those
+     * libunbound opened, then the resolver's own) and let the first lookup
+     * here create a new one (cache and map stay valid). */
+    hastls_ownfd_close_all();
     if (resolver_state == RES_READY && resolver) {
         resolver_api->forget(resolver);
         resolver = NULL;
@@ -279,6 +324,14 @@ static int local_resolver(const struct hastls_resolver_api **api,
                 }
             }
         }
+        /* Fail closed: without knowing libunbound's code the socket hooks
+         * could not keep its descriptors from exec()ed programs (ownfd.h). */
+        if (resolver_api && hastls_ownfd_find_resolver() < 0) {
+            snprintf(why, sizeof why, "%s: libunbound's code not found", RESOLVER_SO);
+            resolver_api = NULL;
+        }
+        if (resolver_api && resolver_api != &marked_api)
+            resolver_api = mark_api(resolver_api);
         if (resolver_api) {
             char err[1024] = "";
             resolver = resolver_api->create(cfg, resolver_log, err, sizeof err);

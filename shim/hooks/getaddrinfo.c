@@ -22,6 +22,7 @@
 #include "shim/core/log.h"
 #include "shim/core/lookup.h"
 #include "shim/core/real.h"
+#include "shim/core/sigthread.h"
 #include "shim/core/state.h"
 
 /* Could NODE be an address literal (inet_aton forms such as "127.1" or
@@ -199,12 +200,44 @@ struct notify {
     union sigval value;
 };
 
+/* The notification thread: it starts with every signal blocked (sigthread.h)
+ * and, as glibc's own notification thread does, opens them all just before
+ * the program's function runs. */
 static void *notify_thread(void *arg)
 {
     struct notify n = *(struct notify *)arg;
     free(arg);
+    sigset_t none;
+    sigemptyset(&none);
+    pthread_sigmask(SIG_SETMASK, &none, NULL);
     n.fn(n.value);
     return NULL;
+}
+
+/* Starts the SIGEV_THREAD notification as glibc does: with the program's
+ * attributes when it gave some, else detached. */
+static void notify_start(const struct sigevent *sevp)
+{
+    struct notify *n = malloc(sizeof *n);
+    if (!n)
+        return;
+    n->fn = sevp->sigev_notify_function;
+    n->value = sevp->sigev_value;
+    pthread_attr_t detached;
+    const pthread_attr_t *attr = sevp->sigev_notify_attributes;
+    if (!attr) {
+        if (pthread_attr_init(&detached) != 0) {
+            free(n);
+            return;
+        }
+        pthread_attr_setdetachstate(&detached, PTHREAD_CREATE_DETACHED);
+        attr = &detached;
+    }
+    pthread_t t;
+    if (hastls_sigthread_start(&t, attr, notify_thread, n) != 0)
+        free(n);
+    if (attr == &detached)
+        pthread_attr_destroy(&detached);
 }
 
 /* getaddrinfo_a() is served synchronously through our getaddrinfo(): libc's
@@ -232,17 +265,7 @@ getaddrinfo_a(int mode, struct gaicb *list[], int nitems, struct sigevent *sevp)
         if (sevp->sigev_notify == SIGEV_SIGNAL) {
             sigqueue(getpid(), sevp->sigev_signo, sevp->sigev_value);
         } else if (sevp->sigev_notify == SIGEV_THREAD && sevp->sigev_notify_function) {
-            struct notify *n = malloc(sizeof *n);
-            pthread_t t;
-            if (n) {
-                n->fn = sevp->sigev_notify_function;
-                n->value = sevp->sigev_value;
-                pthread_attr_t *attr = sevp->sigev_notify_attributes;
-                if (pthread_create(&t, attr, notify_thread, n) == 0)
-                    pthread_detach(t);
-                else
-                    free(n);
-            }
+            notify_start(sevp);
         }
     }
     return 0;

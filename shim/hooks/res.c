@@ -117,19 +117,14 @@ static int send_msg(res_state st, const unsigned char *msg, int msglen,
                     unsigned char *answer, int anslen)
 {
     char name[NS_MAXDNAME];
-    size_t qend, next;
-    if (!msg || msglen < 0 || hastls_dns_check_query(msg, (size_t)msglen, &qend) < 0 ||
-        hastls_dns_read_name(msg, (size_t)msglen, HASTLS_DNS_HEADER_LEN, name,
-                             sizeof name, &next) < 0 ||
-        qend != next + 4) {
+    uint16_t type, cls;
+    if (!msg || msglen < 0 ||
+        hastls_dns_query_question(msg, (size_t)msglen, name, sizeof name, &type, &cls) <
+            0) {
         set_herr(st, NO_RECOVERY);
         errno = EINVAL;
         return -1;
     }
-    /* The question's type and class, the four bytes after its name (checked
-     * present above: the question ends at QEND). */
-    const unsigned char *q = msg + next;
-    int type = (q[0] << 8) | q[1], cls = (q[2] << 8) | q[3];
     int herr;
     int saved = errno;
     int len =

@@ -602,6 +602,13 @@ void hastls_resolver_free(struct hastls_resolver *r)
     free(r);
 }
 
+/* The transport's descriptors (listener, relay streams, wake pipe, upstream
+ * links) are ours and closed here.  libunbound's own (its socket pairs, its
+ * streams to the relay, its event library's epoll descriptor and pipe) are
+ * opened behind our back: inside a program the shim records each as it is
+ * created and closes them all in the fork child before calling this
+ * (shim/core/ownfd.h); libunbound's result pipe is closed here too, for
+ * callers without the shim. */
 void hastls_resolver_forget(struct hastls_resolver *r)
 {
     if (!r)

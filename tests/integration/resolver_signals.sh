@@ -8,7 +8,7 @@ set -u
 . "$(dirname "$0")/../tools/shim_lib.sh"
 out=$LAB_DIR/out
 tool=$LAB_DIR/resolver_signals
-if ! cc -o "$tool" "$TOOLS/resolver_signals.c" -pthread 2>"$out"; then
+if ! cc -o "$tool" "$TOOLS/resolver_signals.c" -pthread -lanl 2>"$out"; then
     bad "cannot build resolver_signals.c"
     sed 's/^/    | /' "$out"
     finish
@@ -37,5 +37,17 @@ for mode in block-first lookup-first; do
     LD_PRELOAD=$S "$tool" "$mode" secure.lab.example >"$out" 2>&1
     expect_status "$mode, agent: sigwait receives SIGUSR1" $? 10
 done
+
+# getaddrinfo_a with a SIGEV_THREAD notification: the shim starts the
+# notification thread itself; its function runs with the signal mask glibc's
+# own notification thread gives it (none blocked), not with the mask of the
+# thread that called getaddrinfo_a (SIGUSR1 and SIGUSR2 blocked).
+"$tool" gai-a-thread secure.lab.example >"$out" 2>&1
+expect_status "without the shim: the notification came" $? 10
+expect_line "without the shim: glibc's notification blocks no signal" "$out" '^notify blocks: none$'
+LD_PRELOAD=$S "$tool" gai-a-thread secure.lab.example >"$out" 2>&1
+expect_status "gai-a-thread: the notification came" $? 10
+expect_line "gai-a-thread: the name resolved under the shim" "$out" '^secure\.lab\.example resolved$'
+expect_line "gai-a-thread: the notification's mask is glibc's" "$out" '^notify blocks: none$'
 
 finish

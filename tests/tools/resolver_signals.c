@@ -10,8 +10,16 @@
  *                                       and resolve again
  * then kill(getpid(), SIGUSR1) and sigwait() for it.  Exit status 10 when
  * sigwait() received it; 2 when a lookup failed; 3 on a usage or system
- * error.  Built by the test: cc -o resolver_signals resolver_signals.c
- * -pthread */
+ * error.
+ *
+ *   resolver_signals gai-a-thread NAME  block SIGUSR1 and SIGUSR2, then
+ *                                       getaddrinfo_a(GAI_NOWAIT) with a
+ *                                       SIGEV_THREAD notification, which
+ *                                       prints the signals its thread blocks
+ *                                       ("notify blocks: none" under glibc:
+ *                                       its notification thread opens all)
+ * exit status 10 when the notification came and the name resolved.  Built by the test: cc
+ * -o resolver_signals resolver_signals.c -pthread */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -43,11 +51,71 @@ static int lookup(const char *name)
     return 0;
 }
 
+static pthread_mutex_t notify_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t notify_cv = PTHREAD_COND_INITIALIZER;
+static int notified;
+
+static void on_notify(union sigval v)
+{
+    (void)v;
+    sigset_t cur;
+    pthread_sigmask(SIG_BLOCK, NULL, &cur);
+    char line[512] = "notify blocks:";
+    int any = 0;
+    for (int s = 1; s < NSIG; s++)
+        if (sigismember(&cur, s) == 1) {
+            snprintf(line + strlen(line), sizeof line - strlen(line), " %d", s);
+            any = 1;
+        }
+    printf("%s%s\n", line, any ? "" : " none");
+    fflush(stdout);
+    pthread_mutex_lock(&notify_mu);
+    notified = 1;
+    pthread_cond_signal(&notify_cv);
+    pthread_mutex_unlock(&notify_mu);
+}
+
+static int gai_a_thread(const char *name)
+{
+    sigset_t two;
+    sigemptyset(&two);
+    sigaddset(&two, SIGUSR1);
+    sigaddset(&two, SIGUSR2);
+    if (pthread_sigmask(SIG_BLOCK, &two, NULL) != 0)
+        return 3;
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    struct gaicb req = {.ar_name = name, .ar_service = "443", .ar_request = &hints};
+    struct gaicb *list[] = {&req};
+    struct sigevent sev;
+    memset(&sev, 0, sizeof sev);
+    sev.sigev_notify = SIGEV_THREAD;
+    sev.sigev_notify_function = on_notify;
+    if (getaddrinfo_a(GAI_NOWAIT, list, 1, &sev) != 0)
+        return 3;
+    pthread_mutex_lock(&notify_mu);
+    while (!notified)
+        pthread_cond_wait(&notify_cv, &notify_mu);
+    pthread_mutex_unlock(&notify_mu);
+    if (gai_error(&req) != 0) {
+        fprintf(stderr, "resolver_signals: %s: %s\n", name,
+                gai_strerror(gai_error(&req)));
+        return 2;
+    }
+    printf("%s resolved\n", name);
+    freeaddrinfo(req.ar_result);
+    return 10;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && !strcmp(argv[1], "gai-a-thread"))
+        return gai_a_thread(argv[2]);
     if (argc != 3 ||
         (strcmp(argv[1], "block-first") && strcmp(argv[1], "lookup-first"))) {
-        fprintf(stderr, "usage: resolver_signals block-first|lookup-first NAME\n");
+        fprintf(stderr,
+                "usage: resolver_signals block-first|lookup-first|gai-a-thread NAME\n");
         return 3;
     }
     int block_first = !strcmp(argv[1], "block-first");

@@ -631,6 +631,107 @@ static void test_stream(void **state)
     assert_int_equal(hastls_dns_stream_prefix(pre, 65536), -1);
 }
 
+static void test_query_question(void **state)
+{
+    (void)state;
+    uint8_t q[512];
+    char name[256];
+    uint16_t type = 0, cls = 0;
+    size_t len = make_query(q, "Secure.lab.example", 28, 1, NULL, 0);
+    assert_int_equal(hastls_dns_query_question(q, len, name, sizeof name, &type, &cls),
+                     0);
+    assert_string_equal(name, "Secure.lab.example");
+    assert_int_equal(type, 28);
+    assert_int_equal(cls, 1);
+    /* Every truncation, before and inside the type and class, is refused. */
+    size_t qlen = 12 + 20 + 4;
+    for (size_t l = 0; l < qlen; l++)
+        assert_int_equal(hastls_dns_query_question(q, l, name, sizeof name, &type, &cls),
+                         -1);
+    /* A name that does not fit, an answer, two questions. */
+    assert_int_equal(hastls_dns_query_question(q, len, name, 5, &type, &cls), -1);
+    q[2] |= 0x80;
+    assert_int_equal(hastls_dns_query_question(q, len, name, sizeof name, &type, &cls),
+                     -1);
+    q[2] &= 0x7f;
+    q[5] = 2;
+    assert_int_equal(hastls_dns_query_question(q, len, name, sizeof name, &type, &cls),
+                     -1);
+    q[5] = 1;
+    /* A compression pointer in a query's question (nothing to point back to). */
+    q[12] = 0xc0;
+    q[13] = 12;
+    assert_int_equal(hastls_dns_query_question(q, len, name, sizeof name, &type, &cls),
+                     -1);
+}
+
+static void test_set_tc(void **state)
+{
+    (void)state;
+    uint8_t m[12] = {0x12, 0x34, 0x81, 0x80};
+    assert_int_equal(hastls_dns_set_tc(m, sizeof m), 0);
+    assert_int_equal(m[2], 0x83);
+    assert_int_equal(m[3], 0x80);
+    assert_int_equal(hastls_dns_set_tc(m, sizeof m), 0); /* idempotent */
+    assert_int_equal(m[2], 0x83);
+    uint8_t s[3] = {0, 0, 0x80};
+    assert_int_equal(hastls_dns_set_tc(s, 2), -1);
+    assert_int_equal(s[2], 0x80); /* untouched */
+    assert_int_equal(hastls_dns_set_tc(s, 3), 0);
+    assert_int_equal(s[2], 0x82);
+}
+
+static void test_ptr_target(void **state)
+{
+    (void)state;
+    /* A message: header, question 1.10.0.127.in-addr.arpa PTR, one answer
+     * whose name points to the question and whose target "host" + pointer
+     * to "lab.example" ... built by hand: the target is compressed against
+     * an earlier name in the message. */
+    uint8_t m[128];
+    size_t o = 0;
+    const uint8_t hdr[12] = {0, 1, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0};
+    memcpy(m, hdr, 12);
+    o = 12;
+    const uint8_t qname[] = {3, 'l', 'a', 'b', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0};
+    memcpy(m + o, qname, sizeof qname);
+    o += sizeof qname;
+    const uint8_t qtail[] = {0, 12, 0, 1, 0xc0, 12, 0, 12, 0, 1, 0, 0, 0, 60, 0, 7};
+    memcpy(m + o, qtail, sizeof qtail);
+    o += sizeof qtail;
+    size_t rdata = o;
+    const uint8_t target[] = {4, 'h', 'o', 's', 't', 0xc0, 12};
+    memcpy(m + o, target, sizeof target);
+    o += sizeof target;
+    char name[256];
+    assert_int_equal(
+        hastls_dns_ptr_target(m, o, m + rdata, sizeof target, name, sizeof name), 0);
+    assert_string_equal(name, "host.lab.example");
+    /* The same RDATA alone: its pointer leads nowhere. */
+    uint8_t alone[sizeof target];
+    memcpy(alone, target, sizeof target);
+    assert_int_equal(hastls_dns_ptr_target(m, o, alone, sizeof alone, name, sizeof name),
+                     -1);
+    assert_int_equal(
+        hastls_dns_ptr_target(NULL, 0, alone, sizeof alone, name, sizeof name), -1);
+    /* An uncompressed target alone works without the message. */
+    const uint8_t plain[] = {1, 'a', 2, 'b', 'c', 0};
+    assert_int_equal(
+        hastls_dns_ptr_target(NULL, 0, plain, sizeof plain, name, sizeof name), 0);
+    assert_string_equal(name, "a.bc");
+    /* A target running past RDATA, a truncated one, the root, too small. */
+    assert_int_equal(hastls_dns_ptr_target(m, o, m + rdata, 3, name, sizeof name), -1);
+    assert_int_equal(hastls_dns_ptr_target(NULL, 0, plain, 4, name, sizeof name), -1);
+    const uint8_t root[] = {0};
+    assert_int_equal(hastls_dns_ptr_target(NULL, 0, root, 1, name, sizeof name), -1);
+    assert_int_equal(hastls_dns_ptr_target(NULL, 0, NULL, 0, name, sizeof name), -1);
+    assert_int_equal(hastls_dns_ptr_target(m, o, m + rdata, sizeof target, name, 5), -1);
+    /* A pointer forward (or to itself) is refused. */
+    uint8_t loop[] = {0xc0, 0};
+    assert_int_equal(hastls_dns_ptr_target(NULL, 0, loop, sizeof loop, name, sizeof name),
+                     -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -644,6 +745,9 @@ int main(void)
         cmocka_unit_test(test_read_name_escapes),
         cmocka_unit_test(test_frame),
         cmocka_unit_test(test_check_query_and_question),
+        cmocka_unit_test(test_query_question),
+        cmocka_unit_test(test_set_tc),
+        cmocka_unit_test(test_ptr_target),
         cmocka_unit_test(test_has_do),
         cmocka_unit_test(test_servfail),
         cmocka_unit_test(test_answer_records),

@@ -113,6 +113,52 @@ static void test_matches_glibc(void **state)
     assert_true(compared > 1000);
 }
 
+/* Malformed services: what glibc says for each, whatever the hints; names
+ * around the length of the shim's service cache entries (31, 32 bytes). */
+static void test_malformed_services(void **state)
+{
+    (void)state;
+    char long_name[300];
+    memset(long_name, 'a', sizeof long_name - 1);
+    long_name[sizeof long_name - 1] = '\0';
+    const char *services[] = {"80x",
+                              "0x50",
+                              "8 0",
+                              "443\n",
+                              "+80",
+                              "\xff",
+                              "h\ttp",
+                              "-0",
+                              "4294967297",
+                              "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",  /* 31 */
+                              "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", /* 32 */
+                              long_name};
+    const int socktypes[] = {0, SOCK_STREAM, SOCK_DGRAM, SOCK_RAW};
+    const int flags[] = {0, AI_NUMERICSERV};
+    for (size_t is = 0; is < sizeof services / sizeof *services; is++)
+        for (size_t it = 0; it < sizeof socktypes / sizeof *socktypes; it++)
+            for (size_t ifl = 0; ifl < 2; ifl++) {
+                struct addrinfo hints;
+                memset(&hints, 0, sizeof hints);
+                hints.ai_socktype = socktypes[it];
+                hints.ai_flags = flags[ifl];
+                struct addrinfo *want = NULL, *got = NULL;
+                struct addrinfo nh = hints;
+                nh.ai_flags |= AI_NUMERICHOST;
+                int rw = getaddrinfo("192.0.2.1", services[is], &nh, &want);
+                int rg = ours("192.0.2.1", services[is], &hints, &got);
+                if (rw != rg)
+                    fail_msg("service #%zu st %d fl %#x: glibc %d, ours %d", is,
+                             hints.ai_socktype, hints.ai_flags, rw, rg);
+                if (rw == 0)
+                    same_list(got, want, services[is]);
+                if (want)
+                    freeaddrinfo(want);
+                if (got)
+                    freeaddrinfo(got);
+            }
+}
+
 static void test_v4mapped_matches_glibc(void **state)
 {
     (void)state;
@@ -226,6 +272,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matches_glibc),
+        cmocka_unit_test(test_malformed_services),
         cmocka_unit_test(test_v4mapped_matches_glibc),
         cmocka_unit_test(test_select),
         cmocka_unit_test(test_build_canon_and_errors),
