@@ -75,6 +75,16 @@ def serve_http(t):
         pass
     t.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
               b"Connection: close\r\n\r\n")
+    # A lingering close, as web servers do after an error: the client's
+    # further requests are read and dropped until it closes (or a second
+    # passes).  Closing with them unread would reset the connection, and the
+    # reset would discard the answer above before the client read it.
+    t.settimeout(1)
+    try:
+        while t.recv(4096):
+            pass
+    except (OSError, ssl.SSLError):
+        pass
 
 
 def handle(conn, ctx):
