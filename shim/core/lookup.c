@@ -184,7 +184,7 @@ static int from_cache(const char *key, int family, struct hastls_cache_host *h,
     if (rc)
         return rc;
     if (!host_governed(map, h)) {
-        if (record_host(map, h->canon, h, h->pairs, h->npairs, h->expires, now) < 0)
+        if (record_host(map, key, h, h->pairs, h->npairs, h->expires, now) < 0)
             return EAI_MEMORY;
         (void)hastls_cache_put_host(cache, key, now, h); /* the new references */
     }
@@ -284,8 +284,8 @@ static int owner_record(const char *key, const char *canon, uint16_t rtype,
 }
 
 /* A miss: A, AAAA and HASTLS in one batch (and the canonical name's record,
- * see owner_record), the addresses recorded under the canonical name, the
- * whole lookup cached as one entry. */
+ * see owner_record), the addresses recorded with that record, the whole
+ * lookup cached as one entry. */
 static int from_resolver(const char *key, int family, struct hastls_cache *cache,
                          struct hastls_addrmap *map, uint64_t now,
                          struct hastls_hostinfo *out)
@@ -345,9 +345,9 @@ static int from_resolver(const char *key, int family, struct hastls_cache *cache
         rec == HASTLS_REC_FAILED ? addr_exp : min2(addr_exp, now + rec_ttl);
     h.expires =
         rec == HASTLS_REC_FAILED ? min2(addr_exp, now + FAILED_RECORD_TTL) : rec_exp;
-    /* The addresses are the canonical name's: its record governs them, and
-     * a refusal names it. */
-    if (record_host(map, h.canon, &h, pairs, np, rec_exp, now) < 0)
+    /* The canonical name's record governs the addresses; a refusal names
+     * the name the program asked for. */
+    if (record_host(map, key, &h, pairs, np, rec_exp, now) < 0)
         goto out;
 
     /* Failed address answers are not cached: the next lookup tries again. */
@@ -571,7 +571,7 @@ static int record_raw(const char *name, const struct hastls_answer *addrs,
             continue;
         uint8_t ip[16];
         hastls_ip_key(family, rr->rdata, ip);
-        rc = hastls_addrmap_record(m, ip, canon, rec, pairs, np, now + ttl, now, NULL);
+        rc = hastls_addrmap_record(m, ip, key, rec, pairs, np, now + ttl, now, NULL);
     }
     free(pairs);
     return rc;

@@ -11,7 +11,7 @@
 #  - a CNAME chain: the canonical name's own record, looked up for it,
 #    governs its addresses: u2s.insecure.lab.example (unsigned) -> secure
 #    (0 443) blocks port 80; s2u.lab.example (signed) -> www.insecure (an
-#    unsigned record) blocks nothing; the refusal names the canonical name;
+#    unsigned record) blocks nothing; the refusal names the name asked;
 #  - curl sees the same, and `hastls check` agrees (exit status 1 = blocks).
 set -u
 . "$(dirname "$0")/../tools/shim_lib.sh"
@@ -70,8 +70,8 @@ expect_line "secure -> insecure: 80 allowed" "$LAB_DIR/cname.out" \
     '^s2u\.lab\.example:80 127\.0\.10\.10 ok$'
 expect_line "secure -> insecure: 443 allowed" "$LAB_DIR/cname.out" \
     '^s2u\.lab\.example:443 127\.0\.10\.10 ok$'
-expect_line "the refusal names the canonical name" "$LAB_DIR/cname.err" \
-    '^hastls: blocked connect to secure\.lab\.example\[127\.0\.10\.1\]:80: .+ \(client cfb\)$'
+expect_line "the refusal names the name asked" "$LAB_DIR/cname.err" \
+    '^hastls: blocked connect to u2s\.insecure\.lab\.example\[127\.0\.10\.1\]:80: .+ \(client cfb\)$'
 LD_PRELOAD=$S curl -sS http://u2s.insecure.lab.example/ >"$LAB_DIR/u.out" 2>"$LAB_DIR/u.err"
 expect_status "curl http://u2s fails" $? 7
 expect_no_line "curl never reached the impostor" "$LAB_DIR/u.out" IMPOSTOR
