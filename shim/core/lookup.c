@@ -382,13 +382,39 @@ static int lookup_one(const char *key, int family, struct hastls_hostinfo *out)
     return from_resolver(key, family, cache, map, now, out);
 }
 
-/* The hosts file and the RFC 6761 localhost names.  Returns 1 when answered
- * (*RC set), 0 to go on to DNS. */
-static int from_hosts(const char *key, int family, struct hastls_hostinfo *out, int *rc)
+/* OUT's canonical name and alias as glibc spells them for the question
+ * QUESTION (the name sent, as the program spelled it, no trailing dot), whose
+ * normalized form KEY answered (see lookup.h). */
+static void spell_names(const char *question, const char *key,
+                        struct hastls_hostinfo *out)
+{
+    out->alias[0] = '\0';
+    if (strcasecmp(out->canon, key) == 0) {
+        snprintf(out->canon, sizeof out->canon, "%s", question);
+        return;
+    }
+    snprintf(out->alias, sizeof out->alias, "%s", question);
+    /* The longest run of whole labels the two names end with. */
+    size_t i = strlen(out->canon), j = strlen(question);
+    while (i > 0 && j > 0 && strncasecmp(out->canon + i - 1, question + j - 1, 1) == 0) {
+        i--;
+        j--;
+    }
+    while (out->canon[i] && !((i == 0 || out->canon[i - 1] == '.') &&
+                              (j == 0 || question[j - 1] == '.'))) {
+        i++;
+        j++;
+    }
+    memcpy(out->canon + i, question + j, strlen(question + j));
+}
+
+/* The hosts file and the RFC 6761 localhost names for NAME (no trailing dot,
+ * any case).  Returns 1 when answered (*RC set), 0 to go on to DNS. */
+static int from_hosts(const char *name, int family, struct hastls_hostinfo *out, int *rc)
 {
     struct hastls_ip ips[2 * HASTLS_LOOKUP_MAX];
     size_t n = 0;
-    if (!hastls_hosts_lookup_local(key, ips, 2 * HASTLS_LOOKUP_MAX, &n, out->canon))
+    if (!hastls_hosts_lookup_local(name, ips, 2 * HASTLS_LOOKUP_MAX, &n, out->canon))
         return 0;
     out->n4 = out->n6 = 0;
     for (size_t i = 0; i < n; i++) {
@@ -398,8 +424,25 @@ static int from_hosts(const char *key, int family, struct hastls_hostinfo *out, 
             out->v6[out->n6++] = ips[i];
     }
     out->v6_first = out->n6 && hastls_ai_v6_usable(out->v6[0].addr);
+    out->alias[0] = '\0';
     *rc = hastls_local_result(family, out->n4, out->n6);
     return 1;
+}
+
+/* lookup_one for the candidate KEY, with the names spelled after NAME, the
+ * name as the program spelled it (its first strlen(KEY) characters, or fewer
+ * when KEY is NAME plus a search domain). */
+static int lookup_spelled(const char *name, const char *key, size_t name_len, int family,
+                          struct hastls_hostinfo *out)
+{
+    int rc = lookup_one(key, family, out);
+    if (rc == 0) {
+        char question[HASTLS_NAME_MAX];
+        snprintf(question, sizeof question, "%.*s%s", (int)name_len, name,
+                 key + name_len);
+        spell_names(question, key, out);
+    }
+    return rc;
 }
 
 int hastls_lookup_host(const char *name, int family, struct hastls_hostinfo *out)
@@ -408,16 +451,20 @@ int hastls_lookup_host(const char *name, int family, struct hastls_hostinfo *out
     if (hastls_name_normalize(name, key) < 0)
         return EAI_NONAME;
     int rc;
-    if (from_hosts(key, family, out, &rc))
+    size_t len = strlen(name), klen = strlen(key);
+    /* The file's lookup ignores case; a built-in localhost name keeps the
+     * spelling asked, as glibc's DNS answer would. */
+    char asked[HASTLS_NAME_MAX];
+    snprintf(asked, sizeof asked, "%.*s", (int)klen, name);
+    if (from_hosts(asked, family, out, &rc))
         return rc;
-    size_t len = strlen(name);
     if (name[len - 1] == '.') /* absolute: no search list */
-        return lookup_one(key, family, out);
+        return lookup_spelled(name, key, klen, family, out);
     /* On the stack (3.5 KiB): the warm path allocates nothing. */
     struct hastls_search srch;
     hastls_search_current(&srch);
     if (srch.n == 0)
-        return lookup_one(key, family, out);
+        return lookup_spelled(name, key, klen, family, out);
     char cand[HASTLS_SEARCH_MAX + 1][HASTLS_NAME_MAX];
     size_t n = hastls_search_candidates(&srch, key, cand, HASTLS_SEARCH_MAX + 1);
     /* As glibc's res_search: go on after NXDOMAIN and NODATA, stop at
@@ -425,7 +472,9 @@ int hastls_lookup_host(const char *name, int family, struct hastls_hostinfo *out
     int nodata = 0;
     rc = EAI_NONAME;
     for (size_t i = 0; i < n; i++) {
-        rc = lookup_one(cand[i], family, out);
+        /* A candidate is the name itself or the name with a domain added. */
+        size_t same = strncmp(cand[i], key, klen) == 0 ? klen : 0;
+        rc = lookup_spelled(name, cand[i], same, family, out);
         if (rc != EAI_NONAME && rc != EAI_NODATA)
             break;
         nodata |= rc == EAI_NODATA;
