@@ -92,6 +92,25 @@ enum hastls_rec hastls_rec_of(enum hastls_sec status, int rcode,
     return hastls_rec_state(status, rcode, err, *npairs);
 }
 
+int hastls_addrs_signed(const struct hastls_addr_answer addr[2])
+{
+    for (int i = 0; i < 2; i++)
+        if (addr[i].status == HASTLS_SEC_SECURE &&
+            (addr[i].rcode == RCODE_NOERROR || addr[i].rcode == RCODE_NXDOMAIN))
+            return 1;
+    return 0;
+}
+
+int hastls_owner_answer(const struct hastls_addr_answer addr[2])
+{
+    return addr[HASTLS_ANS_A].n ? HASTLS_ANS_A : HASTLS_ANS_AAAA;
+}
+
+enum hastls_rec hastls_rec_in_zone(enum hastls_rec rec, int zone_signed)
+{
+    return rec == HASTLS_REC_FAILED && zone_signed ? HASTLS_REC_BOGUS : rec;
+}
+
 int hastls_rr_address_family(const struct hastls_rr *rr)
 {
     if (rr->type == TYPE_A && rr->rdlen == 4)

@@ -70,11 +70,6 @@ enum hastls_rec hastls_rec_of(enum hastls_sec status, int rcode,
                               struct hastls_pair *pairs, size_t cap, size_t *npairs,
                               int *decode_err);
 
-/* AF_INET for an A record of 4 bytes, AF_INET6 for an AAAA record of 16
- * bytes, 0 for anything else: the records of an answer that are addresses
- * (the others are neither handed out nor counted). */
-int hastls_rr_address_family(const struct hastls_rr *rr);
-
 /* One address answer (A or AAAA) as the host-lookup rule sees it. */
 struct hastls_addr_answer {
     enum hastls_sec status;
@@ -83,6 +78,35 @@ struct hastls_addr_answer {
 };
 
 enum { HASTLS_ANS_A, HASTLS_ANS_AAAA };
+
+/* Whether the address answers ADDR[HASTLS_ANS_A], ADDR[HASTLS_ANS_AAAA] of a
+ * name, asked in the same batch as the name's HASTLS query, prove that the
+ * resolver reached the name's zone at that moment and that the zone is
+ * signed: some answer is DNSSEC-secure with NOERROR or NXDOMAIN. */
+int hastls_addrs_signed(const struct hastls_addr_answer addr[2]);
+
+/* Which of the address answers ADDR[2] names the addresses a host lookup
+ * hands out (its canonical name is the name that owns them, and the record
+ * of that name governs them): the A answer when it has addresses, else the
+ * AAAA answer. */
+int hastls_owner_answer(const struct hastls_addr_answer addr[2]);
+
+/* The record state REC (hastls_rec_of) of a name's HASTLS answer, seen with
+ * ZONE_SIGNED (hastls_addrs_signed of the same name's address answers):
+ *   failed, zone signed  -> bogus: the resolver answered the addresses of
+ *                           the signed zone securely but not its HASTLS
+ *                           query (SERVFAIL); a record is there that cannot
+ *                           be used (libunbound reports SERVFAIL for a
+ *                           record of zero bytes, for one), so it is not
+ *                           taken as absent;
+ *   anything else        -> REC (an upstream that does not answer at all
+ *                           fails the address answers too: still failed). */
+enum hastls_rec hastls_rec_in_zone(enum hastls_rec rec, int zone_signed);
+
+/* AF_INET for an A record of 4 bytes, AF_INET6 for an AAAA record of 16
+ * bytes, 0 for anything else: the records of an answer that are addresses
+ * (the others are neither handed out nor counted). */
+int hastls_rr_address_family(const struct hastls_rr *rr);
 
 /* The result of a host lookup that asked for FAMILY (AF_UNSPEC, AF_INET,
  * AF_INET6), given the A and AAAA answers ANS[HASTLS_ANS_A],

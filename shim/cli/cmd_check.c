@@ -85,6 +85,7 @@ struct check {
     char hosts_canon[HASTLS_NAME_MAX];
     struct hastls_answer *ans[N_ANS];
     const char *canonical; /* NULL when no CNAME was followed */
+    bool zone_signed;      /* the record owner's address answers are secure */
 
     enum hastls_rec rec;       /* SRC_DNS: the record state */
     const char *rec_why;       /* the resolver's reason, or the codec's error */
@@ -219,11 +220,17 @@ static bool same_name(const char *a, const char *b)
 static int classify_record(struct check *c)
 {
     const struct hastls_answer *a = c->ans[ANS_HASTLS];
-    c->rec = hastls_rec_of(a->status, a->rcode, a->rr, a->n_rr, c->cfg->record_type,
-                           c->pairs, HASTLS_REC_MAX_PAIRS, &c->n_pairs, &c->decode_err);
-    c->rec_why = c->rec == HASTLS_REC_BOGUS && a->status != HASTLS_SEC_BOGUS
-                     ? hastls_rr_strerror(c->decode_err)
-                     : a->reason;
+    enum hastls_rec raw =
+        hastls_rec_of(a->status, a->rcode, a->rr, a->n_rr, c->cfg->record_type, c->pairs,
+                      HASTLS_REC_MAX_PAIRS, &c->n_pairs, &c->decode_err);
+    c->rec = hastls_rec_in_zone(raw, c->zone_signed);
+    if (c->rec == HASTLS_REC_BOGUS && raw == HASTLS_REC_FAILED)
+        c->rec_why = "unusable record in a signed zone: the address answers validated, "
+                     "the HASTLS answer failed";
+    else if (c->rec == HASTLS_REC_BOGUS && a->status != HASTLS_SEC_BOGUS)
+        c->rec_why = hastls_rr_strerror(c->decode_err);
+    else
+        c->rec_why = a->reason;
     /* Room for every pair at its longest: "65535 65535 " each, "()" and NUL. */
     size_t cap = c->n_pairs * 12 + 3;
     c->record_text = malloc(cap);
@@ -329,6 +336,48 @@ static size_t answer_addrs(const struct hastls_answer *a)
     return n;
 }
 
+/* ANS[0] (A) and ANS[1] (AAAA) as policy/record.h sees them. */
+static void addr_answers(struct hastls_answer *const ans[2],
+                         struct hastls_addr_answer out[2])
+{
+    for (int i = 0; i < 2; i++) {
+        out[i].status = ans[i]->status;
+        out[i].rcode = ans[i]->rcode;
+        out[i].n = answer_addrs(ans[i]);
+    }
+}
+
+/* As the shim's lookup: the addresses belong to the canonical name (the
+ * owner answer's), and when it is another name than the one asked its own
+ * record, asked for it, governs them: C->ans[ANS_HASTLS] is replaced by that
+ * answer.  Sets C->canonical and C->zone_signed.  Returns 0, or -1 when out
+ * of memory. */
+static int owner_record(struct check *c, struct hastls_resolver *r)
+{
+    struct hastls_addr_answer a[2];
+    addr_answers(c->ans, a);
+    const struct hastls_answer *named = c->ans[hastls_owner_answer(a)];
+    if (named->canonname[0] && !same_name(named->canonname, c->name))
+        c->canonical = named->canonname;
+    if (!c->canonical) {
+        c->zone_signed = hastls_addrs_signed(a);
+        return 0;
+    }
+    struct hastls_answer *own[N_ANS];
+    const struct hastls_query q[N_ANS] = {{c->canonical, TYPE_A},
+                                          {c->canonical, TYPE_AAAA},
+                                          {c->canonical, c->cfg->record_type}};
+    if (hastls_resolver_lookup(r, q, N_ANS, own) < 0)
+        return -1;
+    addr_answers(own, a);
+    c->zone_signed = hastls_addrs_signed(a);
+    hastls_answer_free(own[ANS_A]);
+    hastls_answer_free(own[ANS_AAAA]);
+    hastls_answer_free(c->ans[ANS_HASTLS]);
+    c->ans[ANS_HASTLS] = own[ANS_HASTLS];
+    return 0;
+}
+
 /* The shim's lookup result for each family (policy/record.h). */
 static void lookup_results(struct check *c)
 {
@@ -338,12 +387,7 @@ static void lookup_results(struct check *c)
         return;
     }
     struct hastls_addr_answer a[2];
-    for (int i = 0; i < 2; i++) {
-        const struct hastls_answer *ans = c->ans[i == 0 ? ANS_A : ANS_AAAA];
-        a[i].status = ans->status;
-        a[i].rcode = ans->rcode;
-        a[i].n = answer_addrs(ans);
-    }
+    addr_answers(c->ans, a);
     for (int f = 0; f < 3; f++) {
         int cause = HASTLS_ANS_A;
         c->lookup[f] = hastls_host_result(families[f], a, &cause);
@@ -369,14 +413,14 @@ static int run_check(struct check *c, const uint8_t *asked, bool any_asked,
             return -1;
     }
 
+    if (r && owner_record(c, r) < 0)
+        return -1;
+    /* The record's answer is the owner's (see owner_record). */
     for (int i = 0; r && i < N_ANS; i++) {
         const struct hastls_answer *a = c->ans[i];
         if (a->status == HASTLS_SEC_FAILED ||
             (a->rcode != RCODE_NOERROR && a->rcode != RCODE_NXDOMAIN))
             c->any_failed = true;
-        if (!c->canonical && a->status != HASTLS_SEC_FAILED && a->canonname[0] &&
-            !same_name(a->canonname, c->name))
-            c->canonical = a->canonname;
     }
 
     if (c->src != SRC_LITERAL)

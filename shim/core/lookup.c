@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "policy/checked.h"
 #include "policy/dnswire.h"
@@ -221,7 +222,69 @@ static void log_record(const char *key, const struct hastls_cache_host *h,
     }
 }
 
-/* A miss: A, AAAA and HASTLS in one batch, the addresses recorded, the whole
+/* The address answers of ANS[0..2) as policy/record.h sees them. */
+static void addr_answers(struct hastls_answer *const ans[2],
+                         struct hastls_addr_answer out[2])
+{
+    for (int i = 0; i < 2; i++) {
+        out[i].status = ans[i]->status;
+        out[i].rcode = ans[i]->rcode;
+        out[i].n = ans[i]->n_rr;
+    }
+}
+
+/* The record of the name that owns the addresses.  KEY's HASTLS answer
+ * REC_ANS follows a CNAME chain with the chain's DNSSEC status, so for a
+ * name whose canonical name CANON differs, the record of CANON is asked for
+ * CANON itself, with its addresses (which show whether its zone is signed;
+ * the resolver has them cached); else REC_ANS and ADDRS, KEY's address
+ * answers of the same batch, decide.  Fills *REC, PAIRS[0..*NP), WHYBUF and
+ * *TTL (how long the record holds).  Returns 0, or -1 (logged) when the
+ * resolver could not be asked. */
+static int owner_record(const char *key, const char *canon, uint16_t rtype,
+                        const struct hastls_answer *rec_ans,
+                        const struct hastls_addr_answer addrs[2],
+                        struct hastls_pair *pairs, size_t *np, enum hastls_rec *rec,
+                        char *whybuf, size_t whylen, uint32_t *ttl)
+{
+    struct hastls_answer *own[3] = {NULL, NULL, NULL};
+    struct hastls_addr_answer own_addrs[2] = {addrs[0], addrs[1]};
+    const struct hastls_resolver_api *api = NULL;
+    const struct hastls_answer *ra = rec_ans;
+    if (strcasecmp(canon, key) != 0) {
+        struct hastls_query q[3] = {{canon, TYPE_A}, {canon, TYPE_AAAA}, {canon, rtype}};
+        if (resolve(q, 3, own, &api) < 0)
+            return -1;
+        addr_answers(own, own_addrs);
+        ra = own[2];
+    }
+    int derr = HASTLS_RR_OK;
+    enum hastls_rec raw = hastls_rec_of(ra->status, ra->rcode, ra->rr, ra->n_rr, rtype,
+                                        pairs, HASTLS_REC_MAX_PAIRS, np, &derr);
+    *rec = hastls_rec_in_zone(raw, hastls_addrs_signed(own_addrs));
+    *ttl = ra->ttl;
+    /* The codec's error, or the signed zone, explains a bogus state that
+     * validation did not. */
+    if (*rec == HASTLS_REC_BOGUS && raw == HASTLS_REC_FAILED) {
+        snprintf(whybuf, whylen, "unusable record in a signed zone: %s",
+                 ra->reason[0] ? ra->reason : "no answer");
+        *ttl = FAILED_RECORD_TTL; /* a failure has no TTL of its own */
+    } else if (*rec == HASTLS_REC_BOGUS && ra->status != HASTLS_SEC_BOGUS) {
+        snprintf(whybuf, whylen, "%s", hastls_rr_strerror(derr));
+    } else {
+        snprintf(whybuf, whylen, "%s", ra->reason);
+    }
+    if (api) {
+        for (int i = 0; i < 2; i++)
+            *ttl = *ttl < own[i]->ttl ? *ttl : own[i]->ttl;
+        for (int i = 0; i < 3; i++)
+            api->answer_free(own[i]);
+    }
+    return 0;
+}
+
+/* A miss: A, AAAA and HASTLS in one batch (and the canonical name's record,
+ * see owner_record), the addresses recorded with that record, the whole
  * lookup cached as one entry. */
 static int from_resolver(const char *key, int family, struct hastls_cache *cache,
                          struct hastls_addrmap *map, uint64_t now,
@@ -242,26 +305,28 @@ static int from_resolver(const char *key, int family, struct hastls_cache *cache
     int rc = EAI_MEMORY;
     if (!pairs)
         goto out;
-    size_t np = 0;
-    int derr = HASTLS_RR_OK;
-    const struct hastls_answer *ra = ans[2];
-    enum hastls_rec rec = hastls_rec_of(ra->status, ra->rcode, ra->rr, ra->n_rr, rtype,
-                                        pairs, HASTLS_REC_MAX_PAIRS, &np, &derr);
-    /* The codec's error explains a bogus state that validation did not. */
-    const char *why = rec == HASTLS_REC_BOGUS && ra->status != HASTLS_SEC_BOGUS
-                          ? hastls_rr_strerror(derr)
-                          : ra->reason;
-    if (rec != HASTLS_REC_SECURE)
-        np = 0;
-
     memset(&h, 0, offsetof(struct hastls_cache_host, a));
     int too_many = take_family(ans[0], &h, HASTLS_ANS_A);
     too_many |= take_family(ans[1], &h, HASTLS_ANS_AAAA);
-    too_many |= np > HASTLS_CACHE_MAX_ITEMS;
-    const struct hastls_answer *named = h.fam[HASTLS_ANS_A].n ? ans[0] : ans[1];
+    struct hastls_addr_answer got[2];
+    addr_answers(ans, got);
+    got[HASTLS_ANS_A].n = h.fam[HASTLS_ANS_A].n;
+    got[HASTLS_ANS_AAAA].n = h.fam[HASTLS_ANS_AAAA].n;
+    const struct hastls_answer *named = ans[hastls_owner_answer(got)];
     snprintf(h.canon, sizeof h.canon, "%s",
              named->canonname[0] ? named->canonname : named->qname);
     strip_dot(h.canon);
+
+    size_t np = 0;
+    enum hastls_rec rec = HASTLS_REC_FAILED;
+    char why[600];
+    uint32_t rec_ttl = 0;
+    if (owner_record(key, h.canon, rtype, ans[2], got, pairs, &np, &rec, why, sizeof why,
+                     &rec_ttl) < 0)
+        goto out;
+    if (rec != HASTLS_REC_SECURE)
+        np = 0;
+    too_many |= np > HASTLS_CACHE_MAX_ITEMS;
     h.rec = (uint8_t)rec;
     h.npairs = (uint16_t)(too_many ? 0 : np);
     if (!too_many)
@@ -270,16 +335,18 @@ static int from_resolver(const char *key, int family, struct hastls_cache *cache
         h.flags |= HASTLS_CACHE_V6_USABLE;
     log_record(key, &h, ans, why, pairs, np);
 
-    /* The map keeps the addresses as long as all three answers hold (a failed
+    /* The map keeps the addresses as long as all answers hold (a failed
      * HASTLS answer has no TTL: as long as the addresses); the cache keeps a
      * failed HASTLS answer only briefly: connections are allowed either way,
      * and a resolver that cannot answer the type would otherwise cost a round
      * trip and a warning on every lookup of the name. */
     uint64_t addr_exp = min2(now + ans[0]->ttl, now + ans[1]->ttl);
     uint64_t rec_exp =
-        rec == HASTLS_REC_FAILED ? addr_exp : min2(addr_exp, now + ra->ttl);
+        rec == HASTLS_REC_FAILED ? addr_exp : min2(addr_exp, now + rec_ttl);
     h.expires =
         rec == HASTLS_REC_FAILED ? min2(addr_exp, now + FAILED_RECORD_TTL) : rec_exp;
+    /* The canonical name's record governs the addresses; a refusal names
+     * the name the program asked for. */
     if (record_host(map, key, &h, pairs, np, rec_exp, now) < 0)
         goto out;
 
@@ -315,13 +382,39 @@ static int lookup_one(const char *key, int family, struct hastls_hostinfo *out)
     return from_resolver(key, family, cache, map, now, out);
 }
 
-/* The hosts file and the RFC 6761 localhost names.  Returns 1 when answered
- * (*RC set), 0 to go on to DNS. */
-static int from_hosts(const char *key, int family, struct hastls_hostinfo *out, int *rc)
+/* OUT's canonical name and alias as glibc spells them for the question
+ * QUESTION (the name sent, as the program spelled it, no trailing dot), whose
+ * normalized form KEY answered (see lookup.h). */
+static void spell_names(const char *question, const char *key,
+                        struct hastls_hostinfo *out)
+{
+    out->alias[0] = '\0';
+    if (strcasecmp(out->canon, key) == 0) {
+        snprintf(out->canon, sizeof out->canon, "%s", question);
+        return;
+    }
+    snprintf(out->alias, sizeof out->alias, "%s", question);
+    /* The longest run of whole labels the two names end with. */
+    size_t i = strlen(out->canon), j = strlen(question);
+    while (i > 0 && j > 0 && strncasecmp(out->canon + i - 1, question + j - 1, 1) == 0) {
+        i--;
+        j--;
+    }
+    while (out->canon[i] && !((i == 0 || out->canon[i - 1] == '.') &&
+                              (j == 0 || question[j - 1] == '.'))) {
+        i++;
+        j++;
+    }
+    memcpy(out->canon + i, question + j, strlen(question + j));
+}
+
+/* The hosts file and the RFC 6761 localhost names for NAME (no trailing dot,
+ * any case).  Returns 1 when answered (*RC set), 0 to go on to DNS. */
+static int from_hosts(const char *name, int family, struct hastls_hostinfo *out, int *rc)
 {
     struct hastls_ip ips[2 * HASTLS_LOOKUP_MAX];
     size_t n = 0;
-    if (!hastls_hosts_lookup_local(key, ips, 2 * HASTLS_LOOKUP_MAX, &n, out->canon))
+    if (!hastls_hosts_lookup_local(name, ips, 2 * HASTLS_LOOKUP_MAX, &n, out->canon))
         return 0;
     out->n4 = out->n6 = 0;
     for (size_t i = 0; i < n; i++) {
@@ -331,8 +424,25 @@ static int from_hosts(const char *key, int family, struct hastls_hostinfo *out, 
             out->v6[out->n6++] = ips[i];
     }
     out->v6_first = out->n6 && hastls_ai_v6_usable(out->v6[0].addr);
+    out->alias[0] = '\0';
     *rc = hastls_local_result(family, out->n4, out->n6);
     return 1;
+}
+
+/* lookup_one for the candidate KEY, with the names spelled after NAME, the
+ * name as the program spelled it (its first strlen(KEY) characters, or fewer
+ * when KEY is NAME plus a search domain). */
+static int lookup_spelled(const char *name, const char *key, size_t name_len, int family,
+                          struct hastls_hostinfo *out)
+{
+    int rc = lookup_one(key, family, out);
+    if (rc == 0) {
+        char question[HASTLS_NAME_MAX];
+        snprintf(question, sizeof question, "%.*s%s", (int)name_len, name,
+                 key + name_len);
+        spell_names(question, key, out);
+    }
+    return rc;
 }
 
 int hastls_lookup_host(const char *name, int family, struct hastls_hostinfo *out)
@@ -341,16 +451,20 @@ int hastls_lookup_host(const char *name, int family, struct hastls_hostinfo *out
     if (hastls_name_normalize(name, key) < 0)
         return EAI_NONAME;
     int rc;
-    if (from_hosts(key, family, out, &rc))
+    size_t len = strlen(name), klen = strlen(key);
+    /* The file's lookup ignores case; a built-in localhost name keeps the
+     * spelling asked, as glibc's DNS answer would. */
+    char asked[HASTLS_NAME_MAX];
+    snprintf(asked, sizeof asked, "%.*s", (int)klen, name);
+    if (from_hosts(asked, family, out, &rc))
         return rc;
-    size_t len = strlen(name);
     if (name[len - 1] == '.') /* absolute: no search list */
-        return lookup_one(key, family, out);
+        return lookup_spelled(name, key, klen, family, out);
     /* On the stack (3.5 KiB): the warm path allocates nothing. */
     struct hastls_search srch;
     hastls_search_current(&srch);
     if (srch.n == 0)
-        return lookup_one(key, family, out);
+        return lookup_spelled(name, key, klen, family, out);
     char cand[HASTLS_SEARCH_MAX + 1][HASTLS_NAME_MAX];
     size_t n = hastls_search_candidates(&srch, key, cand, HASTLS_SEARCH_MAX + 1);
     /* As glibc's res_search: go on after NXDOMAIN and NODATA, stop at
@@ -358,7 +472,9 @@ int hastls_lookup_host(const char *name, int family, struct hastls_hostinfo *out
     int nodata = 0;
     rc = EAI_NONAME;
     for (size_t i = 0; i < n; i++) {
-        rc = lookup_one(cand[i], family, out);
+        /* A candidate is the name itself or the name with a domain added. */
+        size_t same = strncmp(cand[i], key, klen) == 0 ? klen : 0;
+        rc = lookup_spelled(name, cand[i], same, family, out);
         if (rc != EAI_NONAME && rc != EAI_NODATA)
             break;
         nodata |= rc == EAI_NODATA;
@@ -447,38 +563,56 @@ int hastls_lookup_ptr(int family, const void *addr, char *name)
 }
 
 /* Records the addresses of a res_query() A or AAAA answer ADDRS for NAME
- * with what the HASTLS answer REC_ANS says (see hastls_lookup_raw).  Returns
- * 0 (also when there is nothing to record: no address, or an answer that is
- * not handed out), or -1 when they could not all be recorded. */
+ * with what the HASTLS answer REC_ANS says, under the rule of a host lookup
+ * (owner_record: a CNAME's target is governed by its own record; see
+ * hastls_lookup_raw).  Returns 0 (also when there is nothing to record: no
+ * address, or an answer that is not handed out), or -1 when they could not
+ * all be recorded. */
 static int record_raw(const char *name, const struct hastls_answer *addrs,
                       const struct hastls_answer *rec_ans, uint16_t rtype)
 {
     if (addrs->n_rr == 0 ||
         (addrs->status != HASTLS_SEC_SECURE && addrs->status != HASTLS_SEC_INSECURE))
         return 0;
-    char key[HASTLS_NAME_MAX];
+    char key[HASTLS_NAME_MAX], canon[HASTLS_NAME_MAX];
     struct hastls_addrmap *m = hastls_state_addrmap();
     HASTLS_ENSURE_REF(m);
     HASTLS_GUARD(hastls_name_normalize(name, key));
+    snprintf(canon, sizeof canon, "%s", addrs->canonname[0] ? addrs->canonname : key);
+    strip_dot(canon);
+    /* Only the family asked was answered; the other one shows nothing. */
+    struct hastls_addr_answer got[2] = {{HASTLS_SEC_FAILED, -1, 0},
+                                        {HASTLS_SEC_FAILED, -1, 0}};
+    int i = addrs->qtype == TYPE_A ? HASTLS_ANS_A : HASTLS_ANS_AAAA;
+    got[i].status = addrs->status;
+    got[i].rcode = addrs->rcode;
+    got[i].n = addrs->n_rr;
     struct hastls_pair *pairs = malloc(HASTLS_REC_MAX_PAIRS * sizeof *pairs);
     HASTLS_ENSURE_REF(pairs);
     size_t np = 0;
-    enum hastls_rec rec =
-        hastls_rec_of(rec_ans->status, rec_ans->rcode, rec_ans->rr, rec_ans->n_rr, rtype,
-                      pairs, HASTLS_REC_MAX_PAIRS, &np, NULL);
+    enum hastls_rec rec = HASTLS_REC_FAILED;
+    char why[600];
+    uint32_t rec_ttl = 0;
+    if (owner_record(key, canon, rtype, rec_ans, got, pairs, &np, &rec, why, sizeof why,
+                     &rec_ttl) < 0) {
+        free(pairs);
+        return -1;
+    }
+    if (rec != HASTLS_REC_SECURE)
+        np = 0;
     uint64_t now = hastls_now();
     uint32_t ttl = addrs->ttl;
-    if (rec != HASTLS_REC_FAILED && rec_ans->ttl < ttl)
-        ttl = rec_ans->ttl;
+    if (rec != HASTLS_REC_FAILED && rec_ttl < ttl)
+        ttl = rec_ttl;
     int rc = 0;
-    for (size_t i = 0; i < addrs->n_rr && rc == 0; i++) {
-        const struct hastls_rr *rr = &addrs->rr[i];
+    for (size_t k = 0; k < addrs->n_rr && rc == 0; k++) {
+        const struct hastls_rr *rr = &addrs->rr[k];
         int family = hastls_rr_address_family(rr);
         if (!family)
             continue;
-        uint8_t k[16];
-        hastls_ip_key(family, rr->rdata, k);
-        rc = hastls_addrmap_record(m, k, key, rec, pairs, np, now + ttl, now, NULL);
+        uint8_t ip[16];
+        hastls_ip_key(family, rr->rdata, ip);
+        rc = hastls_addrmap_record(m, ip, key, rec, pairs, np, now + ttl, now, NULL);
     }
     free(pairs);
     return rc;

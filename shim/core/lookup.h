@@ -22,7 +22,10 @@
 #define HASTLS_LOOKUP_MAX 32 /* addresses per family */
 
 struct hastls_hostinfo {
-    char canon[HASTLS_NAME_MAX]; /* canonical name, no trailing dot */
+    char canon[HASTLS_NAME_MAX]; /* canonical name, no trailing dot, spelled
+                                  * as glibc spells it (see hastls_lookup_host) */
+    char alias[HASTLS_NAME_MAX]; /* when a CNAME was followed: the name asked
+                                  * (as spelled, no trailing dot); else "" */
     size_t n4, n6;
     struct hastls_ip v4[HASTLS_LOOKUP_MAX];
     struct hastls_ip v6[HASTLS_LOOKUP_MAX];
@@ -34,7 +37,12 @@ struct hastls_hostinfo {
  * OUT filled (addresses of both families), or EAI_NONAME (no such name),
  * EAI_NODATA (no address of FAMILY), EAI_AGAIN (no answer under the privacy
  * profile, or resolver unavailable), EAI_FAIL (DNSSEC-bogus), EAI_MEMORY.
- * Failures are logged with the reason. */
+ * Failures are logged with the reason.  The front cache keys names
+ * lowercased; the names handed out keep the case of NAME as glibc does
+ * (DNS name compression carries the question's spelling into the answer):
+ * without a CNAME the canonical name is NAME as asked, without its trailing
+ * dot; with one, the target, whose labels in common with NAME take NAME's
+ * spelling, and NAME is the alias. */
 int hastls_lookup_host(const char *name, int family, struct hastls_hostinfo *out);
 
 /* The name of FAMILY/ADDR: the hosts file, else a PTR lookup.  Returns 0 with

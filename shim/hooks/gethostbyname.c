@@ -197,10 +197,10 @@ static void from_dns(const char *name, int af, struct hostent *he, char *buf,
     if (eai == 0 && (af == AF_INET ? hi->n4 : hi->n6) == 0)
         eai = EAI_NODATA;
     if (eai == 0) {
-        char canon[HASTLS_NAME_MAX];
-        memcpy(canon, hi->canon, sizeof canon);
-        int alias = strcasecmp(canon, name) != 0;
-        a->rc = fill_hostent(he, buf, buflen, canon[0] ? canon : name, alias ? name : "",
+        /* The names as glibc spells them (hastls_lookup_host): the alias
+         * only when a CNAME was followed. */
+        int alias = hi->alias[0] != '\0';
+        a->rc = fill_hostent(he, buf, buflen, hi->canon[0] ? hi->canon : name, hi->alias,
                              alias, af, af == AF_INET ? hi->v4 : hi->v6,
                              af == AF_INET ? hi->n4 : hi->n6);
         a->found = a->rc == 0;

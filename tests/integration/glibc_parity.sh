@@ -30,8 +30,7 @@ cc -O1 -Wall -o "$P" "$TOOLS/parity.c" 2>"$out" || {
 # " =>").
 KNOWN=$(printf '%s\t%s\n' \
     '^gai unreach\.insecure\.lab\.example ' 'address order within a family: RFC 6724 not applied (libhastls(7))' \
-    ' (SECURE\.LAB\.EXAMPLE|Secure\.Lab\.Example|sec\\ure\.lab\.example) ' 'canonical name in the front cache: case, escapes (another change)' \
-    '^ghbn[_r2]* [a-z.]+\.lab\.example\. ' 'trailing-dot aliases in the front cache (another change)' \
+    ' sec\\ure\.lab\.example ' 'canonical name in the front cache: escapes (another change)' \
     ' www\.bogus\.lab\.example ' 'failure reasons: a bogus answer is NO_RECOVERY, glibc TRY_AGAIN (another change)' \
     ' (trailing\.example|hostsfile\.lab\.example\.) ' 'hosts file: a trailing dot is ignored (libhastls(7))' \
     ' notinfile6\.example ' 'hosts file: a name it knows never reaches DNS (libhastls(7))')
@@ -132,6 +131,16 @@ ghbn_r alias.lab.example 1024
 ghbn_r alias.lab.example. 1024
 ghbn_r secure.lab.example. 1024
 ghbn_r Secure.Lab.Example 1024
+# the spelling glibc keeps: the name as asked without a CNAME; with one, the
+# target, whose labels shared with the question take the question's case
+# (DNS name compression), and the question as the alias; never a trailing dot
+ghbn_r Secure.Lab.Example. 1024
+ghbn_r Alias.Lab.Example 1024
+ghbn_r ALIAS.lab.example. 1024
+ghbn_r U2S.Insecure.Lab.Example 1024
+ghbn_r S2U.LAB.EXAMPLE 1024
+ghbn2_r Alias.Lab.Example inet 1024
+ghbn Alias.Lab.Example.
 ghbn_r www.bogus.lab.example 1024
 ghbn_r www.insecure.lab.example 1024
 ghbn_r hostsfile.lab.example 1024
@@ -178,6 +187,10 @@ gai secure.lab.example - unspec stream AI_NUMERICHOST
 gai hostsfile.lab.example - inet6 stream 0
 gai hostsfile.lab.example - inet6 stream AI_V4MAPPED
 gai SECURE.LAB.EXAMPLE - inet stream AI_CANONNAME
+gai Secure.Lab.Example. - inet stream AI_CANONNAME
+gai Alias.Lab.Example - inet stream AI_CANONNAME
+gai ALIAS.LAB.EXAMPLE. - inet stream AI_CANONNAME
+gai U2S.Insecure.Lab.Example 443 inet stream AI_CANONNAME
 gai '' - unspec stream 0
 gai . - inet stream 0
 # getnameinfo and its flags
@@ -356,6 +369,12 @@ gai localhost - inet6 stream 0
 ghbn_r localhost 1024
 ghbn2_r localhost inet6 1024
 gai foo.localhost - inet stream 0
+ghbn_r localhost. 1024
+ghbn2_r localhost. inet6 1024
+gai localhost. - inet stream AI_CANONNAME
+ghbn_r foo.localhost. 1024
+ghbn_r Foo.LocalHost 1024
+gai Foo.LocalHost - inet stream AI_CANONNAME
 EOF
 
 echo "== NI_NOFQDN: the host's own domain, found as glibc finds it"

@@ -95,6 +95,18 @@ expect halfbogus.lab.example TYPE65301 NOERROR secure '\\# 4 000001BB'
 expect 15.10.0.127.in-addr.arpa PTR NOERROR secure 'PTR[[:space:]]+halfbogus\.lab\.example\.$'
 expect f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.b.a.1.0.0.0.d.f.ip6.arpa PTR NOERROR secure \
     'PTR[[:space:]]+halfbogus\.lab\.example\.$'
+# Records that cannot be used: one of zero bytes (signed and unsigned), one
+# of 3 bytes; the resolver serves them as they are.
+expect empty.lab.example A NOERROR secure '127\.0\.10\.16$'
+expect empty.lab.example TYPE65301 NOERROR secure 'TYPE65301[[:space:]]+\\# 0$'
+expect malformed.lab.example TYPE65301 NOERROR secure '\\# 3 000001$'
+expect empty.insecure.lab.example A NOERROR insecure '127\.0\.10\.18$'
+expect empty.insecure.lab.example TYPE65301 NOERROR insecure 'TYPE65301[[:space:]]+\\# 0$'
+# CNAME chains across the signed/unsigned boundary: the whole answer is as
+# secure as its weakest link.
+expect u2s.insecure.lab.example A NOERROR insecure 'CNAME[[:space:]]+secure\.lab\.example\.'
+expect u2s.insecure.lab.example TYPE65301 NOERROR insecure '\\# 4 000001BB'
+expect s2u.lab.example A NOERROR insecure 'CNAME[[:space:]]+www\.insecure\.lab\.example\.'
 expect www.bogus.lab.example A SERVFAIL any
 expect www.bogus.lab.example TYPE65301 SERVFAIL any
 expect www.expired.lab.example A SERVFAIL any
@@ -203,6 +215,10 @@ got=$("$T/banner" --tls --name xmpp.insecure.lab.example 127.0.10.14 5222 2>&1)
 # Names through the lab resolver, not just addresses.
 got=$(curl -sS --max-time 5 --cacert "$LAB_CA" https://alias.lab.example/ 2>&1)
 [ "$got" = "OK secure.lab.example 443" ] && ok || bad "https://alias.lab.example/: $got"
+got=$(curl -sS --max-time 5 --cacert "$LAB_CA" https://u2s.insecure.lab.example/ 2>&1)
+[ "$got" = "OK secure.lab.example 443" ] && ok || bad "https://u2s.insecure.lab.example/: $got"
+got=$(curl -sS --max-time 5 --cacert "$LAB_CA" https://s2u.lab.example/ 2>&1)
+[ "$got" = "OK www.insecure.lab.example 443" ] && ok || bad "https://s2u.lab.example/: $got"
 got=$(curl -sS --max-time 5 http://hostsfile.lab.example/ 2>&1)
 [ "$got" = "OK hostsfile.lab.example 80" ] && ok || bad "http://hostsfile.lab.example/: $got"
 

@@ -357,6 +357,69 @@ static void texts(void **state)
     assert_string_equal(hastls_host_result_name(12345), "?");
 }
 
+/* A record answer that failed is bogus when the same batch's address
+ * answers show a signed zone (libunbound's SERVFAIL for a record of zero
+ * bytes), failed otherwise (no answer at all, or an unsigned zone). */
+static void rec_in_signed_zone(void **state)
+{
+    (void)state;
+    static const struct {
+        enum hastls_sec s4;
+        int r4;
+        enum hastls_sec s6;
+        int r6;
+        int want;
+    } zones[] = {
+        {HASTLS_SEC_SECURE, RC_NOERROR, HASTLS_SEC_SECURE, RC_NOERROR, 1},
+        /* a secure NODATA or NXDOMAIN is a proof from the signed zone too */
+        {HASTLS_SEC_FAILED, -1, HASTLS_SEC_SECURE, RC_NOERROR, 1},
+        {HASTLS_SEC_SECURE, RC_NXDOMAIN, HASTLS_SEC_FAILED, -1, 1},
+        {HASTLS_SEC_INSECURE, RC_NOERROR, HASTLS_SEC_INSECURE, RC_NOERROR, 0},
+        {HASTLS_SEC_FAILED, -1, HASTLS_SEC_FAILED, -1, 0},
+        {HASTLS_SEC_FAILED, RC_SERVFAIL, HASTLS_SEC_FAILED, RC_SERVFAIL, 0},
+        {HASTLS_SEC_BOGUS, RC_SERVFAIL, HASTLS_SEC_BOGUS, RC_SERVFAIL, 0},
+        /* secure but SERVFAIL or REFUSED: no proof of anything */
+        {HASTLS_SEC_SECURE, RC_SERVFAIL, HASTLS_SEC_SECURE, RC_REFUSED, 0},
+    };
+    for (size_t i = 0; i < sizeof zones / sizeof zones[0]; i++) {
+        struct hastls_addr_answer a[2] = {{zones[i].s4, zones[i].r4, 1},
+                                          {zones[i].s6, zones[i].r6, 0}};
+        if (hastls_addrs_signed(a) != zones[i].want)
+            fail_msg("zone row %zu: signed %d, want %d", i, hastls_addrs_signed(a),
+                     zones[i].want);
+    }
+    /* Only a failed record changes, and only in a signed zone. */
+    assert_int_equal(hastls_rec_in_zone(HASTLS_REC_FAILED, 1), HASTLS_REC_BOGUS);
+    assert_int_equal(hastls_rec_in_zone(HASTLS_REC_FAILED, 0), HASTLS_REC_FAILED);
+    static const enum hastls_rec same[] = {HASTLS_REC_SECURE, HASTLS_REC_NONE,
+                                           HASTLS_REC_INSECURE, HASTLS_REC_BOGUS};
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++)
+        for (int z = 0; z < 2; z++)
+            assert_int_equal(hastls_rec_in_zone(same[i], z), same[i]);
+    /* The answers of the empty record the lab serves, end to end: A secure,
+     * AAAA secure NODATA, HASTLS SERVFAIL without data -> bogus. */
+    struct hastls_addr_answer lab[2] = {{HASTLS_SEC_SECURE, RC_NOERROR, 1},
+                                        {HASTLS_SEC_SECURE, RC_NOERROR, 0}};
+    struct hastls_pair pairs[2];
+    size_t n = 0;
+    enum hastls_rec rec =
+        hastls_rec_of(HASTLS_SEC_FAILED, RC_SERVFAIL, NULL, 0, RTYPE, pairs, 2, &n, NULL);
+    assert_int_equal(hastls_rec_in_zone(rec, hastls_addrs_signed(lab)), HASTLS_REC_BOGUS);
+}
+
+/* The addresses are named by the A answer when it has some, else AAAA. */
+static void owner_answer(void **state)
+{
+    (void)state;
+    struct hastls_addr_answer a[2] = {{HASTLS_SEC_SECURE, RC_NOERROR, 1},
+                                      {HASTLS_SEC_SECURE, RC_NOERROR, 1}};
+    assert_int_equal(hastls_owner_answer(a), HASTLS_ANS_A);
+    a[HASTLS_ANS_A].n = 0;
+    assert_int_equal(hastls_owner_answer(a), HASTLS_ANS_AAAA);
+    a[HASTLS_ANS_AAAA].n = 0;
+    assert_int_equal(hastls_owner_answer(a), HASTLS_ANS_AAAA);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -364,6 +427,7 @@ int main(void)
         cmocka_unit_test(address_records),       cmocka_unit_test(host_result_table),
         cmocka_unit_test(local_and_raw_results), cmocka_unit_test(rec_decide_states),
         cmocka_unit_test(verdict_order),         cmocka_unit_test(texts),
+        cmocka_unit_test(rec_in_signed_zone),    cmocka_unit_test(owner_answer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
