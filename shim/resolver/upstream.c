@@ -207,9 +207,9 @@ size_t hastls_up_nqueries(const struct hastls_up_engine *e)
 /* Puts "LABEL: WHY" (WHY: KEY then TAIL, which may vary between repeats of
  * the same reason) in the ring.  A reason already there is renewed in place:
  * libunbound's many retries of one lookup must not push its other reasons
- * out. */
-static void ring_put(struct hastls_up_engine *e, const struct hastls_up_conn *c,
-                     uint64_t now, const char *key, const char *tail, int answered)
+ * out.  Returns when the reason was last put there, 0 when it is new. */
+static uint64_t ring_put(struct hastls_up_engine *e, const struct hastls_up_conn *c,
+                         uint64_t now, const char *key, const char *tail, int answered)
 {
     char text[sizeof e->failures[0].text];
     int k = snprintf(text, sizeof text, "%s: %s", c->label, key);
@@ -221,6 +221,7 @@ static void ring_put(struct hastls_up_engine *e, const struct hastls_up_conn *c,
     for (unsigned i = 0; i < total && !f; i++)
         if (e->failures[i].keylen == keylen && !memcmp(e->failures[i].text, text, keylen))
             f = &e->failures[i];
+    uint64_t last = f ? f->t : 0;
     if (!f) {
         f = &e->failures[e->nfail++ % HASTLS_UP_FAILURE_RING];
         memcpy(f->text, text, keylen);
@@ -230,6 +231,7 @@ static void ring_put(struct hastls_up_engine *e, const struct hastls_up_conn *c,
     f->answered = answered;
     snprintf(f->text + keylen, sizeof f->text - keylen, "%s", tail);
     pthread_mutex_unlock(&e->mu);
+    return last;
 }
 
 static void record_failure(struct hastls_up_engine *e, struct hastls_up_conn *c,
@@ -243,9 +245,11 @@ static void record_failure(struct hastls_up_engine *e, struct hastls_up_conn *c,
     va_start(ap, fmt);
     vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
-    LOG(e, HASTLS_LOG_WARN, "upstream %s: %s", c->label, why);
     snprintf(c->last_why, sizeof c->last_why, "%s", why);
-    ring_put(e, c, now, why, "", 0);
+    /* One warning per burst: libunbound retries a failed query at once. */
+    uint64_t last = ring_put(e, c, now, why, "", 0);
+    int repeat = last && now - last < HASTLS_UP_HOLD_DOWN_MS;
+    LOG(e, repeat ? HASTLS_LOG_DEBUG : HASTLS_LOG_WARN, "upstream %s: %s", c->label, why);
 }
 
 /* A query passed C by without trying it: C is backing off after its last
@@ -260,7 +264,7 @@ static void record_skip(struct hastls_up_engine *e, struct hastls_up_conn *c,
     snprintf(tail, sizeof tail, " until %llu ms from now",
              (unsigned long long)(until > now ? until - now : 0));
     LOG(e, HASTLS_LOG_DEBUG, "upstream %s: %s%s", c->label, key, tail);
-    ring_put(e, c, now, key, tail, 0);
+    (void)ring_put(e, c, now, key, tail, 0);
 }
 
 unsigned hastls_up_failures(struct hastls_up_engine *e, uint64_t since_ms, char *buf,
@@ -773,7 +777,8 @@ void hastls_up_closed(struct hastls_up_engine *e, size_t i, uint64_t now)
     /* Not a failure (no back-off, RFC 7766 6.2.3), but the reason a lookup
      * may end without an answer. */
     if (waiting)
-        ring_put(e, c, now, "connection closed by the upstream before answering", "", 0);
+        (void)ring_put(e, c, now, "connection closed by the upstream before answering",
+                       "", 0);
     conn_close(e, c);
     conn_requeue(e, c, 1);
     settle(e, now);
@@ -885,7 +890,7 @@ static void on_answer(struct hastls_up_engine *e, struct hastls_up_conn *c, uint
         return;
     }
     if (hastls_dns_rcode(msg, len) == HASTLS_DNS_RCODE_SERVFAIL) {
-        ring_put(e, c, now, "answered SERVFAIL", "", 1);
+        (void)ring_put(e, c, now, "answered SERVFAIL", "", 1);
     }
     if (q->prefetch)
         prefetch_over(e, q, msg, len);
