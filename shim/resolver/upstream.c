@@ -53,8 +53,10 @@ struct attempt {
 
 struct failure {
     uint64_t t;
-    size_t keylen; /* TEXT[0..KEYLEN) tells repeats apart; the rest varies */
-    int answered;  /* an answer (SERVFAIL), not a transport failure */
+    size_t keylen;   /* TEXT[0..KEYLEN) tells repeats apart; the rest varies */
+    int answered;    /* an answer (SERVFAIL), not a transport failure */
+    size_t labellen; /* "LABEL: " */
+    size_t cause;    /* a skip: where the failure it backs off after starts */
     char text[400];
 };
 
@@ -204,6 +206,17 @@ size_t hastls_up_nqueries(const struct hastls_up_engine *e)
 
 /* ---- failures, kept for the messages of failed lookups ---- */
 
+#define SKIP_PREFIX "skipped: backing off after "
+
+/* Whether F is a skip whose cause, the failure itself, is listed as G. */
+static int skip_listed(const struct failure *f, const struct failure *g)
+{
+    size_t n = f->keylen - f->cause;
+    return f->cause && !g->cause && g->keylen == f->labellen + n &&
+           !memcmp(g->text, f->text, f->labellen) &&
+           !memcmp(g->text + f->labellen, f->text + f->cause, n);
+}
+
 /* Puts "LABEL: WHY" (WHY: KEY then TAIL, which may vary between repeats of
  * the same reason) in the ring.  A reason already there is renewed in place:
  * libunbound's many retries of one lookup must not push its other reasons
@@ -212,6 +225,7 @@ static uint64_t ring_put(struct hastls_up_engine *e, const struct hastls_up_conn
                          uint64_t now, const char *key, const char *tail, int answered)
 {
     char text[sizeof e->failures[0].text];
+    size_t labellen = strlen(c->label) + 2;
     int k = snprintf(text, sizeof text, "%s: %s", c->label, key);
     size_t keylen = k < 0 ? 0 : (size_t)k < sizeof text ? (size_t)k : sizeof text - 1;
     pthread_mutex_lock(&e->mu);
@@ -229,6 +243,11 @@ static uint64_t ring_put(struct hastls_up_engine *e, const struct hastls_up_conn
     }
     f->t = now;
     f->answered = answered;
+    f->labellen = labellen < keylen ? labellen : keylen;
+    f->cause = 0;
+    if (!strncmp(key, SKIP_PREFIX, strlen(SKIP_PREFIX)) &&
+        f->labellen + strlen(SKIP_PREFIX) <= keylen)
+        f->cause = f->labellen + strlen(SKIP_PREFIX);
     snprintf(f->text + keylen, sizeof f->text - keylen, "%s", tail);
     pthread_mutex_unlock(&e->mu);
     return last;
@@ -259,7 +278,7 @@ static void record_skip(struct hastls_up_engine *e, struct hastls_up_conn *c,
                         uint64_t now, uint64_t until)
 {
     char key[320], tail[64];
-    snprintf(key, sizeof key, "skipped: backing off after %s",
+    snprintf(key, sizeof key, SKIP_PREFIX "%s",
              c->last_why[0] ? c->last_why : "a failure");
     snprintf(tail, sizeof tail, " until %llu ms from now",
              (unsigned long long)(until > now ? until - now : 0));
@@ -284,13 +303,12 @@ unsigned hastls_up_failures(struct hastls_up_engine *e, uint64_t since_ms, char 
             &e->failures[(e->nfail - total + k) % HASTLS_UP_FAILURE_RING];
         if (f->t < since_ms)
             continue;
-        /* The same reason repeated (libunbound retries) is listed once. */
+        /* An upstream skipped after a failure listed too: the failure says
+         * it. */
         int dup = 0;
-        for (unsigned j = k + 1; j < total && !dup; j++) {
-            const struct failure *g =
-                &e->failures[(e->nfail - total + j) % HASTLS_UP_FAILURE_RING];
-            dup = g->t >= since_ms && g->keylen == f->keylen &&
-                  !memcmp(g->text, f->text, f->keylen);
+        for (unsigned j = 0; j < total && !dup; j++) {
+            const struct failure *g = &e->failures[j];
+            dup = g->t >= since_ms && skip_listed(f, g);
         }
         if (dup)
             continue;
