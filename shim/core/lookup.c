@@ -255,10 +255,15 @@ static int from_resolver(const char *key, int family, struct hastls_cache *cache
     const struct hastls_answer *ra = ans[2];
     enum hastls_rec rec = hastls_rec_of(ra->status, ra->rcode, ra->rr, ra->n_rr, rtype,
                                         pairs, HASTLS_REC_MAX_PAIRS, &np, &derr);
-    /* The codec's error explains a bogus state that validation did not. */
-    const char *why = rec == HASTLS_REC_BOGUS && ra->status != HASTLS_SEC_BOGUS
-                          ? hastls_rr_strerror(derr)
-                          : ra->reason;
+    /* The codec's error explains a bogus state that validation did not: a
+     * record that validated but cannot be read. */
+    char malformed[96];
+    const char *why = ra->reason;
+    if (rec == HASTLS_REC_BOGUS && ra->status != HASTLS_SEC_BOGUS) {
+        snprintf(malformed, sizeof malformed, "malformed record: %s",
+                 hastls_rr_strerror(derr));
+        why = malformed;
+    }
     if (rec != HASTLS_REC_SECURE)
         np = 0;
 

@@ -10,7 +10,9 @@
 #    dot.lab.example certificate): one that closes the connection without
 #    answering, one that answers with TC set, one whose answer has a
 #    compression loop, and one that really answers SERVFAIL;
-#  - a bogus answer from the front cache keeps the validator's reason.
+#  - a bogus answer from the front cache keeps the validator's reason;
+#  - a signed HASTLS record whose RDATA cannot be read (malformed.lab.example)
+#    is called a malformed record, not a validation failure.
 set -u
 H=$HASTLS_BUILD/hastls
 S=${HASTLS_PRELOAD:-$HASTLS_BUILD/libhastls.so}
@@ -143,6 +145,18 @@ lookups "$HASTLS_CONF" "$LAB_DIR/bogus.out" www.bogus.lab.example www.bogus.lab.
 check_count "both lookups give the validator's reason" "$LAB_DIR/bogus.out" \
     '^hastls: lookup of www\.bogus\.lab\.example failed DNSSEC validation: validation failure <www\.bogus\.lab\.example\. A IN>: no keys have a DS' 2
 check_count "both fail (EAI_FAIL)" "$LAB_DIR/bogus.out" '^error .* -4$' 2
+
+echo "== a signed HASTLS record that cannot be read"
+"$H" lookup malformed.lab.example HASTLS >"$LAB_DIR/malformed.cli" 2>&1
+sed 's/^/    /' "$LAB_DIR/malformed.cli"
+check "hastls lookup: validated" "$LAB_DIR/malformed.cli" '^malformed\.lab\.example HASTLS: secure rcode=NOERROR'
+check "hastls lookup: malformed record" "$LAB_DIR/malformed.cli" \
+    '^  malformed record \(RDATA length is not a multiple of 4\)$'
+lookups "$HASTLS_CONF" "$LAB_DIR/malformed.out" malformed.lab.example
+check "shim: malformed record" "$LAB_DIR/malformed.out" \
+    '^hastls: HASTLS record of malformed\.lab\.example is bogus \(malformed record: RDATA length is not a multiple of 4\): its connections will be blocked$'
+check_not "shim: not called a validation failure" "$LAB_DIR/malformed.out" 'failed DNSSEC validation'
+check "its addresses are handed out" "$LAB_DIR/malformed.out" '^resolved malformed\.lab\.example$'
 
 echo "$fails failed"
 [ "$fails" = 0 ]
