@@ -123,7 +123,7 @@ static void rr_text(const struct hastls_answer *a, const struct hastls_rr *rr,
         int e = hastls_rdata_decode(d, rr->rdlen, pairs, 64, &n);
         if (e == HASTLS_RR_OK && hastls_pairs_format(pairs, n, buf, len) >= 0)
             return;
-        snprintf(buf, len, "invalid HASTLS RDATA (%s)", hastls_rr_strerror(e));
+        snprintf(buf, len, "malformed record (%s)", hastls_rr_strerror(e));
         return;
     }
     switch (rr->type) {

@@ -160,6 +160,9 @@ static void host_copy(struct hastls_cache_host *dst, const struct hastls_cache_h
     dst->rec = src->rec;
     dst->flags = src->flags;
     dst->npairs = src->npairs;
+    size_t wl = strnlen(src->why, sizeof src->why - 1);
+    memcpy(dst->why, src->why, wl);
+    dst->why[wl] = '\0';
     memcpy(dst->a, src->a, n4 * sizeof src->a[0]);
     memcpy(dst->ref4, src->ref4, n4 * sizeof src->ref4[0]);
     memcpy(dst->aaaa, src->aaaa, n6 * sizeof src->aaaa[0]);
@@ -176,6 +179,9 @@ static void ptr_copy(struct hastls_cache_ptr *dst, const struct hastls_cache_ptr
     dst->rcode = src->rcode;
     memcpy(dst->name, src->name, len);
     dst->name[len] = '\0';
+    size_t wl = strnlen(src->why, sizeof src->why - 1);
+    memcpy(dst->why, src->why, wl);
+    dst->why[wl] = '\0';
 }
 
 /* The live way of (NAME, KIND), locked: returns the shard with its lock held

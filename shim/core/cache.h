@@ -28,6 +28,9 @@
  * (looked up every time). */
 #define HASTLS_CACHE_MAX_ITEMS 32
 
+/* The validator's reason kept with a bogus answer, cut to fit. */
+#define HASTLS_CACHE_WHY_MAX 192
+
 #define HASTLS_CACHE_V6_USABLE 0x1 /* the host has a route to the first AAAA */
 
 /* One family's address answer. */
@@ -43,9 +46,10 @@ struct hastls_cache_host {
     uint64_t expires;            /* hastls_now() value after which it is stale */
     char canon[HASTLS_NAME_MAX]; /* canonical name (CNAME target) */
     struct hastls_cache_family fam[2];
-    uint8_t rec;     /* enum hastls_rec */
-    uint8_t flags;   /* HASTLS_CACHE_* */
-    uint16_t npairs; /* pairs of a secure record */
+    uint8_t rec;                    /* enum hastls_rec */
+    uint8_t flags;                  /* HASTLS_CACHE_* */
+    uint16_t npairs;                /* pairs of a secure record */
+    char why[HASTLS_CACHE_WHY_MAX]; /* a bogus family's reason ("" if none) */
     struct in_addr a[HASTLS_CACHE_MAX_ITEMS];
     struct in6_addr aaaa[HASTLS_CACHE_MAX_ITEMS];
     /* The address-map record of each address (hastls_addrmap_record): a
@@ -62,6 +66,7 @@ struct hastls_cache_ptr {
     uint8_t found;  /* NAME holds the PTR target */
     int16_t rcode;
     char name[HASTLS_NAME_MAX];
+    char why[HASTLS_CACHE_WHY_MAX]; /* a bogus answer's reason ("" if none) */
 };
 
 struct hastls_cache;

@@ -68,6 +68,14 @@ static uint64_t min2(uint64_t a, uint64_t b)
  * answer gives none: its addresses are never handed out nor governed.
  * Returns 1 when the answer had more addresses than an entry holds (the first
  * HASTLS_CACHE_MAX_ITEMS are kept; the entry is then not cached). */
+/* A bogus answer's reason WHY into the cache's bounded OUT, cut to fit. */
+static void keep_why(char out[HASTLS_CACHE_WHY_MAX], const char *why)
+{
+    size_t n = strnlen(why, HASTLS_CACHE_WHY_MAX - 1);
+    memcpy(out, why, n);
+    out[n] = '\0';
+}
+
 static int take_family(const struct hastls_answer *a, struct hastls_cache_host *h, int i)
 {
     struct hastls_cache_family *f = &h->fam[i];
@@ -179,8 +187,8 @@ static int from_cache(const char *key, int family, struct hastls_cache_host *h,
                       struct hastls_cache *cache, struct hastls_addrmap *map,
                       uint64_t now, struct hastls_hostinfo *out)
 {
-    static const char *const none[2] = {"", ""};
-    int rc = host_result(key, family, h, none);
+    const char *const why[2] = {h->why, h->why};
+    int rc = host_result(key, family, h, why);
     if (rc)
         return rc;
     if (!host_governed(map, h)) {
@@ -270,7 +278,8 @@ static int owner_record(const char *key, const char *canon, uint16_t rtype,
                  ra->reason[0] ? ra->reason : "no answer");
         *ttl = FAILED_RECORD_TTL; /* a failure has no TTL of its own */
     } else if (*rec == HASTLS_REC_BOGUS && ra->status != HASTLS_SEC_BOGUS) {
-        snprintf(whybuf, whylen, "%s", hastls_rr_strerror(derr));
+        /* validated, but the codec cannot read it */
+        snprintf(whybuf, whylen, "malformed record: %s", hastls_rr_strerror(derr));
     } else {
         snprintf(whybuf, whylen, "%s", ra->reason);
     }
@@ -308,6 +317,9 @@ static int from_resolver(const char *key, int family, struct hastls_cache *cache
     memset(&h, 0, offsetof(struct hastls_cache_host, a));
     int too_many = take_family(ans[0], &h, HASTLS_ANS_A);
     too_many |= take_family(ans[1], &h, HASTLS_ANS_AAAA);
+    for (int i = 1; i >= 0; i--) /* A's reason when both are bogus */
+        if (ans[i]->status == HASTLS_SEC_BOGUS)
+            keep_why(h.why, ans[i]->reason);
     struct hastls_addr_answer got[2];
     addr_answers(ans, got);
     got[HASTLS_ANS_A].n = h.fam[HASTLS_ANS_A].n;
@@ -512,8 +524,11 @@ int hastls_lookup_ptr(int family, const void *addr, char *name)
     uint64_t now = hastls_now();
     struct hastls_cache_ptr v;
     if (cache && hastls_cache_get_ptr(cache, rev, now, &v)) {
-        if (v.status == HASTLS_SEC_BOGUS)
+        if (v.status == HASTLS_SEC_BOGUS) {
+            hastls_log(HASTLS_LOG_WARN, "lookup of %s failed DNSSEC validation: %s", rev,
+                       v.why[0] ? v.why : "bogus answer");
             return EAI_FAIL;
+        }
         if (!v.found)
             return EAI_NONAME;
         snprintf(name, HASTLS_NAME_MAX, "%s", v.name);
@@ -535,6 +550,7 @@ int hastls_lookup_ptr(int family, const void *addr, char *name)
     } else if (ans->status == HASTLS_SEC_BOGUS) {
         hastls_log(HASTLS_LOG_WARN, "lookup of %s failed DNSSEC validation: %s", rev,
                    ans->reason);
+        keep_why(v.why, ans->reason);
         rc = EAI_FAIL;
     } else {
         rc = EAI_NONAME;

@@ -429,7 +429,7 @@ void hastls_dot_stats(struct hastls_dot *d, struct hastls_resolver_stats *out)
 }
 
 unsigned hastls_dot_failures(struct hastls_dot *d, uint64_t since_ms, char *buf,
-                             size_t buflen)
+                             size_t buflen, unsigned *answered)
 {
-    return hastls_up_failures(d->up, since_ms, buf, buflen);
+    return hastls_up_failures(d->up, since_ms, buf, buflen, answered);
 }

@@ -55,11 +55,12 @@ void hastls_dot_forget(struct hastls_dot *d);
 
 void hastls_dot_stats(struct hastls_dot *d, struct hastls_resolver_stats *out);
 
-/* Writes "UPSTREAM: reason; UPSTREAM: reason" for every transport attempt that
- * failed at or after SINCE_MS (CLOCK_MONOTONIC milliseconds) into BUF.
- * Returns the number of failures listed. */
+/* Writes "UPSTREAM: reason; UPSTREAM: reason" for what happened to every
+ * transport attempt at or after SINCE_MS (CLOCK_MONOTONIC milliseconds) into
+ * BUF (hastls_up_failures).  Returns the number listed, *ANSWERED (if not
+ * NULL) how many of them are SERVFAIL answers. */
 unsigned hastls_dot_failures(struct hastls_dot *d, uint64_t since_ms, char *buf,
-                             size_t buflen);
+                             size_t buflen, unsigned *answered);
 
 /* CLOCK_MONOTONIC in milliseconds. */
 uint64_t hastls_dot_now_ms(void);

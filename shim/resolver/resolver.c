@@ -316,12 +316,20 @@ static void strip_dot(char *s)
         s[n - 1] = '\0';
 }
 
-/* The transport's reasons, worded after the privacy profile. */
+/* How far back a lookup that sent nothing upstream (libunbound answered
+ * from what it remembers of earlier failures) looks for their reasons. */
+#define EARLIER_FAILURES_MS 60000
+
+/* The transport's reasons for a SERVFAIL, worded after the privacy profile:
+ * what happened to each upstream since SINCE, or, when nothing went
+ * upstream, the failures that libunbound still remembers.  WHAT, when not
+ * NULL, is how the lookup ended (a time-out) and comes first. */
 static void failure_reason(struct hastls_resolver *r, uint64_t since, const char *what,
                            char *out, size_t outlen)
 {
-    char ups[400];
-    unsigned n = hastls_dot_failures(r->dot, since, ups, sizeof ups);
+    char ups[360];
+    unsigned answered = 0;
+    unsigned n = hastls_dot_failures(r->dot, since, ups, sizeof ups, &answered);
     const char *kind;
     switch (r->cfg.privacy) {
     case HASTLS_PRIVACY_STRICT:
@@ -337,11 +345,29 @@ static void failure_reason(struct hastls_resolver *r, uint64_t since, const char
         kind = "no upstream reachable";
         break;
     }
-    if (n)
-        snprintf(out, outlen, "%s (privacy=%s): %s", kind,
-                 hastls_privacy_name(r->cfg.privacy), ups);
-    else
-        snprintf(out, outlen, "%s", what);
+    const char *p = hastls_privacy_name(r->cfg.privacy);
+    if (what) {
+        if (n)
+            snprintf(out, outlen, "%s; %s (privacy=%s): %s", what, kind, p, ups);
+        else
+            snprintf(out, outlen, "%s", what);
+    } else if (n && answered == n) {
+        snprintf(out, outlen, "the upstream answered SERVFAIL (%s)", ups);
+    } else if (n) {
+        snprintf(out, outlen, "%s (privacy=%s): %s", kind, p, ups);
+    } else {
+        uint64_t from = since > EARLIER_FAILURES_MS ? since - EARLIER_FAILURES_MS : 0;
+        n = hastls_dot_failures(r->dot, from, ups, sizeof ups, &answered);
+        if (n)
+            snprintf(out, outlen,
+                     "%s (privacy=%s): nothing asked upstream, earlier failures "
+                     "stand: %s",
+                     n == answered ? "SERVFAIL remembered" : kind, p, ups);
+        else
+            snprintf(out, outlen,
+                     "libunbound answered SERVFAIL without asking an "
+                     "upstream");
+    }
 }
 
 static struct hastls_answer *answer_new(const struct hastls_query *q)
@@ -386,8 +412,7 @@ static int answer_fill(struct hastls_resolver *r, struct hastls_answer *a,
                  res->why_bogus ? res->why_bogus : "DNSSEC validation failed");
     } else if (res->rcode == HASTLS_DNS_RCODE_SERVFAIL && !res->havedata) {
         a->status = HASTLS_SEC_FAILED;
-        failure_reason(r, since, "the upstream answered SERVFAIL", a->reason,
-                       sizeof a->reason);
+        failure_reason(r, since, NULL, a->reason, sizeof a->reason);
     } else {
         a->status = res->secure ? HASTLS_SEC_SECURE : HASTLS_SEC_INSECURE;
     }

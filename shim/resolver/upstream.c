@@ -53,6 +53,10 @@ struct attempt {
 
 struct failure {
     uint64_t t;
+    size_t keylen;   /* TEXT[0..KEYLEN) tells repeats apart; the rest varies */
+    int answered;    /* an answer (SERVFAIL), not a transport failure */
+    size_t labellen; /* "LABEL: " */
+    size_t cause;    /* a skip: where the failure it backs off after starts */
     char text[400];
 };
 
@@ -202,10 +206,57 @@ size_t hastls_up_nqueries(const struct hastls_up_engine *e)
 
 /* ---- failures, kept for the messages of failed lookups ---- */
 
-static void record_failure(struct hastls_up_engine *e, const struct hastls_up_conn *c,
+#define SKIP_PREFIX "skipped: backing off after "
+
+/* Whether F is a skip whose cause, the failure itself, is listed as G. */
+static int skip_listed(const struct failure *f, const struct failure *g)
+{
+    size_t n = f->keylen - f->cause;
+    return f->cause && !g->cause && g->keylen == f->labellen + n &&
+           !memcmp(g->text, f->text, f->labellen) &&
+           !memcmp(g->text + f->labellen, f->text + f->cause, n);
+}
+
+/* Puts "LABEL: WHY" (WHY: KEY then TAIL, which may vary between repeats of
+ * the same reason) in the ring.  A reason already there is renewed in place:
+ * libunbound's many retries of one lookup must not push its other reasons
+ * out.  Returns when the reason was last put there, 0 when it is new. */
+static uint64_t ring_put(struct hastls_up_engine *e, const struct hastls_up_conn *c,
+                         uint64_t now, const char *key, const char *tail, int answered)
+{
+    char text[sizeof e->failures[0].text];
+    size_t labellen = strlen(c->label) + 2;
+    int k = snprintf(text, sizeof text, "%s: %s", c->label, key);
+    size_t keylen = k < 0 ? 0 : (size_t)k < sizeof text ? (size_t)k : sizeof text - 1;
+    pthread_mutex_lock(&e->mu);
+    unsigned total =
+        e->nfail < HASTLS_UP_FAILURE_RING ? e->nfail : HASTLS_UP_FAILURE_RING;
+    struct failure *f = NULL;
+    for (unsigned i = 0; i < total && !f; i++)
+        if (e->failures[i].keylen == keylen && !memcmp(e->failures[i].text, text, keylen))
+            f = &e->failures[i];
+    uint64_t last = f ? f->t : 0;
+    if (!f) {
+        f = &e->failures[e->nfail++ % HASTLS_UP_FAILURE_RING];
+        memcpy(f->text, text, keylen);
+        f->keylen = keylen;
+    }
+    f->t = now;
+    f->answered = answered;
+    f->labellen = labellen < keylen ? labellen : keylen;
+    f->cause = 0;
+    if (!strncmp(key, SKIP_PREFIX, strlen(SKIP_PREFIX)) &&
+        f->labellen + strlen(SKIP_PREFIX) <= keylen)
+        f->cause = f->labellen + strlen(SKIP_PREFIX);
+    snprintf(f->text + keylen, sizeof f->text - keylen, "%s", tail);
+    pthread_mutex_unlock(&e->mu);
+    return last;
+}
+
+static void record_failure(struct hastls_up_engine *e, struct hastls_up_conn *c,
                            uint64_t now, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-static void record_failure(struct hastls_up_engine *e, const struct hastls_up_conn *c,
+static void record_failure(struct hastls_up_engine *e, struct hastls_up_conn *c,
                            uint64_t now, const char *fmt, ...)
 {
     char why[256];
@@ -213,18 +264,34 @@ static void record_failure(struct hastls_up_engine *e, const struct hastls_up_co
     va_start(ap, fmt);
     vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
-    LOG(e, HASTLS_LOG_WARN, "upstream %s: %s", c->label, why);
-    pthread_mutex_lock(&e->mu);
-    struct failure *f = &e->failures[e->nfail++ % HASTLS_UP_FAILURE_RING];
-    f->t = now;
-    snprintf(f->text, sizeof f->text, "%s: %s", c->label, why);
-    pthread_mutex_unlock(&e->mu);
+    snprintf(c->last_why, sizeof c->last_why, "%s", why);
+    /* One warning per burst: libunbound retries a failed query at once. */
+    uint64_t last = ring_put(e, c, now, why, "", 0);
+    int repeat = last && now - last < HASTLS_UP_HOLD_DOWN_MS;
+    LOG(e, repeat ? HASTLS_LOG_DEBUG : HASTLS_LOG_WARN, "upstream %s: %s", c->label, why);
+}
+
+/* A query passed C by without trying it: C is backing off after its last
+ * failure until UNTIL.  Recorded (the lookup's reason says so), not logged
+ * above debug: libunbound's retries would repeat it many times. */
+static void record_skip(struct hastls_up_engine *e, struct hastls_up_conn *c,
+                        uint64_t now, uint64_t until)
+{
+    char key[320], tail[64];
+    snprintf(key, sizeof key, SKIP_PREFIX "%s",
+             c->last_why[0] ? c->last_why : "a failure");
+    snprintf(tail, sizeof tail, " until %llu ms from now",
+             (unsigned long long)(until > now ? until - now : 0));
+    LOG(e, HASTLS_LOG_DEBUG, "upstream %s: %s%s", c->label, key, tail);
+    (void)ring_put(e, c, now, key, tail, 0);
 }
 
 unsigned hastls_up_failures(struct hastls_up_engine *e, uint64_t since_ms, char *buf,
-                            size_t buflen)
+                            size_t buflen, unsigned *answered)
 {
     unsigned n = 0;
+    if (answered)
+        *answered = 0;
     size_t o = 0;
     if (buflen)
         buf[0] = '\0';
@@ -236,16 +303,18 @@ unsigned hastls_up_failures(struct hastls_up_engine *e, uint64_t since_ms, char 
             &e->failures[(e->nfail - total + k) % HASTLS_UP_FAILURE_RING];
         if (f->t < since_ms)
             continue;
-        /* The same reason repeated (libunbound retries) is listed once. */
+        /* An upstream skipped after a failure listed too: the failure says
+         * it. */
         int dup = 0;
-        for (unsigned j = k + 1; j < total && !dup; j++) {
-            const struct failure *g =
-                &e->failures[(e->nfail - total + j) % HASTLS_UP_FAILURE_RING];
-            dup = g->t >= since_ms && !strcmp(g->text, f->text);
+        for (unsigned j = 0; j < total && !dup; j++) {
+            const struct failure *g = &e->failures[j];
+            dup = g->t >= since_ms && skip_listed(f, g);
         }
         if (dup)
             continue;
         n++;
+        if (answered && f->answered)
+            (*answered)++;
         if (o < buflen) {
             int w = snprintf(buf + o, buflen - o, "%s%s", o ? "; " : "", f->text);
             if (w > 0)
@@ -584,6 +653,13 @@ static void dispatch(struct hastls_up_engine *e, struct query *q, uint64_t now)
             int hold = c->failed_at && now < c->failed_at + HASTLS_UP_HOLD_DOWN_MS;
             if (hold ||
                 (now < c->backoff_until && alternative_after(e, q->attempt + 1, now))) {
+                /* Tried again once the hold-down is over, or with an
+                 * alternative left once the back-off is over too. */
+                uint64_t hold_end = hold ? c->failed_at + HASTLS_UP_HOLD_DOWN_MS : 0;
+                uint64_t until = hold_end;
+                if (alternative_after(e, q->attempt + 1, now) && c->backoff_until > until)
+                    until = c->backoff_until;
+                record_skip(e, c, now, until);
                 q->attempt++;
                 continue;
             }
@@ -734,9 +810,84 @@ void hastls_up_closed(struct hastls_up_engine *e, size_t i, uint64_t now)
     if (i >= e->nconns || e->conns[i].st == HASTLS_UP_DOWN)
         return;
     struct hastls_up_conn *c = &e->conns[i];
+    int waiting = 0;
+    for (const struct query *q = e->queries; q && !waiting; q = q->next)
+        waiting = q->c == c && q->sent;
+    /* Not a failure (no back-off, RFC 7766 6.2.3), but the reason a lookup
+     * may end without an answer. */
+    if (waiting)
+        (void)ring_put(e, c, now, "connection closed by the upstream before answering",
+                       "", 0);
     conn_close(e, c);
     conn_requeue(e, c, 1);
     settle(e, now);
+}
+
+/* Follows the name at OFF as a resolver would (pointers in any direction,
+ * RFC 1035 4.1.4).  Returns NULL when it reads, else what is wrong with it. */
+static const char *name_problem(const uint8_t *msg, size_t len, size_t off)
+{
+    struct hastls_dns_rd r;
+    hastls_dns_rd_init(&r, msg, len);
+    if (hastls_dns_rd_seek(&r, off) < 0)
+        return "name out of bounds";
+    unsigned hops = 0;
+    size_t wire = 0;
+    for (;;) {
+        uint8_t l, lo;
+        if (hastls_dns_rd_u8(&r, &l) < 0)
+            return "name runs past the end";
+        if (l == 0)
+            return NULL;
+        if ((l & 0xc0) == 0xc0) {
+            if (hastls_dns_rd_u8(&r, &lo) < 0)
+                return "name runs past the end";
+            /* More pointers than a name has labels: they go round. */
+            if (++hops > HASTLS_DNS_MAX_WIRE_NAME / 2)
+                return "compression loop";
+            if (hastls_dns_rd_seek(&r, ((size_t)(l & 0x3f) << 8) | lo) < 0)
+                return "compression pointer out of bounds";
+            continue;
+        }
+        if (l & 0xc0)
+            return "unknown label type";
+        wire += 1u + l;
+        if (wire > HASTLS_DNS_MAX_WIRE_NAME)
+            return "name too long";
+        if (hastls_dns_rd_skip(&r, l) < 0)
+            return "name runs past the end";
+    }
+}
+
+/* What keeps the answer MSG from being read (NULL: nothing): every owner
+ * name, and the names that are the whole RDATA of NS, CNAME and PTR. */
+static const char *answer_problem(const uint8_t *msg, size_t len)
+{
+    if (len < HASTLS_DNS_HEADER_LEN)
+        return "shorter than a header";
+    size_t off = HASTLS_DNS_HEADER_LEN, next;
+    for (unsigned i = 0; i < hastls_dns_count(msg, 0); i++) {
+        const char *p = name_problem(msg, len, off);
+        if (p)
+            return p;
+        if (hastls_dns_skip_name(msg, len, off, &next) < 0 || next + 4 > len)
+            return "question runs past the end";
+        off = next + 4;
+    }
+    for (int sec = 1; sec <= 3; sec++)
+        for (unsigned i = 0; i < hastls_dns_count(msg, sec); i++) {
+            struct hastls_dns_rr rr;
+            const char *p = name_problem(msg, len, off);
+            if (p)
+                return p;
+            if (hastls_dns_parse_rr(msg, len, off, &rr, &next) < 0)
+                return "record runs past the end";
+            if ((rr.type == 2 || rr.type == 5 || rr.type == 12) &&
+                (p = name_problem(msg, len, rr.rdata_off)))
+                return p;
+            off = next;
+        }
+    return NULL;
 }
 
 /* One whole message MSG arrived on C: the answer to one of its queries. */
@@ -762,6 +913,24 @@ static void on_answer(struct hastls_up_engine *e, struct hastls_up_conn *c, uint
         return;
     }
     c->last_active = now;
+    /* An answer libunbound could not use would come back as a bare SERVFAIL:
+     * say here why, and let the query try the next transport. */
+    const char *bad = answer_problem(msg, len);
+    if (bad || (msg[2] & 0x02)) {
+        if (bad)
+            record_failure(e, c, now, "malformed answer: %s", bad);
+        else
+            record_failure(e, c, now, "answer truncated (TC) over %s",
+                           c->tls ? "TLS" : "TCP");
+        q->attempt++;
+        q->c = NULL;
+        q->sent = 0;
+        mark_ready(e, q);
+        return;
+    }
+    if (hastls_dns_rcode(msg, len) == HASTLS_DNS_RCODE_SERVFAIL) {
+        (void)ring_put(e, c, now, "answered SERVFAIL", "", 1);
+    }
     if (q->prefetch)
         prefetch_over(e, q, msg, len);
     else

@@ -80,6 +80,7 @@ struct hastls_up_conn {
     uint64_t deadline; /* connect + handshake deadline */
     uint64_t last_active;
     unsigned fails;
+    char last_why[256]; /* the last failure, for "skipped: backing off after ..." */
     uint64_t failed_at;
     uint64_t backoff_until;
     struct hastls_work connect_work, close_work;
@@ -172,9 +173,15 @@ int hastls_up_timeout(const struct hastls_up_engine *e, uint64_t now);
 
 void hastls_up_stats(struct hastls_up_engine *e, struct hastls_resolver_stats *out);
 
-/* Writes "UPSTREAM: reason; UPSTREAM: reason" for every failure recorded at
- * or after SINCE_MS into BUF.  Returns the number listed. */
+/* Writes "UPSTREAM: reason; UPSTREAM: reason" for every reason recorded at
+ * or after SINCE_MS into BUF: transport failures ("connection refused", "TLS
+ * handshake failed: ...", "malformed answer: ...", "answer truncated (TC)
+ * over TLS", "no answer within N ms"), connections the upstream closed
+ * before answering, upstreams skipped ("skipped: backing off after FAILURE
+ * until N ms from now") and SERVFAIL answers ("answered SERVFAIL", counted
+ * in *ANSWERED when not NULL).  A reason repeated is listed once, the latest.
+ * Returns the number listed. */
 unsigned hastls_up_failures(struct hastls_up_engine *e, uint64_t since_ms, char *buf,
-                            size_t buflen);
+                            size_t buflen, unsigned *answered);
 
 #endif

@@ -35,7 +35,7 @@ done
 expect_line "empty: bogus warning" "$LAB_DIR/unusable.err" \
     '^hastls: HASTLS record of empty\.lab\.example is bogus \(unusable record in a signed zone: .*\): its connections will be blocked$'
 expect_line "malformed: bogus warning" "$LAB_DIR/unusable.err" \
-    '^hastls: HASTLS record of malformed\.lab\.example is bogus \(RDATA length is not a multiple of 4\)'
+    '^hastls: HASTLS record of malformed\.lab\.example is bogus \(malformed record: RDATA length is not a multiple of 4\)'
 expect_no_line "no 'not checked' warning" "$LAB_DIR/unusable.err" 'are not checked'
 HASTLS_CONF=$(conf ign bogus=ignore) LD_PRELOAD=$S python3 "$PROBE" empty.lab.example:80 \
     malformed.lab.example:443 >"$LAB_DIR/ign.out" 2>&1

@@ -441,7 +441,7 @@ static void expect_answers(struct client *c, const char *const *labels,
 static void expect_failure(struct client *c, const char *text)
 {
     char buf[1024];
-    hastls_dot_failures(c->d, 0, buf, sizeof buf);
+    hastls_dot_failures(c->d, 0, buf, sizeof buf, NULL);
     if (!strstr(buf, text))
         fail_msg("no failure \"%s\" in \"%s\"", text, buf);
 }

@@ -271,7 +271,7 @@ static void advance(struct bench *b, uint64_t ms)
 static void expect_failure(struct bench *b, const char *text)
 {
     char buf[1024];
-    hastls_up_failures(b->e, 0, buf, sizeof buf);
+    hastls_up_failures(b->e, 0, buf, sizeof buf, NULL);
     if (!strstr(buf, text))
         fail_msg("no failure \"%s\" in \"%s\"", text, buf);
 }
@@ -481,7 +481,10 @@ static void test_reset_mid_stream_reconnects_once(void **state)
     expect_work(b, HASTLS_WORK_CLOSE, U0_TLS);
     expect_work(b, HASTLS_WORK_CONNECT, U0_TLS); /* the same upstream once more */
     assert_non_null(answer_for(b, 0));
-    assert_int_equal(hastls_up_failures(b->e, 0, NULL, 0), 0); /* not a failure */
+    /* Not a failure (no back-off: the same upstream at once), but a reason. */
+    assert_int_equal(hastls_up_failures(b->e, 0, NULL, 0, NULL), 1);
+    expect_failure(b,
+                   "127.0.0.1@853: connection closed by the upstream before answering");
     bring_up(b, U0_TLS, 1);
     assert_int_equal(peer_read(b, U0_TLS, s, 8), 2);
     /* Reset again: now they move on to the next upstream. */
@@ -762,7 +765,7 @@ static void test_malformed_queries_refused(void **state)
     hastls_up_connected(b->e, 99, b->now);
     hastls_up_received(b->e, U0_TLS, b->now, q, len);
     hastls_up_failed(b->e, U0_TLS, b->now, "nothing");
-    assert_int_equal(hastls_up_failures(b->e, 0, NULL, 0), 0);
+    assert_int_equal(hastls_up_failures(b->e, 0, NULL, 0, NULL), 0);
     bench_free(b);
 }
 
@@ -903,6 +906,174 @@ static void test_alpn_required_without_dot(void **state)
     alpn_case("", NULL, 1);
 }
 
+/* Reasons recorded from SINCE on, as a lookup's message lists them. */
+static const char *reasons_since(struct bench *b, uint64_t since, unsigned *n,
+                                 unsigned *answered)
+{
+    static char buf[1024];
+    *n = hastls_up_failures(b->e, since, buf, sizeof buf, answered);
+    return buf;
+}
+
+/* An upstream that refuses: every later lookup, skipped or retried, names
+ * the refusal, not a bare SERVFAIL. */
+static void test_every_lookup_names_the_failure(void **state)
+{
+    (void)state;
+    struct bench *b = bench_new(HASTLS_PRIVACY_STRICT, ONE);
+    ask(b, 0, "a.example", 1);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
+    hastls_up_failed(b->e, U0_TLS, b->now, "connection refused");
+    expect_work(b, HASTLS_WORK_CLOSE, U0_TLS);
+    expect_answer(b, 0, 1, "a.example", HASTLS_DNS_RCODE_SERVFAIL);
+    unsigned n, answered;
+    for (int k = 1; k <= 3; k++) {
+        advance(b, 100);
+        uint64_t since = b->now;
+        ask(b, k, "a.example", (uint16_t)(1 + k));
+        expect_no_conn_work(b);
+        expect_answer(b, k, (uint16_t)(1 + k), "a.example", HASTLS_DNS_RCODE_SERVFAIL);
+        const char *r = reasons_since(b, since, &n, &answered);
+        assert_int_equal(n, 1);
+        assert_int_equal(answered, 0);
+        char want[128];
+        snprintf(want, sizeof want,
+                 "127.0.0.1@853: skipped: backing off after connection refused "
+                 "until %d ms from now",
+                 HASTLS_UP_HOLD_DOWN_MS - 100 * k);
+        assert_string_equal(r, want);
+    }
+    /* libunbound's many retries renew the skip in place: the refusal
+     * itself is not pushed out of the ring. */
+    for (int k = 0; k < HASTLS_UP_FAILURE_RING + 8; k++) {
+        ask(b, 5, "a.example", 5);
+        assert_int_equal(hastls_up_nqueries(b->e), 0);
+    }
+    /* Listed with the refusal itself, the skips after it go unsaid. */
+    assert_string_equal(reasons_since(b, 0, &n, &answered),
+                        "127.0.0.1@853: connection refused");
+    assert_int_equal(n, 1);
+    /* Tried again after the hold-down: refused again, named again. */
+    advance(b, 700);
+    uint64_t since = b->now;
+    ask(b, 4, "a.example", 9);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
+    hastls_up_failed(b->e, U0_TLS, b->now, "connection refused");
+    expect_work(b, HASTLS_WORK_CLOSE, U0_TLS);
+    expect_answer(b, 4, 9, "a.example", HASTLS_DNS_RCODE_SERVFAIL);
+    assert_string_equal(reasons_since(b, since, &n, &answered),
+                        "127.0.0.1@853: connection refused");
+    bench_free(b);
+}
+
+/* A wrong certificate under strict: the second upstream is tried while the
+ * first backs off, and each lookup says why the first was skipped. */
+static void test_wrong_certificate_named_while_backing_off(void **state)
+{
+    (void)state;
+    struct bench *b = bench_new(HASTLS_PRIVACY_STRICT, TWO);
+    ask(b, 0, "a.example", 1);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
+    bring_up(b, U0_TLS, 0); /* "certificate name mismatch" */
+    expect_work(b, HASTLS_WORK_CLOSE, U0_TLS);
+    expect_work(b, HASTLS_WORK_CONNECT, U1_TLS);
+    hastls_up_failed(b->e, U1_TLS, b->now, "connection refused");
+    expect_work(b, HASTLS_WORK_CLOSE, U1_TLS);
+    expect_answer(b, 0, 1, "a.example", HASTLS_DNS_RCODE_SERVFAIL);
+    advance(b, 300);
+    uint64_t since = b->now;
+    ask(b, 1, "a.example", 2);
+    expect_answer(b, 1, 2, "a.example", HASTLS_DNS_RCODE_SERVFAIL);
+    unsigned n, answered;
+    const char *r = reasons_since(b, since, &n, &answered);
+    assert_int_equal(n, 2);
+    assert_non_null(strstr(r, "127.0.0.1@853: skipped: backing off after certificate "
+                              "name mismatch until 700 ms from now"));
+    assert_non_null(strstr(r, "127.0.0.2@853: skipped: backing off after connection "
+                              "refused until 700 ms from now"));
+    bench_free(b);
+}
+
+/* The upstream on connection I sends MSG (LEN bytes) framed. */
+static void peer_raw(struct bench *b, size_t i, const uint8_t *msg, size_t len)
+{
+    uint8_t fr[2 + 512];
+    assert_true(len <= 512);
+    memcpy(fr + 2, msg, len);
+    assert_int_equal(hastls_dns_stream_prefix(fr, len), 0);
+    hastls_up_received(b->e, i, b->now, fr, len + 2);
+}
+
+/* The answer to S with header flags and one A record whose owner name is
+ * the compression pointer PTR (0xc00c: the question's name). */
+static size_t answer_with(const struct seen *s, uint8_t flags3, uint16_t ptr,
+                          uint8_t *out)
+{
+    size_t qend;
+    assert_int_equal(hastls_dns_check_query(s->msg, s->len, &qend), 0);
+    memcpy(out, s->msg, qend);
+    out[2] = (uint8_t)(0x80 | flags3);
+    out[3] = 0x80;
+    out[7] = 1;  /* one answer */
+    out[11] = 0; /* no OPT */
+    const uint8_t rr[] = {
+        (uint8_t)(ptr >> 8), (uint8_t)ptr, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 1};
+    memcpy(out + qend, rr, sizeof rr);
+    return qend + sizeof rr;
+}
+
+/* Hostile answers: truncated over TLS, a compression pointer pointing at
+ * itself.  Each is named, and the query moves on to the next upstream. */
+static void test_hostile_answers_named(void **state)
+{
+    (void)state;
+    struct bench *b = bench_new(HASTLS_PRIVACY_STRICT, TWO);
+    ask(b, 0, "a.example", 1);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
+    bring_up(b, U0_TLS, 1);
+    struct seen s[2];
+    assert_int_equal(peer_read(b, U0_TLS, s, 2), 1);
+    uint8_t a[512];
+    peer_raw(b, U0_TLS, a, answer_with(&s[0], 0x02 /* TC */, 0xc00c, a));
+    expect_failure(b, "127.0.0.1@853: answer truncated (TC) over TLS");
+    expect_work(b, HASTLS_WORK_CONNECT, U1_TLS);
+    bring_up(b, U1_TLS, 1);
+    assert_int_equal(peer_read(b, U1_TLS, s, 2), 1);
+    size_t qend;
+    assert_int_equal(hastls_dns_check_query(s[0].msg, s[0].len, &qend), 0);
+    /* The record's owner: a pointer to itself. */
+    peer_raw(b, U1_TLS, a, answer_with(&s[0], 0, (uint16_t)(0xc000 | qend), a));
+    expect_failure(b, "127.0.0.2@853: malformed answer: compression loop");
+    expect_answer(b, 0, 1, "a.example", HASTLS_DNS_RCODE_SERVFAIL);
+    /* Neither connection failed (their next answers may be good): a good
+     * answer with the pointer to the question's name still counts. */
+    ask(b, 1, "b.example", 2);
+    assert_int_equal(peer_read(b, U0_TLS, s, 2), 1);
+    peer_raw(b, U0_TLS, a, answer_with(&s[0], 0, 0xc00c, a));
+    expect_answer(b, 1, 2, "b.example", 0);
+    bench_free(b);
+}
+
+/* A SERVFAIL the upstream gave is counted as an answer, not a failure. */
+static void test_servfail_answer_counted(void **state)
+{
+    (void)state;
+    struct bench *b = bench_new(HASTLS_PRIVACY_STRICT, ONE);
+    ask(b, 0, "a.example", 1);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
+    bring_up(b, U0_TLS, 1);
+    struct seen s[2];
+    assert_int_equal(peer_read(b, U0_TLS, s, 2), 1);
+    peer_answer(b, U0_TLS, &s[0], HASTLS_DNS_RCODE_SERVFAIL, 0, -1);
+    expect_answer(b, 0, 1, "a.example", HASTLS_DNS_RCODE_SERVFAIL);
+    unsigned n, answered;
+    assert_string_equal(reasons_since(b, 0, &n, &answered),
+                        "127.0.0.1@853: answered SERVFAIL");
+    assert_int_equal(n, 1);
+    assert_int_equal(answered, 1);
+    bench_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -929,6 +1100,10 @@ int main(void)
         cmocka_unit_test(test_reply_too_short_to_tell_waits),
         cmocka_unit_test(test_one_query_per_tls_write),
         cmocka_unit_test(test_alpn_required_without_dot),
+        cmocka_unit_test(test_every_lookup_names_the_failure),
+        cmocka_unit_test(test_wrong_certificate_named_while_backing_off),
+        cmocka_unit_test(test_hostile_answers_named),
+        cmocka_unit_test(test_servfail_answer_counted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
