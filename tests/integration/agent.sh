@@ -211,8 +211,7 @@ else
 fi
 
 echo "== agent = off"
-off=$(conf off)
-sed -i -e '/^\[resolver\]/a agent = off' -e '/^\[resolver\]/a timeout_ms = 2900' "$off"
+off=$(conf off agent=off timeout_ms=2900)
 socks_before=$(ls "$RUN"/*.sock | wc -l)
 HASTLS_CONF=$off LD_PRELOAD=$S python3 "$LAB_DIR/maps.py" both.lab.example >"$out" 2>&1
 expect_line "resolves" "$out" '^addr 127\.0\.10\.2$'
@@ -221,8 +220,7 @@ HASTLS_CONF=$off "$H" agent status >"$out" 2>&1
 expect_status "no agent for it" $? 3
 [ "$(ls "$RUN"/*.sock | wc -l)" -eq "$socks_before" ] && ok "no new socket" || bad "a socket appeared"
 # Per program: off for getent only.
-app=$(conf app -- "[app:getent]" "agent = off")
-sed -i '/^\[resolver\]/a timeout_ms = 2800' "$app"
+app=$(conf app timeout_ms=2800 -- "[app:getent]" "agent = off")
 HASTLS_CONF=$app LD_PRELOAD=$S getent ahostsv4 both.lab.example >"$out" 2>&1
 expect_line "getent resolves" "$out" '^127\.0\.10\.2 '
 HASTLS_CONF=$app "$H" agent status >/dev/null 2>&1
@@ -232,8 +230,7 @@ expect_line "python3 under the same file resolves" "$out" '^addr 127\.0\.10\.2$'
 wait_agent "$app" && ok "...and starts an agent" || bad "python3 started no agent"
 
 echo "== SIGKILL in a burst of lookups"
-burst=$(conf burst)
-sed -i '/^\[resolver\]/a timeout_ms = 2000' "$burst"
+burst=$(conf burst timeout_ms=2000)
 got=$(HASTLS_CONF=$burst resolve secure.lab.example)
 wait_agent "$burst" || bad "no agent for the burst"
 old=$(field pid "$burst")
@@ -294,8 +291,7 @@ done
 alive "$pid" && bad "pid $pid still runs" || ok "the process is gone"
 "$H" agent stop >"$out" 2>&1
 expect_status "stop without an agent" $? 0
-idle=$(conf idle)
-sed -i -e '/^\[resolver\]/a agent_idle = 1' -e '/^\[resolver\]/a timeout_ms = 2700' "$idle"
+idle=$(conf idle agent_idle=1 timeout_ms=2700)
 got=$(HASTLS_CONF=$idle resolve both.lab.example)
 [ "$got" = 127.0.10.2 ] && ok "resolved" || bad "resolved '$got'"
 wait_agent "$idle" && ok "an agent with agent_idle = 1" || bad "no agent"

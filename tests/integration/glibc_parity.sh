@@ -257,8 +257,7 @@ done >"$LAB_DIR/rejected.in"
 # resolver's address would be its own.
 "$PKTCOUNT" --addr 127.0.0.53 --port 53 -o "$LAB_DIR/rejected.glibc" -- "$P" \
     <"$LAB_DIR/rejected.in" >/dev/null 2>&1
-noagent=$LAB_DIR/parity-noagent.conf
-cp "$HASTLS_CONF" "$noagent" && sed -i '/^\[resolver\]/a agent = off' "$noagent"
+noagent=$(conf parity-noagent agent=off)
 "$PKTCOUNT" --addr 127.0.0.53 -o "$LAB_DIR/rejected.shim" -- \
     env HASTLS_CONF="$noagent" LD_PRELOAD="$S" "$P" <"$LAB_DIR/rejected.in" >/dev/null 2>&1
 g=$(cat "$LAB_DIR/rejected.glibc") s=$(cat "$LAB_DIR/rejected.shim")

@@ -20,8 +20,7 @@ expect_status "without the shim: sigwait receives SIGUSR1" $? 10
 
 # The resolver's threads run in the program when it resolves by itself (with
 # the agent, tests/integration/agent.sh, the program starts none).
-noagent=$(conf noagent)
-sed -i '/^\[resolver\]/a agent = off' "$noagent"
+noagent=$(conf noagent agent=off)
 for mode in block-first lookup-first; do
     HASTLS_CONF=$noagent LD_PRELOAD=$S "$tool" "$mode" secure.lab.example >"$out" 2>&1
     st=$?

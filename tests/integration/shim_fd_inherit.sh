@@ -18,8 +18,7 @@ fi
 
 # Both ways a program resolves: by itself (agent = off: libunbound inside the
 # program) and through the user's agent (only the agent client's socket).
-noagent=$(conf noagent)
-sed -i '/^\[resolver\]/a agent = off' "$noagent"
+noagent=$(conf noagent agent=off)
 for mode in in-process agent; do
     cfg=$HASTLS_CONF
     [ "$mode" = agent ] || cfg=$noagent

@@ -163,8 +163,7 @@ expect_line "the shim is mapped" "$out" 'libhastls\.so'
 expect_no_line "no resolver, libunbound or OpenSSL" "$out" 'libhastls-resolver|libunbound|libssl|libcrypto'
 # Without the agent (tests/integration/agent.sh tests it), the process
 # resolves by itself.
-noagent=$(conf noagent)
-sed -i '/^\[resolver\]/a agent = off' "$noagent"
+noagent=$(conf noagent agent=off)
 HASTLS_CONF=$noagent LD_PRELOAD=$S python3 -c 'import socket; socket.getaddrinfo("secure.lab.example", 443); print(open("/proc/self/maps").read())' >"$out" 2>&1
 expect_line "a resolving program loads the resolver" "$out" 'libhastls-resolver\.so'
 

@@ -19,7 +19,8 @@ bad() {
 }
 
 # conf NAME KEY=VALUE... [-- EXTRA-LINES]: a copy of the lab's configuration
-# with [policy]/[resolver] keys replaced or added; prints its path.
+# with keys replaced, or added to their section ([resolver] for the
+# resolver's keys, else [policy]); prints its path.
 conf() {
     local f=$LAB_DIR/$1.conf
     shift
@@ -29,7 +30,12 @@ conf() {
         if grep -q "^$k *=" "$f"; then
             sed -i "s|^$k *=.*|$k = $v|" "$f"
         else
-            sed -i "/^\[policy\]/a $k = $v" "$f"
+            local sect=policy
+            case $k in
+            upstream | privacy | ca_bundle | pin | alpn | trust_anchor | timeout_ms | agent | agent_idle)
+                sect=resolver ;;
+            esac
+            sed -i "/^\[$sect\]/a $k = $v" "$f"
         fi
         shift
     done
