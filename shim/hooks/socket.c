@@ -22,13 +22,14 @@
 /* Records the descriptors FDS[0..N) that a call from libunbound made (the
  * caller holds hastls_lock_ownfd).  Returns 0, or -1 with errno EMFILE and
  * every one of them closed when the table is full. */
-static int record(int (*real_close)(int), const int *fds, int n)
+static int record(const int *fds, int n)
 {
+    int (*real_close)(int) = HASTLS_REAL(close);
     for (int i = 0; i < n; i++)
         if (hastls_ownfd_add(fds[i]) < 0) {
             for (int j = 0; j < i; j++)
                 hastls_ownfd_remove(fds[j]);
-            for (int j = 0; j < n; j++)
+            for (int j = 0; j < n && real_close; j++)
                 real_close(fds[j]);
             errno = EMFILE;
             return -1;
@@ -41,8 +42,7 @@ static int record(int (*real_close)(int), const int *fds, int n)
 __attribute__((visibility("default"))) int socket(int domain, int type, int protocol)
 {
     int (*real)(int, int, int) = HASTLS_REAL(socket);
-    int (*real_close)(int) = HASTLS_REAL(close);
-    if (!real || !real_close) {
+    if (!real) {
         errno = ENOSYS;
         return -1;
     }
@@ -50,7 +50,7 @@ __attribute__((visibility("default"))) int socket(int domain, int type, int prot
         return real(domain, type, protocol);
     pthread_mutex_lock(&hastls_lock_ownfd);
     int fd = real(domain, type | SOCK_CLOEXEC, protocol);
-    if (fd >= 0 && record(real_close, &fd, 1) < 0)
+    if (fd >= 0 && record(&fd, 1) < 0)
         fd = -1;
     pthread_mutex_unlock(&hastls_lock_ownfd);
     return fd;
@@ -61,8 +61,7 @@ __attribute__((visibility("default"))) int socketpair(int domain, int type, int 
                                                       int sv[2])
 {
     int (*real)(int, int, int, int[2]) = HASTLS_REAL(socketpair);
-    int (*real_close)(int) = HASTLS_REAL(close);
-    if (!real || !real_close) {
+    if (!real) {
         errno = ENOSYS;
         return -1;
     }
@@ -70,7 +69,7 @@ __attribute__((visibility("default"))) int socketpair(int domain, int type, int 
         return real(domain, type, protocol, sv);
     pthread_mutex_lock(&hastls_lock_ownfd);
     int rc = real(domain, type | SOCK_CLOEXEC, protocol, sv);
-    if (rc == 0 && record(real_close, sv, 2) < 0)
+    if (rc == 0 && record(sv, 2) < 0)
         rc = -1;
     pthread_mutex_unlock(&hastls_lock_ownfd);
     return rc;
@@ -81,8 +80,7 @@ __attribute__((visibility("default"))) int accept4(int fd, struct sockaddr *addr
                                                    socklen_t *len, int flags)
 {
     int (*real)(int, struct sockaddr *, socklen_t *, int) = HASTLS_REAL(accept4);
-    int (*real_close)(int) = HASTLS_REAL(close);
-    if (!real || !real_close) {
+    if (!real) {
         errno = ENOSYS;
         return -1;
     }
@@ -90,7 +88,7 @@ __attribute__((visibility("default"))) int accept4(int fd, struct sockaddr *addr
         return real(fd, addr, len, flags);
     pthread_mutex_lock(&hastls_lock_ownfd);
     int nfd = real(fd, addr, len, flags | SOCK_CLOEXEC);
-    if (nfd >= 0 && record(real_close, &nfd, 1) < 0)
+    if (nfd >= 0 && record(&nfd, 1) < 0)
         nfd = -1;
     pthread_mutex_unlock(&hastls_lock_ownfd);
     return nfd;
@@ -117,8 +115,7 @@ __attribute__((visibility("default"))) int close(int fd)
 __attribute__((visibility("default"))) int pipe2(int fds[2], int flags)
 {
     int (*real)(int[2], int) = HASTLS_REAL(pipe2);
-    int (*real_close)(int) = HASTLS_REAL(close);
-    if (!real || !real_close) {
+    if (!real) {
         errno = ENOSYS;
         return -1;
     }
@@ -126,7 +123,7 @@ __attribute__((visibility("default"))) int pipe2(int fds[2], int flags)
         return real(fds, flags);
     pthread_mutex_lock(&hastls_lock_ownfd);
     int rc = real(fds, flags | O_CLOEXEC);
-    if (rc == 0 && record(real_close, fds, 2) < 0)
+    if (rc == 0 && record(fds, 2) < 0)
         rc = -1;
     pthread_mutex_unlock(&hastls_lock_ownfd);
     return rc;
@@ -138,8 +135,7 @@ __attribute__((visibility("default"))) int pipe(int fds[2])
 {
     int (*real)(int[2]) = HASTLS_REAL(pipe);
     int (*real2)(int[2], int) = HASTLS_REAL(pipe2);
-    int (*real_close)(int) = HASTLS_REAL(close);
-    if (!real || !real2 || !real_close) {
+    if (!real || !real2) {
         errno = ENOSYS;
         return -1;
     }
@@ -147,7 +143,7 @@ __attribute__((visibility("default"))) int pipe(int fds[2])
         return real(fds);
     pthread_mutex_lock(&hastls_lock_ownfd);
     int rc = real2(fds, O_CLOEXEC);
-    if (rc == 0 && record(real_close, fds, 2) < 0)
+    if (rc == 0 && record(fds, 2) < 0)
         rc = -1;
     pthread_mutex_unlock(&hastls_lock_ownfd);
     return rc;
@@ -158,8 +154,7 @@ __attribute__((visibility("default"))) int pipe(int fds[2])
 __attribute__((visibility("default"))) int epoll_create1(int flags)
 {
     int (*real)(int) = HASTLS_REAL(epoll_create1);
-    int (*real_close)(int) = HASTLS_REAL(close);
-    if (!real || !real_close) {
+    if (!real) {
         errno = ENOSYS;
         return -1;
     }
@@ -167,7 +162,7 @@ __attribute__((visibility("default"))) int epoll_create1(int flags)
         return real(flags);
     pthread_mutex_lock(&hastls_lock_ownfd);
     int fd = real(flags | EPOLL_CLOEXEC);
-    if (fd >= 0 && record(real_close, &fd, 1) < 0)
+    if (fd >= 0 && record(&fd, 1) < 0)
         fd = -1;
     pthread_mutex_unlock(&hastls_lock_ownfd);
     return fd;
@@ -177,8 +172,7 @@ __attribute__((visibility("default"))) int epoll_create1(int flags)
 __attribute__((visibility("default"))) int eventfd(unsigned int initval, int flags)
 {
     int (*real)(unsigned int, int) = HASTLS_REAL(eventfd);
-    int (*real_close)(int) = HASTLS_REAL(close);
-    if (!real || !real_close) {
+    if (!real) {
         errno = ENOSYS;
         return -1;
     }
@@ -186,7 +180,7 @@ __attribute__((visibility("default"))) int eventfd(unsigned int initval, int fla
         return real(initval, flags);
     pthread_mutex_lock(&hastls_lock_ownfd);
     int fd = real(initval, flags | EFD_CLOEXEC);
-    if (fd >= 0 && record(real_close, &fd, 1) < 0)
+    if (fd >= 0 && record(&fd, 1) < 0)
         fd = -1;
     pthread_mutex_unlock(&hastls_lock_ownfd);
     return fd;
