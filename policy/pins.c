@@ -292,9 +292,9 @@ int hastls_pins_parse(const char *buf, size_t len, struct hastls_pinset *out,
 
 size_t hastls_pin_format(const struct hastls_pin *p, char *buf, size_t cap)
 {
-    int w = snprintf(buf, cap, "%s %s %lld %lld", p->name,
-                     hastls_pin_source_name(p->source), (long long)p->pinned,
-                     (long long)p->expires);
+    int w =
+        snprintf(buf, cap, "%s %s %lld %lld", p->name, hastls_pin_source_name(p->source),
+                 (long long)p->pinned, (long long)p->expires);
     if (w < 0 || (size_t)w >= cap)
         return 0;
     size_t len = (size_t)w;
@@ -332,8 +332,8 @@ size_t hastls_pins_format(const struct hastls_pinset *s, char *buf, size_t cap)
 
 /* ---- the rules ---- */
 
-const struct hastls_pin *hastls_pins_find(const struct hastls_pinset *s,
-                                          const char *name, int64_t now)
+const struct hastls_pin *hastls_pins_find(const struct hastls_pinset *s, const char *name,
+                                          int64_t now)
 {
     char key[HASTLS_NAME_MAX];
     int found;
@@ -396,7 +396,8 @@ enum hastls_pin_change hastls_pins_learn(struct hastls_pinset *s, const char *na
         found = 0;
     }
 
-    int denial = rec == HASTLS_REC_NONE || (rec == HASTLS_REC_INSECURE && unsigned_proven);
+    int denial =
+        rec == HASTLS_REC_NONE || (rec == HASTLS_REC_INSECURE && unsigned_proven);
     if (denial || (rec == HASTLS_REC_SECURE && (n == 0 || n > HASTLS_PIN_PAIRS))) {
         if (!found)
             return HASTLS_PIN_KEPT;
@@ -441,7 +442,8 @@ enum hastls_pin_change hastls_pins_learn(struct hastls_pinset *s, const char *na
     return HASTLS_PIN_ADDED;
 }
 
-struct hastls_decision hastls_pin_decide(const struct hastls_pin *pin, enum hastls_rec rec,
+struct hastls_decision hastls_pin_decide(const struct hastls_pin *pin,
+                                         enum hastls_rec rec,
                                          const struct hastls_pair *pairs, size_t n,
                                          uint16_t port, enum hastls_client client,
                                          enum hastls_bogus bogus, int *by_pin)
@@ -493,6 +495,7 @@ const char *hastls_pin_reason(const struct hastls_pin *pin, enum hastls_rec rec,
         snprintf(buf, buflen,
                  "%s (pinned %s record %s from a secure lookup, until %s; the current "
                  "HASTLS lookup %s)",
-                 why, hastls_pin_source_name(pin->source), pairs, when, current_text(rec));
+                 why, hastls_pin_source_name(pin->source), pairs, when,
+                 current_text(rec));
     return buf;
 }

@@ -98,8 +98,8 @@ size_t hastls_pins_format_size(const struct hastls_pinset *s);
 size_t hastls_pin_format(const struct hastls_pin *p, char *buf, size_t cap);
 
 /* The live pin of NAME (any case, a final dot ignored) at NOW, or NULL. */
-const struct hastls_pin *hastls_pins_find(const struct hastls_pinset *s,
-                                          const char *name, int64_t now);
+const struct hastls_pin *hastls_pins_find(const struct hastls_pinset *s, const char *name,
+                                          int64_t now);
 
 /* Removes NAME's pin, live or not.  Returns 1 when there was one. */
 int hastls_pins_forget(struct hastls_pinset *s, const char *name);
@@ -140,7 +140,8 @@ enum hastls_pin_change hastls_pins_learn(struct hastls_pinset *s, const char *na
  *                                decision table on the pinned pairs.
  * *BY_PIN (if not NULL) is set when the pin's decision was the stricter:
  * the refusal line must then name the pin (hastls_pin_reason). */
-struct hastls_decision hastls_pin_decide(const struct hastls_pin *pin, enum hastls_rec rec,
+struct hastls_decision hastls_pin_decide(const struct hastls_pin *pin,
+                                         enum hastls_rec rec,
                                          const struct hastls_pair *pairs, size_t n,
                                          uint16_t port, enum hastls_client client,
                                          enum hastls_bogus bogus, int *by_pin);

@@ -33,9 +33,9 @@ static void learn_rules(void **state)
     (void)state;
     struct hastls_pinset s;
     hastls_pins_init(&s);
-    assert_int_equal(learn(&s, "Sso.Shop.Example.", HASTLS_REC_SECURE, tls_only, 1, 300, 0,
-                           NOW),
-                     HASTLS_PIN_ADDED);
+    assert_int_equal(
+        learn(&s, "Sso.Shop.Example.", HASTLS_REC_SECURE, tls_only, 1, 300, 0, NOW),
+        HASTLS_PIN_ADDED);
     const struct hastls_pin *p = hastls_pins_find(&s, "sso.shop.example", NOW);
     assert_non_null(p);
     assert_string_equal(p->name, "sso.shop.example");
@@ -54,9 +54,9 @@ static void learn_rules(void **state)
     assert_int_equal(p->pairs[0].insecure, 0);
 
     /* The same record soon after: no rewrite; much later: refreshed. */
-    assert_int_equal(learn(&s, "sso.shop.example", HASTLS_REC_SECURE, tls_only, 1, 300, 0,
-                           NOW + 60),
-                     HASTLS_PIN_KEPT);
+    assert_int_equal(
+        learn(&s, "sso.shop.example", HASTLS_REC_SECURE, tls_only, 1, 300, 0, NOW + 60),
+        HASTLS_PIN_KEPT);
     assert_int_equal(learn(&s, "sso.shop.example", HASTLS_REC_SECURE, tls_only, 1, 300, 0,
                            NOW + DAY / 2),
                      HASTLS_PIN_REFRESHED);
@@ -65,9 +65,9 @@ static void learn_rules(void **state)
     assert_int_equal(p->pinned, NOW);
 
     /* Other pairs replace it; a long TTL is clamped to pin_max. */
-    assert_int_equal(learn(&s, "sso.shop.example", HASTLS_REC_SECURE, both, 1, 90 * DAY, 0,
-                           NOW + DAY),
-                     HASTLS_PIN_REPLACED);
+    assert_int_equal(
+        learn(&s, "sso.shop.example", HASTLS_REC_SECURE, both, 1, 90 * DAY, 0, NOW + DAY),
+        HASTLS_PIN_REPLACED);
     p = hastls_pins_find(&s, "sso.shop.example", NOW + DAY);
     assert_int_equal(p->pairs[0].insecure, 80);
     assert_int_equal(p->expires, NOW + DAY + 30 * DAY);
@@ -75,12 +75,13 @@ static void learn_rules(void **state)
 
     /* Insecure alone keeps it; insecure with a proof that the zone is
      * unsigned removes it, as does a secure denial. */
-    assert_int_equal(learn(&s, "sso.shop.example", HASTLS_REC_INSECURE, NULL, 0, 0, 1,
-                           NOW + DAY),
-                     HASTLS_PIN_REMOVED);
+    assert_int_equal(
+        learn(&s, "sso.shop.example", HASTLS_REC_INSECURE, NULL, 0, 0, 1, NOW + DAY),
+        HASTLS_PIN_REMOVED);
     assert_null(hastls_pins_find(&s, "sso.shop.example", NOW + DAY));
-    assert_int_equal(learn(&s, "a.example", HASTLS_REC_SECURE, tls_only, 1, DAY * 2, 0, NOW),
-                     HASTLS_PIN_ADDED);
+    assert_int_equal(
+        learn(&s, "a.example", HASTLS_REC_SECURE, tls_only, 1, DAY * 2, 0, NOW),
+        HASTLS_PIN_ADDED);
     assert_int_equal(learn(&s, "a.example", HASTLS_REC_NONE, NULL, 0, 0, 0, NOW + 1),
                      HASTLS_PIN_REMOVED);
     assert_int_equal(learn(&s, "a.example", HASTLS_REC_NONE, NULL, 0, 0, 0, NOW + 2),
@@ -93,12 +94,12 @@ static void learn_rules(void **state)
         many[i] = (struct hastls_pair){0, (uint16_t)(1000 + i)};
     assert_int_equal(learn(&s, "b.example", HASTLS_REC_SECURE, tls_only, 1, DAY, 0, NOW),
                      HASTLS_PIN_ADDED);
+    assert_int_equal(learn(&s, "b.example", HASTLS_REC_SECURE, many, HASTLS_PIN_PAIRS + 1,
+                           DAY, 0, NOW),
+                     HASTLS_PIN_REMOVED);
     assert_int_equal(
-        learn(&s, "b.example", HASTLS_REC_SECURE, many, HASTLS_PIN_PAIRS + 1, DAY, 0, NOW),
-        HASTLS_PIN_REMOVED);
-    assert_int_equal(learn(&s, "b.example", HASTLS_REC_SECURE, many, HASTLS_PIN_PAIRS, DAY,
-                           0, NOW),
-                     HASTLS_PIN_ADDED);
+        learn(&s, "b.example", HASTLS_REC_SECURE, many, HASTLS_PIN_PAIRS, DAY, 0, NOW),
+        HASTLS_PIN_ADDED);
 
     /* Names that cannot be pinned. */
     assert_int_equal(learn(&s, "", HASTLS_REC_SECURE, tls_only, 1, DAY, 0, NOW),
@@ -115,14 +116,14 @@ static void expiry_and_eviction(void **state)
     (void)state;
     struct hastls_pinset s;
     hastls_pins_init(&s);
-    assert_int_equal(hastls_pins_learn(&s, "short.example", HASTLS_REC_SECURE, tls_only, 1,
-                                       3600, 0, NOW, 10, 60),
+    assert_int_equal(hastls_pins_learn(&s, "short.example", HASTLS_REC_SECURE, tls_only,
+                                       1, 3600, 0, NOW, 10, 60),
                      HASTLS_PIN_ADDED);
     assert_non_null(hastls_pins_find(&s, "short.example", NOW + 59));
     assert_null(hastls_pins_find(&s, "short.example", NOW + 60));
     /* A dead pin is as if absent: a new secure answer adds it again. */
-    assert_int_equal(hastls_pins_learn(&s, "short.example", HASTLS_REC_SECURE, tls_only, 1,
-                                       3600, 0, NOW + 61, 10, 60),
+    assert_int_equal(hastls_pins_learn(&s, "short.example", HASTLS_REC_SECURE, tls_only,
+                                       1, 3600, 0, NOW + 61, 10, 60),
                      HASTLS_PIN_ADDED);
     assert_int_equal(hastls_pins_expire(&s, NOW + 200), 1);
     assert_int_equal(s.n, 0);
@@ -155,9 +156,9 @@ static void decide_with_pin(void **state)
     (void)state;
     struct hastls_pinset s;
     hastls_pins_init(&s);
-    assert_int_equal(learn(&s, "sso.shop.example", HASTLS_REC_SECURE, tls_only, 1, DAY, 0,
-                           NOW),
-                     HASTLS_PIN_ADDED);
+    assert_int_equal(
+        learn(&s, "sso.shop.example", HASTLS_REC_SECURE, tls_only, 1, DAY, 0, NOW),
+        HASTLS_PIN_ADDED);
     const struct hastls_pin *p = hastls_pins_find(&s, "sso.shop.example", NOW);
     const enum hastls_client clients[] = {HASTLS_CLIENT_CIO, HASTLS_CLIENT_CFB,
                                           HASTLS_CLIENT_CSO};
@@ -191,9 +192,9 @@ static void decide_with_pin(void **state)
         assert_int_equal(by_pin, 0);
     }
     int by_pin;
-    struct hastls_decision d = hastls_pin_decide(NULL, HASTLS_REC_FAILED, NULL, 0, 80,
-                                                 HASTLS_CLIENT_CSO, HASTLS_BOGUS_BLOCK,
-                                                 &by_pin);
+    struct hastls_decision d =
+        hastls_pin_decide(NULL, HASTLS_REC_FAILED, NULL, 0, 80, HASTLS_CLIENT_CSO,
+                          HASTLS_BOGUS_BLOCK, &by_pin);
     assert_int_equal(d.verdict, HASTLS_VERDICT_ALLOW);
     assert_int_equal(by_pin, 0);
 
@@ -201,8 +202,9 @@ static void decide_with_pin(void **state)
     d = hastls_pin_decide(p, HASTLS_REC_FAILED, NULL, 0, 80, HASTLS_CLIENT_CFB,
                           HASTLS_BOGUS_BLOCK, &by_pin);
     hastls_pin_reason(p, HASTLS_REC_FAILED, &d, 80, buf, sizeof buf);
-    assert_non_null(strstr(buf, "pinned hastls record (0 443) from a secure lookup, until "
-                                "2027-01-16T08:00:00Z; the current HASTLS lookup failed)"));
+    assert_non_null(strstr(buf,
+                           "pinned hastls record (0 443) from a secure lookup, until "
+                           "2027-01-16T08:00:00Z; the current HASTLS lookup failed)"));
     hastls_pins_free(&s);
 }
 
@@ -218,7 +220,8 @@ static void file_round_trip(void **state)
     hastls_pins_init(&s);
     size_t line = 99;
     char err[128];
-    assert_int_equal(hastls_pins_parse(text, strlen(text), &s, &line, err, sizeof err), 0);
+    assert_int_equal(hastls_pins_parse(text, strlen(text), &s, &line, err, sizeof err),
+                     0);
     assert_int_equal(s.n, 2);
     assert_string_equal(s.pin[0].name, "a.example");
     assert_int_equal(s.pin[0].source, HASTLS_PIN_SRC_HTTPS);
@@ -282,7 +285,8 @@ static void malformed_files(void **state)
         {"hastls-pins 1\n#\na.example hastls 1 2 0 443\nb.example hastls 1 2 0 443\n"
          "a.example hastls 1 2 0 443\n",
          5, "pinned twice"},
-        {"hastls-pins 1\na.example hastls 1 2 1 1 2 2 3 3 4 4 5 5 6 6 7 7 8 8 9 9 10 10 11 "
+        {"hastls-pins 1\na.example hastls 1 2 1 1 2 2 3 3 4 4 5 5 6 6 7 7 8 8 9 9 10 10 "
+         "11 "
          "11 12 12 13 13 14 14 15 15 16 16 17 17\n",
          2, "more port pairs"},
     };
@@ -304,13 +308,15 @@ static void malformed_files(void **state)
     size_t line;
     char err[128];
     static const char nul[] = "hastls-pins 1\na.example\0hastls 1 2 0 443\n";
-    assert_int_equal(hastls_pins_parse(nul, sizeof nul - 1, &s, &line, err, sizeof err), -1);
+    assert_int_equal(hastls_pins_parse(nul, sizeof nul - 1, &s, &line, err, sizeof err),
+                     -1);
     assert_non_null(strstr(err, "NUL"));
     char longl[HASTLS_PINS_LINE_MAX + 64];
     memset(longl, '#', sizeof longl);
     memcpy(longl, "hastls-pins 1\n", 14);
     longl[sizeof longl - 1] = '\n';
-    assert_int_equal(hastls_pins_parse(longl, sizeof longl, &s, &line, err, sizeof err), -1);
+    assert_int_equal(hastls_pins_parse(longl, sizeof longl, &s, &line, err, sizeof err),
+                     -1);
     assert_non_null(strstr(err, "too long"));
     hastls_pins_free(&s);
 }
