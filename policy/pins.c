@@ -473,6 +473,7 @@ static const char *current_text(enum hastls_rec rec)
         return "is insecure (unsigned)";
     case HASTLS_REC_BOGUS:
         return "is bogus";
+    case HASTLS_REC_PINNED: /* not a lookup's answer */
     case HASTLS_REC_FAILED:
         break;
     }
