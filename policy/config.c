@@ -882,8 +882,7 @@ static int record_type_ok(unsigned long v)
  * id is printable characters without spaces or commas (ALPN ids are opaque
  * bytes on the wire; keep them printable here), none twice.  Returns 0, or -1
  * with what was wrong in DETAIL. */
-int hastls_alpn_parse(const char *value, char *out, size_t cap, char *detail,
-                      size_t dlen)
+int hastls_alpn_parse(const char *value, char *out, size_t cap, char *detail, size_t dlen)
 {
     size_t o = 0;
     const char *p = value;

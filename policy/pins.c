@@ -4,9 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#include "policy/verdict.h"
 
 /* Timestamps beyond this (year 36812) are not a clock's. */
 #define TIME_MAX ((int64_t)1 << 40)
@@ -442,61 +439,12 @@ enum hastls_pin_change hastls_pins_learn(struct hastls_pinset *s, const char *na
     return HASTLS_PIN_ADDED;
 }
 
-struct hastls_decision hastls_pin_decide(const struct hastls_pin *pin,
-                                         enum hastls_rec rec,
-                                         const struct hastls_pair *pairs, size_t n,
-                                         uint16_t port, enum hastls_client client,
-                                         enum hastls_bogus bogus, int *by_pin)
+enum hastls_rec hastls_pin_governs(const struct hastls_pin *pin, enum hastls_rec raw,
+                                   enum hastls_rec rec, enum hastls_bogus bogus)
 {
-    struct hastls_decision now = hastls_rec_decide(rec, pairs, n, port, client, bogus);
-    if (by_pin)
-        *by_pin = 0;
-    if (!pin || rec == HASTLS_REC_SECURE)
-        return now;
-    struct hastls_decision pinned = hastls_decide(pin->pairs, pin->n, port, client);
-    if (hastls_verdict_rank(pinned.verdict) > hastls_verdict_rank(now.verdict)) {
-        if (by_pin)
-            *by_pin = 1;
-        return pinned;
-    }
-    return now;
-}
-
-static const char *current_text(enum hastls_rec rec)
-{
-    switch (rec) {
-    case HASTLS_REC_SECURE:
-        return "is secure";
-    case HASTLS_REC_NONE:
-        return "found no record";
-    case HASTLS_REC_INSECURE:
-        return "is insecure (unsigned)";
-    case HASTLS_REC_BOGUS:
-        return "is bogus";
-    case HASTLS_REC_PINNED: /* not a lookup's answer */
-    case HASTLS_REC_FAILED:
-        break;
-    }
-    return "failed";
-}
-
-const char *hastls_pin_reason(const struct hastls_pin *pin, enum hastls_rec rec,
-                              const struct hastls_decision *d, uint16_t port, char *buf,
-                              size_t buflen)
-{
-    char why[256], pairs[HASTLS_PIN_PAIRS * 12 + 3], when[32];
-    struct tm tm;
-    time_t t = (time_t)pin->expires;
-    if (!gmtime_r(&t, &tm) || strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(when, sizeof when, "%lld", (long long)pin->expires);
-    if (hastls_pairs_format(pin->pairs, pin->n, pairs, sizeof pairs) < 0)
-        snprintf(pairs, sizeof pairs, "(...)");
-    hastls_decision_reason(d, port, why, sizeof why);
-    if (buflen)
-        snprintf(buf, buflen,
-                 "%s (pinned %s record %s from a secure lookup, until %s; the current "
-                 "HASTLS lookup %s)",
-                 why, hastls_pin_source_name(pin->source), pairs, when,
-                 current_text(rec));
-    return buf;
+    if (!pin || rec == HASTLS_REC_SECURE || rec == HASTLS_REC_NONE)
+        return rec;
+    if (raw == HASTLS_REC_BOGUS && bogus != HASTLS_BOGUS_IGNORE)
+        return rec;
+    return HASTLS_REC_PINNED;
 }

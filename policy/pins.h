@@ -16,7 +16,7 @@
  *    that the zone is now unsigned (the caller's UNSIGNED_PROVEN);
  *  - anything else leaves the pin as it is;
  *  - a pin that has expired is as if it did not exist.
- * The verdict with a pin is hastls_pin_decide() below.
+ * Which state a pin gives a lookup is hastls_pin_governs() below.
  *
  * The pin file (written under $XDG_STATE_HOME/hastls/ by shim/core/pinstore)
  * is text, one pin per line after a version line:
@@ -131,28 +131,22 @@ enum hastls_pin_change hastls_pins_learn(struct hastls_pinset *s, const char *na
                                          uint32_t ttl, int unsigned_proven, int64_t now,
                                          uint32_t pin_min, uint32_t pin_max);
 
-/* The decision for PORT under CLIENT for a name whose current record state
- * is REC (PAIRS[0..N) for a secure one) and whose live pin is PIN (NULL for
- * none; learn the current answer first, so that a denial has removed it):
- *   no pin, or REC secure     -> hastls_rec_decide() (the current record
- *                                governs, and has refreshed the pin);
- *   otherwise                 -> the stricter of hastls_rec_decide() and the
- *                                decision table on the pinned pairs.
- * *BY_PIN (if not NULL) is set when the pin's decision was the stricter:
- * the refusal line must then name the pin (hastls_pin_reason). */
-struct hastls_decision hastls_pin_decide(const struct hastls_pin *pin,
-                                         enum hastls_rec rec,
-                                         const struct hastls_pair *pairs, size_t n,
-                                         uint16_t port, enum hastls_client client,
-                                         enum hastls_bogus bogus, int *by_pin);
-
-/* The reason for a decision D that the pin PIN made on PORT while the
- * current lookup said REC, e.g. "port 80 is not served in cleartext (pinned
- * record (0 443) from a secure lookup, until 2026-12-31T12:00:00Z; the
- * current HASTLS lookup failed)".  Returns BUF. */
-const char *hastls_pin_reason(const struct hastls_pin *pin, enum hastls_rec rec,
-                              const struct hastls_decision *d, uint16_t port, char *buf,
-                              size_t buflen);
+/* The record state that governs a name whose live pin is PIN (NULL for
+ * none; learn the current answer first, so that a denial has removed it)
+ * when its current HASTLS lookup says REC, RAW before the signed-zone rule
+ * (policy/record.h's hastls_rec_in_zone turns a failure in a signed zone
+ * into bogus):
+ *   no pin, REC secure or none       -> REC (the current answer governs);
+ *   RAW bogus under bogus = block    -> REC (a validation failure blocks
+ *                                       every port, pin or not);
+ *   otherwise (failed, timed out, insecure, bogus under bogus = ignore,
+ *   or a failure that the signed-zone rule made bogus)
+ *                                    -> HASTLS_REC_PINNED: the pin's pairs
+ *                                       are enforced (policy/verdict.h).
+ * So an attacker who makes the HASTLS query of a pinned host fail gets the
+ * pinned ports refused, not every port nor none. */
+enum hastls_rec hastls_pin_governs(const struct hastls_pin *pin, enum hastls_rec raw,
+                                   enum hastls_rec rec, enum hastls_bogus bogus);
 
 /* A name as the pin file keeps it (lower case, no final dot) into OUT;
  * returns 0, or -1 when NAME is not a host name that can be pinned. */

@@ -54,8 +54,9 @@ static int list(const char *dir)
         hastls_pairs_format(p->pairs, p->n, pairs, sizeof pairs);
         utc(p->pinned, made, sizeof made);
         utc(p->expires, until, sizeof until);
-        printf("%s %s %s pinned %s until %s%s\n", p->name, hastls_pin_source_name(p->source),
-               pairs, made, until, p->expires <= now ? " (expired)" : "");
+        printf("%s %s %s pinned %s until %s%s\n", p->name,
+               hastls_pin_source_name(p->source), pairs, made, until,
+               p->expires <= now ? " (expired)" : "");
     }
     hastls_pins_free(&s);
     return 0;

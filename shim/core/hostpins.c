@@ -74,9 +74,9 @@ struct learn_arg {
 static int learn_fn(struct hastls_pinset *set, void *p)
 {
     const struct learn_arg *a = p;
-    enum hastls_pin_change c = hastls_pins_learn(set, a->name, a->rec, a->pairs, a->n,
-                                                 a->ttl, 0, a->now, a->cfg->pin_min,
-                                                 a->cfg->pin_max);
+    enum hastls_pin_change c =
+        hastls_pins_learn(set, a->name, a->rec, a->pairs, a->n, a->ttl, 0, a->now,
+                          a->cfg->pin_min, a->cfg->pin_max);
     (void)hastls_pins_expire(set, a->now);
     return c == HASTLS_PIN_ERROR ? -1 : c != HASTLS_PIN_KEPT;
 }
@@ -88,14 +88,13 @@ static void learn(const struct hastls_config *cfg, const char *name, enum hastls
 {
     struct learn_arg a = {name, rec, pairs, n, ttl, now, cfg};
     /* The copy first: most lookups of a pinned host change nothing. */
-    enum hastls_pin_change c =
-        hastls_pins_learn(&P.set, name, rec, pairs, n, ttl, 0, now, cfg->pin_min,
-                          cfg->pin_max);
+    enum hastls_pin_change c = hastls_pins_learn(&P.set, name, rec, pairs, n, ttl, 0, now,
+                                                 cfg->pin_min, cfg->pin_max);
     if (c == HASTLS_PIN_KEPT || c == HASTLS_PIN_ERROR)
         return;
     char err[HASTLS_PATH_MAX + 256];
-    if (hastls_pinstore_update(P.dir, learn_fn, &a, cfg->timeout_ms / 5, err, sizeof err) <
-        0) {
+    if (hastls_pinstore_update(P.dir, learn_fn, &a, cfg->timeout_ms / 5, err,
+                               sizeof err) < 0) {
         warn_once("not saved", err);
         return;
     }
@@ -135,9 +134,8 @@ int hastls_hostpins_apply(const char *name, enum hastls_rec raw, enum hastls_rec
             learn(cfg, name, *rec, pairs, *rec == HASTLS_REC_SECURE ? *np : 0, ttl, now);
         } else {
             const struct hastls_pin *p = hastls_pins_find(&P.set, name, now);
-            /* A validation failure under bogus = block blocks every port. */
-            int blocks_all = raw == HASTLS_REC_BOGUS && cfg->bogus == HASTLS_BOGUS_BLOCK;
-            if (p && !blocks_all && p->n <= cap) {
+            if (hastls_pin_governs(p, raw, *rec, cfg->bogus) == HASTLS_REC_PINNED &&
+                p->n <= cap) {
                 char text[HASTLS_PIN_PAIRS * 12 + 3], when[32];
                 struct tm tm;
                 time_t t = (time_t)p->expires;

@@ -106,6 +106,20 @@ for c in "$SF:servfail" "$DROP:drop"; do
 done
 pinned "python3, servfail" "$SF"
 pinned "python3, drop" "$DROP"
+if have_cli; then
+    "$H" check --config "$SF" secure.lab.example 80 443 >"$LAB_DIR/chk.out" 2>&1
+    expect_status "hastls check through the attacker: blocks" $? 1
+    expect_line "check: the pin in force" "$LAB_DIR/chk.out" \
+        '^pin: \(0 443\) from a secure hastls lookup, pinned [0-9T:Z-]+, until [0-9T:Z-]+; in force: the current lookup cannot confirm or deny it$'
+    expect_line "check: 80 blocked by the pin" "$LAB_DIR/chk.out" '^80 .*block.*pinned: an earlier secure lookup'
+    expect_line "check: 443 allowed" "$LAB_DIR/chk.out" '^443 +tls +allow'
+    "$H" check --json --config "$SF" secure.lab.example 80 >"$LAB_DIR/chk.json" 2>&1
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); p=d["pin"]; sys.exit(0 if p["governs"] and p["pairs"]==[[0,443]] and d["record"]["state"]=="pinned" else 1)' "$LAB_DIR/chk.json" &&
+        ok "check --json: the pin" || bad "check --json: $(cat "$LAB_DIR/chk.json")"
+    "$H" check secure.lab.example 80 >"$LAB_DIR/chk2.out" 2>&1
+    expect_line "check through the lab's resolver: the pin not needed" "$LAB_DIR/chk2.out" \
+        '^pin: \(0 443\) .*; not needed now: the current answer governs$'
+fi
 
 echo "== pins = no: as without pins"
 unpinned "pins = no" "$SF_NOPINS"

@@ -151,7 +151,7 @@ static void expiry_and_eviction(void **state)
     hastls_pins_free(&s);
 }
 
-static void decide_with_pin(void **state)
+static void pin_governs(void **state)
 {
     (void)state;
     struct hastls_pinset s;
@@ -160,51 +160,49 @@ static void decide_with_pin(void **state)
         learn(&s, "sso.shop.example", HASTLS_REC_SECURE, tls_only, 1, DAY, 0, NOW),
         HASTLS_PIN_ADDED);
     const struct hastls_pin *p = hastls_pins_find(&s, "sso.shop.example", NOW);
+    static const struct {
+        enum hastls_rec raw, rec;
+        enum hastls_bogus bogus;
+        enum hastls_rec want;
+    } rows[] = {
+        {HASTLS_REC_FAILED, HASTLS_REC_FAILED, HASTLS_BOGUS_BLOCK, HASTLS_REC_PINNED},
+        /* a failure the signed-zone rule made bogus: the pin is more precise */
+        {HASTLS_REC_FAILED, HASTLS_REC_BOGUS, HASTLS_BOGUS_BLOCK, HASTLS_REC_PINNED},
+        {HASTLS_REC_INSECURE, HASTLS_REC_INSECURE, HASTLS_BOGUS_BLOCK, HASTLS_REC_PINNED},
+        {HASTLS_REC_BOGUS, HASTLS_REC_BOGUS, HASTLS_BOGUS_IGNORE, HASTLS_REC_PINNED},
+        /* a validation failure under bogus = block blocks every port */
+        {HASTLS_REC_BOGUS, HASTLS_REC_BOGUS, HASTLS_BOGUS_BLOCK, HASTLS_REC_BOGUS},
+        {HASTLS_REC_SECURE, HASTLS_REC_SECURE, HASTLS_BOGUS_BLOCK, HASTLS_REC_SECURE},
+        {HASTLS_REC_NONE, HASTLS_REC_NONE, HASTLS_BOGUS_BLOCK, HASTLS_REC_NONE},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        assert_int_equal(hastls_pin_governs(p, rows[i].raw, rows[i].rec, rows[i].bogus),
+                         rows[i].want);
+        assert_int_equal(
+            hastls_pin_governs(NULL, rows[i].raw, rows[i].rec, rows[i].bogus),
+            rows[i].rec);
+    }
+    /* The pinned state enforces the pin's pairs, and the reason says so. */
     const enum hastls_client clients[] = {HASTLS_CLIENT_CIO, HASTLS_CLIENT_CFB,
                                           HASTLS_CLIENT_CSO};
     for (size_t c = 0; c < 3; c++) {
-        int by_pin = -1;
-        struct hastls_decision d = hastls_pin_decide(
-            p, HASTLS_REC_FAILED, NULL, 0, 80, clients[c], HASTLS_BOGUS_BLOCK, &by_pin);
+        struct hastls_decision d = hastls_rec_decide(HASTLS_REC_PINNED, p->pairs, p->n,
+                                                     80, clients[c], HASTLS_BOGUS_BLOCK);
         assert_int_equal(d.verdict, HASTLS_VERDICT_BLOCK);
-        assert_int_equal(by_pin, 1);
-        d = hastls_pin_decide(p, HASTLS_REC_FAILED, NULL, 0, 443, clients[c],
-                              HASTLS_BOGUS_BLOCK, &by_pin);
+        d = hastls_rec_decide(HASTLS_REC_PINNED, p->pairs, p->n, 443, clients[c],
+                              HASTLS_BOGUS_BLOCK);
         assert_int_equal(d.verdict, HASTLS_VERDICT_ALLOW);
-        assert_int_equal(by_pin, 0);
-        /* Bogus under ignore and insecure fall to the pin too. */
-        d = hastls_pin_decide(p, HASTLS_REC_BOGUS, NULL, 0, 80, clients[c],
-                              HASTLS_BOGUS_IGNORE, &by_pin);
-        assert_int_equal(d.verdict, HASTLS_VERDICT_BLOCK);
-        assert_int_equal(by_pin, 1);
-        d = hastls_pin_decide(p, HASTLS_REC_INSECURE, NULL, 0, 80, clients[c],
-                              HASTLS_BOGUS_BLOCK, &by_pin);
-        assert_int_equal(by_pin, 1);
-        /* Bogus under block blocks by itself: the pin is not the reason. */
-        d = hastls_pin_decide(p, HASTLS_REC_BOGUS, NULL, 0, 80, clients[c],
-                              HASTLS_BOGUS_BLOCK, &by_pin);
-        assert_int_equal(d.verdict, HASTLS_VERDICT_BLOCK);
-        assert_int_equal(by_pin, 0);
-        /* A secure current record governs, whatever the pin says. */
-        d = hastls_pin_decide(p, HASTLS_REC_SECURE, both, 1, 80, HASTLS_CLIENT_CIO,
-                              HASTLS_BOGUS_BLOCK, &by_pin);
-        assert_int_equal(d.verdict, HASTLS_VERDICT_ALLOW);
-        assert_int_equal(by_pin, 0);
     }
-    int by_pin;
-    struct hastls_decision d =
-        hastls_pin_decide(NULL, HASTLS_REC_FAILED, NULL, 0, 80, HASTLS_CLIENT_CSO,
-                          HASTLS_BOGUS_BLOCK, &by_pin);
-    assert_int_equal(d.verdict, HASTLS_VERDICT_ALLOW);
-    assert_int_equal(by_pin, 0);
-
     char buf[512];
-    d = hastls_pin_decide(p, HASTLS_REC_FAILED, NULL, 0, 80, HASTLS_CLIENT_CFB,
-                          HASTLS_BOGUS_BLOCK, &by_pin);
-    hastls_pin_reason(p, HASTLS_REC_FAILED, &d, 80, buf, sizeof buf);
-    assert_non_null(strstr(buf,
-                           "pinned hastls record (0 443) from a secure lookup, until "
-                           "2027-01-16T08:00:00Z; the current HASTLS lookup failed)"));
+    struct hastls_decision d = hastls_rec_decide(HASTLS_REC_PINNED, p->pairs, p->n, 80,
+                                                 HASTLS_CLIENT_CFB, HASTLS_BOGUS_BLOCK);
+    hastls_rec_reason(HASTLS_REC_PINNED, HASTLS_BOGUS_BLOCK, &d, 80, buf, sizeof buf);
+    assert_non_null(strstr(buf, "(pinned: an earlier secure lookup's record, which the "
+                                "current HASTLS lookup could not confirm or deny)"));
+    assert_true(hastls_rec_enforced(HASTLS_REC_PINNED));
+    assert_string_equal(hastls_rec_name(HASTLS_REC_PINNED), "pinned");
+    assert_string_equal(hastls_rec_effect(HASTLS_REC_PINNED, HASTLS_BOGUS_BLOCK),
+                        "pinned");
     hastls_pins_free(&s);
 }
 
@@ -325,7 +323,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(learn_rules),     cmocka_unit_test(expiry_and_eviction),
-        cmocka_unit_test(decide_with_pin), cmocka_unit_test(file_round_trip),
+        cmocka_unit_test(pin_governs),     cmocka_unit_test(file_round_trip),
         cmocka_unit_test(malformed_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
