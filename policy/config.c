@@ -55,6 +55,9 @@
 #define TIMEOUT_MS_MIN 100
 #define TIMEOUT_MS_MAX 60000
 #define AGENT_IDLE_MAX 86400
+#define PIN_MIN_DEFAULT 86400u
+#define PIN_MAX_DEFAULT (30u * 86400u)
+#define PIN_SECONDS_MAX (10u * 365u * 86400u) /* ten years */
 /* A configuration file larger than this is surely a mistake (wrong file). */
 #define CONF_MAX_BYTES (1024 * 1024)
 /* Bounds for the files the configuration names, read by the resolver: a CA
@@ -74,6 +77,8 @@ static const char *const privacy_names[] = {"strict", "encrypted", "opportunisti
 static const char *const client_names[] = {"cio", "cfb", "cso"};
 static const char *const mode_names[] = {"enforce", "report"};
 static const char *const bogus_names[] = {"block", "ignore"};
+static const char *const yes_no_names[] = {"no", "yes"};
+static const char *const https_rr_names[] = {"ignore", "report", "enforce"};
 static const char *const log_names[] = {"error", "warn", "info", "debug"};
 static const char *const agent_names[] = {"auto", "off"};
 
@@ -402,6 +407,10 @@ void hastls_config_defaults(struct hastls_config *cfg)
     cfg->mode = HASTLS_MODE_ENFORCE;
     cfg->bogus = HASTLS_BOGUS_BLOCK;
     cfg->log_level = HASTLS_LOG_WARN;
+    cfg->host_pins = 1;
+    cfg->pin_min = PIN_MIN_DEFAULT;
+    cfg->pin_max = PIN_MAX_DEFAULT;
+    cfg->https_rr = HASTLS_HTTPS_RR_IGNORE;
 }
 
 /* ---- the files: the configuration and the files it names ------------------ */
@@ -535,6 +544,10 @@ enum key {
     K_MODE,
     K_BOGUS,
     K_LOG,
+    K_PINS,
+    K_PIN_MIN,
+    K_PIN_MAX,
+    K_HTTPS_RR,
     K_COUNT,
 };
 
@@ -563,6 +576,10 @@ static const struct {
     [K_MODE] = {"mode", IN_POLICY | IN_APP, 0},
     [K_BOGUS] = {"bogus", IN_POLICY | IN_APP, 0},
     [K_LOG] = {"log", IN_POLICY | IN_APP, 0},
+    [K_PINS] = {"pins", IN_POLICY | IN_APP, 0},
+    [K_PIN_MIN] = {"pin_min", IN_POLICY | IN_APP, 0},
+    [K_PIN_MAX] = {"pin_max", IN_POLICY | IN_APP, 0},
+    [K_HTTPS_RR] = {"https_rr", IN_POLICY | IN_APP, 0},
 };
 
 /* What one [app:...] section sets (bit K_x in SET for each key given). */
@@ -575,6 +592,9 @@ struct app_settings {
     enum hastls_mode mode;
     enum hastls_bogus bogus;
     enum hastls_log_level log_level;
+    int pins;
+    unsigned pin_min, pin_max;
+    enum hastls_https_rr https_rr;
 };
 
 /* Every section header seen, to refuse a repeated one. */
@@ -862,8 +882,7 @@ static int record_type_ok(unsigned long v)
  * id is printable characters without spaces or commas (ALPN ids are opaque
  * bytes on the wire; keep them printable here), none twice.  Returns 0, or -1
  * with what was wrong in DETAIL. */
-int hastls_alpn_parse(const char *value, char *out, size_t cap, char *detail,
-                      size_t dlen)
+int hastls_alpn_parse(const char *value, char *out, size_t cap, char *detail, size_t dlen)
 {
     size_t o = 0;
     const char *p = value;
@@ -957,6 +976,25 @@ static void policy_value(struct loader *L, int k, const char *key, const char *v
         if ((v = parse_choice(L, key, value, log_names, NAMES(log_names))) >= 0)
             s->log_level = (enum hastls_log_level)v;
         break;
+    case K_PINS:
+        if ((v = parse_choice(L, key, value, yes_no_names, NAMES(yes_no_names))) >= 0)
+            s->pins = v;
+        break;
+    case K_HTTPS_RR:
+        if ((v = parse_choice(L, key, value, https_rr_names, NAMES(https_rr_names))) >= 0)
+            s->https_rr = (enum hastls_https_rr)v;
+        break;
+    case K_PIN_MIN:
+    case K_PIN_MAX:
+        if (parse_uint(value, PIN_SECONDS_MAX, &u) < 0 || u < 1) {
+            add_error(L, L->line, "bad value '%s' for %s (expected seconds in 1..%u)",
+                      value, key, PIN_SECONDS_MAX);
+            v = -1;
+        } else {
+            *(k == K_PIN_MIN ? &s->pin_min : &s->pin_max) = (unsigned)u;
+            v = 0;
+        }
+        break;
     case K_RECORD_TYPE:
         if (parse_uint(value, 65535, &u) < 0 || !record_type_ok(u)) {
             add_error(L, L->line,
@@ -993,6 +1031,14 @@ static void apply_settings(struct hastls_config *cfg, const struct app_settings 
         cfg->bogus = s->bogus;
     if (s->set & (1u << K_LOG))
         cfg->log_level = s->log_level;
+    if (s->set & (1u << K_PINS))
+        cfg->host_pins = s->pins;
+    if (s->set & (1u << K_PIN_MIN))
+        cfg->pin_min = s->pin_min;
+    if (s->set & (1u << K_PIN_MAX))
+        cfg->pin_max = s->pin_max;
+    if (s->set & (1u << K_HTTPS_RR))
+        cfg->https_rr = s->https_rr;
 }
 
 static void resolver_value(struct loader *L, int k, const char *key, const char *value)
@@ -1115,7 +1161,8 @@ static int handler(void *user, const char *section, const char *name, const char
         if (L->kind == S_APP)
             add_error(L, L->line,
                       "key '%s' is not allowed in [%s] (only client, record_type, mode, "
-                      "bogus, log, privacy and agent are)",
+                      "bogus, log, pins, pin_min, pin_max, https_rr, privacy and agent "
+                      "are)",
                       name, section_label(L));
         else
             add_error(L, L->line, "key '%s' belongs in [%s], not [%s]", name,

@@ -72,6 +72,14 @@ struct hastls_upstream {
     char text[HASTLS_NAME_MAX + 64]; /* as written in the file, for messages */
 };
 
+/* What a DNSSEC-secure HTTPS record (RFC 9460) means for a name without a
+ * HASTLS record: nothing, a note, or the pair (80 443). */
+enum hastls_https_rr {
+    HASTLS_HTTPS_RR_IGNORE,
+    HASTLS_HTTPS_RR_REPORT,
+    HASTLS_HTTPS_RR_ENFORCE,
+};
+
 struct hastls_config {
     char source[HASTLS_PATH_MAX]; /* file loaded; "" for built-in defaults */
     char app_section[2 * HASTLS_VALUE_MAX + 2]; /* [app:...] applied; "" for none */
@@ -95,6 +103,10 @@ struct hastls_config {
     enum hastls_mode mode;
     enum hastls_bogus bogus;
     enum hastls_log_level log_level;
+    int host_pins;           /* pins = yes|no: remember secure records (yes) */
+    unsigned pin_min;        /* seconds a pin lives at least (1 day) */
+    unsigned pin_max;        /* and at most (30 days) */
+    enum hastls_https_rr https_rr; /* HTTPS RR as a "serves TLS" signal */
 };
 
 /* Fills CFG with the built-in defaults of shared/DESIGN.md. */

@@ -38,6 +38,8 @@ const char *hastls_rec_name(enum hastls_rec r)
         return "bogus";
     case HASTLS_REC_FAILED:
         return "failed";
+    case HASTLS_REC_PINNED:
+        return "pinned";
     }
     return "?";
 }

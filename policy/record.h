@@ -33,7 +33,11 @@ enum hastls_rec {
     HASTLS_REC_INSECURE, /* unsigned: never enforced */
     HASTLS_REC_BOGUS,    /* validation failed (or malformed): block if bogus=block */
     HASTLS_REC_FAILED,   /* no answer: allow (warned at lookup) */
+    HASTLS_REC_PINNED,   /* not secure now, but a live pin (policy/pins.h)
+                            holds an earlier secure record: its pairs are
+                            enforced */
 };
+#define HASTLS_REC_LAST HASTLS_REC_PINNED
 
 /* Most pairs of one HASTLS RRset that are combined; a larger RRset is treated
  * as unreadable (HASTLS_RR_TOO_MANY, so bogus). */
@@ -42,7 +46,8 @@ enum hastls_rec {
 /* "secure", "insecure", "bogus", "failed"; "?" out of range. */
 const char *hastls_sec_name(enum hastls_sec s);
 
-/* "secure", "none", "insecure", "bogus", "failed"; "?" out of range. */
+/* "secure", "none", "insecure", "bogus", "failed", "pinned"; "?" out of
+ * range. */
 const char *hastls_rec_name(enum hastls_rec r);
 
 /* The record state of a HASTLS answer with DNSSEC status STATUS and RCODE (-1

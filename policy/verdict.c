@@ -13,7 +13,7 @@ struct hastls_decision hastls_rec_decide(enum hastls_rec rec,
                                          enum hastls_bogus bogus)
 {
     struct hastls_decision d = allow_unlisted;
-    if (rec == HASTLS_REC_SECURE)
+    if (hastls_rec_enforced(rec))
         return hastls_decide(pairs, n, port, client);
     if (hastls_rec_blocks_all(rec, bogus))
         d.verdict = HASTLS_VERDICT_BLOCK;
@@ -22,7 +22,7 @@ struct hastls_decision hastls_rec_decide(enum hastls_rec rec,
 
 int hastls_rec_enforced(enum hastls_rec rec)
 {
-    return rec == HASTLS_REC_SECURE;
+    return rec == HASTLS_REC_SECURE || rec == HASTLS_REC_PINNED;
 }
 
 int hastls_rec_blocks_all(enum hastls_rec rec, enum hastls_bogus bogus)
@@ -48,6 +48,7 @@ static const char *rec_text(enum hastls_rec rec, enum hastls_bogus bogus)
 {
     switch (rec) {
     case HASTLS_REC_SECURE:
+    case HASTLS_REC_PINNED:
         return NULL; /* the decision's own reason */
     case HASTLS_REC_BOGUS:
         return hastls_rec_blocks_all(rec, bogus)
@@ -69,6 +70,16 @@ const char *hastls_rec_reason(enum hastls_rec rec, enum hastls_bogus bogus,
                               size_t buflen)
 {
     const char *text = rec_text(rec, bogus);
+    if (!text && rec == HASTLS_REC_PINNED) {
+        char why[256];
+        hastls_decision_reason(d, port, why, sizeof why);
+        if (buflen)
+            snprintf(buf, buflen,
+                     "%s (pinned: an earlier secure lookup's record, which the current "
+                     "HASTLS lookup could not confirm or deny)",
+                     why);
+        return buf;
+    }
     if (!text)
         return hastls_decision_reason(d, port, buf, buflen);
     if (buflen)
@@ -81,6 +92,8 @@ const char *hastls_rec_effect(enum hastls_rec rec, enum hastls_bogus bogus)
     switch (rec) {
     case HASTLS_REC_SECURE:
         return "enforced";
+    case HASTLS_REC_PINNED:
+        return "pinned";
     case HASTLS_REC_NONE:
         return "absent";
     case HASTLS_REC_INSECURE:
@@ -98,6 +111,9 @@ const char *hastls_rec_explanation(enum hastls_rec rec, enum hastls_bogus bogus)
     switch (rec) {
     case HASTLS_REC_SECURE:
         return "enforced: the record is DNSSEC-secure";
+    case HASTLS_REC_PINNED:
+        return "enforced: a pin keeps the record of an earlier secure lookup, which "
+               "the current lookup could not confirm or deny";
     case HASTLS_REC_NONE:
         return "not enforced: DNSSEC proves there is no HASTLS record, nothing to "
                "enforce";

@@ -23,7 +23,7 @@
 
 /* The decision for PORT under CLIENT from a name whose record state is REC
  * (PAIRS[0..N) are used only for a secure record):
- *   secure                 -> the decision table (hastls_decide);
+ *   secure, pinned         -> the decision table (hastls_decide);
  *   bogus, bogus = block   -> block (class unlisted, no pair);
  *   anything else          -> allow (class unlisted). */
 struct hastls_decision hastls_rec_decide(enum hastls_rec rec,
@@ -31,7 +31,8 @@ struct hastls_decision hastls_rec_decide(enum hastls_rec rec,
                                          uint16_t port, enum hastls_client client,
                                          enum hastls_bogus bogus);
 
-/* Whether the record decides connections by its pairs (only a secure one). */
+/* Whether the record decides connections by its pairs (a secure one, or a
+ * pinned one). */
 int hastls_rec_enforced(enum hastls_rec rec);
 
 /* Whether the record blocks every connection to its name. */

@@ -15,6 +15,7 @@ int hastls_cmd_check(int argc, char **argv);
 int hastls_cmd_config(int argc, char **argv);
 int hastls_cmd_decide(int argc, char **argv);
 int hastls_cmd_lookup(int argc, char **argv);
+int hastls_cmd_pins(int argc, char **argv);
 int hastls_cmd_run(int argc, char **argv);
 
 #endif

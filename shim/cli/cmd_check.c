@@ -34,15 +34,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "policy/config.h"
 #include "policy/decide.h"
 #include "policy/hastls_rr.h"
+#include "policy/pins.h"
 #include "policy/record.h"
 #include "policy/verdict.h"
 #include "shim/cli/cli.h"
 #include "shim/cli/format.h"
 #include "shim/core/hosts.h"
+#include "shim/core/pinstore.h"
 #include "shim/resolver/resolver.h"
 
 #define TYPE_A 1
@@ -93,6 +96,12 @@ struct check {
     size_t n_pairs;
     int decode_err;    /* HASTLS_RR_OK or the codec's error */
     char *record_text; /* "(0 443)"; "" when no pairs; NULL before the lookup */
+    /* The owner's live pin (policy/pins.h), and whether it governs. */
+    bool has_pin, pin_governs;
+    struct hastls_pin pin;
+    char pin_err[HASTLS_PATH_MAX + 256]; /* a pin file that is not trusted */
+    const struct hastls_pair *dpairs;    /* the pairs decisions use */
+    size_t n_dpairs;
 
     /* The shim's result for a lookup asking for families[i]; not set for a
      * literal.  lookup_cause: the answer that explains a failure. */
@@ -124,6 +133,10 @@ static void check_usage(FILE *out)
             "    one blocks every connection when bogus = block; an insecure one is\n"
             "    never enforced; a secure proof of absence leaves nothing to enforce;\n"
             "    a failed lookup allows (the shim warns);\n"
+            "  - the record owner's live pin (hastls pins list), and whether it is in\n"
+            "    force: when the current lookup fails or is not secure, the pinned\n"
+            "    record of an earlier secure lookup is enforced (check only reads\n"
+            "    pins; it never makes one);\n"
             "  - for each PORT the class (tls, starttls, cleartext, no-cleartext,\n"
             "    no-tls, unlisted; \"-\" when the record is not enforced, \"bogus\"\n"
             "    when a bogus record blocks) and the verdict under cio, cfb and cso;\n"
@@ -165,7 +178,9 @@ static void check_usage(FILE *out)
             "AF_INET, AF_INET6}, each \"ok\" or an EAI_* name; null for a literal),\n"
             "lookup_refused (AF_UNSPEC fails with EAI_FAIL), record {status, text,\n"
             "pairs, state (enforced, absent, insecure, bogus-block, bogus-ignore,\n"
-            "failed, literal, hosts), enforced, blocks_all, explanation, reason},\n"
+            "failed, pinned, literal, hosts), enforced, blocks_all, explanation,\n"
+            "reason}, pin (null, or {source, pairs, pinned, expires, governs}),\n"
+            "pin_error (null, or why the pin file is not used),\n"
             "ports [{port, class (null when not enforced), verdicts {cio, cfb, cso},\n"
             "verdict, note, reason}], blocked (ports the configured client blocks),\n"
             "lookup_failed, exit.  Strings that are not UTF-8 carry each stray byte\n"
@@ -214,6 +229,36 @@ static bool same_name(const char *a, const char *b)
     return la == lb && strncasecmp(a, b, la) == 0;
 }
 
+/* The live pin of the record's owner, as the shim would read it (the CLI
+ * only reads pins: a check is a prediction, it never pins), and the state
+ * it gives (policy/pins.h's hastls_pin_governs). */
+static void find_pin(struct check *c, enum hastls_rec raw)
+{
+    char dir[HASTLS_PATH_MAX];
+    struct hastls_pinset set;
+    if (!c->cfg->host_pins ||
+        hastls_pinstore_dir(dir, sizeof dir, c->pin_err, sizeof c->pin_err) < 0) {
+        c->pin_err[0] = '\0';
+        return;
+    }
+    hastls_pins_init(&set);
+    if (hastls_pinstore_load(dir, &set, NULL, c->pin_err, sizeof c->pin_err) == 0) {
+        const struct hastls_pin *p = hastls_pins_find(
+            &set, c->canonical ? c->canonical : c->name, (int64_t)time(NULL));
+        if (p) {
+            c->pin = *p;
+            c->has_pin = true;
+            if (hastls_pin_governs(p, raw, c->rec, c->cfg->bogus) == HASTLS_REC_PINNED) {
+                c->pin_governs = true;
+                c->rec = HASTLS_REC_PINNED;
+                c->dpairs = c->pin.pairs;
+                c->n_dpairs = c->pin.n;
+            }
+        }
+    }
+    hastls_pins_free(&set);
+}
+
 /* The record state of the HASTLS answer (policy/record.h), and the pairs of
  * the RRset decoded for display whatever the status.  Returns 0, or -1 when
  * out of memory. */
@@ -231,6 +276,9 @@ static int classify_record(struct check *c)
         c->rec_why = hastls_rr_strerror(c->decode_err);
     else
         c->rec_why = a->reason;
+    c->dpairs = c->pairs;
+    c->n_dpairs = c->n_pairs;
+    find_pin(c, raw);
     /* Room for every pair at its longest: "65535 65535 " each, "()" and NUL. */
     size_t cap = c->n_pairs * 12 + 3;
     c->record_text = malloc(cap);
@@ -283,8 +331,8 @@ static void port_set_add(uint8_t *set, uint16_t port)
 static void default_ports(const struct check *c, uint8_t *set)
 {
     size_t added = 0;
-    for (size_t i = 0; i < c->n_pairs; i++) {
-        uint16_t p[2] = {c->pairs[i].insecure, c->pairs[i].secure};
+    for (size_t i = 0; i < c->n_dpairs; i++) {
+        uint16_t p[2] = {c->dpairs[i].insecure, c->dpairs[i].secure};
         for (int k = 0; k < 2; k++) {
             if (!p[k])
                 continue;
@@ -307,7 +355,7 @@ static void decide_port(const struct check *c, struct port_row *row, uint16_t po
     row->port = port;
     row->enforced = rec_enforced(c);
     for (int k = 0; k < 3; k++)
-        row->d[k] = c->src == SRC_DNS ? hastls_rec_decide(c->rec, c->pairs, c->n_pairs,
+        row->d[k] = c->src == SRC_DNS ? hastls_rec_decide(c->rec, c->dpairs, c->n_dpairs,
                                                           port, clients[k], c->cfg->bogus)
                                       : hastls_ungoverned_decide();
     if (c->src != SRC_DNS)
@@ -523,6 +571,33 @@ static const char *answer_reason(const struct hastls_answer *a)
     }
 }
 
+static void utc_text(int64_t t, char *out, size_t len)
+{
+    struct tm tm;
+    time_t tt = (time_t)t;
+    if (!gmtime_r(&tt, &tm) || !strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(out, len, "%lld", (long long)t);
+}
+
+static void print_pin(const struct check *c)
+{
+    if (c->pin_err[0]) {
+        printf("pin: the pin file is not trusted and not used: ");
+        hastls_cli_text(stdout, c->pin_err);
+        printf("\n");
+    }
+    if (!c->has_pin)
+        return;
+    char pairs[HASTLS_PIN_PAIRS * 12 + 3], made[32], until[32];
+    hastls_pairs_format(c->pin.pairs, c->pin.n, pairs, sizeof pairs);
+    utc_text(c->pin.pinned, made, sizeof made);
+    utc_text(c->pin.expires, until, sizeof until);
+    printf("pin: %s from a secure %s lookup, pinned %s, until %s; %s\n", pairs,
+           hastls_pin_source_name(c->pin.source), made, until,
+           c->pin_governs ? "in force: the current lookup cannot confirm or deny it"
+                          : "not needed now: the current answer governs");
+}
+
 static void print_text(const struct check *c)
 {
     const struct hastls_config *cfg = c->cfg;
@@ -599,6 +674,7 @@ static void print_text(const struct check *c)
         printf(")");
     }
     printf("\n");
+    print_pin(c);
     printf("policy: client %s, mode %s, bogus %s; config ",
            hastls_client_name(cfg->client), hastls_mode_name(cfg->mode),
            bogus_name(cfg->bogus));
@@ -752,6 +828,24 @@ static void print_json(const struct check *c)
                                    : ha                        ? answer_reason(ha)
                                                                : "");
     printf("}");
+
+    printf(",\"pin\":");
+    if (c->has_pin) {
+        printf("{\"source\":\"%s\",\"pairs\":[", hastls_pin_source_name(c->pin.source));
+        for (size_t i = 0; i < c->pin.n; i++)
+            printf("%s[%u,%u]", i ? "," : "", c->pin.pairs[i].insecure,
+                   c->pin.pairs[i].secure);
+        printf("],\"pinned\":%lld,\"expires\":%lld,\"governs\":%s}",
+               (long long)c->pin.pinned, (long long)c->pin.expires,
+               c->pin_governs ? "true" : "false");
+    } else {
+        printf("null");
+    }
+    printf(",\"pin_error\":");
+    if (c->pin_err[0])
+        hastls_cli_json_string(stdout, c->pin_err);
+    else
+        printf("null");
 
     printf(",\"ports\":[");
     for (size_t i = 0; i < c->n_rows; i++) {

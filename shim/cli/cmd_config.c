@@ -85,6 +85,11 @@ static void show(const struct hastls_config *cfg)
     printf("mode = %s\n", hastls_mode_name(cfg->mode));
     printf("bogus = %s\n", bogus_name(cfg->bogus));
     printf("log = %s\n", hastls_log_level_name(cfg->log_level));
+    static const char *const https_rr[] = {"ignore", "report", "enforce"};
+    printf("pins = %s\n", cfg->host_pins ? "yes" : "no");
+    printf("pin_min = %u\n", cfg->pin_min);
+    printf("pin_max = %u\n", cfg->pin_max);
+    printf("https_rr = %s\n", (unsigned)cfg->https_rr < 3 ? https_rr[cfg->https_rr] : "?");
 }
 
 int hastls_cmd_config(int argc, char **argv)

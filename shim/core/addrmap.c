@@ -126,7 +126,7 @@ int hastls_addrmap_record(struct hastls_addrmap *m, const uint8_t key[16],
                           const struct hastls_pair *pairs, size_t n, uint64_t expires,
                           uint64_t now, uint64_t *ref)
 {
-    if (rec != HASTLS_REC_SECURE)
+    if (!hastls_rec_enforced(rec))
         n = 0;
     if (n > HASTLS_REC_MAX_PAIRS)
         return -1;

@@ -15,7 +15,9 @@
 #include "policy/checked.h"
 #include "policy/dnswire.h"
 #include "policy/record.h"
+#include "policy/verdict.h"
 #include "shim/core/ai.h"
+#include "shim/core/hostpins.h"
 #include "shim/core/hosts.h"
 #include "shim/core/log.h"
 #include "shim/core/lookup.h"
@@ -299,6 +301,10 @@ static int owner_record(const char *key, const char *canon, uint16_t rtype,
         for (int i = 0; i < 3; i++)
             api->answer_free(own[i]);
     }
+    /* The owner's pin: learnt from a secure answer, in force otherwise. */
+    if (hastls_hostpins_apply(canon, raw, rec, pairs, HASTLS_REC_MAX_PAIRS, np, *ttl,
+                              whybuf))
+        *ttl = FAILED_RECORD_TTL; /* try the lookup again soon */
     return 0;
 }
 
@@ -346,7 +352,7 @@ static int from_resolver(const char *key, int family, struct hastls_cache *cache
     if (owner_record(key, h.canon, rtype, ans[2], got, pairs, &np, &rec, why, sizeof why,
                      &rec_ttl) < 0)
         goto out;
-    if (rec != HASTLS_REC_SECURE)
+    if (!hastls_rec_enforced(rec))
         np = 0;
     too_many |= np > HASTLS_CACHE_MAX_ITEMS;
     h.rec = (uint8_t)rec;
@@ -626,7 +632,7 @@ static int record_raw(const char *name, const struct hastls_answer *addrs,
         free(pairs);
         return -1;
     }
-    if (rec != HASTLS_REC_SECURE)
+    if (!hastls_rec_enforced(rec))
         np = 0;
     uint64_t now = hastls_now();
     uint32_t ttl = addrs->ttl;

@@ -123,7 +123,7 @@ int hastls_sharedtab_put(struct hastls_sharedtab *t, const uint8_t key[16],
                          uint64_t now)
 {
     size_t len = strnlen(name, HASTLS_NAME_MAX);
-    HASTLS_ENSURE(len > 0 && len < HASTLS_NAME_MAX && (unsigned)rec <= HASTLS_REC_FAILED);
+    HASTLS_ENSURE(len > 0 && len < HASTLS_NAME_MAX && (unsigned)rec <= HASTLS_REC_LAST);
     HASTLS_ENSURE(n == 0 || pairs);
     if (rec != HASTLS_REC_SECURE)
         n = 0;
@@ -162,7 +162,7 @@ static int slot_read(const struct slot *s, const uint8_t key[16], struct slot *c
             return 0;
         /* Validate the copy, never the shared bytes. */
         if (memchr(c->name, 0, sizeof c->name) == NULL || !c->name[0] ||
-            c->rec > HASTLS_REC_FAILED || c->n > HASTLS_SHAREDTAB_PAIRS ||
+            c->rec > HASTLS_REC_LAST || c->n > HASTLS_SHAREDTAB_PAIRS ||
             (c->flags & ~HASTLS_SHAREDTAB_TRUNCATED))
             return 0;
         return 1;

@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; i < n; i++)
             if (memcmp(e[i].key, data + off, 16) ||
                 !memchr(e[i].name, 0, HASTLS_NAME_MAX) || !e[i].name[0] ||
-                (unsigned)e[i].rec > HASTLS_REC_FAILED || e[i].n > HASTLS_SHAREDTAB_PAIRS)
+                (unsigned)e[i].rec > HASTLS_REC_LAST || e[i].n > HASTLS_SHAREDTAB_PAIRS)
                 __builtin_trap();
     }
     hastls_sharedtab_detach(r);

@@ -103,8 +103,9 @@ for p in man1/hastls.1 man1/hastls-run.1 man5/hastls.conf.5 man7/libhastls.7; do
 done
 # Every configuration key and variable is in hastls.conf(5); every verb of
 # the CLI (from its own --help) is in hastls(1).
-keys=(upstream privacy ca_bundle pin alpn trust_anchor timeout_ms agent agent_idle client
-    record_type mode bogus log)
+# Every key the loader knows, from its own table in policy/config.c.
+mapfile -t keys < <(sed -n 's/^ *\[K_[A-Z_]*\] = {"\([a-z_]*\)".*/\1/p' "$repo/policy/config.c")
+[ "${#keys[@]}" -ge 14 ] || bad "the keys of policy/config.c" "only ${#keys[@]} found"
 for k in "${keys[@]}" HASTLS_CONF HASTLS_LOG HASTLS_APP HASTLS_MODE; do
     grep -q -- "$k" "$t/hastls.conf.5.txt" || bad "hastls.conf(5) documents $k" "absent"
 done

@@ -145,6 +145,40 @@ static void full_file(void **state)
     assert_int_equal(cfg.log_level, HASTLS_LOG_DEBUG);
 }
 
+/* pins, pin_min, pin_max and https_rr: defaults, values, errors, and an
+ * [app:] section overriding them. */
+static void pin_keys(void **state)
+{
+    (void)state;
+    expect_ok("");
+    assert_int_equal(cfg.host_pins, 1);
+    assert_int_equal(cfg.pin_min, 86400);
+    assert_int_equal(cfg.pin_max, 30 * 86400);
+    assert_int_equal(cfg.https_rr, HASTLS_HTTPS_RR_IGNORE);
+    expect_ok("[policy]\npins = no\npin_min = 60\npin_max = 3600\nhttps_rr = enforce\n");
+    assert_int_equal(cfg.host_pins, 0);
+    assert_int_equal(cfg.pin_min, 60);
+    assert_int_equal(cfg.pin_max, 3600);
+    assert_int_equal(cfg.https_rr, HASTLS_HTTPS_RR_ENFORCE);
+    expect_error_part("[policy]\npins = maybe\n", "t.conf:2: bad value 'maybe' for pins");
+    expect_error("[policy]\npin_min = 0\n",
+                 "t.conf:2: bad value '0' for pin_min (expected seconds in 1..315360000)");
+    expect_error("[policy]\npin_max = 1d\n",
+                 "t.conf:2: bad value '1d' for pin_max (expected seconds in 1..315360000)");
+    expect_error_part("[policy]\nhttps_rr = on\n", "t.conf:2: bad value 'on' for https_rr");
+    expect_error_part("[resolver]\npins = no\n",
+                      "t.conf:2: key 'pins' belongs in [policy], not [resolver]");
+    assert_int_equal(load_app("[policy]\npins = yes\n[app:curl]\npins = no\npin_max = 99\n"
+                              "https_rr = report\n",
+                              "/usr/bin/curl"),
+                     0);
+    assert_int_equal(cfg.host_pins, 0);
+    assert_int_equal(cfg.pin_max, 99);
+    assert_int_equal(cfg.https_rr, HASTLS_HTTPS_RR_REPORT);
+    assert_int_equal(load_app("[policy]\npins = yes\n[app:curl]\npins = no\n", "wget"), 0);
+    assert_int_equal(cfg.host_pins, 1);
+}
+
 static void lexical(void **state)
 {
     (void)state;
@@ -865,7 +899,8 @@ static void app_sections_validated(void **state)
         sscanf(keys[k], "%31s", key);
         snprintf(want, sizeof want,
                  "t.conf:2: key '%s' is not allowed in [app:curl] (only client, "
-                 "record_type, mode, bogus, log, privacy and agent are)",
+                 "record_type, mode, bogus, log, pins, pin_min, pin_max, https_rr, "
+                 "privacy and agent are)",
                  key);
         assert_int_equal(load_app(t, "curl"), -1);
         assert_string_equal(err, want);
@@ -1452,7 +1487,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(defaults),
         cmocka_unit_test(full_file),
-        cmocka_unit_test(lexical),
+        cmocka_unit_test(lexical), cmocka_unit_test(pin_keys),
         cmocka_unit_test(errors_with_lines),
         cmocka_unit_test(errors_many_at_once),
         cmocka_unit_test(long_lines),

@@ -1,0 +1,42 @@
+/* shim/core/hostpins.h: pins inside a shimmed process (policy/pins.h has the
+ * rules, shim/core/pinstore.h the file).
+ *
+ * Every HASTLS lookup of a name that owns addresses passes through here:
+ * a secure record pins the name (or refreshes its pin), a secure denial
+ * removes the pin, and any other answer leaves it; when the answer is not
+ * secure and a live pin exists, the pin's pairs govern the name's addresses
+ * (record state HASTLS_REC_PINNED), so a dropped or garbled HASTLS query no
+ * longer turns a refusal into a warning.
+ *
+ * The process keeps a copy of the pin file and reads it again when the file
+ * changed (one stat() per lookup that reaches the resolver; the front
+ * cache's hits never come here).  It writes the file only when a pin changes
+ * (not for every lookup of a pinned host: see hastls_pins_learn), under the
+ * file's lock, waiting for it at most a fifth of timeout_ms.  A file that
+ * cannot be trusted is ignored with one warning per process and never
+ * overwritten.  Off with pins = no, and for setuid/setgid processes.
+ */
+#ifndef HASTLS_SHIM_HOSTPINS_H
+#define HASTLS_SHIM_HOSTPINS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy/hastls_rr.h"
+#include "policy/record.h"
+
+/* Applies the pins to NAME's HASTLS state *REC (PAIRS[0..*NP) of CAP for a
+ * secure one, TTL its TTL, WHY why it is not secure); RAW is the state the
+ * answer itself gave, before the signed-zone rule (policy/record.h's
+ * hastls_rec_in_zone) made a failure bogus.  A pin governs a failed lookup
+ * (also in a signed zone: the attacker's SERVFAIL then refuses only what the
+ * pinned record forbids, instead of every port), an insecure answer, and a
+ * bogus one under bogus = ignore; a validation failure under bogus = block
+ * still blocks every port.  Returns 1 when a pin now governs: *REC is then
+ * HASTLS_REC_PINNED with the pin's pairs in PAIRS and *NP (and one warning
+ * line was written); else 0, with nothing changed. */
+int hastls_hostpins_apply(const char *name, enum hastls_rec raw, enum hastls_rec *rec,
+                          struct hastls_pair *pairs, size_t cap, size_t *np, uint32_t ttl,
+                          const char *why);
+
+#endif
