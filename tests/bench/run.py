@@ -3,6 +3,7 @@
 
     run.py --build DIR [--rounds N] [--only ID,ID...] [--smoke]
     run.py --table FILE.json
+    run.py --readme README.md FILE.json
 
 Measures each performance target of shared/DESIGN.md in one run, against its
 peers measured in the same run: glibc asking a local stubby, a local unbound
@@ -17,7 +18,8 @@ writes DIR/bench.json and DIR/bench.md.
 
 --smoke runs every row once with tiny counts and exits 1 when a row produced
 no number (the numbers themselves mean nothing then).  --table prints the
-table of a bench.json again (README's Performance table is made from it).
+table of a bench.json again; --readme puts it into README's Performance
+section, between its bench table markers.
 """
 
 import argparse
@@ -1340,12 +1342,49 @@ def peers_cell(r):
     return "%s: %s" % (r["peer"], fmt(r["peer_value"]["median"], r["unit"]))
 
 
-def table(results, notes=True):
+SHORT = {
+    "warm_gai_resolver": "warm repeated getaddrinfo in one process",
+    "warm_gai_hosts": "warm getaddrinfo, an /etc/hosts name",
+    "fresh_known": "fresh process + one lookup of a name the agent knows",
+    "rss_agent": "VmRSS added to a process served by the agent",
+    "rss_anon_agent": "of which private (RssAnon)",
+    "fresh_new_rtt": "fresh process + a new name, agent running, r = 20 ms",
+    "tls_handshakes_fresh": "TLS handshakes while 200 fresh processes resolve",
+    "new_name_latency": "a new name after the first, one thread, agent = off",
+    "throughput_16x500": "16 threads x 500 new names, agent = off",
+    "throughput_agent_16x500": "16 threads x 500 new names, served by the agent",
+    "connect_governed": "connect()+close(), governed address it resolved itself",
+    "connect_ungoverned": "connect()+close(), ungoverned address (127.0.0.1)",
+    "connect_shared": "connect()+close() to an address another process resolved",
+    "sendrecv_udp": "send/recv on a socket that never talks to port 53",
+    "start_true": "process start, /bin/true",
+    "start_resolve": "process start + one lookup, agent = off, r = 0 (lab CA file)",
+    "start_resolve_default_ca": "the same with the default CA store (ca_bundle unset)",
+    "tls_handshakes_1": "TLS handshakes, one process, 1 new name, agent = off",
+    "tls_handshakes_10": "TLS handshakes, one process, 10 new names, agent = off",
+    "tls_handshakes_1000": "TLS handshakes, one process, 1000 new names on 16 threads, "
+                           "agent = off",
+    "tls_handshakes_cli_1000": "TLS handshakes, `hastls lookup` of 1000 names on 16 threads",
+    "rss_1000": "VmRSS added after 1000 lookups on 16 threads, agent = off",
+    "rss_anon_1000": "of which private (RssAnon)",
+    "first_lookup_cold": "first lookup in a fresh process, agent = off, r = 20 ms, cold chain",
+    "first_lookup_warm": "first lookup in a fresh process, agent = off, r = 20 ms, warm upstream",
+}
+
+
+def label(r, short):
+    if not short or r["id"] not in SHORT:
+        return r["what"]
+    m = re.search(r"\[(.*)\]$", r["what"])
+    return SHORT[r["id"]] + (" [%s]" % m.group(1) if m else "")
+
+
+def table(results, notes=True, short=False):
     out = ["| measurement | hastls (median) | peers (median; * best) | hastls / best peer: "
            "median [min .. max] | target | verdict |", "|---|---|---|---|---|---|"]
     for r in results:
         out.append("| %s | %s | %s | %s | %s | %s |" % (
-            r["what"], fmt(r["shim"]["median"] if r["shim"] else None, r["unit"]),
+            label(r, short), fmt(r["shim"]["median"] if r["shim"] else None, r["unit"]),
             peers_cell(r), fmt_ratio(r["ratio"], r["ratio_unit"]), r["target"], r["verdict"]))
     text = "\n".join(out) + "\n"
     if notes:
@@ -1370,7 +1409,29 @@ def print_table(path):
         doc = json.load(open(path))
     except (OSError, ValueError) as e:
         sys.exit("bench: cannot read %s: %s" % (path, e))
-    sys.stdout.write(header(doc) + table(doc["results"], notes=False))
+    sys.stdout.write(header(doc) + table(doc["results"], notes=False, short=True))
+
+
+README_BEGIN = "<!-- bench table: made by scripts/bench --readme from a bench.json -->"
+README_END = "<!-- end of bench table -->"
+
+
+def update_readme(readme, path):
+    """--readme: README's Performance table replaced by the table of PATH."""
+    try:
+        doc = json.load(open(path))
+        text = open(readme).read()
+    except (OSError, ValueError) as e:
+        sys.exit("bench: %s" % e)
+    a, b = text.find(README_BEGIN), text.find(README_END)
+    if a < 0 or b < a:
+        sys.exit("bench: %s has no bench table markers (%s ... %s)"
+                 % (readme, README_BEGIN, README_END))
+    new = (text[:a] + README_BEGIN + "\n" + header(doc) + table(doc["results"], notes=False, short=True)
+           + text[b:])
+    with open(readme, "w") as f:
+        f.write(new)
+    print("bench: %s: table from %s (%s)" % (readme, path, doc["date"]))
 
 
 def main():
@@ -1380,7 +1441,11 @@ def main():
     ap.add_argument("--only", default="")
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--table", metavar="FILE")
+    ap.add_argument("--readme", nargs=2, metavar=("README", "FILE"))
     args = ap.parse_args()
+    if args.readme:
+        update_readme(*args.readme)
+        return
     if args.table:
         print_table(args.table)
         return
