@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The benchmark of libhastls: runs inside the lab (scripts/bench starts it).
 
-    run.py --build DIR [--rounds N] [--only ID,ID...] [--smoke]
+    run.py --build DIR [--bin DIR] [--rounds N] [--only ID,ID...] [--smoke]
     run.py --table FILE.json
     run.py --readme README.md FILE.json
 
@@ -62,12 +62,12 @@ def log(msg):
 # Running the measuring programs
 
 class Ctx:
-    def __init__(self, build, rounds, smoke=False):
+    def __init__(self, build, rounds, smoke=False, bindir=None):
         self.build = build
         self.rounds = rounds
         self.smoke = smoke
         self.shim = os.path.join(build, "libhastls.so")
-        self.bin = os.path.join(build, "bench")
+        self.bin = bindir or os.path.join(build, "bench")
         self.cli = os.path.join(build, "hastls")
         self.lab = os.environ["LAB_DIR"]
         self.conf = os.environ["HASTLS_CONF"]
@@ -1440,6 +1440,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--only", default="")
     ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--bin", help="the bench programs (default BUILD/bench); the results go "
+                    "there too")
     ap.add_argument("--table", metavar="FILE")
     ap.add_argument("--readme", nargs=2, metavar=("README", "FILE"))
     args = ap.parse_args()
@@ -1451,7 +1453,9 @@ def main():
         return
     if not args.build:
         ap.error("--build is required")
-    ctx = Ctx(os.path.abspath(args.build), 1 if args.smoke else args.rounds, args.smoke)
+    ctx = Ctx(os.path.abspath(args.build), 1 if args.smoke else args.rounds, args.smoke,
+              os.path.abspath(args.bin) if args.bin else None)
+    outdir = ctx.bin if args.bin else ctx.build
     ctx.have_stubby = any(os.access(os.path.join(d, "stubby"), os.X_OK)
                           for d in os.environ.get("PATH", "").split(":") if d)
     only = set(filter(None, args.only.split(",")))
@@ -1502,12 +1506,12 @@ def main():
            "seconds": round(time.monotonic() - t0, 1), "results": results}
     md = header(doc) + table(results)
     name = "bench-smoke" if ctx.smoke else "bench"
-    with open(os.path.join(ctx.build, name + ".json"), "w") as f:
+    with open(os.path.join(outdir, name + ".json"), "w") as f:
         json.dump(doc, f, indent=1)
-    with open(os.path.join(ctx.build, name + ".md"), "w") as f:
+    with open(os.path.join(outdir, name + ".md"), "w") as f:
         f.write(md)
     print(md)
-    print("bench: wrote %s and %s.md (%.0f s)" % (os.path.join(ctx.build, name + ".json"),
+    print("bench: wrote %s and %s.md (%.0f s)" % (os.path.join(outdir, name + ".json"),
                                                  name, doc["seconds"]))
     if ctx.smoke:
         empty = [r["id"] for r in results if r["verdict"].startswith("n/a")]
