@@ -81,13 +81,15 @@ static int resolves_to(const char *name, struct in_addr want)
             found = 1;
     freeaddrinfo(res);
     if (!found)
-        fprintf(stderr, "bench_connect: %s does not resolve to the listener's address\n", name);
+        fprintf(stderr, "bench_connect: %s does not resolve to the listener's address\n",
+                name);
     return found;
 }
 
 static int udp_loop(long n)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof sa;
     int s = socket(AF_INET, SOCK_DGRAM, 0);
     if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof sa) < 0 ||
@@ -100,7 +102,8 @@ static int udp_loop(long n)
     for (long i = -1000; i < n; i++) {
         if (i == 0)
             t0 = now_ns();
-        if (sendto(s, buf, sizeof buf, 0, (struct sockaddr *)&sa, sizeof sa) != sizeof buf ||
+        if (sendto(s, buf, sizeof buf, 0, (struct sockaddr *)&sa, sizeof sa) !=
+                sizeof buf ||
             recv(s, buf, sizeof buf, 0) != sizeof buf) {
             fprintf(stderr, "bench_connect: UDP send/recv: %s\n", strerror(errno));
             return 1;
@@ -138,9 +141,10 @@ int main(int argc, char **argv)
 
     int ls = socket(AF_INET, SOCK_STREAM, 0);
     socklen_t len = sizeof sa;
-    if (ls < 0 || bind(ls, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(ls, 4096) < 0 ||
-        getsockname(ls, (struct sockaddr *)&sa, &len) < 0) {
-        fprintf(stderr, "bench_connect: listener on %s: %s\n", argv[optind], strerror(errno));
+    if (ls < 0 || bind(ls, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+        listen(ls, 4096) < 0 || getsockname(ls, (struct sockaddr *)&sa, &len) < 0) {
+        fprintf(stderr, "bench_connect: listener on %s: %s\n", argv[optind],
+                strerror(errno));
         return 1;
     }
     pthread_t tid;

@@ -159,8 +159,8 @@ int main(int argc, char **argv)
         long long t0 = now_ns();
         int rc = lookup(argv[2]);
         long long t = now_ns() - t0;
-        printf("first_ns=%lld rc=%d rss_kib=%ld anon_kib=%ld\n", t, rc, status_kib("VmRSS"),
-               status_kib("RssAnon"));
+        printf("first_ns=%lld rc=%d rss_kib=%ld anon_kib=%ld\n", t, rc,
+               status_kib("VmRSS"), status_kib("RssAnon"));
         return rc != 0;
     }
     if (!strcmp(mode, "loop") && argc == 4) {

@@ -87,8 +87,8 @@ static void report(const char *tag, long long *v, long n, int failed)
 {
     qsort(v, (size_t)n, sizeof *v, cmp_ll);
     long long med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-    printf("%s_median_ns=%lld %s_min_ns=%lld %s_max_ns=%lld %s_failed=%d ", tag, med, tag, v[0],
-           tag, v[n - 1], tag, failed);
+    printf("%s_median_ns=%lld %s_min_ns=%lld %s_max_ns=%lld %s_failed=%d ", tag, med, tag,
+           v[0], tag, v[n - 1], tag, failed);
 }
 
 int main(int argc, char **argv)
