@@ -216,6 +216,17 @@ $(BUILD)/bench/%: tests/bench/%.c
 bench: deps all bench-build
 	@HASTLS_BUILD=$(abspath $(BUILD)) scripts/bench
 
+# Every row once with tiny counts: fails when a row produced no number (about
+# 10 s; not part of check, which never times anything).
+.PHONY: bench-smoke bench-table
+bench-smoke: deps all bench-build
+	@HASTLS_BUILD=$(abspath $(BUILD)) scripts/bench --smoke
+
+# The table of the last run ($(BUILD)/bench.json), as README's Performance
+# section shows it.
+bench-table:
+	@HASTLS_BUILD=$(abspath $(BUILD)) scripts/bench --table
+
 # Man pages: docs/NAME.SECTION.scd -> $(BUILD)/man/NAME.SECTION (scdoc).
 MAN_SRC   := $(wildcard docs/*.scd)
 MAN_PAGES := $(patsubst docs/%.scd,$(BUILD)/man/%,$(MAN_SRC))

@@ -22,8 +22,20 @@
 #include "policy/config.h"
 #include "shim/resolver/session.h"
 
-/* The client context for CFG.  NULL with ERR (an unreadable CA bundle). */
+/* The system's CA bundle (the built-in ca_bundle) and the directory of the
+ * same certificates by subject hash that update-ca-certificates keeps. */
+#define HASTLS_SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+#define HASTLS_SYSTEM_CA_DIR "/etc/ssl/certs"
+
+/* The client context for CFG.  NULL with ERR (an unreadable CA bundle).
+ * With the system's bundle (or none named), the CAs come from the hashed
+ * directory when it has hash names, read only for the certificates a chain
+ * needs; otherwise the bundle is loaded whole, as any other ca_bundle. */
 SSL_CTX *hastls_tls_context(const struct hastls_config *cfg, char *err, size_t errlen);
+
+/* Whether DIR holds at least one certificate by hash name (8 hex digits, a
+ * dot, a digit: "002c0b4f.0"), among its first 4096 entries. */
+int hastls_tls_hashed_dir(const char *dir);
 
 /* A TLS client on the connected socket FD for the upstream U, resuming from
  * and storing into the slot S.  NULL with the reason in WHY: the connection

@@ -1,6 +1,7 @@
 /* tests/bench/bench_connect.c: the cost of connect()+close() on loopback.
  *
  *   bench_connect [-r NAME] ADDR N
+ *   bench_connect -u N
  *
  * Listens on ADDR (IPv4) at a free port, with a thread that accepts and closes
  * every connection, then times N rounds of socket(), connect() to it and
@@ -10,6 +11,10 @@
  * The client closes with SO_LINGER 0 (a reset), so no TIME_WAIT sockets pile
  * up and exhaust the ephemeral ports over many rounds.
  * Prints: per_op_ns=X port=P
+ *
+ * With -u: N rounds of sendto() of 64 bytes from a UDP socket on 127.0.0.1 to
+ * itself and recv() of them, after 1000 untimed ones: the cost of send and
+ * receive calls on a socket that never talks to port 53.  Prints: per_op_ns=X
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -76,12 +81,48 @@ static int resolves_to(const char *name, struct in_addr want)
             found = 1;
     freeaddrinfo(res);
     if (!found)
-        fprintf(stderr, "bench_connect: %s does not resolve to the listener's address\n", name);
+        fprintf(stderr, "bench_connect: %s does not resolve to the listener's address\n",
+                name);
     return found;
+}
+
+static int udp_loop(long n)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+        getsockname(s, (struct sockaddr *)&sa, &len) < 0) {
+        fprintf(stderr, "bench_connect: UDP socket: %s\n", strerror(errno));
+        return 1;
+    }
+    char buf[64] = "bench";
+    long long t0 = 0;
+    for (long i = -1000; i < n; i++) {
+        if (i == 0)
+            t0 = now_ns();
+        if (sendto(s, buf, sizeof buf, 0, (struct sockaddr *)&sa, sizeof sa) !=
+                sizeof buf ||
+            recv(s, buf, sizeof buf, 0) != sizeof buf) {
+            fprintf(stderr, "bench_connect: UDP send/recv: %s\n", strerror(errno));
+            return 1;
+        }
+    }
+    long long total = now_ns() - t0;
+    printf("per_op_ns=%.1f\n", (double)total / (double)n);
+    close(s);
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
+    if (argc == 3 && !strcmp(argv[1], "-u")) {
+        long n = strtol(argv[2], NULL, 10);
+        if (n <= 0)
+            goto usage;
+        return udp_loop(n);
+    }
     const char *name = NULL;
     int opt;
     while ((opt = getopt(argc, argv, "r:")) != -1) {
@@ -100,9 +141,10 @@ int main(int argc, char **argv)
 
     int ls = socket(AF_INET, SOCK_STREAM, 0);
     socklen_t len = sizeof sa;
-    if (ls < 0 || bind(ls, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(ls, 4096) < 0 ||
-        getsockname(ls, (struct sockaddr *)&sa, &len) < 0) {
-        fprintf(stderr, "bench_connect: listener on %s: %s\n", argv[optind], strerror(errno));
+    if (ls < 0 || bind(ls, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+        listen(ls, 4096) < 0 || getsockname(ls, (struct sockaddr *)&sa, &len) < 0) {
+        fprintf(stderr, "bench_connect: listener on %s: %s\n", argv[optind],
+                strerror(errno));
         return 1;
     }
     pthread_t tid;
@@ -129,6 +171,6 @@ int main(int argc, char **argv)
     return 0;
 
 usage:
-    fprintf(stderr, "usage: bench_connect [-r NAME] IPV4-ADDR N\n");
+    fprintf(stderr, "usage: bench_connect [-r NAME] IPV4-ADDR N | -u N\n");
     return 2;
 }

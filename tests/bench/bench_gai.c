@@ -8,7 +8,7 @@
  *                                 name: first_ns, per_call_ns (warm), rc
  *   bench_gai once NAME           one lookup: first_ns, rc (exit status 1 when
  *                                 it failed, so that a failure cannot pass for
- *                                 a fast start)
+ *                                 a fast start), VmRSS and RssAnon after it
  *   bench_gai distinct SUFFIX N   N lookups of dN-I.SUFFIX, one after the other
  *                                 (I = 0..N-1): elapsed_ns, rest_ns (all but
  *                                 the first lookup), counts by result,
@@ -158,7 +158,9 @@ int main(int argc, char **argv)
     if (!strcmp(mode, "once") && argc == 3) {
         long long t0 = now_ns();
         int rc = lookup(argv[2]);
-        printf("first_ns=%lld rc=%d\n", now_ns() - t0, rc);
+        long long t = now_ns() - t0;
+        printf("first_ns=%lld rc=%d rss_kib=%ld anon_kib=%ld\n", t, rc,
+               status_kib("VmRSS"), status_kib("RssAnon"));
         return rc != 0;
     }
     if (!strcmp(mode, "loop") && argc == 4) {

@@ -1,20 +1,25 @@
 /* tests/bench/bench_spawn.c: process start-up time, bare and preloaded.
  *
- *   bench_spawn -p LIB N PROG [ARG...]
+ *   bench_spawn -p LIB N PROG [ARG...]   bare and preloaded, alternating
+ *   bench_spawn -P LIB N PROG [ARG...]   preloaded only
+ *   bench_spawn -b N PROG [ARG...]       bare only
  *
- * Runs PROG N times bare and N times with LD_PRELOAD=LIB, alternating so that
- * both see the same machine state, each time from posix_spawn() to waitpid()
- * returning, with its output sent to /dev/null.  Prints the median, minimum
- * and maximum of each series in ns, and how many runs exited non-zero:
- *   bare_median_ns=.. bare_min_ns=.. bare_max_ns=.. shim_median_ns=.. ...
+ * Runs PROG N times (per series), each time from posix_spawn() to waitpid()
+ * returning, with its output sent to /dev/null; with -p it alternates bare
+ * and LD_PRELOAD=LIB runs so that both see the same machine state.  In every
+ * ARG, "{i}" becomes the run's number (0..N-1) and "{s}" "b" for a bare run,
+ * "s" for a preloaded one: each run can look up a name no run asked before.
+ * Prints the median, minimum and maximum of each series in ns, and how many
+ * runs exited non-zero:
+ *   bare_median_ns=.. bare_min_ns=.. bare_max_ns=.. bare_failed=.. shim_median_ns=.. ...
  */
+#include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -32,10 +37,39 @@ static int cmp_ll(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* One run; returns its duration in ns, or -1 when it could not start.
- * *FAILED grows when the program exits non-zero. */
-static long long run(char **argv, char **envp, posix_spawn_file_actions_t *fa, int *failed)
+/* ARG with "{i}" replaced by I and "{s}" by S, in BUF (truncated to LEN). */
+static const char *expand(const char *arg, long i, const char *s, char *buf, size_t len)
 {
+    if (!strchr(arg, '{'))
+        return arg;
+    size_t o = 0;
+    for (const char *p = arg; *p && o + 1 < len;) {
+        int n = 0;
+        if (!strncmp(p, "{i}", 3))
+            n = snprintf(buf + o, len - o, "%ld", i), p += 3;
+        else if (!strncmp(p, "{s}", 3))
+            n = snprintf(buf + o, len - o, "%s", s), p += 3;
+        else
+            buf[o] = *p++, n = 1;
+        o += (size_t)n < len - o ? (size_t)n : len - o - 1;
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+#define ARG_MAX_LEN 512
+
+/* One run of PROG (its NP arguments expanded for run I of series S); returns
+ * its duration in ns, or -1 when it could not start.  *FAILED grows when the
+ * program exits non-zero. */
+static long long run(char **prog, int np, long i, const char *s, char **envp,
+                     posix_spawn_file_actions_t *fa, int *failed)
+{
+    char *argv[np + 1];
+    char bufs[np][ARG_MAX_LEN];
+    for (int k = 0; k < np; k++)
+        argv[k] = (char *)expand(prog[k], i, s, bufs[k], sizeof bufs[k]);
+    argv[np] = NULL;
     pid_t pid;
     long long t0 = now_ns();
     if (posix_spawn(&pid, argv[0], fa, NULL, argv, envp) != 0)
@@ -53,19 +87,33 @@ static void report(const char *tag, long long *v, long n, int failed)
 {
     qsort(v, (size_t)n, sizeof *v, cmp_ll);
     long long med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-    printf("%s_median_ns=%lld %s_min_ns=%lld %s_max_ns=%lld %s_failed=%d ", tag, med, tag, v[0],
-           tag, v[n - 1], tag, failed);
+    printf("%s_median_ns=%lld %s_min_ns=%lld %s_max_ns=%lld %s_failed=%d ", tag, med, tag,
+           v[0], tag, v[n - 1], tag, failed);
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 5 || strcmp(argv[1], "-p"))
+    if (argc < 4)
         goto usage;
-    const char *lib = argv[2];
-    long n = strtol(argv[3], NULL, 10);
-    if (n <= 0 || n > 1000000)
+    int want_bare = 1, want_shim = 1, a = 2;
+    const char *lib = NULL;
+    if (!strcmp(argv[1], "-p") || !strcmp(argv[1], "-P")) {
+        if (argc < 5)
+            goto usage;
+        lib = argv[2];
+        want_bare = argv[1][1] == 'p';
+        a = 3;
+    } else if (!strcmp(argv[1], "-b")) {
+        want_shim = 0;
+    } else {
         goto usage;
-    char **prog = argv + 4;
+    }
+    char *end;
+    long n = strtol(argv[a], &end, 10);
+    if (*end || n <= 0 || n > 1000000)
+        goto usage;
+    char **prog = argv + a + 1;
+    int np = argc - a - 1;
 
     /* The environment without any LD_PRELOAD, and the same plus ours. */
     size_t ne = 0;
@@ -73,14 +121,14 @@ int main(int argc, char **argv)
         ne++;
     char **bare = calloc(ne + 1, sizeof *bare), **shim = calloc(ne + 2, sizeof *shim);
     long long *tb = calloc((size_t)n, sizeof *tb), *ts = calloc((size_t)n, sizeof *ts);
-    char *pre = malloc(strlen(lib) + sizeof "LD_PRELOAD=");
+    char *pre = malloc((lib ? strlen(lib) : 0) + sizeof "LD_PRELOAD=");
     if (!bare || !shim || !tb || !ts || !pre)
         return 1;
     size_t k = 0;
     for (size_t i = 0; i < ne; i++)
         if (strncmp(environ[i], "LD_PRELOAD=", 11))
             bare[k] = shim[k] = environ[i], k++;
-    sprintf(pre, "LD_PRELOAD=%s", lib);
+    sprintf(pre, "LD_PRELOAD=%s", lib ? lib : "");
     shim[k] = pre;
 
     posix_spawn_file_actions_t fa;
@@ -89,19 +137,22 @@ int main(int argc, char **argv)
 
     int fb = 0, fs = 0;
     for (long i = 0; i < n; i++) {
-        tb[i] = run(prog, bare, &fa, &fb);
-        ts[i] = run(prog, shim, &fa, &fs);
-        if (tb[i] < 0 || ts[i] < 0) {
-            fprintf(stderr, "bench_spawn: cannot run %s\n", prog[0]);
-            return 1;
-        }
+        if (want_bare && (tb[i] = run(prog, np, i, "b", bare, &fa, &fb)) < 0)
+            goto cannot;
+        if (want_shim && (ts[i] = run(prog, np, i, "s", shim, &fa, &fs)) < 0)
+            goto cannot;
     }
-    report("bare", tb, n, fb);
-    report("shim", ts, n, fs);
+    if (want_bare)
+        report("bare", tb, n, fb);
+    if (want_shim)
+        report("shim", ts, n, fs);
     printf("\n");
     return 0;
 
+cannot:
+    fprintf(stderr, "bench_spawn: cannot run %s\n", prog[0]);
+    return 1;
 usage:
-    fprintf(stderr, "usage: bench_spawn -p LIB N PROG [ARG...]\n");
+    fprintf(stderr, "usage: bench_spawn -p LIB | -P LIB | -b  N PROG [ARG...]\n");
     return 2;
 }
