@@ -34,7 +34,7 @@
  * 1.1.1.1@853#cloudflare-dns.com, privacy strict, ca_bundle
  * /etc/ssl/certs/ca-certificates.crt, no pins, alpn dot, trust_anchor
  * /usr/share/dns/root.key, timeout_ms 3000, agent auto, agent_idle 600, client
- * cfb, record_type 65301, mode enforce, bogus block, log warn.
+ * cfb, record_type 65301, mode enforce, bogus block, dane enforce, log warn.
  */
 #include "policy/config.h"
 
@@ -74,6 +74,7 @@ static const char *const privacy_names[] = {"strict", "encrypted", "opportunisti
 static const char *const client_names[] = {"cio", "cfb", "cso"};
 static const char *const mode_names[] = {"enforce", "report"};
 static const char *const bogus_names[] = {"block", "ignore"};
+static const char *const dane_names[] = {"enforce", "report", "off"};
 static const char *const log_names[] = {"error", "warn", "info", "debug"};
 static const char *const agent_names[] = {"auto", "off"};
 
@@ -102,6 +103,11 @@ const char *hastls_client_name(enum hastls_client c)
 {
     return name_of(client_names, NAMES(client_names), (int)c);
 }
+const char *hastls_dane_mode_name(enum hastls_dane_mode d)
+{
+    return name_of(dane_names, NAMES(dane_names), (int)d);
+}
+
 const char *hastls_mode_name(enum hastls_mode m)
 {
     return name_of(mode_names, NAMES(mode_names), (int)m);
@@ -401,6 +407,7 @@ void hastls_config_defaults(struct hastls_config *cfg)
     cfg->record_type = HASTLS_DEFAULT_RECORD_TYPE;
     cfg->mode = HASTLS_MODE_ENFORCE;
     cfg->bogus = HASTLS_BOGUS_BLOCK;
+    cfg->dane = HASTLS_DANE_ENFORCE;
     cfg->log_level = HASTLS_LOG_WARN;
 }
 
@@ -534,6 +541,7 @@ enum key {
     K_RECORD_TYPE,
     K_MODE,
     K_BOGUS,
+    K_DANE,
     K_LOG,
     K_COUNT,
 };
@@ -562,6 +570,7 @@ static const struct {
     [K_RECORD_TYPE] = {"record_type", IN_POLICY | IN_APP, 0},
     [K_MODE] = {"mode", IN_POLICY | IN_APP, 0},
     [K_BOGUS] = {"bogus", IN_POLICY | IN_APP, 0},
+    [K_DANE] = {"dane", IN_POLICY | IN_APP, 0},
     [K_LOG] = {"log", IN_POLICY | IN_APP, 0},
 };
 
@@ -574,6 +583,7 @@ struct app_settings {
     uint16_t record_type;
     enum hastls_mode mode;
     enum hastls_bogus bogus;
+    enum hastls_dane_mode dane;
     enum hastls_log_level log_level;
 };
 
@@ -862,8 +872,7 @@ static int record_type_ok(unsigned long v)
  * id is printable characters without spaces or commas (ALPN ids are opaque
  * bytes on the wire; keep them printable here), none twice.  Returns 0, or -1
  * with what was wrong in DETAIL. */
-int hastls_alpn_parse(const char *value, char *out, size_t cap, char *detail,
-                      size_t dlen)
+int hastls_alpn_parse(const char *value, char *out, size_t cap, char *detail, size_t dlen)
 {
     size_t o = 0;
     const char *p = value;
@@ -953,6 +962,10 @@ static void policy_value(struct loader *L, int k, const char *key, const char *v
         if ((v = parse_choice(L, key, value, bogus_names, NAMES(bogus_names))) >= 0)
             s->bogus = (enum hastls_bogus)v;
         break;
+    case K_DANE:
+        if ((v = parse_choice(L, key, value, dane_names, NAMES(dane_names))) >= 0)
+            s->dane = (enum hastls_dane_mode)v;
+        break;
     case K_LOG:
         if ((v = parse_choice(L, key, value, log_names, NAMES(log_names))) >= 0)
             s->log_level = (enum hastls_log_level)v;
@@ -991,6 +1004,8 @@ static void apply_settings(struct hastls_config *cfg, const struct app_settings 
         cfg->mode = s->mode;
     if (s->set & (1u << K_BOGUS))
         cfg->bogus = s->bogus;
+    if (s->set & (1u << K_DANE))
+        cfg->dane = s->dane;
     if (s->set & (1u << K_LOG))
         cfg->log_level = s->log_level;
 }
@@ -1115,7 +1130,7 @@ static int handler(void *user, const char *section, const char *name, const char
         if (L->kind == S_APP)
             add_error(L, L->line,
                       "key '%s' is not allowed in [%s] (only client, record_type, mode, "
-                      "bogus, log, privacy and agent are)",
+                      "bogus, dane, log, privacy and agent are)",
                       name, section_label(L));
         else
             add_error(L, L->line, "key '%s' belongs in [%s], not [%s]", name,
