@@ -87,11 +87,13 @@ static struct {
     __typeof__(&SSL_get_verify_callback) verify_callback;
     __typeof__(&SSL_set_verify) set_verify;
     __typeof__(&SSL_set_verify_result) set_verify_result;
+    __typeof__(&SSL_get_verify_result) get_verify_result;
     __typeof__(&SSL_get_session) get_session;
     __typeof__(&SSL_set_session) set_session;
     __typeof__(&SSL_get_ex_data_X509_STORE_CTX_idx) store_ssl_idx;
     __typeof__(&X509_STORE_CTX_get_ex_data) store_get_ex_data;
     __typeof__(&X509_STORE_CTX_get_error) store_error;
+    __typeof__(&X509_STORE_CTX_set_error) store_set_error;
     __typeof__(&X509_verify_cert_error_string) verr_string;
     __typeof__(&ERR_new) err_new;
     __typeof__(&ERR_set_debug) err_set_debug;
@@ -113,6 +115,7 @@ struct mark {
     int logged;               /* the failure line was written */
     SSL_verify_cb program_cb; /* the program's verify callback */
     long verify_error;        /* for SSL_get_verify_result on refusal */
+    int other_error;          /* the latest verify error DANE does not own */
     uint16_t port;
     char name[HASTLS_NAME_MAX];
     char owner[HASTLS_DANE_OWNER_MAX];
@@ -186,11 +189,13 @@ static void bind_libssl(void)
     BIND(verify_callback, SSL_get_verify_callback);
     BIND(set_verify, SSL_set_verify);
     BIND(set_verify_result, SSL_set_verify_result);
+    BIND(get_verify_result, SSL_get_verify_result);
     BIND(get_session, SSL_get_session);
     BIND(set_session, SSL_set_session);
     BIND(store_ssl_idx, SSL_get_ex_data_X509_STORE_CTX_idx);
     BIND(store_get_ex_data, X509_STORE_CTX_get_ex_data);
     BIND(store_error, X509_STORE_CTX_get_error);
+    BIND(store_set_error, X509_STORE_CTX_set_error);
     BIND(verr_string, X509_verify_cert_error_string);
     BIND(err_new, ERR_new);
     BIND(err_set_debug, ERR_set_debug);
@@ -205,10 +210,10 @@ static void bind_libssl(void)
     ossl.dane = ossl.ok && ossl.get_ctx && ossl.ctx_dane_enable && ossl.dane_enable &&
                 ossl.add1_host && ossl.tlsa_add && ossl.dane_authority &&
                 ossl.verify_mode && ossl.verify_callback && ossl.set_verify &&
-                ossl.set_verify_result && ossl.get_session && ossl.set_session &&
-                ossl.store_ssl_idx && ossl.store_get_ex_data && ossl.store_error &&
-                ossl.verr_string && ossl.err_new && ossl.err_set_debug &&
-                ossl.err_set_error;
+                ossl.set_verify_result && ossl.get_verify_result && ossl.get_session &&
+                ossl.set_session && ossl.store_ssl_idx && ossl.store_get_ex_data &&
+                ossl.store_error && ossl.store_set_error && ossl.verr_string &&
+                ossl.err_new && ossl.err_set_debug && ossl.err_set_error;
     errno = saved;
 }
 
@@ -266,12 +271,16 @@ static int verify_wrapper(int ok, X509_STORE_CTX *xctx)
         (m->mode == HASTLS_DANE_ENFORCE && err == X509_V_ERR_HOSTNAME_MISMATCH);
     if (!ok && dane_err) {
         char reason[HASTLS_DANE_OWNER_MAX + 128];
-        snprintf(reason, sizeof reason, "%s (TLSA at %s)", ossl.verr_string(err),
-                 m->owner);
+        snprintf(reason, sizeof reason, "%s at %s", ossl.verr_string(err), m->owner);
         log_once(m, reason);
         if (m->mode == HASTLS_DANE_ENFORCE)
             return 0;
-        ok = 1; /* report: as the program would have decided without DANE */
+        /* report: as the program would have decided without DANE, and what
+         * SSL_get_verify_result() says afterwards too */
+        ossl.store_set_error(xctx, m->other_error);
+        ok = 1;
+    } else if (!ok) {
+        m->other_error = err;
     }
     if (m->forced) {
         if (m->program_cb)
@@ -457,9 +466,11 @@ static int after(SSL *s, int ok)
     m->checked = 1;
     if (ossl.dane_authority(s, NULL, NULL) >= 0)
         return 0;
-    char reason[HASTLS_DANE_OWNER_MAX + 64];
-    snprintf(reason, sizeof reason, "no TLSA record at %s matches the certificates",
-             m->owner);
+    char reason[HASTLS_DANE_OWNER_MAX + 160];
+    long v = ossl.get_verify_result(s);
+    snprintf(reason, sizeof reason, "no TLSA record at %s authenticates the peer%s%s",
+             m->owner, v != X509_V_OK ? ": " : "",
+             v != X509_V_OK ? ossl.verr_string(v) : "");
     log_once(m, reason);
     if (m->mode != HASTLS_DANE_ENFORCE)
         return 0;
