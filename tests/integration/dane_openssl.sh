@@ -132,6 +132,26 @@ case("bad-lab", lambda: fetch(lab, "dane-bad.lab.example")[0])
 case("bad-none", lambda: fetch(none, "dane-bad.lab.example")[0])
 case("bogus-lab", lambda: fetch(lab, "dane-bogus.lab.example")[0])
 case("urllib-ee", lambda: urllib.request.urlopen("https://dane-ok.lab.example/", timeout=20).read().decode().strip())
+
+# The handshake started by the first write (SSL_write).
+def implicit(host):
+    s = socket.create_connection((host, 443), timeout=20)
+    t = lab.wrap_socket(s, server_hostname=host, do_handshake_on_connect=False)
+    t.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    return t.recv(4096).split(b"\r\n\r\n", 1)[-1].strip().decode()
+case("implicit-ok", lambda: implicit("dane-ta.lab.example"))
+case("implicit-bad", lambda: implicit("dane-bad.lab.example"))
+
+# asyncio: memory BIOs, no descriptor in the SSL (the connect() memory).
+import asyncio
+async def aio(host, ctx):
+    r, w = await asyncio.open_connection(host, 443, ssl=ctx)
+    w.write(b"GET / HTTP/1.0\r\n\r\n")
+    data = await r.read()
+    w.close()
+    return data.split(b"\r\n\r\n", 1)[-1].strip().decode()
+case("asyncio-ok", lambda: asyncio.run(aio("dane-ok.lab.example", system)))
+case("asyncio-bad", lambda: asyncio.run(aio("dane-bad.lab.example", lab)))
 # A session from a handshake no TLSA record governed (another name on
 # dane-bad's address), offered to dane-bad itself.
 body, reused, sess = fetch(lab, "127.0.10.25", sni="secure.lab.example")
@@ -150,8 +170,17 @@ expect_line "python: a bogus TLSA RRset refuses" "$out/py.out" '^bogus-lab (cert
 expect_line "python: urllib over DANE-EE" "$out/py.out" '^urllib-ee ok OK dane-ok.lab.example 443$'
 expect_line "python: the resumed session does not skip the check" "$out/py.out" \
     '^resume-bad certfail no matching DANE TLSA records$'
-expect_count "python: one line per refused connection" "$out/py.err" "$LINE" 4
-expect_count "python: the lines say enforce" "$out/py.err" "$LINE .* \\(dane enforce\\)\$" 4
+expect_line "python: an implicit handshake (SSL_write) passes DANE-TA" "$out/py.out" '^implicit-ok ok OK dane-ta.lab.example 443$'
+expect_line "python: an implicit handshake (SSL_write) is checked" "$out/py.out" '^implicit-bad certfail no matching DANE TLSA records$'
+expect_line "python: asyncio (memory BIOs) passes DANE-EE" "$out/py.out" '^asyncio-ok ok OK dane-ok.lab.example 443$'
+expect_line "python: asyncio (memory BIOs) is checked" "$out/py.out" '^asyncio-bad certfail no matching DANE TLSA records$'
+expect_count "python: one line per refused connection" "$out/py.err" "$LINE" 6
+expect_count "python: the lines say enforce" "$out/py.err" "$LINE .* \\(dane enforce\\)\$" 6
+
+# The in-process resolver (no agent): its own TLS passes untouched.
+inproc=$(conf dane-inproc agent=off)
+curl_ok inproc-ee "$inproc" dane-ok.lab.example
+curl_refused inproc-bad "$inproc" dane-bad.lab.example 'no matching DANE TLSA records.*' --cacert "$LAB_CA"
 
 # ---------------------------------------------------------------------------
 # openssl s_client: verification off by default (it reports and goes on).
