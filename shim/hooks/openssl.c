@@ -39,6 +39,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -48,6 +49,7 @@
 #include <openssl/x509_vfy.h>
 
 #include "shim/core/dane.h"
+#include "shim/core/locks.h"
 #include "shim/core/log.h"
 #include "shim/core/state.h"
 
@@ -102,18 +104,21 @@ static struct {
 
 static pthread_once_t bind_once = PTHREAD_ONCE_INIT;
 
-/* What the shim decided for one SSL.  NONE is a shared mark for every SSL
- * that DANE leaves alone (no allocation); the others are allocated and freed
- * with the SSL (ex_data free callback). */
+/* What the shim decided for one SSL, kept in its ex_data and freed with it.
+ * Servers, and every SSL under dane = off, share the one NONE mark
+ * mark_none; each client SSL has its own, so that a handshake after
+ * SSL_clear() is decided again. */
 enum mark_state { MARK_NONE, MARK_DANE, MARK_REFUSED };
 
 struct mark {
     enum mark_state state;
     enum hastls_dane_mode mode;
+    int begun;                /* a handshake started since the mark was made */
     int forced;               /* verification turned on by the shim */
     int checked;              /* the post-handshake check ran */
     int logged;               /* the failure line was written */
-    SSL_verify_cb program_cb; /* the program's verify callback */
+    int program_mode;         /* the program's verify mode ... */
+    SSL_verify_cb program_cb; /* ... and callback, before DANE changed them */
     long verify_error;        /* for SSL_get_verify_result on refusal */
     int other_error;          /* the latest verify error DANE does not own */
     uint16_t port;
@@ -122,6 +127,9 @@ struct mark {
 };
 
 static struct mark mark_none = {.state = MARK_NONE};
+
+/* SSL_CTX_dane_enable() changes the (shared) context: one at a time. */
+pthread_mutex_t hastls_lock_dane_ctx = PTHREAD_MUTEX_INITIALIZER;
 
 static void mark_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
                       void *argp)
@@ -290,20 +298,6 @@ static int verify_wrapper(int ok, X509_STORE_CTX *xctx)
     return m->program_cb ? m->program_cb(ok, xctx) : ok;
 }
 
-static struct mark *new_mark(const char *name, uint16_t port, const char *owner,
-                             enum hastls_dane_mode mode)
-{
-    struct mark *m = calloc(1, sizeof *m);
-    if (!m)
-        return NULL;
-    m->mode = mode;
-    m->port = port;
-    m->verify_error = X509_V_ERR_DANE_NO_MATCH;
-    snprintf(m->name, sizeof m->name, "%s", name);
-    snprintf(m->owner, sizeof m->owner, "%s", owner);
-    return m;
-}
-
 /* Enables DANE on S with the records of SET.  Returns 1 when some record
  * was taken, 0 when OpenSSL took none (as if there were no records), -1 on
  * failure. */
@@ -311,65 +305,66 @@ static int enable_dane(SSL *s, struct mark *m, const struct hastls_dane_set *set
 {
     char *hosts[MAX_HOSTS];
     size_t nh = 0;
+    int rc = -1;
     X509_VERIFY_PARAM *param = ossl.get0_param(s);
     for (int i = 0; param && nh < MAX_HOSTS; i++) {
         const char *h = ossl.param_host(param, i);
         if (!h)
             break;
         if (!(hosts[nh] = strdup(h)))
-            goto fail;
+            goto out;
         nh++;
     }
-    if (ossl.ctx_dane_enable(ossl.get_ctx(s)) <= 0 || ossl.dane_enable(s, m->name) <= 0)
-        goto fail;
+    pthread_mutex_lock(&hastls_lock_dane_ctx);
+    int ctx_ok = ossl.ctx_dane_enable(ossl.get_ctx(s)) > 0;
+    pthread_mutex_unlock(&hastls_lock_dane_ctx);
+    /* SSL_dane_enable() makes the base domain the only reference name: the
+     * program's own names are added back. */
+    if (!ctx_ok || ossl.dane_enable(s, m->name) <= 0)
+        goto out;
     for (size_t i = 0; i < nh; i++)
         if (strcasecmp(hosts[i], m->name) && ossl.add1_host(s, hosts[i]) != 1)
-            goto fail;
-    int added = 0;
+            goto out;
+    rc = 0;
     for (size_t i = 0; i < set->n; i++) {
         const struct hastls_tlsa *t = &set->rec[i];
         if (ossl.tlsa_add(s, t->usage, t->selector, t->mtype, t->data, t->dlen) > 0)
-            added++;
+            rc = 1;
     }
+out:
     for (size_t i = 0; i < nh; i++)
         free(hosts[i]);
-    return added > 0;
-fail:
-    for (size_t i = 0; i < nh; i++)
-        free(hosts[i]);
-    return -1;
+    return rc;
 }
 
-/* Finds the peer of S and what its TLSA records ask; sets the mark. */
-static struct mark *prepare(SSL *s, const void *caller)
+/* The name of S's peer into NAME: SNI, else the first reference name, else
+ * the name KEY was looked up under.  Returns 0, or -1 when none is known. */
+static int peer_name(SSL *s, const uint8_t key[16], uint16_t port, char *name)
 {
-    const struct hastls_config *cfg = hastls_state_config();
-    struct mark *m = &mark_none;
-    uint8_t key[16];
-    uint16_t port;
-    char name[HASTLS_NAME_MAX];
-    struct hastls_dane_set *set = NULL;
-
-    if (cfg->dane == HASTLS_DANE_OFF || ossl.is_server(s) || !ossl.in_before(s) ||
-        from_resolver(caller) || hastls_dane_peer(ossl.get_fd(s), key, &port) < 0)
-        goto done;
     const char *sni = ossl.servername(s, TLSEXT_NAMETYPE_host_name);
     X509_VERIFY_PARAM *param = ossl.get0_param(s);
     const char *host = param ? ossl.param_host(param, 0) : NULL;
     if (sni && *sni)
-        snprintf(name, sizeof name, "%s", sni);
+        snprintf(name, HASTLS_NAME_MAX, "%s", sni);
     else if (host && *host)
-        snprintf(name, sizeof name, "%s", host);
-    else if (hastls_dane_name_of(key, port, name) < 0)
-        goto done;
-    if (!(set = hastls_dane_lookup(name, port)))
-        goto done;
+        snprintf(name, HASTLS_NAME_MAX, "%s", host);
+    else
+        return hastls_dane_name_of(key, port, name);
+    return 0;
+}
 
+/* Applies what SET says to the client SSL S with the fresh mark M: enables
+ * DANE, or marks a refusal, or leaves both alone.  PREV is the SSL's mark of
+ * an earlier handshake, or NULL. */
+static void decide(SSL *s, struct mark *m, const struct hastls_dane_set *set,
+                   const struct mark *prev)
+{
     char reason[HASTLS_DANE_OWNER_MAX + 256];
+    snprintf(m->owner, sizeof m->owner, "%s", set->owner);
     switch (set->state) {
     case HASTLS_DANE_NONE:
     case HASTLS_DANE_INSECURE:
-        goto done;
+        return;
     case HASTLS_DANE_BOGUS:
         snprintf(reason, sizeof reason, "the TLSA records at %s are DNSSEC-bogus: %s",
                  set->owner, set->why);
@@ -379,89 +374,119 @@ static struct mark *prepare(SSL *s, const void *caller)
                  set->why);
         break;
     case HASTLS_DANE_USE:
-        if (!ossl.dane)
+    default:
+        if (!ossl.dane) {
             snprintf(reason, sizeof reason,
                      "this OpenSSL lacks DANE, and %s has TLSA records", set->owner);
-        break;
-    }
-    struct mark *nm = new_mark(name, port, set->owner, cfg->dane);
-    if (!nm) {
-        hastls_log(HASTLS_LOG_ERROR, "out of memory for the DANE check of %s:%u", name,
-                   port);
-        goto done; /* cannot even remember a refusal */
-    }
-    nm->verify_error = X509_V_ERR_APPLICATION_VERIFICATION;
-    if (set->state == HASTLS_DANE_USE && ossl.dane) {
-        int rc = enable_dane(s, nm, set);
-        if (rc == 0) {
-            free(nm);
-            goto done;
+            break;
         }
+        int rc = enable_dane(s, m, set);
+        /* A program that starts a new handshake on the same SSL without
+         * SSL_clear() (openssl s_client -reconnect) keeps its DANE state,
+         * which OpenSSL cannot reset: fine for the same peer only. */
+        if (rc < 0 && prev && prev->state == MARK_DANE &&
+            !strcmp(prev->owner, m->owner) && !strcmp(prev->name, m->name))
+            rc = 1;
+        if (rc == 0)
+            return; /* OpenSSL can use none of them: as if absent */
         if (rc > 0) {
-            nm->state = MARK_DANE;
-            nm->verify_error = X509_V_ERR_DANE_NO_MATCH;
-            int mode = ossl.verify_mode(s);
-            nm->program_cb = ossl.verify_callback(s);
-            if (cfg->dane == HASTLS_DANE_ENFORCE) {
-                nm->forced = !(mode & SSL_VERIFY_PEER);
+            m->state = MARK_DANE;
+            m->verify_error = X509_V_ERR_DANE_NO_MATCH;
+            int mode = m->program_mode;
+            if (m->mode == HASTLS_DANE_ENFORCE) {
+                m->forced = !(mode & SSL_VERIFY_PEER);
                 mode |= SSL_VERIFY_PEER;
                 if (ossl.get_session(s)) {
                     hastls_log(HASTLS_LOG_INFO,
                                "%s:%u: not resuming the session: DANE checks the peer",
-                               name, port);
+                               m->name, m->port);
                     (void)ossl.set_session(s, NULL);
                 }
             }
             ossl.set_verify(s, mode, verify_wrapper);
-            m = nm;
-            goto done;
+            return;
         }
         snprintf(reason, sizeof reason, "cannot enable DANE with the TLSA records at %s",
                  set->owner);
+        break;
     }
-    log_once(nm, reason);
-    if (cfg->dane == HASTLS_DANE_ENFORCE) {
-        nm->state = MARK_REFUSED;
-        m = nm;
-    } else {
-        free(nm);
+    m->verify_error = X509_V_ERR_APPLICATION_VERIFICATION;
+    log_once(m, reason);
+    if (m->mode == HASTLS_DANE_ENFORCE)
+        m->state = MARK_REFUSED;
+}
+
+/* Decides for S, whose handshake is about to start (CALLER called the hook),
+ * and stores its new mark in place of PREV (its mark for an earlier
+ * handshake, or NULL).  Returns the mark in force. */
+static struct mark *prepare(SSL *s, const void *caller, struct mark *prev)
+{
+    const struct hastls_config *cfg = hastls_state_config();
+    if (cfg->dane == HASTLS_DANE_OFF || ossl.is_server(s))
+        return ossl.set_ex_data(s, ossl.idx, &mark_none) == 1 ? &mark_none : prev;
+    struct mark *m = calloc(1, sizeof *m);
+    if (!m) {
+        hastls_log(HASTLS_LOG_ERROR, "out of memory for the DANE check of an SSL");
+        return prev ? prev : &mark_none;
     }
-done:
-    free(set);
+    m->mode = cfg->dane;
+    if (prev && prev != &mark_none && prev->state == MARK_DANE) {
+        /* the same SSL again: our wrapper is its callback now */
+        m->program_mode = prev->program_mode;
+        m->program_cb = prev->program_cb;
+        ossl.set_verify(s, prev->program_mode, prev->program_cb);
+    } else if (ossl.dane) {
+        m->program_mode = ossl.verify_mode(s);
+        m->program_cb = ossl.verify_callback(s);
+    }
+
+    uint8_t key[16];
+    if (ossl.in_before(s) && !from_resolver(caller) &&
+        hastls_dane_peer(ossl.get_fd(s), key, &m->port) == 0 &&
+        peer_name(s, key, m->port, m->name) == 0) {
+        struct hastls_dane_set *set = hastls_dane_lookup(m->name, m->port);
+        if (set)
+            decide(s, m, set, prev && prev != &mark_none ? prev : NULL);
+        free(set);
+    }
     if (ossl.set_ex_data(s, ossl.idx, m) != 1) {
-        if (m != &mark_none)
-            free(m);
-        return &mark_none;
+        free(m);
+        return prev ? prev : &mark_none;
     }
+    if (prev && prev != &mark_none)
+        free(prev);
     return m;
 }
 
-/* Before a call on S: 0 to go ahead, -1 to fail it (refused). */
-static int gate(SSL *s, const void *caller)
+/* Before a call on S: its mark (a new one before a handshake starts), or
+ * NULL to fail the call (refused; the error is queued). */
+static struct mark *gate(SSL *s, const void *caller)
 {
     if (!ossl.ok || !s || hastls_guarded())
-        return 0;
+        return &mark_none;
     struct mark *m = ossl.get_ex_data(s, ossl.idx);
-    if (!m) {
+    if (!m || (m != &mark_none && m->begun && ossl.in_before(s))) {
         int saved = errno;
-        m = prepare(s, caller);
+        m = prepare(s, caller, m);
         errno = saved;
     }
     if (m->state == MARK_REFUSED) {
         queue_error(s, m);
-        return -1;
+        return NULL;
     }
-    return 0;
+    return m;
 }
 
-/* After a call on S that succeeded (OK): the post-handshake check of a DANE
- * SSL.  Returns 0 to hand the result out, -1 to fail the call. */
-static int after(SSL *s, int ok)
+/* After a call on S with mark M that succeeded (OK): the post-handshake
+ * check of a DANE SSL.  Returns 0 to hand the result out, -1 to fail the
+ * call. */
+static int after(SSL *s, struct mark *m, int ok)
 {
-    if (!ok || !ossl.ok || !s || hastls_guarded())
+    if (m == &mark_none)
         return 0;
-    struct mark *m = ossl.get_ex_data(s, ossl.idx);
-    if (!m || m->state != MARK_DANE || m->checked || !ossl.init_finished(s))
+    if (!m->begun && !ossl.in_before(s))
+        m->begun = 1;
+    if (!ok || m->state != MARK_DANE || m->checked || !ossl.init_finished(s))
         return 0;
     m->checked = 1;
     if (ossl.dane_authority(s, NULL, NULL) >= 0)
@@ -481,90 +506,41 @@ static int after(SSL *s, int ok)
 
 #define CALLER __builtin_return_address(0)
 
-EXPORT int SSL_connect(SSL *s)
-{
-    bind_ossl();
-    if (!ossl.connect)
-        return -1;
-    if (gate(s, CALLER) < 0)
-        return -1;
-    int rc = ossl.connect(s);
-    return after(s, rc > 0) < 0 ? -1 : rc;
-}
+/* The hooks: each returns what libssl's function returns, or its failure
+ * value (-1, or 0 for the _ex forms) when DANE refuses the connection. */
+#define HOOK_INT(fn, field, params, args)                                                \
+    EXPORT int fn params                                                                 \
+    {                                                                                    \
+        bind_ossl();                                                                     \
+        if (!ossl.field)                                                                 \
+            return -1;                                                                   \
+        struct mark *m = gate(s, CALLER);                                                \
+        if (!m)                                                                          \
+            return -1;                                                                   \
+        int rc = ossl.field args;                                                        \
+        return after(s, m, rc > 0) < 0 ? -1 : rc;                                        \
+    }
+#define HOOK_EX(fn, field, params, args)                                                 \
+    EXPORT int fn params                                                                 \
+    {                                                                                    \
+        bind_ossl();                                                                     \
+        if (!ossl.field)                                                                 \
+            return 0;                                                                    \
+        struct mark *m = gate(s, CALLER);                                                \
+        if (!m)                                                                          \
+            return 0;                                                                    \
+        int rc = ossl.field args;                                                        \
+        return after(s, m, rc == 1) < 0 ? 0 : rc;                                        \
+    }
 
-EXPORT int SSL_do_handshake(SSL *s)
-{
-    bind_ossl();
-    if (!ossl.do_handshake)
-        return -1;
-    if (gate(s, CALLER) < 0)
-        return -1;
-    int rc = ossl.do_handshake(s);
-    return after(s, rc > 0) < 0 ? -1 : rc;
-}
-
-EXPORT int SSL_read(SSL *s, void *buf, int num)
-{
-    bind_ossl();
-    if (!ossl.read)
-        return -1;
-    if (gate(s, CALLER) < 0)
-        return -1;
-    int rc = ossl.read(s, buf, num);
-    return after(s, rc > 0) < 0 ? -1 : rc;
-}
-
-EXPORT int SSL_read_ex(SSL *s, void *buf, size_t num, size_t *readbytes)
-{
-    bind_ossl();
-    if (!ossl.read_ex)
-        return 0;
-    if (gate(s, CALLER) < 0)
-        return 0;
-    int rc = ossl.read_ex(s, buf, num, readbytes);
-    return after(s, rc == 1) < 0 ? 0 : rc;
-}
-
-EXPORT int SSL_peek(SSL *s, void *buf, int num)
-{
-    bind_ossl();
-    if (!ossl.peek)
-        return -1;
-    if (gate(s, CALLER) < 0)
-        return -1;
-    int rc = ossl.peek(s, buf, num);
-    return after(s, rc > 0) < 0 ? -1 : rc;
-}
-
-EXPORT int SSL_peek_ex(SSL *s, void *buf, size_t num, size_t *readbytes)
-{
-    bind_ossl();
-    if (!ossl.peek_ex)
-        return 0;
-    if (gate(s, CALLER) < 0)
-        return 0;
-    int rc = ossl.peek_ex(s, buf, num, readbytes);
-    return after(s, rc == 1) < 0 ? 0 : rc;
-}
-
-EXPORT int SSL_write(SSL *s, const void *buf, int num)
-{
-    bind_ossl();
-    if (!ossl.write)
-        return -1;
-    if (gate(s, CALLER) < 0)
-        return -1;
-    int rc = ossl.write(s, buf, num);
-    return after(s, rc > 0) < 0 ? -1 : rc;
-}
-
-EXPORT int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *written)
-{
-    bind_ossl();
-    if (!ossl.write_ex)
-        return 0;
-    if (gate(s, CALLER) < 0)
-        return 0;
-    int rc = ossl.write_ex(s, buf, num, written);
-    return after(s, rc == 1) < 0 ? 0 : rc;
-}
+HOOK_INT(SSL_connect, connect, (SSL * s), (s))
+HOOK_INT(SSL_do_handshake, do_handshake, (SSL * s), (s))
+HOOK_INT(SSL_read, read, (SSL * s, void *buf, int num), (s, buf, num))
+HOOK_INT(SSL_peek, peek, (SSL * s, void *buf, int num), (s, buf, num))
+HOOK_INT(SSL_write, write, (SSL * s, const void *buf, int num), (s, buf, num))
+HOOK_EX(SSL_read_ex, read_ex, (SSL * s, void *buf, size_t num, size_t *n),
+        (s, buf, num, n))
+HOOK_EX(SSL_peek_ex, peek_ex, (SSL * s, void *buf, size_t num, size_t *n),
+        (s, buf, num, n))
+HOOK_EX(SSL_write_ex, write_ex, (SSL * s, const void *buf, size_t num, size_t *n),
+        (s, buf, num, n))

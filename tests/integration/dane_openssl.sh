@@ -195,6 +195,12 @@ HASTLS_CONF=$enforce LD_PRELOAD=$S openssl s_client -verify_return_error \
     -connect dane-ok.lab.example:443 </dev/null >"$out/sc-ok.out" 2>"$out/sc-ok.err"
 expect_status "s_client -verify_return_error: dane-ok passes" $? 0
 expect_line "s_client: verification OK through DANE-EE" "$out/sc-ok.out" '^Verify return code: 0 \(ok\)'
+# -reconnect: new handshakes on the same SSL object (its DANE state kept).
+HASTLS_CONF=$enforce LD_PRELOAD=$S openssl s_client -verify_return_error -reconnect \
+    -connect dane-ok.lab.example:443 </dev/null >"$out/sc-re.out" 2>"$out/sc-re.err"
+expect_status "s_client -reconnect: dane-ok passes every time" $? 0
+expect_count "s_client -reconnect: six full handshakes, each checked" "$out/sc-re.out" '^New, TLS' 6
+expect_no_line "s_client -reconnect: no hastls line" "$out/sc-re.err" '^hastls:'
 
 # ---------------------------------------------------------------------------
 # dane = report: the same lines, nothing refused.
