@@ -90,6 +90,14 @@ curl_ok insecure "$enforce" dane-ins.insecure.lab.example --cacert "$LAB_CA"
 run_curl insecure-noca "$enforce" https://dane-ins.insecure.lab.example/
 expect_status "insecure: an unsigned TLSA record does not replace the program's check" "$st" 60
 expect_no_line "insecure: no hastls line" "$out/insecure-noca.err" '^hastls:'
+curl_ok unusable "$enforce" dane-unusable.lab.example --cacert "$LAB_CA"
+run_curl unusable-noca "$enforce" https://dane-unusable.lab.example/
+expect_status "unusable: records no client can use leave the program's check" "$st" 60
+expect_no_line "unusable: no hastls line" "$out/unusable-noca.err" '^hastls:'
+"$HASTLS_BUILD/hastls" lookup _443._tcp.dane-unusable.lab.example TLSA >"$out/lookup.out" 2>&1
+expect_line "hastls lookup: the TLSA RRset is secure" "$out/lookup.out" '^_443._tcp.dane-unusable.lab.example TLSA: secure '
+expect_line "hastls lookup: a short digest is unusable" "$out/lookup.out" '^  3 1 1 00 \(unusable: data length differs from the digest.s\)$'
+expect_line "hastls lookup: an unknown usage is unusable" "$out/lookup.out" '^  4 1 1 [0-9a-f]{64} \(unusable: unknown certificate usage\)$'
 curl_ok notlsa "$enforce" secure.lab.example --cacert "$LAB_CA"
 run_curl notlsa-noca "$enforce" https://secure.lab.example/
 expect_status "no TLSA: the program's own check applies" "$st" 60
