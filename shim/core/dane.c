@@ -2,7 +2,6 @@
  * peer of a handshake (see dane.h). */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,25 +246,31 @@ static int is_upstream(const uint8_t key[16], uint16_t port)
     return 0;
 }
 
+/* The connected TCP peer of FD: 0 with KEY and *PORT, or -1. */
+static int stream_peer(int fd, uint8_t key[16], uint16_t *port)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    int type = 0;
+    socklen_t tlen = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 || type != SOCK_STREAM ||
+        getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+        return -1;
+    return hastls_sockaddr_key((struct sockaddr *)&ss, len, key, port);
+}
+
 static int peer_of(int fd, uint8_t key[16], uint16_t *port)
 {
-    int saved = errno;
+    int saved = errno, rc = -1;
     if (fd >= 0) {
-        struct sockaddr_storage ss;
-        socklen_t len = sizeof ss;
-        if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0 &&
-            hastls_sockaddr_key((struct sockaddr *)&ss, len, key, port) == 0) {
-            errno = saved;
-            return 0;
-        }
+        rc = stream_peer(fd, key, port);
+    } else if (last_connect.valid && stream_peer(last_connect.fd, key, port) == 0) {
+        /* still the socket the thread connected (not closed, its number
+         * not reused for another peer) */
+        rc = memcmp(key, last_connect.key, 16) || *port != last_connect.port ? -1 : 0;
     }
-    int ok = last_connect.valid && fcntl(last_connect.fd, F_GETFD) >= 0;
     errno = saved;
-    if (!ok)
-        return -1;
-    memcpy(key, last_connect.key, 16);
-    *port = last_connect.port;
-    return 0;
+    return rc;
 }
 
 int hastls_dane_peer(int fd, uint8_t key[16], uint16_t *port)

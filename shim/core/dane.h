@@ -50,10 +50,11 @@ struct hastls_dane_set *hastls_dane_lookup(const char *name, uint16_t port);
  * store, no lock, no allocation. */
 void hastls_dane_note_connect(int fd, const struct sockaddr *addr, socklen_t len);
 
-/* The peer of a TLS connection: FD's peer address when FD >= 0 and
- * connected, else the calling thread's latest connect() (noted above, on a
- * descriptor still open).  Returns 0 with *PORT and KEY (see ip.h), or -1
- * (also for a configured upstream on its DoT port: the resolver's own). */
+/* The peer of a TLS connection: FD's peer when FD >= 0 is a connected TCP
+ * socket, else that of the calling thread's latest connect() (noted above)
+ * when that descriptor is still a TCP socket connected there.  Returns 0 with
+ * *PORT and KEY (see ip.h), or -1 (also for a configured upstream on its DoT
+ * port: the resolver's own connections). */
 int hastls_dane_peer(int fd, uint8_t key[16], uint16_t *port);
 
 /* The name the address KEY was looked up under (the address map's), into
