@@ -232,6 +232,10 @@ run_curl off-ee "$off" https://dane-ok.lab.example/
 expect_status "off: DANE-EE no longer vouches for dane-ok" "$st" 60
 expect_no_line "off: no hastls line" "$out/off-ee.err" '^hastls:'
 app=$(conf dane-app -- '[app:curl]' 'dane = off')
+"$HASTLS_BUILD/hastls" config show --app /usr/bin/curl "$app" >"$out/show.out" 2>&1
+expect_line "hastls config show: dane as [app:curl] sets it" "$out/show.out" '^dane = off$'
+"$HASTLS_BUILD/hastls" config show "$report" >"$out/show.out" 2>&1
+expect_line "hastls config show: dane as [policy] sets it" "$out/show.out" '^dane = report$'
 curl_ok app-curl "$app" dane-bad.lab.example --cacert "$LAB_CA"
 HASTLS_CONF=$app LD_PRELOAD=$S python3 "$out/py.py" >"$out/py-app.out" 2>"$out/py-app.err"
 expect_line "[app:curl] leaves python enforced" "$out/py-app.out" '^bad-lab certfail'

@@ -104,7 +104,7 @@ done
 # Every configuration key and variable is in hastls.conf(5); every verb of
 # the CLI (from its own --help) is in hastls(1).
 keys=(upstream privacy ca_bundle pin alpn trust_anchor timeout_ms agent agent_idle client
-    record_type mode bogus log)
+    record_type mode bogus dane log)
 for k in "${keys[@]}" HASTLS_CONF HASTLS_LOG HASTLS_APP HASTLS_MODE; do
     grep -q -- "$k" "$t/hastls.conf.5.txt" || bad "hastls.conf(5) documents $k" "absent"
 done
