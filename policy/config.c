@@ -34,7 +34,7 @@
  * 1.1.1.1@853#cloudflare-dns.com, privacy strict, ca_bundle
  * /etc/ssl/certs/ca-certificates.crt, no pins, alpn dot, trust_anchor
  * /usr/share/dns/root.key, timeout_ms 3000, agent auto, agent_idle 600, client
- * cfb, record_type 65301, mode enforce, bogus block, log warn.
+ * cfb, record_type 65301, mode enforce, bogus block, dane enforce, log warn.
  */
 #include "policy/config.h"
 
@@ -79,6 +79,7 @@ static const char *const mode_names[] = {"enforce", "report"};
 static const char *const bogus_names[] = {"block", "ignore"};
 static const char *const yes_no_names[] = {"no", "yes"};
 static const char *const https_rr_names[] = {"ignore", "report", "enforce"};
+static const char *const dane_names[] = {"enforce", "report", "off"};
 static const char *const log_names[] = {"error", "warn", "info", "debug"};
 static const char *const agent_names[] = {"auto", "off"};
 
@@ -107,6 +108,11 @@ const char *hastls_client_name(enum hastls_client c)
 {
     return name_of(client_names, NAMES(client_names), (int)c);
 }
+const char *hastls_dane_mode_name(enum hastls_dane_mode d)
+{
+    return name_of(dane_names, NAMES(dane_names), (int)d);
+}
+
 const char *hastls_mode_name(enum hastls_mode m)
 {
     return name_of(mode_names, NAMES(mode_names), (int)m);
@@ -406,6 +412,7 @@ void hastls_config_defaults(struct hastls_config *cfg)
     cfg->record_type = HASTLS_DEFAULT_RECORD_TYPE;
     cfg->mode = HASTLS_MODE_ENFORCE;
     cfg->bogus = HASTLS_BOGUS_BLOCK;
+    cfg->dane = HASTLS_DANE_ENFORCE;
     cfg->log_level = HASTLS_LOG_WARN;
     cfg->host_pins = 1;
     cfg->pin_min = PIN_MIN_DEFAULT;
@@ -543,6 +550,7 @@ enum key {
     K_RECORD_TYPE,
     K_MODE,
     K_BOGUS,
+    K_DANE,
     K_LOG,
     K_PINS,
     K_PIN_MIN,
@@ -575,6 +583,7 @@ static const struct {
     [K_RECORD_TYPE] = {"record_type", IN_POLICY | IN_APP, 0},
     [K_MODE] = {"mode", IN_POLICY | IN_APP, 0},
     [K_BOGUS] = {"bogus", IN_POLICY | IN_APP, 0},
+    [K_DANE] = {"dane", IN_POLICY | IN_APP, 0},
     [K_LOG] = {"log", IN_POLICY | IN_APP, 0},
     [K_PINS] = {"pins", IN_POLICY | IN_APP, 0},
     [K_PIN_MIN] = {"pin_min", IN_POLICY | IN_APP, 0},
@@ -591,6 +600,7 @@ struct app_settings {
     uint16_t record_type;
     enum hastls_mode mode;
     enum hastls_bogus bogus;
+    enum hastls_dane_mode dane;
     enum hastls_log_level log_level;
     int pins;
     unsigned pin_min, pin_max;
@@ -972,6 +982,10 @@ static void policy_value(struct loader *L, int k, const char *key, const char *v
         if ((v = parse_choice(L, key, value, bogus_names, NAMES(bogus_names))) >= 0)
             s->bogus = (enum hastls_bogus)v;
         break;
+    case K_DANE:
+        if ((v = parse_choice(L, key, value, dane_names, NAMES(dane_names))) >= 0)
+            s->dane = (enum hastls_dane_mode)v;
+        break;
     case K_LOG:
         if ((v = parse_choice(L, key, value, log_names, NAMES(log_names))) >= 0)
             s->log_level = (enum hastls_log_level)v;
@@ -1029,6 +1043,8 @@ static void apply_settings(struct hastls_config *cfg, const struct app_settings 
         cfg->mode = s->mode;
     if (s->set & (1u << K_BOGUS))
         cfg->bogus = s->bogus;
+    if (s->set & (1u << K_DANE))
+        cfg->dane = s->dane;
     if (s->set & (1u << K_LOG))
         cfg->log_level = s->log_level;
     if (s->set & (1u << K_PINS))
@@ -1161,8 +1177,8 @@ static int handler(void *user, const char *section, const char *name, const char
         if (L->kind == S_APP)
             add_error(L, L->line,
                       "key '%s' is not allowed in [%s] (only client, record_type, mode, "
-                      "bogus, log, pins, pin_min, pin_max, https_rr, privacy and agent "
-                      "are)",
+                      "bogus, dane, log, pins, pin_min, pin_max, https_rr, privacy and "
+                      "agent are)",
                       name, section_label(L));
         else
             add_error(L, L->line, "key '%s' belongs in [%s], not [%s]", name,

@@ -52,6 +52,8 @@ enum hastls_client {
 enum hastls_mode { HASTLS_MODE_ENFORCE, HASTLS_MODE_REPORT };
 enum hastls_agent_use { HASTLS_AGENT_AUTO, HASTLS_AGENT_OFF }; /* [resolver] agent */
 enum hastls_bogus { HASTLS_BOGUS_BLOCK, HASTLS_BOGUS_IGNORE };
+/* [policy] dane: what a DNSSEC-secure TLSA record of a TLS peer does. */
+enum hastls_dane_mode { HASTLS_DANE_ENFORCE, HASTLS_DANE_REPORT, HASTLS_DANE_OFF };
 enum hastls_log_level {
     HASTLS_LOG_ERROR,
     HASTLS_LOG_WARN,
@@ -102,6 +104,7 @@ struct hastls_config {
     uint16_t record_type;
     enum hastls_mode mode;
     enum hastls_bogus bogus;
+    enum hastls_dane_mode dane;
     enum hastls_log_level log_level;
     int host_pins;           /* pins = yes|no: remember secure records (yes) */
     unsigned pin_min;        /* seconds a pin lives at least (1 day) */
@@ -157,6 +160,7 @@ int hastls_alpn_parse(const char *value, char *out, size_t cap, char *detail,
 const char *hastls_privacy_name(enum hastls_privacy p);
 const char *hastls_client_name(enum hastls_client c);
 const char *hastls_mode_name(enum hastls_mode m);
+const char *hastls_dane_mode_name(enum hastls_dane_mode d);
 const char *hastls_log_level_name(enum hastls_log_level l);
 const char *hastls_agent_use_name(enum hastls_agent_use a);
 int hastls_privacy_from_name(const char *s);

@@ -84,6 +84,7 @@ static void show(const struct hastls_config *cfg)
     printf("record_type = %u\n", (unsigned)cfg->record_type);
     printf("mode = %s\n", hastls_mode_name(cfg->mode));
     printf("bogus = %s\n", bogus_name(cfg->bogus));
+    printf("dane = %s\n", hastls_dane_mode_name(cfg->dane));
     printf("log = %s\n", hastls_log_level_name(cfg->log_level));
     static const char *const https_rr[] = {"ignore", "report", "enforce"};
     printf("pins = %s\n", cfg->host_pins ? "yes" : "no");

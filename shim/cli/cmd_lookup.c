@@ -24,6 +24,8 @@
 #include "policy/base64.h"
 #include "policy/config.h"
 #include "policy/hastls_rr.h"
+#include "policy/srv.h"
+#include "policy/tlsa.h"
 #include "shim/cli/cli.h"
 #include "shim/cli/format.h"
 #include "policy/dnswire.h"
@@ -151,22 +153,26 @@ static void rr_text(const struct hastls_answer *a, const struct hastls_rr *rr,
             return;
         }
         break;
-    case 33:
-        if (rr->rdlen > 6 && hastls_dns_read_name(a->packet, a->packet_len, off + 6, name,
-                                                  sizeof name, &next) == 0) {
-            snprintf(buf, len, "%u %u %u %s", (d[0] << 8) | d[1], (d[2] << 8) | d[3],
-                     (d[4] << 8) | d[5], name);
+    case HASTLS_DNS_TYPE_SRV: {
+        struct hastls_srv srv;
+        if (hastls_srv_decode(a->packet, a->packet_len, d, rr->rdlen, &srv) ==
+                HASTLS_SRV_OK &&
+            hastls_srv_format(&srv, buf, len) >= 0)
             return;
-        }
         break;
-    case 52:
-        if (rr->rdlen >= 3) {
-            size_t o = (size_t)snprintf(buf, len, "%u %u %u ", d[0], d[1], d[2]);
-            for (size_t i = 3; i < rr->rdlen && o + 3 < len; i++)
-                o += (size_t)snprintf(buf + o, len - o, "%02x", d[i]);
+    }
+    case HASTLS_DNS_TYPE_TLSA: {
+        struct hastls_tlsa t;
+        int e = hastls_tlsa_decode(d, rr->rdlen, &t);
+        if (e == HASTLS_TLSA_SHORT)
+            break;
+        int n = hastls_tlsa_format(&t, buf, len);
+        if (n >= 0 && e != HASTLS_TLSA_OK)
+            snprintf(buf + n, len - (size_t)n, " (unusable: %s)", hastls_tlsa_strerror(e));
+        if (n >= 0)
             return;
-        }
         break;
+    }
     default:
         break;
     }

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <sys/socket.h>
 
+#include "shim/core/dane.h"
 #include "shim/core/enforce.h"
 #include "shim/core/real.h"
 
@@ -22,5 +23,6 @@ __attribute__((visibility("default"))) int connect(int fd, const struct sockaddr
     }
     if (hastls_enforce(addr, len, "connect") < 0)
         return -1;
+    hastls_dane_note_connect(fd, addr, len);
     return real(fd, addr, len);
 }

@@ -121,6 +121,15 @@ spki=$(openssl x509 -in "$LAB_DIR/certs/xmpp.pem" -noout -pubkey | openssl pkey 
     sha256sum | cut -d' ' -f1 | tr a-f A-F)
 expect _5222._tcp.xmpp.lab.example TLSA NOERROR secure "3 1 1 ${spki:0:56}"
 expect _5222._tcp.xmpp.insecure.lab.example TLSA NOERROR insecure "3 1 1 ${spki:0:56}"
+# The DANE hosts: each TLSA record as the lab computed it, the broken one bogus.
+expect _443._tcp.dane-bad.lab.example TLSA NOERROR secure "3 1 1 ${spki:0:56}"
+expect _443._tcp.dane-ins.insecure.lab.example TLSA NOERROR insecure "3 1 1 ${spki:0:56}"
+expect _443._tcp.dane-bogus.lab.example TLSA SERVFAIL any
+spki=$(openssl x509 -in "$LAB_DIR/certs/daneee.pem" -noout -pubkey | openssl pkey -pubin -outform DER |
+    sha256sum | cut -d' ' -f1 | tr a-f A-F)
+expect _443._tcp.dane-ok.lab.example TLSA NOERROR secure "3 1 1 ${spki:0:56}"
+spki=$(openssl x509 -in "$LAB_CA" -outform DER | sha256sum | cut -d' ' -f1 | tr a-f A-F)
+expect _443._tcp.dane-ta.lab.example TLSA NOERROR secure "2 0 1 ${spki:0:56}"
 # Reverse zones: a validated PTR for every host address in DNS, none for the
 # hosts-file name.
 expect 1.10.0.127.in-addr.arpa PTR NOERROR secure 'PTR[[:space:]]+secure\.lab\.example\.$'
@@ -183,6 +192,8 @@ grep -qx 'nameserver 127.0.0.53' /etc/resolv.conf && ok || bad "/etc/resolv.conf
 # Services: every host, address and port, real or impostor as its record says.
 
 ports="80 443 25 993 995 8080 8443"
+# The DANE-EE hosts serve a self-signed certificate: trusted here by name.
+cat "$LAB_CA" "$LAB_DIR/certs/daneee.pem" >"$tmp/ca-all.pem"
 while read -r name addrs status pairs; do
     case $name in '' | '#'*) continue ;; esac
     for addr in ${addrs//,/ }; do
@@ -197,10 +208,10 @@ while read -r name addrs status pairs; do
             [[ $addr == *:* ]] && url_addr="[$addr]"
             case $port in
                 80 | 8080) got=$(curl -sS --max-time 5 "http://$url_addr:$port/" 2>&1) ;;
-                443 | 8443) got=$(curl -sS --max-time 5 --cacert "$LAB_CA" \
+                443 | 8443) got=$(curl -sS --max-time 5 --cacert "$tmp/ca-all.pem" \
                     --resolve "$name:$port:$addr" "https://$name:$port/" 2>&1) ;;
                 25) got=$("$T/banner" "$addr" "$port" 2>&1) ;;
-                *) got=$("$T/banner" --tls --name "$name" "$addr" "$port" 2>&1) ;;
+                *) got=$("$T/banner" --tls --ca "$tmp/ca-all.pem" --name "$name" "$addr" "$port" 2>&1) ;;
             esac
             [ "$got" = "$want" ] && ok || bad "$addr:$port ($name): got '$got', expected '$want'"
         done

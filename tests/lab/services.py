@@ -16,6 +16,8 @@ Protocols by port:
                "QUIT" closes; any other line is answered with the banner
   993, 995     TLS, then the banner as on 25
   5222         TLS with certs/xmpp.pem (its TLSA record), then the banner
+
+The DANE hosts of DANE_CERTS serve their own certificate on every TLS port.
 """
 
 import argparse
@@ -29,6 +31,15 @@ HTTP = {80: False, 8080: False, 443: True, 8443: True}  # port -> TLS
 BANNER = {25: False, 993: True, 995: True, 5222: True}
 XMPP_PORT = 5222
 IDLE = 10  # seconds a connection may stay silent
+# Hosts whose TLS ports serve another certificate than certs/hosts.pem: the
+# self-signed one of their DANE-EE record, or the chain with the lab CA that
+# DANE-TA needs.
+DANE_CERTS = {
+    "dane-ok.lab.example": "daneee",
+    "dane-ee0.lab.example": "daneee",
+    "dane-ta.lab.example": "hosts-chain",
+    "dane-ta1.lab.example": "hosts-chain",
+}
 
 
 def read_hosts(path):
@@ -125,18 +136,20 @@ async def main():
 
     hosts_ctx = tls_context(args.certs, "hosts")
     xmpp_ctx = tls_context(args.certs, "xmpp")
+    dane_ctx = {c: tls_context(args.certs, c) for c in set(DANE_CERTS.values())}
     servers = []
     for name, addrs, status, pairs in read_hosts(args.hosts):
         ports = list(PORTS)
         if name.startswith("xmpp."):
             ports.append(XMPP_PORT)
+        host_ctx = dane_ctx[DANE_CERTS[name]] if name in DANE_CERTS else hosts_ctx
         for addr in addrs:
             for port in ports:
                 real = served(status, pairs, port)
                 tls = HTTP.get(port, BANNER.get(port))
-                ctx = (xmpp_ctx if port == XMPP_PORT else hosts_ctx) if tls else None
+                ctx = (xmpp_ctx if port == XMPP_PORT else host_ctx) if tls else None
                 try:
-                    srv = await asyncio.start_server(handler(name, port, real, hosts_ctx),
+                    srv = await asyncio.start_server(handler(name, port, real, host_ctx),
                                                      addr, port, ssl=ctx, reuse_address=True,
                                                      ssl_handshake_timeout=IDLE if ctx else None)
                 except OSError as e:

@@ -96,6 +96,7 @@ static void defaults(void **state)
     assert_int_equal(cfg.record_type, 65301);
     assert_int_equal(cfg.mode, HASTLS_MODE_ENFORCE);
     assert_int_equal(cfg.bogus, HASTLS_BOGUS_BLOCK);
+    assert_int_equal(cfg.dane, HASTLS_DANE_ENFORCE);
     assert_int_equal(cfg.log_level, HASTLS_LOG_WARN);
     assert_string_equal(cfg.source, "");
     assert_string_equal(cfg.app_section, "");
@@ -230,6 +231,8 @@ static void errors_with_lines(void **state)
                  "t.conf:2: bad value 'on' for mode (expected enforce or report)");
     expect_error("[policy]\nbogus = allow\n",
                  "t.conf:2: bad value 'allow' for bogus (expected block or ignore)");
+    expect_error("[policy]\ndane = yes\n",
+                 "t.conf:2: bad value 'yes' for dane (expected enforce, report or off)");
     expect_error("[policy]\nlog = verbose\n",
                  "t.conf:2: bad value 'verbose' for log (expected error, warn, info or "
                  "debug)");
@@ -899,8 +902,8 @@ static void app_sections_validated(void **state)
         sscanf(keys[k], "%31s", key);
         snprintf(want, sizeof want,
                  "t.conf:2: key '%s' is not allowed in [app:curl] (only client, "
-                 "record_type, mode, bogus, log, pins, pin_min, pin_max, https_rr, "
-                 "privacy and agent are)",
+                 "record_type, mode, bogus, dane, log, pins, pin_min, pin_max, "
+                 "https_rr, privacy and agent are)",
                  key);
         assert_int_equal(load_app(t, "curl"), -1);
         assert_string_equal(err, want);
@@ -917,6 +920,12 @@ static void app_sections_validated(void **state)
     assert_int_equal(cfg.bogus, HASTLS_BOGUS_IGNORE);
     assert_int_equal(cfg.log_level, HASTLS_LOG_DEBUG);
     assert_int_equal(cfg.privacy, HASTLS_PRIVACY_ENCRYPTED);
+    assert_int_equal(
+        load_app("[policy]\ndane = report\n[app:curl]\ndane = off\n", "curl"), 0);
+    assert_int_equal(cfg.dane, HASTLS_DANE_OFF);
+    assert_int_equal(
+        load_app("[policy]\ndane = report\n[app:curl]\ndane = off\n", "wget"), 0);
+    assert_int_equal(cfg.dane, HASTLS_DANE_REPORT);
     /* the same app section twice is refused */
     assert_int_equal(load_app("[app:curl]\nclient = cio\n[app:curl]\nlog = info\n", NULL),
                      -1);
