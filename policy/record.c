@@ -40,6 +40,8 @@ const char *hastls_rec_name(enum hastls_rec r)
         return "failed";
     case HASTLS_REC_PINNED:
         return "pinned";
+    case HASTLS_REC_HTTPS:
+        return "https";
     }
     return "?";
 }

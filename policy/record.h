@@ -36,8 +36,11 @@ enum hastls_rec {
     HASTLS_REC_PINNED,   /* not secure now, but a live pin (policy/pins.h)
                             holds an earlier secure record: its pairs are
                             enforced */
+    HASTLS_REC_HTTPS,    /* no usable HASTLS record, but a secure HTTPS
+                            record under https_rr = enforce: the pair
+                            (80 443) is enforced (policy/httpsrr.h) */
 };
-#define HASTLS_REC_LAST HASTLS_REC_PINNED
+#define HASTLS_REC_LAST HASTLS_REC_HTTPS
 
 /* Most pairs of one HASTLS RRset that are combined; a larger RRset is treated
  * as unreadable (HASTLS_RR_TOO_MANY, so bogus). */
@@ -46,8 +49,8 @@ enum hastls_rec {
 /* "secure", "insecure", "bogus", "failed"; "?" out of range. */
 const char *hastls_sec_name(enum hastls_sec s);
 
-/* "secure", "none", "insecure", "bogus", "failed", "pinned"; "?" out of
- * range. */
+/* "secure", "none", "insecure", "bogus", "failed", "pinned", "https"; "?"
+ * out of range. */
 const char *hastls_rec_name(enum hastls_rec r);
 
 /* The record state of a HASTLS answer with DNSSEC status STATUS and RCODE (-1

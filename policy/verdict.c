@@ -22,7 +22,7 @@ struct hastls_decision hastls_rec_decide(enum hastls_rec rec,
 
 int hastls_rec_enforced(enum hastls_rec rec)
 {
-    return rec == HASTLS_REC_SECURE || rec == HASTLS_REC_PINNED;
+    return rec == HASTLS_REC_SECURE || rec == HASTLS_REC_PINNED || rec == HASTLS_REC_HTTPS;
 }
 
 int hastls_rec_blocks_all(enum hastls_rec rec, enum hastls_bogus bogus)
@@ -49,6 +49,7 @@ static const char *rec_text(enum hastls_rec rec, enum hastls_bogus bogus)
     switch (rec) {
     case HASTLS_REC_SECURE:
     case HASTLS_REC_PINNED:
+    case HASTLS_REC_HTTPS:
         return NULL; /* the decision's own reason */
     case HASTLS_REC_BOGUS:
         return hastls_rec_blocks_all(rec, bogus)
@@ -70,14 +71,16 @@ const char *hastls_rec_reason(enum hastls_rec rec, enum hastls_bogus bogus,
                               size_t buflen)
 {
     const char *text = rec_text(rec, bogus);
-    if (!text && rec == HASTLS_REC_PINNED) {
+    if (!text && (rec == HASTLS_REC_PINNED || rec == HASTLS_REC_HTTPS)) {
         char why[256];
         hastls_decision_reason(d, port, why, sizeof why);
         if (buflen)
-            snprintf(buf, buflen,
-                     "%s (pinned: an earlier secure lookup's record, which the current "
-                     "HASTLS lookup could not confirm or deny)",
-                     why);
+            snprintf(buf, buflen, "%s (%s)", why,
+                     rec == HASTLS_REC_PINNED
+                         ? "pinned: an earlier secure lookup's record, which the current "
+                           "HASTLS lookup could not confirm or deny"
+                         : "the pair (80 443) of its DNSSEC-secure HTTPS record, "
+                           "https_rr = enforce");
         return buf;
     }
     if (!text)
@@ -94,6 +97,8 @@ const char *hastls_rec_effect(enum hastls_rec rec, enum hastls_bogus bogus)
         return "enforced";
     case HASTLS_REC_PINNED:
         return "pinned";
+    case HASTLS_REC_HTTPS:
+        return "https-rr";
     case HASTLS_REC_NONE:
         return "absent";
     case HASTLS_REC_INSECURE:
@@ -114,6 +119,9 @@ const char *hastls_rec_explanation(enum hastls_rec rec, enum hastls_bogus bogus)
     case HASTLS_REC_PINNED:
         return "enforced: a pin keeps the record of an earlier secure lookup, which "
                "the current lookup could not confirm or deny";
+    case HASTLS_REC_HTTPS:
+        return "enforced: no usable HASTLS record, but a DNSSEC-secure HTTPS record "
+               "stands for the pair (80 443) (https_rr = enforce)";
     case HASTLS_REC_NONE:
         return "not enforced: DNSSEC proves there is no HASTLS record, nothing to "
                "enforce";
