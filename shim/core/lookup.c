@@ -119,7 +119,12 @@ static int record_host(struct hastls_addrmap *m, const char *name,
         rc = hastls_addrmap_record(m, key, name, rec, pairs, np, expires, now,
                                    &h->ref6[i]);
     }
-    if (rc < 0)
+    if (rc == HASTLS_ADDRMAP_FULL)
+        hastls_log(HASTLS_LOG_ERROR,
+                   "an address of %s already has %d names with distinct HASTLS records: "
+                   "lookup refused",
+                   name, HASTLS_ADDRMAP_MAX_NAMES);
+    else if (rc < 0)
         hastls_log(HASTLS_LOG_ERROR,
                    "out of memory recording the addresses of %s: lookup refused", name);
     return rc;
@@ -695,8 +700,11 @@ int hastls_lookup_raw(const char *name, int cls, int type, uint16_t id,
     *herr = TRY_AGAIN;
     if (recorded < 0) {
         /* Fail closed: an address that is not governed is not handed out. */
-        hastls_log(HASTLS_LOG_ERROR,
-                   "out of memory recording the addresses of %s: lookup refused", name);
+        hastls_log(HASTLS_LOG_ERROR, "%s recording the addresses of %s: lookup refused",
+                   recorded == HASTLS_ADDRMAP_FULL
+                       ? "an address with too many names of distinct HASTLS records"
+                       : "out of memory",
+                   name);
     } else if (ans->status == HASTLS_SEC_FAILED || !ans->packet ||
                ans->packet_len < HASTLS_DNS_HEADER_LEN) {
         hastls_log(HASTLS_LOG_WARN, "no answer for %s: %s", name, ans->reason);
