@@ -615,7 +615,7 @@ static void conn_fail(struct hastls_up_engine *e, struct hastls_up_conn *c, uint
     conn_close(e, c);
     c->fails++;
     c->failed_at = now;
-    unsigned shift = c->fails > 5 ? 5 : c->fails - 1;
+    unsigned shift = c->fails - 1 < 6 ? c->fails - 1 : 6; /* 2^6 s is past the maximum */
     uint64_t b = (uint64_t)HASTLS_UP_BACKOFF_MIN_MS << shift;
     if (b > HASTLS_UP_BACKOFF_MAX_MS)
         b = HASTLS_UP_BACKOFF_MAX_MS;

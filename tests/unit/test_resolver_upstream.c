@@ -606,6 +606,37 @@ static void test_backoff_then_recovery(void **state)
     bench_free(b);
 }
 
+/* Each failed probe doubles the back-off, from 1 s up to 60 s. */
+static void test_backoff_doubles_to_max(void **state)
+{
+    (void)state;
+    struct bench *b = bench_new(HASTLS_PRIVACY_STRICT, TWO);
+    struct seen s[4];
+    const uint64_t want[] = {1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000};
+    for (int k = 0; k < 8; k++) {
+        ask(b, 0, "a.example", (uint16_t)(k + 1));
+        struct hastls_work *w;
+        int probed = 0;
+        while ((w = next_conn_work(b)) != NULL) {
+            if (w->kind == HASTLS_WORK_CONNECT && w->conn == U0_TLS) {
+                probed = 1;
+                hastls_up_failed(b->e, U0_TLS, b->now, "connection refused");
+            } else if (w->kind == HASTLS_WORK_CONNECT && w->conn == U1_TLS) {
+                bring_up(b, U1_TLS, 1);
+            }
+        }
+        assert_true(probed);
+        assert_int_equal(hastls_up_conn(b->e, U0_TLS)->backoff_until - b->now, want[k]);
+        assert_int_equal(peer_read(b, U1_TLS, s, 4), 1);
+        peer_answer(b, U1_TLS, &s[0], 0, 0, -1);
+        for (size_t i = 0; i < b->nanswers; i++)
+            hastls_work_release(b->answers[i]);
+        b->nanswers = 0;
+        advance(b, want[k]);
+    }
+    bench_free(b);
+}
+
 /* A black-holed first upstream (connections never complete) under live
  * lookups every 100 ms for 46 s: only the first lookup waits for it; every
  * later probe runs in the background, at most once per back-off period. */
@@ -1229,6 +1260,7 @@ int main(void)
         cmocka_unit_test(test_reset_mid_stream_reconnects_once),
         cmocka_unit_test(test_out_of_order_answers_in_pieces),
         cmocka_unit_test(test_backoff_then_recovery),
+        cmocka_unit_test(test_backoff_doubles_to_max),
         cmocka_unit_test(test_black_hole_costs_one_lookup),
         cmocka_unit_test(test_closing_server_backs_off_across_queries),
         cmocka_unit_test(test_closing_server_fails_over),
