@@ -32,6 +32,9 @@ struct address {
     struct address *next; /* bucket chain */
     uint8_t key[16];
     size_t nnames;
+    uint64_t latest; /* the latest expiry of its names */
+    /* Names that may block first, those that allow everything after: a
+     * decision that finds a block can stop. */
     struct record *names;
 };
 
@@ -120,6 +123,10 @@ static void record_drop(struct hastls_addrmap *m, struct record *r)
     if (*pp)
         *pp = r->next;
     a->nnames--;
+    a->latest = 0;
+    for (struct record *x = a->names; x; x = x->next)
+        if (x->expires > a->latest)
+            a->latest = x->expires;
     if (!a->names) {
         struct address **ap = &m->bucket[bucket_of(a->key)];
         while (*ap && *ap != a)
@@ -268,9 +275,15 @@ static int link_record(struct hastls_addrmap *m, struct address *a, const uint8_
     }
     /* Linked first: the eviction below never empties (and frees) A. */
     nr->a = a;
-    nr->next = a->names;
-    a->names = nr;
+    struct record **pp = &a->names;
+    if (allows_all(nr->rec))
+        while (*pp)
+            pp = &(*pp)->next;
+    nr->next = *pp;
+    *pp = nr;
     a->nnames++;
+    if (nr->expires > a->latest)
+        a->latest = nr->expires;
     size_t s = free_slot(m, now);
     nr->slot = s;
     m->slots[s] = nr;
@@ -317,6 +330,7 @@ int hastls_addrmap_record(struct hastls_addrmap *m, const uint8_t key[16],
     }
     if (old && a->nnames == 1) {
         /* Its only name: replaced in place, the address stays. */
+        a->latest = nr->expires;
         nr->a = a;
         nr->slot = old->slot;
         nr->next = old->next;
@@ -369,11 +383,7 @@ int hastls_addrmap_decide(struct hastls_addrmap *m, const uint8_t key[16], uint1
     pthread_rwlock_rdlock(&m->lock);
     struct address *a = address_find(m, key);
     struct record *head = a ? a->names : NULL;
-    for (struct record *r = head; r; r = r->next)
-        if (r->expires > now) {
-            any_live = 1;
-            break;
-        }
+    any_live = a && a->latest > now;
     const struct record *best = NULL;
     struct hastls_decision best_d;
     for (struct record *r = head; r; r = r->next) {
@@ -389,6 +399,8 @@ int hastls_addrmap_decide(struct hastls_addrmap *m, const uint8_t key[16], uint1
             if (d.verdict == HASTLS_VERDICT_BLOCK)
                 break; /* nothing is stricter */
         }
+        if (allows_all(r->rec))
+            break; /* the rest allow everything too */
     }
     if (best) {
         found = 1;

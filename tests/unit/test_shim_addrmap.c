@@ -499,6 +499,46 @@ static void test_failed_never_loosens(void **state)
     hastls_addrmap_free(m);
 }
 
+/* Whatever order names arrive in, the strictest still decides: names that
+ * allow everything never hide a stricter one, nor does a bogus record that
+ * bogus = ignore lets through. */
+static void test_order_never_hides_strictest(void **state)
+{
+    (void)state;
+    struct hastls_addrmap *m = hastls_addrmap_new(64);
+    struct hastls_addrmap_verdict v;
+    uint8_t k[16];
+    key4("192.0.2.84", k);
+    put(m, k, "a.example", HASTLS_REC_NONE, NULL, 0, 500, 100);
+    put(m, k, "b.example", HASTLS_REC_FAILED, NULL, 0, 500, 100);
+    put(m, k, "old.example", HASTLS_REC_SECURE, tls443, 1, 150, 100); /* expires */
+    put(m, k, "c.example", HASTLS_REC_INSECURE, NULL, 0, 500, 100);
+    put(m, k, "bad.example", HASTLS_REC_BOGUS, NULL, 0, 500, 100);
+    put(m, k, "shop.example", HASTLS_REC_SECURE, tls443, 1, 500, 100);
+    put(m, k, "d.example", HASTLS_REC_NONE, NULL, 0, 500, 100);
+    assert_int_equal(
+        hastls_addrmap_decide(m, k, 80, HASTLS_CLIENT_CFB, HASTLS_BOGUS_IGNORE, 200, &v),
+        1);
+    assert_int_equal(v.d.verdict, HASTLS_VERDICT_BLOCK);
+    assert_string_equal(v.name, "shop.example");
+    hastls_addrmap_decide(m, k, 443, HASTLS_CLIENT_CFB, HASTLS_BOGUS_IGNORE, 200, &v);
+    assert_int_equal(v.d.verdict, HASTLS_VERDICT_ALLOW);
+    hastls_addrmap_decide(m, k, 443, HASTLS_CLIENT_CFB, HASTLS_BOGUS_BLOCK, 200, &v);
+    assert_int_equal(v.d.verdict, HASTLS_VERDICT_BLOCK);
+    assert_string_equal(v.name, "bad.example");
+    /* The live names decide; the expired strict one does not. */
+    put(m, k, "shop.example", HASTLS_REC_NONE, NULL, 0, 500, 200);
+    put(m, k, "bad.example", HASTLS_REC_NONE, NULL, 0, 500, 200);
+    decide(m, k, 80, HASTLS_CLIENT_CFB, 200, &v);
+    assert_int_equal(v.d.verdict, HASTLS_VERDICT_ALLOW);
+    /* All expired: the stale ones govern, the strictest first. */
+    decide(m, k, 80, HASTLS_CLIENT_CFB, 600, &v);
+    assert_int_equal(v.d.verdict, HASTLS_VERDICT_BLOCK);
+    assert_string_equal(v.name, "old.example");
+    assert_int_equal(v.stale, 1);
+    hastls_addrmap_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -515,6 +555,7 @@ int main(void)
         cmocka_unit_test(test_full_address_refuses_distinct_records),
         cmocka_unit_test(test_full_address_drops_earliest_twin),
         cmocka_unit_test(test_failed_never_loosens),
+        cmocka_unit_test(test_order_never_hides_strictest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
