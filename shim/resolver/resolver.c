@@ -529,7 +529,7 @@ static void late_set(struct hastls_resolver *r, const char *name, uint64_t now,
     pthread_mutex_unlock(&r->late_mu);
 }
 
-/* The lingering slot S of B is over. */
+/* A lingering slot of B is over. */
 static void linger_done(struct hastls_resolver *r, struct batch *b)
 {
     pthread_mutex_lock(&b->mu);
@@ -633,6 +633,7 @@ static size_t batch_linger(struct hastls_resolver *r, struct batch *b,
     if (!addresses_done(b) || b->n > RESOLVER_MAX_INFLIGHT)
         return 0;
     size_t n = 0;
+    uint64_t now = hastls_dot_now_ms();
     for (size_t i = 0; i < b->n; i++) {
         struct slot *s = &b->slots[i];
         if (s->done || !s->companion || !(s->name = strdup(q[i].name)))
@@ -640,6 +641,8 @@ static size_t batch_linger(struct hastls_resolver *r, struct batch *b,
         s->type = q[i].type;
         s->lingering = 1;
         n++;
+        /* Before its answer can come (B->MU is held), which forgets it. */
+        late_set(r, s->name, now, now + LATE_MEMORY_MS);
     }
     if (n) {
         b->nlinger = n;
@@ -796,12 +799,9 @@ int hastls_resolver_lookup(struct hastls_resolver *r, const struct hastls_query 
         slots_give(r, nq - nlinger);
         goto oom;
     }
-    for (size_t i = 0; i < nq; i++) {
-        if (lingers[i])
-            late_set(r, q[i].name, start, hastls_dot_now_ms() + LATE_MEMORY_MS);
-        else if (!done[i] && ub_cancel(r->ub, ids[i]) == UB_NOERROR)
+    for (size_t i = 0; i < nq; i++)
+        if (!lingers[i] && !done[i] && ub_cancel(r->ub, ids[i]) == UB_NOERROR)
             batch_unref(b); /* its callback will never come */
-    }
     batch_unref(b);
     slots_give(r, nq - nlinger);
 
