@@ -29,6 +29,8 @@
 #define TYPE_AAAA 28
 #define FAILED_RECORD_TTL 30 /* seconds */
 
+static void late_answer(const struct hastls_answer *a);
+
 /* One batched resolver call with the guard set (the resolver's own sockets
  * must pass the hooks untouched).  Returns 0, or -1 (logged) when the
  * resolver is unavailable or out of memory. */
@@ -41,6 +43,10 @@ static int resolve(const struct hastls_query *q, size_t nq, struct hastls_answer
         ans[i] = NULL;
     if (hastls_state_resolver(&api, &r) < 0)
         return -1;
+    /* The in-process resolver hands over HASTLS answers that came late (the
+     * agent keeps them in its cache for the next lookup instead). */
+    if (api->set_late)
+        api->set_late(r, late_answer);
     int saved = errno;
     hastls_guard_enter();
     int rc = api->lookup(r, q, nq, ans);
@@ -121,7 +127,12 @@ static int record_host(struct hastls_addrmap *m, const char *name,
         rc = hastls_addrmap_record(m, key, name, rec, pairs, np, expires, now,
                                    &h->ref6[i]);
     }
-    if (rc < 0)
+    if (rc == HASTLS_ADDRMAP_FULL)
+        hastls_log(HASTLS_LOG_ERROR,
+                   "an address of %s already has %d names with distinct HASTLS records: "
+                   "lookup refused",
+                   name, HASTLS_ADDRMAP_MAX_NAMES);
+    else if (rc < 0)
         hastls_log(HASTLS_LOG_ERROR,
                    "out of memory recording the addresses of %s: lookup refused", name);
     return rc;
@@ -392,6 +403,58 @@ out:
         api->answer_free(ans[i]);
     free(pairs);
     return rc;
+}
+
+/* A HASTLS answer A that came after its lookup had stopped waiting for it
+ * (the lookup's record was failed; see hastls_resolver_lookup), in the
+ * resolver's event thread: the name's cached lookup takes the record it
+ * gives, and so do its addresses in the address map, for the connections
+ * made without a new lookup.  Only for a name that is its own canonical
+ * name: behind a CNAME the target's record governs, and the next lookup asks
+ * for it (libunbound has this answer cached by then). */
+static void late_answer(const struct hastls_answer *a)
+{
+    char key[HASTLS_NAME_MAX];
+    struct hastls_cache *cache = hastls_state_cache();
+    struct hastls_addrmap *map = hastls_state_addrmap();
+    if (!cache || !map || hastls_name_normalize(a->qname, key) < 0)
+        return;
+    uint64_t now = hastls_now();
+    struct hastls_cache_host h;
+    if (!hastls_cache_get_host(cache, key, now, &h) || strcasecmp(h.canon, key) != 0)
+        return;
+    struct hastls_pair *pairs = malloc(HASTLS_REC_MAX_PAIRS * sizeof *pairs);
+    if (!pairs)
+        return;
+    struct hastls_addr_answer got[2];
+    for (int i = 0; i < 2; i++) {
+        got[i].status = (enum hastls_sec)h.fam[i].status;
+        got[i].rcode = h.fam[i].rcode;
+        got[i].n = h.fam[i].n;
+    }
+    size_t np = 0;
+    int derr = HASTLS_RR_OK;
+    uint16_t rtype = hastls_state_config()->record_type;
+    enum hastls_rec raw = hastls_rec_of(a->status, a->rcode, a->rr, a->n_rr, rtype, pairs,
+                                        HASTLS_REC_MAX_PAIRS, &np, &derr);
+    enum hastls_rec rec = hastls_rec_in_zone(raw, hastls_addrs_signed(got));
+    if (rec != HASTLS_REC_SECURE)
+        np = 0;
+    uint64_t rec_exp = now + a->ttl;
+    h.rec = (uint8_t)rec;
+    int fits = np <= HASTLS_CACHE_MAX_ITEMS;
+    h.npairs = (uint16_t)(fits ? np : 0);
+    if (fits && np)
+        memcpy(h.pairs, pairs, np * sizeof pairs[0]);
+    hastls_log(rec == HASTLS_REC_BOGUS ? HASTLS_LOG_WARN : HASTLS_LOG_INFO,
+               "HASTLS answer for %s came late: the record is %s, governing its "
+               "addresses from now on",
+               key, hastls_rec_name(rec));
+    if (record_host(map, key, &h, pairs, np, rec_exp, now) == 0 && fits) {
+        h.expires = min2(h.expires, rec_exp);
+        (void)hastls_cache_put_host(cache, key, now, &h);
+    }
+    free(pairs);
 }
 
 /* One name through the front cache and the resolver. */
@@ -701,8 +764,11 @@ int hastls_lookup_raw(const char *name, int cls, int type, uint16_t id,
     *herr = TRY_AGAIN;
     if (recorded < 0) {
         /* Fail closed: an address that is not governed is not handed out. */
-        hastls_log(HASTLS_LOG_ERROR,
-                   "out of memory recording the addresses of %s: lookup refused", name);
+        hastls_log(HASTLS_LOG_ERROR, "%s recording the addresses of %s: lookup refused",
+                   recorded == HASTLS_ADDRMAP_FULL
+                       ? "an address with too many names of distinct HASTLS records"
+                       : "out of memory",
+                   name);
     } else if (ans->status == HASTLS_SEC_FAILED || !ans->packet ||
                ans->packet_len < HASTLS_DNS_HEADER_LEN) {
         hastls_log(HASTLS_LOG_WARN, "no answer for %s: %s", name, ans->reason);

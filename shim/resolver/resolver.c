@@ -33,9 +33,27 @@
 #include "shim/resolver/logf.h"
 #include "shim/resolver/threads.h"
 
+/* Names whose HASTLS query went unanswered past its grace (see resolver.h):
+ * their next lookups do not wait for it again, for LATE_MEMORY_MS or until a
+ * late answer arrives. */
+#define LATE_MEMORY 64
+#define LATE_MEMORY_MS 30000
+
+struct late_name {
+    uint64_t until; /* hastls_dot_now_ms(); 0: free */
+    char name[HASTLS_NAME_MAX];
+};
+
+struct batch;
+
 struct hastls_resolver {
     struct hastls_config cfg;
     hastls_log_fn log;
+    hastls_late_fn late;     /* __atomic builtins */
+    pthread_mutex_t late_mu; /* guards LATE_NAMES, LATE_NEXT, LINGERING */
+    struct late_name late_names[LATE_MEMORY];
+    unsigned late_next;
+    struct batch *lingering; /* batches with a companion query still out */
     struct ub_ctx *ub;
     struct hastls_dot *dot;
     pthread_mutex_t start_mu; /* guards STARTED and START_ERR */
@@ -54,19 +72,24 @@ struct hastls_resolver {
 #define RESOLVER_TCP_STREAMS "256"
 #define RESOLVER_MAX_INFLIGHT 96
 
-struct batch;
-
 struct slot {
     struct batch *b;
     int async_id;
     int done;
     int err;
     struct ub_result *res;
+    int companion; /* the HASTLS query of a host lookup (see resolver.h) */
+    int lingering; /* given up on by its lookup, left to finish */
+    char *name;    /* a lingering query's name */
+    uint16_t type;
 };
 
 struct batch {
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    struct hastls_resolver *r;
+    struct batch *linger_next; /* on R->LINGERING while a slot lingers */
+    size_t nlinger;            /* lingering slots whose callback has not come */
     int refs; /* the waiter + every query whose callback may still come */
     size_t pending;
     int abandoned;
@@ -102,7 +125,8 @@ static HASTLS_MUST_CHECK int cond_init_monotonic(pthread_cond_t *cv)
     return 0;
 }
 
-/* START_MU, SLOTS_MU and SLOTS_CV, all or none.  Returns 0 or -1. */
+/* START_MU, SLOTS_MU, SLOTS_CV and LATE_MU, all or none.  Returns 0 or
+ * -1. */
 static HASTLS_MUST_CHECK int locks_init(struct hastls_resolver *r)
 {
     if (pthread_mutex_init(&r->start_mu, NULL) != 0)
@@ -116,7 +140,21 @@ static HASTLS_MUST_CHECK int locks_init(struct hastls_resolver *r)
         pthread_mutex_destroy(&r->slots_mu);
         return -1;
     }
+    if (pthread_mutex_init(&r->late_mu, NULL) != 0) {
+        pthread_mutex_destroy(&r->start_mu);
+        pthread_mutex_destroy(&r->slots_mu);
+        pthread_cond_destroy(&r->slots_cv);
+        return -1;
+    }
     return 0;
+}
+
+static void locks_destroy(struct hastls_resolver *r)
+{
+    pthread_mutex_destroy(&r->start_mu);
+    pthread_mutex_destroy(&r->slots_mu);
+    pthread_cond_destroy(&r->slots_cv);
+    pthread_mutex_destroy(&r->late_mu);
 }
 
 struct hastls_resolver *hastls_resolver_new(const struct hastls_config *cfg,
@@ -210,9 +248,7 @@ struct hastls_resolver *hastls_resolver_new(const struct hastls_config *cfg,
 fail:
     if (r->ub)
         ub_ctx_delete(r->ub);
-    pthread_mutex_destroy(&r->start_mu);
-    pthread_mutex_destroy(&r->slots_mu);
-    pthread_cond_destroy(&r->slots_cv);
+    locks_destroy(r);
     free(r);
     return NULL;
 }
@@ -267,13 +303,17 @@ static void batch_unref(struct batch *b)
     pthread_mutex_unlock(&b->mu);
     if (!last)
         return;
-    for (size_t i = 0; i < b->n; i++)
+    for (size_t i = 0; i < b->n; i++) {
         if (b->slots[i].res)
             ub_resolve_free(b->slots[i].res);
+        free(b->slots[i].name);
+    }
     pthread_mutex_destroy(&b->mu);
     pthread_cond_destroy(&b->cv);
     free(b);
 }
+
+static void late_result(struct hastls_resolver *r, struct batch *b, struct slot *s);
 
 static void on_result(void *arg, int err, struct ub_result *res)
 {
@@ -284,8 +324,11 @@ static void on_result(void *arg, int err, struct ub_result *res)
     s->res = res;
     s->done = 1;
     b->pending--;
+    int late = s->lingering;
     pthread_cond_signal(&b->cv);
     pthread_mutex_unlock(&b->mu);
+    if (late)
+        late_result(b->r, b, s);
     batch_unref(b);
 }
 
@@ -443,6 +486,174 @@ void hastls_answer_free(struct hastls_answer *a)
     free(a);
 }
 
+/* ---- the HASTLS query of a host lookup (see resolver.h) ---- */
+
+static int is_address_type(uint16_t t)
+{
+    return t == 1 /* A */ || t == 28 /* AAAA */;
+}
+
+static void slots_give(struct hastls_resolver *r, size_t n);
+
+/* Whether NAME's HASTLS query went unanswered lately.  NOW in ms. */
+static int late_remembered(struct hastls_resolver *r, const char *name, uint64_t now)
+{
+    int found = 0;
+    pthread_mutex_lock(&r->late_mu);
+    for (unsigned i = 0; i < LATE_MEMORY && !found; i++)
+        found = r->late_names[i].until > now && !strcasecmp(r->late_names[i].name, name);
+    pthread_mutex_unlock(&r->late_mu);
+    return found;
+}
+
+/* Remembers (UNTIL > 0) or forgets (UNTIL 0) that NAME's HASTLS query went
+ * unanswered.  A new name takes a free or expired place, else the oldest. */
+static void late_set(struct hastls_resolver *r, const char *name, uint64_t now,
+                     uint64_t until)
+{
+    pthread_mutex_lock(&r->late_mu);
+    struct late_name *e = NULL, *spare = NULL;
+    for (unsigned i = 0; i < LATE_MEMORY && !e; i++) {
+        struct late_name *x = &r->late_names[i];
+        if (x->until > now && !strcasecmp(x->name, name))
+            e = x;
+        else if (!spare && x->until <= now)
+            spare = x;
+    }
+    if (!e && until) {
+        e = spare ? spare : &r->late_names[r->late_next++ % LATE_MEMORY];
+        snprintf(e->name, sizeof e->name, "%s", name);
+    }
+    if (e)
+        e->until = until;
+    pthread_mutex_unlock(&r->late_mu);
+}
+
+/* A lingering slot of B is over. */
+static void linger_done(struct hastls_resolver *r, struct batch *b)
+{
+    pthread_mutex_lock(&b->mu);
+    int last = --b->nlinger == 0;
+    pthread_mutex_unlock(&b->mu);
+    if (last) {
+        pthread_mutex_lock(&r->late_mu);
+        for (struct batch **pp = &r->lingering; *pp; pp = &(*pp)->linger_next)
+            if (*pp == b) {
+                *pp = b->linger_next;
+                break;
+            }
+        pthread_mutex_unlock(&r->late_mu);
+    }
+    slots_give(r, 1);
+}
+
+/* The answer to a HASTLS query its lookup gave up on: an answer (not a
+ * failure) ends the name's memory of the time-out and goes to the late
+ * handler, in the event thread. */
+static void late_result(struct hastls_resolver *r, struct batch *b, struct slot *s)
+{
+    const struct ub_result *res = s->res;
+    int usable = !s->err && res &&
+                 (res->bogus || res->rcode != HASTLS_DNS_RCODE_SERVFAIL || res->havedata);
+    if (usable) {
+        late_set(r, s->name, 0, 0);
+        hastls_late_fn fn = __atomic_load_n(&r->late, __ATOMIC_ACQUIRE);
+        struct hastls_query q = {s->name, s->type};
+        struct hastls_answer *a = fn ? answer_new(&q) : NULL;
+        if (a && answer_fill(r, a, s, hastls_dot_now_ms()) == 0) {
+            rlog(r, HASTLS_LOG_DEBUG, "late HASTLS answer for %s: %s", s->name,
+                 hastls_sec_name(a->status));
+            fn(a);
+        }
+        hastls_answer_free(a);
+    }
+    linger_done(r, b);
+}
+
+void hastls_resolver_set_late(struct hastls_resolver *r, hastls_late_fn fn)
+{
+    __atomic_store_n(&r->late, fn, __ATOMIC_RELEASE);
+}
+
+/* Whether every query of B but the HASTLS ones has its result. */
+static int addresses_done(const struct batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (!b->slots[i].companion && !b->slots[i].done)
+            return 0;
+    return 1;
+}
+
+/* UNTIL, or MS from now when that is sooner, into OUT. */
+static void deadline_within(const struct timespec *until, unsigned ms,
+                            struct timespec *out)
+{
+    clock_gettime(CLOCK_MONOTONIC, out);
+    out->tv_sec += ms / 1000;
+    out->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (out->tv_nsec >= 1000000000L) {
+        out->tv_sec++;
+        out->tv_nsec -= 1000000000L;
+    }
+    if (out->tv_sec > until->tv_sec ||
+        (out->tv_sec == until->tv_sec && out->tv_nsec > until->tv_nsec))
+        *out = *until;
+}
+
+/* Waits, B->MU held, until every result of B is in, or UNTIL, or the grace
+ * of its HASTLS queries (REMEMBERED: none) is over once the others are in. */
+static void batch_wait(struct hastls_resolver *r, struct batch *b,
+                       const struct timespec *until, int remembered)
+{
+    int companions = 0;
+    for (size_t i = 0; i < b->n; i++)
+        companions |= b->slots[i].companion;
+    struct timespec grace;
+    int in_grace = 0;
+    while (b->pending > 0) {
+        if (companions && !in_grace && addresses_done(b)) {
+            if (remembered)
+                return;
+            in_grace = 1;
+            deadline_within(until, r->cfg.timeout_ms / HASTLS_RESOLVER_GRACE_DIV, &grace);
+        }
+        if (pthread_cond_timedwait(&b->cv, &b->mu, in_grace ? &grace : until) ==
+            ETIMEDOUT)
+            return;
+    }
+}
+
+/* Leaves B's unanswered HASTLS queries to finish (B->MU held) when the
+ * address answers are all in: their answers are cached, and reach the late
+ * handler.  Each keeps its place among the queries in flight and its
+ * reference to B.  Returns how many. */
+static size_t batch_linger(struct hastls_resolver *r, struct batch *b,
+                           const struct hastls_query *q)
+{
+    if (!addresses_done(b) || b->n > RESOLVER_MAX_INFLIGHT)
+        return 0;
+    size_t n = 0;
+    uint64_t now = hastls_dot_now_ms();
+    for (size_t i = 0; i < b->n; i++) {
+        struct slot *s = &b->slots[i];
+        if (s->done || !s->companion || !(s->name = strdup(q[i].name)))
+            continue;
+        s->type = q[i].type;
+        s->lingering = 1;
+        n++;
+        /* Before its answer can come (B->MU is held), which forgets it. */
+        late_set(r, s->name, now, now + LATE_MEMORY_MS);
+    }
+    if (n) {
+        b->nlinger = n;
+        pthread_mutex_lock(&r->late_mu);
+        b->linger_next = r->lingering;
+        r->lingering = b;
+        pthread_mutex_unlock(&r->late_mu);
+    }
+    return n;
+}
+
 /* Waits until N more queries may go to libunbound (or UNTIL passes).
  * Returns 0 with the slots taken, or -1 on timeout. */
 static int slots_take(struct hastls_resolver *r, size_t n, const struct timespec *until)
@@ -525,6 +736,18 @@ int hastls_resolver_lookup(struct hastls_resolver *r, const struct hastls_query 
     }
     b->n = nq;
     b->refs = 1;
+    b->r = r;
+    int has_address = 0;
+    for (size_t i = 0; i < nq; i++)
+        has_address |= is_address_type(q[i].type);
+    int remembered = 0;
+    for (size_t i = 0; i < nq; i++) {
+        struct slot *s = &b->slots[i];
+        s->companion =
+            has_address && q[i].type == r->cfg.record_type && !is_address_type(q[i].type);
+        if (s->companion)
+            remembered = late_remembered(r, q[i].name, start);
+    }
 
     for (size_t i = 0; i < nq; i++) {
         struct slot *s = &b->slots[i];
@@ -545,17 +768,18 @@ int hastls_resolver_lookup(struct hastls_resolver *r, const struct hastls_query 
     }
 
     pthread_mutex_lock(&b->mu);
-    while (b->pending > 0)
-        if (pthread_cond_timedwait(&b->cv, &b->mu, &until) == ETIMEDOUT)
-            break;
+    batch_wait(r, b, &until, remembered);
+    size_t nlinger = batch_linger(r, b, q);
     b->abandoned = b->pending > 0;
     /* Take the results delivered so far; later ones stay with the batch. */
     struct ub_result **res = calloc(nq, sizeof *res);
     int *done = calloc(nq, sizeof *done);
     int *errs = calloc(nq, sizeof *errs);
     int *ids = calloc(nq, sizeof *ids);
-    for (size_t i = 0; res && done && errs && ids && i < nq; i++) {
+    int *lingers = calloc(nq, sizeof *lingers);
+    for (size_t i = 0; res && done && errs && ids && lingers && i < nq; i++) {
         done[i] = b->slots[i].done;
+        lingers[i] = b->slots[i].lingering;
         ids[i] = b->slots[i].async_id;
         if (done[i]) {
             res[i] = b->slots[i].res;
@@ -564,21 +788,22 @@ int hastls_resolver_lookup(struct hastls_resolver *r, const struct hastls_query 
         }
     }
     pthread_mutex_unlock(&b->mu);
-    if (!res || !done || !errs || !ids) {
+    if (!res || !done || !errs || !ids || !lingers) {
         /* Leave everything to the batch; it frees what arrives. */
         free(res);
         free(done);
         free(errs);
         free(ids);
+        free(lingers);
         batch_unref(b);
-        slots_give(r, nq);
+        slots_give(r, nq - nlinger);
         goto oom;
     }
     for (size_t i = 0; i < nq; i++)
-        if (!done[i] && ub_cancel(r->ub, ids[i]) == UB_NOERROR)
+        if (!lingers[i] && !done[i] && ub_cancel(r->ub, ids[i]) == UB_NOERROR)
             batch_unref(b); /* its callback will never come */
     batch_unref(b);
-    slots_give(r, nq);
+    slots_give(r, nq - nlinger);
 
     int rc = 0;
     for (size_t i = 0; i < nq; i++) {
@@ -588,6 +813,18 @@ int hastls_resolver_lookup(struct hastls_resolver *r, const struct hastls_query 
                 rc = -1;
             if (res[i])
                 ub_resolve_free(res[i]);
+        } else if (lingers[i] && remembered) {
+            ans[i]->status = HASTLS_SEC_FAILED;
+            snprintf(ans[i]->reason, sizeof ans[i]->reason,
+                     "not waited for: this name's HASTLS query went unanswered within "
+                     "the last %u s",
+                     LATE_MEMORY_MS / 1000);
+        } else if (lingers[i]) {
+            ans[i]->status = HASTLS_SEC_FAILED;
+            char what[96];
+            snprintf(what, sizeof what, "no answer within %u ms of the address answers",
+                     r->cfg.timeout_ms / HASTLS_RESOLVER_GRACE_DIV);
+            failure_reason(r, start, what, ans[i]->reason, sizeof ans[i]->reason);
         } else {
             ans[i]->status = HASTLS_SEC_FAILED;
             char what[64];
@@ -599,6 +836,7 @@ int hastls_resolver_lookup(struct hastls_resolver *r, const struct hastls_query 
     free(done);
     free(errs);
     free(ids);
+    free(lingers);
     if (rc < 0)
         goto oom;
     return 0;
@@ -620,10 +858,15 @@ void hastls_resolver_free(struct hastls_resolver *r)
     hastls_dot_stop(r->dot);
     if (r->ub)
         ub_ctx_delete(r->ub);
+    /* No callback comes any more: the queries still lingering drop their
+     * references to their batches. */
+    for (struct batch *b = r->lingering, *next; b; b = next) {
+        next = b->linger_next;
+        for (size_t n = b->nlinger; n > 0; n--)
+            batch_unref(b);
+    }
     hastls_dot_free(r->dot);
-    pthread_mutex_destroy(&r->start_mu);
-    pthread_mutex_destroy(&r->slots_mu);
-    pthread_cond_destroy(&r->slots_cv);
+    locks_destroy(r);
     free(r);
 }
 
@@ -661,4 +904,5 @@ const struct hastls_resolver_api hastls_resolver_api = {
     .destroy = hastls_resolver_free,
     .forget = hastls_resolver_forget,
     .get_stats = hastls_resolver_get_stats,
+    .set_late = hastls_resolver_set_late,
 };

@@ -22,7 +22,7 @@
 #include "policy/dnswire.h"
 #include "policy/record.h"
 
-#define HASTLS_RESOLVER_API_VERSION 1
+#define HASTLS_RESOLVER_API_VERSION 2
 /* The one symbol libhastls-resolver.so exports. */
 #define HASTLS_RESOLVER_API_SYMBOL "hastls_resolver_api"
 
@@ -57,12 +57,37 @@ struct hastls_resolver *hastls_resolver_new(const struct hastls_config *cfg,
                                             hastls_log_fn log, char *err,
                                             size_t errlen);
 
+/* The HASTLS query of a host lookup waits at most timeout_ms divided by this
+ * once the address answers are in (see hastls_resolver_lookup). */
+#define HASTLS_RESOLVER_GRACE_DIV 4
+
 /* Resolves the NQ queries together (one round trip, not NQ) and stores a newly
  * allocated answer for each in ANS[i] (free each with hastls_answer_free).
  * Returns 0, or -1 when out of memory (ANS[] all NULL then).  The whole call
- * is bounded by the configuration's timeout_ms. */
+ * is bounded by the configuration's timeout_ms.
+ *
+ * A batch that asks A or AAAA together with the configuration's record_type
+ * is a host lookup, and its record_type queries wait for their answers at
+ * most timeout_ms / HASTLS_RESOLVER_GRACE_DIV after the last address answer
+ * came (never past timeout_ms): an upstream that never answers them costs a
+ * lookup a quarter of its deadline, not all of it.  Such a query is then
+ * answered failed ("no answer within N ms of the address answers") but left
+ * to finish: its answer, if one comes, is cached by libunbound for the next
+ * lookups and handed to the late handler (hastls_resolver_set_late).  For
+ * 30 s, or until that answer comes, the name's lookups do not wait for its
+ * HASTLS query at all once the addresses are in (answered failed: "not
+ * waited for"). */
 int hastls_resolver_lookup(struct hastls_resolver *r, const struct hastls_query *q,
                            size_t nq, struct hastls_answer **ans);
+
+/* Receives the answer A to a HASTLS query its lookup gave up on (see
+ * hastls_resolver_lookup) when it arrives after all, in the resolver's event
+ * thread: it must not call the resolver, and A is freed after it returns.
+ * Failures are not passed on. */
+typedef void (*hastls_late_fn)(const struct hastls_answer *a);
+
+/* Sets R's late handler (NULL: none, the default).  Thread-safe. */
+void hastls_resolver_set_late(struct hastls_resolver *r, hastls_late_fn fn);
 
 void hastls_answer_free(struct hastls_answer *a);
 
@@ -95,6 +120,7 @@ struct hastls_resolver_api {
     void (*destroy)(struct hastls_resolver *);
     void (*forget)(struct hastls_resolver *);
     void (*get_stats)(struct hastls_resolver *, struct hastls_resolver_stats *);
+    void (*set_late)(struct hastls_resolver *, hastls_late_fn); /* may be NULL */
 };
 
 /* libhastls-resolver.so's one exported symbol (the CLI and tests may use the

@@ -615,7 +615,7 @@ static void conn_fail(struct hastls_up_engine *e, struct hastls_up_conn *c, uint
     conn_close(e, c);
     c->fails++;
     c->failed_at = now;
-    unsigned shift = c->fails > 5 ? 5 : c->fails - 1;
+    unsigned shift = c->fails - 1 < 6 ? c->fails - 1 : 6; /* 2^6 s is past the maximum */
     uint64_t b = (uint64_t)HASTLS_UP_BACKOFF_MIN_MS << shift;
     if (b > HASTLS_UP_BACKOFF_MAX_MS)
         b = HASTLS_UP_BACKOFF_MAX_MS;
@@ -623,14 +623,24 @@ static void conn_fail(struct hastls_up_engine *e, struct hastls_up_conn *c, uint
     conn_requeue(e, c, 0);
 }
 
-/* C carries queries from now on: the ones parked on it go out. */
+/* C's upstream works again: its failures are forgotten. */
+static void conn_recovered(struct hastls_up_conn *c)
+{
+    c->fails = 0;
+    c->failed_at = 0;
+    c->backoff_until = 0;
+}
+
+/* C carries queries from now on: the ones parked on it go out.  A handshake
+ * is success enough for an upstream that failed otherwise, not for one that
+ * closed connections without answering: that one needs an answer. */
 static void conn_ready(struct hastls_up_engine *e, struct hastls_up_conn *c, uint64_t now)
 {
     c->st = HASTLS_UP_READY;
     c->last_active = now;
-    c->fails = 0;
-    c->failed_at = 0;
-    c->backoff_until = 0;
+    c->answered = 0;
+    if (c->closes == 0)
+        conn_recovered(c);
     for (struct query *q = e->queries; q; q = q->next)
         if (q->c == c && !q->sent)
             mark_ready(e, q);
@@ -649,21 +659,30 @@ static void dispatch(struct hastls_up_engine *e, struct query *q, uint64_t now)
     while (q->attempt < e->nattempts) {
         const struct attempt *a = &e->attempts[q->attempt];
         struct hastls_up_conn *c = attempt_conn(e, q->attempt);
+        int alt = alternative_after(e, q->attempt + 1, now);
         if (c->st == HASTLS_UP_DOWN) {
             int hold = c->failed_at && now < c->failed_at + HASTLS_UP_HOLD_DOWN_MS;
-            if (hold ||
-                (now < c->backoff_until && alternative_after(e, q->attempt + 1, now))) {
+            if (hold || (now < c->backoff_until && alt)) {
                 /* Tried again once the hold-down is over, or with an
                  * alternative left once the back-off is over too. */
                 uint64_t hold_end = hold ? c->failed_at + HASTLS_UP_HOLD_DOWN_MS : 0;
                 uint64_t until = hold_end;
-                if (alternative_after(e, q->attempt + 1, now) && c->backoff_until > until)
+                if (alt && c->backoff_until > until)
                     until = c->backoff_until;
                 record_skip(e, c, now, until);
                 q->attempt++;
                 continue;
             }
             conn_start(e, c, now);
+            if (c->fails && alt)
+                LOG(e, HASTLS_LOG_DEBUG,
+                    "upstream %s: probing it in the background after %s", c->label,
+                    c->last_why[0] ? c->last_why : "a failure");
+        }
+        if (c->st != HASTLS_UP_READY && c->fails && alt) {
+            /* A down upstream being probed: the query does not wait for it. */
+            q->attempt++;
+            continue;
         }
         if (c->st == HASTLS_UP_READY) {
             if ((a->need_auth && !c->auth) || query_send(e, c, q, now) < 0) {
@@ -813,6 +832,24 @@ void hastls_up_closed(struct hastls_up_engine *e, size_t i, uint64_t now)
     int waiting = 0;
     for (const struct query *q = e->queries; q && !waiting; q = q->next)
         waiting = q->c == c && q->sent;
+    if (c->answered)
+        c->closes = 0;
+    else if (waiting || c->fails)
+        c->closes++;
+    /* A probe of a down upstream closed before it answered anything proves
+     * nothing but the fault: it fails too, or each query would probe again. */
+    if (!c->answered && (c->fails || (waiting && c->closes >= HASTLS_UP_MAX_CLOSES))) {
+        /* Every connection closed before any answer: reconnecting for each
+         * query would cost the server a handshake per query.  A failure:
+         * the upstream backs off across queries, which move on. */
+        char why[128];
+        snprintf(why, sizeof why,
+                 "closed the connection before answering anything (%u in a row)",
+                 c->closes);
+        conn_fail(e, c, now, why);
+        settle(e, now);
+        return;
+    }
     /* Not a failure (no back-off, RFC 7766 6.2.3), but the reason a lookup
      * may end without an answer. */
     if (waiting)
@@ -913,6 +950,11 @@ static void on_answer(struct hastls_up_engine *e, struct hastls_up_conn *c, uint
         return;
     }
     c->last_active = now;
+    c->answered = 1;
+    if (c->closes || c->fails) {
+        c->closes = 0;
+        conn_recovered(c);
+    }
     /* An answer libunbound could not use would come back as a bare SERVFAIL:
      * say here why, and let the query try the next transport. */
     const char *bad = answer_problem(msg, len);

@@ -25,11 +25,17 @@
  *   opportunistic as encrypted, then cleartext TCP to the upstream's port 53
  *   off           cleartext TCP to port 53 only
  * Upstreams are tried in configuration order; one that refuses, fails its
- * handshake, replies with something that is not DNS or times out is skipped
- * for a back-off period.  A query the
- * server leaves unanswered is sent once more (new ID); one on a connection the
- * server closes goes once more on a new connection.  When no transport is
- * left, the query is answered SERVFAIL.
+ * handshake, replies with something that is not DNS, times out connecting or
+ * closes HASTLS_UP_MAX_CLOSES connections in a row before answering anything
+ * is down: skipped for a back-off period (HASTLS_UP_BACKOFF_MIN_MS doubling
+ * to HASTLS_UP_BACKOFF_MAX_MS, reset by its next answer or, for one that
+ * never closed on us, its next handshake).  When its back-off is over and
+ * another transport is left, it is probed in the background: a connection of
+ * its own that no query waits for, while the queries go on to the next
+ * transport; so a down upstream costs a live lookup nothing after the first
+ * failure.  A query the server leaves unanswered is sent once more (new ID);
+ * one on a connection the server closes goes once more on a new connection.
+ * When no transport is left, the query is answered SERVFAIL.
  *
  * Used by the event thread only, except hastls_up_stats and hastls_up_failures
  * (any thread).
@@ -48,12 +54,15 @@
 #include "shim/resolver/work.h"
 
 #define HASTLS_UP_IDLE_CLOSE_MS 10000 /* close a connection idle this long */
-#define HASTLS_UP_BACKOFF_MIN_MS 500  /* first back-off after a failure, doubling */
+#define HASTLS_UP_BACKOFF_MIN_MS 1000 /* first back-off after a failure, doubling */
 #define HASTLS_UP_BACKOFF_MAX_MS 60000
 #define HASTLS_UP_HOLD_DOWN_MS                                                           \
     1000 /* never retried sooner after a failure, even alone                             \
           */
 #define HASTLS_UP_MIN_ATTEMPT_MS 200
+/* Connections in a row that the server closed before answering anything
+ * after which its upstream counts as failed (and backs off). */
+#define HASTLS_UP_MAX_CLOSES 2
 #define HASTLS_UP_FAILURE_RING 32
 #define HASTLS_UP_MAX_CONNS (2 * HASTLS_MAX_UPSTREAMS) /* [2u] TLS, [2u+1] cleartext */
 
@@ -80,6 +89,9 @@ struct hastls_up_conn {
     uint64_t deadline; /* connect + handshake deadline */
     uint64_t last_active;
     unsigned fails;
+    unsigned closes;    /* connections in a row the server closed before
+                         * answering anything */
+    int answered;       /* this connection delivered an answer */
     char last_why[256]; /* the last failure, for "skipped: backing off after ..." */
     uint64_t failed_at;
     uint64_t backoff_until;
@@ -147,7 +159,9 @@ void hastls_up_failed(struct hastls_up_engine *e, size_t i, uint64_t now,
                       const char *why);
 
 /* The server closed connection I (or a write failed): its queries try once
- * more on a new connection, without counting as a failure (RFC 7766 6.2.3). */
+ * more on a new connection, without counting as a failure (RFC 7766 6.2.3),
+ * unless the server has now closed HASTLS_UP_MAX_CLOSES connections in a row
+ * with queries waiting and no answer: then the upstream fails as above. */
 void hastls_up_closed(struct hastls_up_engine *e, size_t i, uint64_t now);
 
 /* N bytes arrived on connection I. */

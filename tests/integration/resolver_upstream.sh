@@ -253,6 +253,12 @@ start_relay 127.0.0.59 "$log3"
 sleep 1.2 # past the hold-down and first back-off after its failure
 echo odd.lab.example >&3
 waitfor "$out" '^odd.lab.example A:'
+# That lookup went on to the second upstream while the first was probed in
+# the background; once the probe is through, lookups are back on the first.
+waitfor "$log3" '^conn '
+sleep 0.3 # the client's side of that handshake ends too
+echo mail.lab.example >&3
+waitfor "$out" '^mail.lab.example A:'
 exec 3>&-
 wait "$lp"
 sed 's/^/    /' "$out" "$log3"

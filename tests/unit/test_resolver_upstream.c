@@ -551,7 +551,7 @@ static void test_backoff_then_recovery(void **state)
     assert_int_equal(peer_read(b, U1_TLS, s, 4), 1);
     peer_answer(b, U1_TLS, &s[0], 0, 0, -1);
     expect_answer(b, 0, 1, "a.example", 0);
-    assert_int_equal(hastls_up_conn(b->e, U0_TLS)->backoff_until, T0 + 500);
+    assert_int_equal(hastls_up_conn(b->e, U0_TLS)->backoff_until, T0 + 1000);
 
     /* Backing off (and held down): the first upstream is skipped. */
     advance(b, 600);
@@ -559,43 +559,214 @@ static void test_backoff_then_recovery(void **state)
     expect_no_conn_work(b);
     assert_int_equal(peer_read(b, U1_TLS, s, 4), 1);
     peer_answer(b, U1_TLS, &s[0], 0, 0, -1);
-    /* After the hold-down and the back-off it is tried again, fails again:
-     * the back-off doubles. */
+    /* After the back-off it is probed in the background: the query goes to
+     * the second upstream at once, without waiting for the probe. */
     advance(b, 500); /* T0 + 1100 */
     ask(b, 2, "c.example", 3);
-    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
-    hastls_up_failed(b->e, U0_TLS, b->now, "connection refused");
-    expect_work(b, HASTLS_WORK_CLOSE, U0_TLS);
-    assert_int_equal(hastls_up_conn(b->e, U0_TLS)->fails, 2);
-    assert_int_equal(hastls_up_conn(b->e, U0_TLS)->backoff_until, T0 + 1100 + 1000);
-    assert_int_equal(peer_read(b, U1_TLS, s, 4), 1); /* C went to the second */
-    peer_answer(b, U1_TLS, &s[0], 0, 0, -1);
-    advance(b, 1100); /* T0 + 2200 */
-    ask(b, 3, "d.example", 4);
-    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
-    hastls_up_failed(b->e, U0_TLS, b->now, "connection refused");
-    expect_work(b, HASTLS_WORK_CLOSE, U0_TLS);
-    assert_int_equal(hastls_up_conn(b->e, U0_TLS)->backoff_until, T0 + 2200 + 2000);
     assert_int_equal(peer_read(b, U1_TLS, s, 4), 1);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
+    hastls_up_failed(b->e, U0_TLS, b->now, "connection refused");
+    expect_work(b, HASTLS_WORK_CLOSE, U0_TLS);
+    /* The probe failed: the back-off doubles. */
+    assert_int_equal(hastls_up_conn(b->e, U0_TLS)->fails, 2);
+    assert_int_equal(hastls_up_conn(b->e, U0_TLS)->backoff_until, T0 + 1100 + 2000);
     peer_answer(b, U1_TLS, &s[0], 0, 0, -1);
-    /* Past the hold-down but inside the back-off, with an alternative: skipped. */
-    advance(b, 1500);
+    expect_answer(b, 2, 3, "c.example", 0);
+    advance(b, 2100); /* T0 + 3200 */
+    ask(b, 3, "d.example", 4);
+    assert_int_equal(peer_read(b, U1_TLS, s, 4), 1);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
+    hastls_up_failed(b->e, U0_TLS, b->now, "connection refused");
+    expect_work(b, HASTLS_WORK_CLOSE, U0_TLS);
+    assert_int_equal(hastls_up_conn(b->e, U0_TLS)->backoff_until, T0 + 3200 + 4000);
+    peer_answer(b, U1_TLS, &s[0], 0, 0, -1);
+    /* Inside the back-off, with an alternative: skipped, no probe. */
+    advance(b, 3000);
     ask(b, 4, "e.example", 5);
     expect_no_conn_work(b);
     assert_int_equal(peer_read(b, U1_TLS, s, 4), 1);
     peer_answer(b, U1_TLS, &s[0], 0, 0, -1);
     for (int k = 1; k <= 4; k++)
         assert_non_null(answer_for(b, k));
-    /* Then it recovers: a good handshake clears its record. */
-    advance(b, 600);
+    /* Then it recovers: a probe whose handshake succeeds clears its record,
+     * and the next query uses it again. */
+    advance(b, 1100); /* T0 + 7300 */
     ask(b, 5, "f.example", 6);
+    assert_int_equal(peer_read(b, U1_TLS, s, 4), 1);
     expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
     bring_up(b, U0_TLS, 1);
     assert_int_equal(hastls_up_conn(b->e, U0_TLS)->fails, 0);
     assert_int_equal(hastls_up_conn(b->e, U0_TLS)->backoff_until, 0);
+    peer_answer(b, U1_TLS, &s[0], 0, 0, -1);
+    expect_answer(b, 5, 6, "f.example", 0);
+    ask(b, 6, "g.example", 7);
     assert_int_equal(peer_read(b, U0_TLS, s, 4), 1);
     peer_answer(b, U0_TLS, &s[0], 0, 0, -1);
-    expect_answer(b, 5, 6, "f.example", 0);
+    expect_answer(b, 6, 7, "g.example", 0);
+    bench_free(b);
+}
+
+/* Each failed probe doubles the back-off, from 1 s up to 60 s. */
+static void test_backoff_doubles_to_max(void **state)
+{
+    (void)state;
+    struct bench *b = bench_new(HASTLS_PRIVACY_STRICT, TWO);
+    struct seen s[4];
+    const uint64_t want[] = {1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000};
+    for (int k = 0; k < 8; k++) {
+        ask(b, 0, "a.example", (uint16_t)(k + 1));
+        struct hastls_work *w;
+        int probed = 0;
+        while ((w = next_conn_work(b)) != NULL) {
+            if (w->kind == HASTLS_WORK_CONNECT && w->conn == U0_TLS) {
+                probed = 1;
+                hastls_up_failed(b->e, U0_TLS, b->now, "connection refused");
+            } else if (w->kind == HASTLS_WORK_CONNECT && w->conn == U1_TLS) {
+                bring_up(b, U1_TLS, 1);
+            }
+        }
+        assert_true(probed);
+        assert_int_equal(hastls_up_conn(b->e, U0_TLS)->backoff_until - b->now, want[k]);
+        assert_int_equal(peer_read(b, U1_TLS, s, 4), 1);
+        peer_answer(b, U1_TLS, &s[0], 0, 0, -1);
+        for (size_t i = 0; i < b->nanswers; i++)
+            hastls_work_release(b->answers[i]);
+        b->nanswers = 0;
+        advance(b, want[k]);
+    }
+    bench_free(b);
+}
+
+/* A black-holed first upstream (connections never complete) under live
+ * lookups every 100 ms for 46 s: only the first lookup waits for it; every
+ * later probe runs in the background, at most once per back-off period. */
+static void test_black_hole_costs_one_lookup(void **state)
+{
+    (void)state;
+    struct bench *b = bench_new(HASTLS_PRIVACY_STRICT, TWO);
+    struct seen s[4];
+    int stalled = 0, probes = 0;
+    for (int k = 0; k < 460; k++) {
+        ask(b, 0, "a.example", (uint16_t)(k + 1));
+        struct hastls_work *w;
+        while ((w = next_conn_work(b)) != NULL) {
+            if (w->kind == HASTLS_WORK_CONNECT && w->conn == U0_TLS)
+                probes++; /* never completes: the hole */
+            else if (w->kind == HASTLS_WORK_CONNECT && w->conn == U1_TLS)
+                bring_up(b, U1_TLS, 1);
+        }
+        size_t n = peer_read(b, U1_TLS, s, 4);
+        if (n == 0) {
+            /* Waiting for the hole: time passes until the query moves on. */
+            stalled++;
+            for (int t = 0; t < 40 && n == 0; t++) {
+                advance(b, 50);
+                while ((w = next_conn_work(b)) != NULL)
+                    if (w->kind == HASTLS_WORK_CONNECT && w->conn == U1_TLS)
+                        bring_up(b, U1_TLS, 1);
+                n = peer_read(b, U1_TLS, s, 4);
+            }
+        }
+        assert_int_equal(n, 1);
+        peer_answer(b, U1_TLS, &s[0], 0, 0, -1);
+        for (size_t i = 0; i < b->nanswers; i++)
+            hastls_work_release(b->answers[i]);
+        b->nanswers = 0;
+        advance(b, 100);
+    }
+    assert_int_equal(stalled, 1);
+    /* Probes after 1, 2, 4, 8, 16 and 32 s of back-off (plus each attempt's
+     * time out), never more. */
+    assert_true(probes >= 2 && probes <= 7);
+    assert_true(hastls_up_conn(b->e, U0_TLS)->fails >= 2);
+    bench_free(b);
+}
+
+/* A server that closes every connection (after the handshake, before any
+ * answer): the reconnects back off across queries instead of one per query,
+ * and the lookups end at once with the reason. */
+static void test_closing_server_backs_off_across_queries(void **state)
+{
+    (void)state;
+    struct bench *b = bench_new(HASTLS_PRIVACY_STRICT, ONE);
+    struct seen s[8];
+    int connects = 0;
+    for (int k = 0; k < 20; k++) {
+        /* A lookup: libunbound asks a few queries at once. */
+        static const char *const names[3] = {"a.example", "b.example", "c.example"};
+        for (int j = 0; j < 3; j++)
+            ask(b, j, names[j], (uint16_t)(100 * k + j));
+        for (int round = 0; round < 8; round++) {
+            struct hastls_work *w = next_conn_work(b);
+            if (!w)
+                break;
+            if (w->kind != HASTLS_WORK_CONNECT)
+                continue;
+            connects++;
+            bring_up(b, U0_TLS, 1);
+            assert_true(peer_read(b, U0_TLS, s, 8) > 0);
+            hastls_up_closed(b->e, U0_TLS, b->now);
+        }
+        /* Every query of the lookup is over: SERVFAIL, nothing waits. */
+        for (int j = 0; j < 3; j++)
+            assert_non_null(answer_for(b, j));
+        assert_int_equal(hastls_up_nqueries(b->e), 0);
+        for (size_t i = 0; i < b->nanswers; i++)
+            hastls_work_release(b->answers[i]);
+        b->nanswers = 0;
+        advance(b, 50);
+    }
+    /* Two connections for the first lookup, then the hold-down: within the
+     * second of lookups, at most one more. */
+    assert_true(connects >= 2 && connects <= 3);
+    expect_failure(b, "closed the connection before answering anything (2 in a row)");
+    /* An answer resets it: the upstream works again. */
+    advance(b, 2000);
+    ask(b, 0, "a.example", 1);
+    expect_work(b, HASTLS_WORK_CONNECT, U0_TLS);
+    bring_up(b, U0_TLS, 1);
+    assert_int_equal(peer_read(b, U0_TLS, s, 8), 1);
+    peer_answer(b, U0_TLS, &s[0], 0, 0, -1);
+    expect_answer(b, 0, 1, "a.example", 0);
+    assert_int_equal(hastls_up_conn(b->e, U0_TLS)->fails, 0);
+    assert_int_equal(hastls_up_conn(b->e, U0_TLS)->closes, 0);
+    bench_free(b);
+}
+
+/* With a second upstream, queries fail over from a closing server at once;
+ * its probes, which it closes too, back off. */
+static void test_closing_server_fails_over(void **state)
+{
+    (void)state;
+    struct bench *b = bench_new(HASTLS_PRIVACY_STRICT, TWO);
+    struct seen s[8];
+    int u0_connects = 0, answered = 0;
+    for (int k = 0; k < 100; k++) {
+        ask(b, 0, "a.example", (uint16_t)(k + 1));
+        struct hastls_work *w;
+        while ((w = next_conn_work(b)) != NULL) {
+            if (w->kind != HASTLS_WORK_CONNECT)
+                continue;
+            bring_up(b, (size_t)w->conn, 1);
+            if (w->conn == U0_TLS) {
+                u0_connects++;
+                (void)peer_read(b, U0_TLS, s, 8);
+                hastls_up_closed(b->e, U0_TLS, b->now);
+            }
+        }
+        size_t n = peer_read(b, U1_TLS, s, 8);
+        for (size_t i = 0; i < n; i++)
+            peer_answer(b, U1_TLS, &s[i], 0, 0, -1);
+        if (answer_for(b, 0))
+            answered++;
+        for (size_t i = 0; i < b->nanswers; i++)
+            hastls_work_release(b->answers[i]);
+        b->nanswers = 0;
+        advance(b, 100);
+    }
+    assert_int_equal(answered, 100);
+    /* 10 s: two connections at first, then probes after 1, 2 and 4 s. */
+    assert_true(u0_connects >= 2 && u0_connects <= 5);
     bench_free(b);
 }
 
@@ -1089,6 +1260,10 @@ int main(void)
         cmocka_unit_test(test_reset_mid_stream_reconnects_once),
         cmocka_unit_test(test_out_of_order_answers_in_pieces),
         cmocka_unit_test(test_backoff_then_recovery),
+        cmocka_unit_test(test_backoff_doubles_to_max),
+        cmocka_unit_test(test_black_hole_costs_one_lookup),
+        cmocka_unit_test(test_closing_server_backs_off_across_queries),
+        cmocka_unit_test(test_closing_server_fails_over),
         cmocka_unit_test(test_hold_down_alone_answers_servfail),
         cmocka_unit_test(test_opportunistic_falls_back_to_cleartext),
         cmocka_unit_test(test_client_gone_drops_its_queries),

@@ -354,6 +354,191 @@ static void test_threads(void **state)
     hastls_addrmap_free(shared);
 }
 
+/* NAME-I into BUF. */
+static const char *nth(char *buf, size_t len, const char *stem, int i)
+{
+    snprintf(buf, len, "%s%d.example", stem, i);
+    return buf;
+}
+
+/* 4000 names on one address: at most HASTLS_ADDRMAP_MAX_NAMES are kept, and
+ * the one strict name among looser ones is never the one dropped. */
+static void test_many_names_bounded_strictest_kept(void **state)
+{
+    (void)state;
+    struct hastls_addrmap *m = hastls_addrmap_new(8192);
+    struct hastls_addrmap_verdict v;
+    uint8_t k[16];
+    char n[64];
+    key4("192.0.2.80", k);
+    put(m, k, "shop.example", HASTLS_REC_SECURE, tls443, 1, 500, 100);
+    for (int i = 0; i < 4000; i++) {
+        enum hastls_rec rec = i % 3 == 0   ? HASTLS_REC_NONE
+                              : i % 3 == 1 ? HASTLS_REC_INSECURE
+                                           : HASTLS_REC_FAILED;
+        put(m, k, nth(n, sizeof n, "cdn", i), rec, NULL, 0, 400 + (uint64_t)i, 100);
+        assert_true(hastls_addrmap_names(m, k) <= HASTLS_ADDRMAP_MAX_NAMES);
+    }
+    assert_int_equal(hastls_addrmap_names(m, k), HASTLS_ADDRMAP_MAX_NAMES);
+    assert_true(hastls_addrmap_count(m) <= HASTLS_ADDRMAP_MAX_NAMES);
+    assert_int_equal(decide(m, k, 80, HASTLS_CLIENT_CFB, 100, &v), 1);
+    assert_int_equal(v.d.verdict, HASTLS_VERDICT_BLOCK);
+    assert_string_equal(v.name, "shop.example");
+    /* A bogus name joins, then 4000 more names with (0 443): bogus stays. */
+    put(m, k, "badsig.example", HASTLS_REC_BOGUS, NULL, 0, 300, 100);
+    for (int i = 0; i < 4000; i++)
+        put(m, k, nth(n, sizeof n, "tls", i), HASTLS_REC_SECURE, tls443, 1,
+            400 + (uint64_t)i, 100);
+    assert_int_equal(hastls_addrmap_names(m, k), HASTLS_ADDRMAP_MAX_NAMES);
+    assert_int_equal(decide(m, k, 443, HASTLS_CLIENT_CFB, 100, &v), 1);
+    assert_int_equal(v.d.verdict, HASTLS_VERDICT_BLOCK);
+    assert_string_equal(v.name, "badsig.example");
+    hastls_addrmap_free(m);
+}
+
+/* Names whose verdicts no other name gives: none can go, so the 65th live
+ * one is refused (its address must not be handed out for it); an expired
+ * name makes room; a name that allows everything is simply not kept. */
+static void test_full_address_refuses_distinct_records(void **state)
+{
+    (void)state;
+    struct hastls_addrmap *m = hastls_addrmap_new(1024);
+    struct hastls_addrmap_verdict v;
+    uint8_t k[16];
+    char n[64];
+    key4("192.0.2.81", k);
+    struct hastls_pair p[HASTLS_ADDRMAP_MAX_NAMES + 1];
+    for (int i = 0; i < HASTLS_ADDRMAP_MAX_NAMES; i++) {
+        p[i] = (struct hastls_pair){0, (uint16_t)(1000 + i)};
+        /* The first expires at 150, the rest at 500. */
+        put(m, k, nth(n, sizeof n, "d", i), HASTLS_REC_SECURE, &p[i], 1,
+            i == 0 ? 150 : 500, 100);
+    }
+    p[HASTLS_ADDRMAP_MAX_NAMES] = (struct hastls_pair){0, 2000};
+    uint64_t ref = 77;
+    assert_int_equal(hastls_addrmap_record(m, k, "late.example", HASTLS_REC_SECURE,
+                                           &p[HASTLS_ADDRMAP_MAX_NAMES], 1, 500, 100,
+                                           &ref),
+                     HASTLS_ADDRMAP_FULL);
+    assert_int_equal(ref, 77);
+    assert_int_equal(hastls_addrmap_names(m, k), HASTLS_ADDRMAP_MAX_NAMES);
+    /* Allows everything: not kept, every name there is stricter. */
+    ref = 0;
+    assert_int_equal(hastls_addrmap_record(m, k, "plain.example", HASTLS_REC_NONE, NULL,
+                                           0, 500, 100, &ref),
+                     0);
+    assert_true(hastls_addrmap_holds(m, ref));
+    assert_int_equal(hastls_addrmap_names(m, k), HASTLS_ADDRMAP_MAX_NAMES);
+    assert_int_equal(decide(m, k, 1000, HASTLS_CLIENT_CFB, 100, &v), 1);
+    assert_int_equal(v.rec, HASTLS_REC_SECURE);
+    /* Once d0 expired, it makes room for the new one. */
+    put(m, k, "late.example", HASTLS_REC_SECURE, &p[HASTLS_ADDRMAP_MAX_NAMES], 1, 500,
+        200);
+    assert_int_equal(hastls_addrmap_names(m, k), HASTLS_ADDRMAP_MAX_NAMES);
+    hastls_addrmap_free(m);
+}
+
+/* Of two names with the same verdicts the one that expires first goes, and
+ * the new name is not kept when it would expire before its twin. */
+static void test_full_address_drops_earliest_twin(void **state)
+{
+    (void)state;
+    struct hastls_addrmap *m = hastls_addrmap_new(1024);
+    struct hastls_addrmap_verdict v;
+    uint8_t k[16];
+    char n[64];
+    key4("192.0.2.82", k);
+    struct hastls_pair p[HASTLS_ADDRMAP_MAX_NAMES];
+    for (int i = 0; i < HASTLS_ADDRMAP_MAX_NAMES; i++) {
+        p[i] = (struct hastls_pair){0, (uint16_t)(1000 + i)};
+        put(m, k, nth(n, sizeof n, "d", i), HASTLS_REC_SECURE, &p[i], 1, 900, 100);
+    }
+    /* A twin of d5 that expires sooner: not kept; d5 stands for it. */
+    uint64_t ref = 0;
+    assert_int_equal(hastls_addrmap_record(m, k, "twin.example", HASTLS_REC_SECURE, &p[5],
+                                           1, 300, 100, &ref),
+                     0);
+    assert_true(hastls_addrmap_holds(m, ref));
+    /* A twin of d7 that lasts longer: d7 goes, the twin stays. */
+    put(m, k, "long.example", HASTLS_REC_SECURE, &p[7], 1, 2000, 100);
+    assert_int_equal(hastls_addrmap_names(m, k), HASTLS_ADDRMAP_MAX_NAMES);
+    /* At 1000 only long.example is live: it decides, d7 is gone. */
+    assert_int_equal(decide(m, k, 1007, HASTLS_CLIENT_CFB, 1000, &v), 1);
+    assert_string_equal(v.name, "long.example");
+    assert_int_equal(v.stale, 0);
+    hastls_addrmap_free(m);
+}
+
+/* A failed record (the HASTLS answer never came) never replaces a live
+ * secure or bogus record of the same name; once that one expired, it does. */
+static void test_failed_never_loosens(void **state)
+{
+    (void)state;
+    struct hastls_addrmap *m = hastls_addrmap_new(64);
+    struct hastls_addrmap_verdict v;
+    uint8_t k[16];
+    key4("192.0.2.83", k);
+    uint64_t r1 = put(m, k, "shop.example", HASTLS_REC_SECURE, tls443, 1, 500, 100);
+    uint64_t r2 = put(m, k, "shop.example", HASTLS_REC_FAILED, NULL, 0, 600, 200);
+    assert_true(r1 == r2 && hastls_addrmap_holds(m, r2));
+    decide(m, k, 80, HASTLS_CLIENT_CFB, 200, &v);
+    assert_int_equal(v.d.verdict, HASTLS_VERDICT_BLOCK);
+    put(m, k, "bad.example", HASTLS_REC_BOGUS, NULL, 0, 500, 100);
+    put(m, k, "bad.example", HASTLS_REC_FAILED, NULL, 0, 500, 200);
+    decide(m, k, 443, HASTLS_CLIENT_CFB, 200, &v);
+    assert_int_equal(v.d.verdict, HASTLS_VERDICT_BLOCK);
+    assert_string_equal(v.name, "bad.example");
+    /* A real answer replaces it either way. */
+    put(m, k, "bad.example", HASTLS_REC_NONE, NULL, 0, 500, 200);
+    decide(m, k, 443, HASTLS_CLIENT_CFB, 200, &v);
+    assert_int_equal(v.d.verdict, HASTLS_VERDICT_ALLOW);
+    /* Expired: the failure is all there is now. */
+    put(m, k, "shop.example", HASTLS_REC_FAILED, NULL, 0, 900, 600);
+    decide(m, k, 80, HASTLS_CLIENT_CFB, 600, &v);
+    assert_int_equal(v.d.verdict, HASTLS_VERDICT_ALLOW);
+    hastls_addrmap_free(m);
+}
+
+/* Whatever order names arrive in, the strictest still decides: names that
+ * allow everything never hide a stricter one, nor does a bogus record that
+ * bogus = ignore lets through. */
+static void test_order_never_hides_strictest(void **state)
+{
+    (void)state;
+    struct hastls_addrmap *m = hastls_addrmap_new(64);
+    struct hastls_addrmap_verdict v;
+    uint8_t k[16];
+    key4("192.0.2.84", k);
+    put(m, k, "a.example", HASTLS_REC_NONE, NULL, 0, 500, 100);
+    put(m, k, "b.example", HASTLS_REC_FAILED, NULL, 0, 500, 100);
+    put(m, k, "old.example", HASTLS_REC_SECURE, tls443, 1, 150, 100); /* expires */
+    put(m, k, "c.example", HASTLS_REC_INSECURE, NULL, 0, 500, 100);
+    put(m, k, "bad.example", HASTLS_REC_BOGUS, NULL, 0, 500, 100);
+    put(m, k, "shop.example", HASTLS_REC_SECURE, tls443, 1, 500, 100);
+    put(m, k, "d.example", HASTLS_REC_NONE, NULL, 0, 500, 100);
+    assert_int_equal(
+        hastls_addrmap_decide(m, k, 80, HASTLS_CLIENT_CFB, HASTLS_BOGUS_IGNORE, 200, &v),
+        1);
+    assert_int_equal(v.d.verdict, HASTLS_VERDICT_BLOCK);
+    assert_string_equal(v.name, "shop.example");
+    hastls_addrmap_decide(m, k, 443, HASTLS_CLIENT_CFB, HASTLS_BOGUS_IGNORE, 200, &v);
+    assert_int_equal(v.d.verdict, HASTLS_VERDICT_ALLOW);
+    hastls_addrmap_decide(m, k, 443, HASTLS_CLIENT_CFB, HASTLS_BOGUS_BLOCK, 200, &v);
+    assert_int_equal(v.d.verdict, HASTLS_VERDICT_BLOCK);
+    assert_string_equal(v.name, "bad.example");
+    /* The live names decide; the expired strict one does not. */
+    put(m, k, "shop.example", HASTLS_REC_NONE, NULL, 0, 500, 200);
+    put(m, k, "bad.example", HASTLS_REC_NONE, NULL, 0, 500, 200);
+    decide(m, k, 80, HASTLS_CLIENT_CFB, 200, &v);
+    assert_int_equal(v.d.verdict, HASTLS_VERDICT_ALLOW);
+    /* All expired: the stale ones govern, the strictest first. */
+    decide(m, k, 80, HASTLS_CLIENT_CFB, 600, &v);
+    assert_int_equal(v.d.verdict, HASTLS_VERDICT_BLOCK);
+    assert_string_equal(v.name, "old.example");
+    assert_int_equal(v.stale, 1);
+    hastls_addrmap_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -366,6 +551,11 @@ int main(void)
         cmocka_unit_test(test_replace_and_bound),
         cmocka_unit_test(test_references),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_many_names_bounded_strictest_kept),
+        cmocka_unit_test(test_full_address_refuses_distinct_records),
+        cmocka_unit_test(test_full_address_drops_earliest_twin),
+        cmocka_unit_test(test_failed_never_loosens),
+        cmocka_unit_test(test_order_never_hides_strictest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
