@@ -62,7 +62,7 @@ static void rdata(void **state)
 static void signal_and_state(void **state)
 {
     (void)state;
-    struct hastls_rr rr[2] = {{HASTLS_DNS_TYPE_HTTPS, 3, 300, service},
+    struct hastls_rr rr[2] = {{HASTLS_DNS_TYPE_HTTPS, 2, 300, service},
                               {HASTLS_DNS_TYPE_HTTPS, sizeof service, 300, service}};
     /* One malformed record does not hide a good one. */
     assert_true(hastls_https_signal(HASTLS_SEC_SECURE, 0, rr, 2));
