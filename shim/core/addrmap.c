@@ -174,19 +174,20 @@ static uint64_t ref_of(const struct hastls_addrmap *m, size_t slot)
 /* Whether records R and S give the same verdict for every port, client and
  * bogus setting: both allow everything (failed, insecure, none), or the
  * same state with the same pairs. */
+static int allows_all(enum hastls_rec rec)
+{
+    /* Enforced states (secure, pinned, https) decide by their pairs. */
+    return !hastls_rec_enforced(rec) && rec != HASTLS_REC_BOGUS;
+}
+
 static int same_verdicts(enum hastls_rec ra, const struct hastls_pair *pa, size_t na,
                          enum hastls_rec rb, const struct hastls_pair *pb, size_t nb)
 {
-    int open_a = ra != HASTLS_REC_SECURE && ra != HASTLS_REC_BOGUS;
-    int open_b = rb != HASTLS_REC_SECURE && rb != HASTLS_REC_BOGUS;
+    int open_a = allows_all(ra);
+    int open_b = allows_all(rb);
     if (open_a || open_b)
         return open_a && open_b;
     return ra == rb && na == nb && (na == 0 || !memcmp(pa, pb, na * sizeof *pa));
-}
-
-static int allows_all(enum hastls_rec rec)
-{
-    return rec != HASTLS_REC_SECURE && rec != HASTLS_REC_BOGUS;
 }
 
 /* What to do when address A has its full count of names and NR is to join

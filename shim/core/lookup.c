@@ -438,9 +438,13 @@ static void late_answer(const struct hastls_answer *a)
     enum hastls_rec raw = hastls_rec_of(a->status, a->rcode, a->rr, a->n_rr, rtype, pairs,
                                         HASTLS_REC_MAX_PAIRS, &np, &derr);
     enum hastls_rec rec = hastls_rec_in_zone(raw, hastls_addrs_signed(got));
-    if (rec != HASTLS_REC_SECURE)
+    uint32_t ttl = a->ttl;
+    if (hastls_hostpins_apply(key, raw, &rec, pairs, HASTLS_REC_MAX_PAIRS, &np, ttl,
+                              a->reason))
+        ttl = FAILED_RECORD_TTL;
+    if (!hastls_rec_enforced(rec))
         np = 0;
-    uint64_t rec_exp = now + a->ttl;
+    uint64_t rec_exp = now + ttl;
     h.rec = (uint8_t)rec;
     int fits = np <= HASTLS_CACHE_MAX_ITEMS;
     h.npairs = (uint16_t)(fits ? np : 0);
