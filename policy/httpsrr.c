@@ -24,7 +24,8 @@ int hastls_https_rdata_check(const uint8_t *rdata, size_t len, const char **why)
         if (hastls_dns_rd_u8(&r, &l) < 0)
             return bad(why, "the target name is cut short");
         if (l & 0xc0)
-            return bad(why, "the target name is compressed or uses a reserved label type");
+            return bad(why,
+                       "the target name is compressed or uses a reserved label type");
         name += (size_t)l + 1;
         if (name > HASTLS_DNS_MAX_WIRE_NAME)
             return bad(why, "the target name is longer than 255 octets");

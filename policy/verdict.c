@@ -22,7 +22,8 @@ struct hastls_decision hastls_rec_decide(enum hastls_rec rec,
 
 int hastls_rec_enforced(enum hastls_rec rec)
 {
-    return rec == HASTLS_REC_SECURE || rec == HASTLS_REC_PINNED || rec == HASTLS_REC_HTTPS;
+    return rec == HASTLS_REC_SECURE || rec == HASTLS_REC_PINNED ||
+           rec == HASTLS_REC_HTTPS;
 }
 
 int hastls_rec_blocks_all(enum hastls_rec rec, enum hastls_bogus bogus)

@@ -39,6 +39,7 @@
 #include "policy/config.h"
 #include "policy/decide.h"
 #include "policy/hastls_rr.h"
+#include "policy/httpsrr.h"
 #include "policy/pins.h"
 #include "policy/record.h"
 #include "policy/verdict.h"
@@ -100,6 +101,7 @@ struct check {
     bool has_pin, pin_governs;
     struct hastls_pin pin;
     char pin_err[HASTLS_PATH_MAX + 256]; /* a pin file that is not trusted */
+    bool https_signal;                   /* a secure HTTPS record (https_rr on) */
     const struct hastls_pair *dpairs;    /* the pairs decisions use */
     size_t n_dpairs;
 
@@ -117,75 +119,77 @@ struct check {
 
 static void check_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: hastls check [--config FILE] [--app NAME] [--json] NAME [PORT...]\n"
-            "\n"
-            "Predicts what the shim does with connections to NAME.  Loads the\n"
-            "configuration as a program under the shim would, looks up A, AAAA and\n"
-            "the HASTLS record (type record_type) of NAME in one batch through the\n"
-            "DNSSEC-validating resolver, and prints:\n"
-            "  - the addresses, and the canonical name when a CNAME was followed;\n"
-            "  - the HASTLS record in presentation form, e.g. (0 443) (all the\n"
-            "    records of the RRset combined);\n"
-            "  - the DNSSEC status of each answer (secure, insecure, bogus, failed)\n"
-            "    with its reason;\n"
-            "  - whether the record is enforced: only a secure record is; a bogus\n"
-            "    one blocks every connection when bogus = block; an insecure one is\n"
-            "    never enforced; a secure proof of absence leaves nothing to enforce;\n"
-            "    a failed lookup allows (the shim warns);\n"
-            "  - the record owner's live pin (hastls pins list), and whether it is in\n"
-            "    force: when the current lookup fails or is not secure, the pinned\n"
-            "    record of an earlier secure lookup is enforced (check only reads\n"
-            "    pins; it never makes one);\n"
-            "  - for each PORT the class (tls, starttls, cleartext, no-cleartext,\n"
-            "    no-tls, unlisted; \"-\" when the record is not enforced, \"bogus\"\n"
-            "    when a bogus record blocks) and the verdict under cio, cfb and cso;\n"
-            "    the configured client is marked with '*' and its reason is given.\n"
-            "Without PORT: every port of the record and its well-known TLS or\n"
-            "cleartext counterpart (80/443, 143/993, 110/995, ...), deduplicated and\n"
-            "sorted; 80 and 443 when the record lists no port.\n"
-            "NAME may be an address literal: the shim never looks one up and governs\n"
-            "a connection to it only through names that a lookup in the program\n"
-            "returned it for, so check reports it as not governed, without a lookup.\n"
-            "Names in the hosts file (and localhost) are answered from it, as the shim\n"
-            "does: no DNS, no record, not governed.\n"
-            "The verdicts are NAME's own: when several names a program looked up\n"
-            "share an address, the shim applies the strictest of their verdicts.\n"
-            "\n"
-            "  --config FILE  configuration file (default: $HASTLS_CONF, then\n"
-            "                 %s, then the built-in defaults;\n"
-            "                 HASTLS_APP, HASTLS_LOG and HASTLS_MODE apply only\n"
-            "                 without --config, as in the shim)\n"
-            "  --app NAME     apply the [app:NAME] section (a program name or path),\n"
-            "                 as for a program of that name under the shim\n"
-            "  --json         print one JSON object instead of text (below)\n"
-            "  --help         this text\n"
-            "\n"
-            "Exit status:\n"
-            "  0  the configured client policy allows every port asked about\n"
-            "  1  it would block at least one port, or the shim would refuse the name\n"
-            "     itself (an A or AAAA answer is bogus: getaddrinfo fails with\n"
-            "     EAI_FAIL); also in report mode: the status answers \"would the\n"
-            "     configured policy block\", not \"does the mode let it through\"\n"
-            "  2  usage error\n"
-            "  3  configuration error, the resolver could not start, or a lookup got\n"
-            "     no answer (status failed) while nothing was blocked\n"
-            "\n"
-            "JSON object: name, canonical (null without a CNAME), config {source,\n"
-            "app_section, client, mode, bogus, record_type}, answers {A, AAAA, HASTLS:\n"
-            "{status, rcode, ttl, reason, canonical, records}}, addresses,\n"
-            "lookup (the shim's result when asking for each family: {AF_UNSPEC,\n"
-            "AF_INET, AF_INET6}, each \"ok\" or an EAI_* name; null for a literal),\n"
-            "lookup_refused (AF_UNSPEC fails with EAI_FAIL), record {status, text,\n"
-            "pairs, state (enforced, absent, insecure, bogus-block, bogus-ignore,\n"
-            "failed, pinned, literal, hosts), enforced, blocks_all, explanation,\n"
-            "reason}, pin (null, or {source, pairs, pinned, expires, governs}),\n"
-            "pin_error (null, or why the pin file is not used),\n"
-            "ports [{port, class (null when not enforced), verdicts {cio, cfb, cso},\n"
-            "verdict, note, reason}], blocked (ports the configured client blocks),\n"
-            "lookup_failed, exit.  Strings that are not UTF-8 carry each stray byte\n"
-            "as the code point of its value.\n",
-            HASTLS_DEFAULT_CONF);
+    fprintf(
+        out,
+        "usage: hastls check [--config FILE] [--app NAME] [--json] NAME [PORT...]\n"
+        "\n"
+        "Predicts what the shim does with connections to NAME.  Loads the\n"
+        "configuration as a program under the shim would, looks up A, AAAA and\n"
+        "the HASTLS record (type record_type) of NAME in one batch through the\n"
+        "DNSSEC-validating resolver, and prints:\n"
+        "  - the addresses, and the canonical name when a CNAME was followed;\n"
+        "  - the HASTLS record in presentation form, e.g. (0 443) (all the\n"
+        "    records of the RRset combined);\n"
+        "  - the DNSSEC status of each answer (secure, insecure, bogus, failed)\n"
+        "    with its reason;\n"
+        "  - whether the record is enforced: only a secure record is; a bogus\n"
+        "    one blocks every connection when bogus = block; an insecure one is\n"
+        "    never enforced; a secure proof of absence leaves nothing to enforce;\n"
+        "    a failed lookup allows (the shim warns);\n"
+        "  - the record owner's live pin (hastls pins list), and whether it is in\n"
+        "    force: when the current lookup fails or is not secure, the pinned\n"
+        "    record of an earlier secure lookup is enforced (check only reads\n"
+        "    pins; it never makes one);\n"
+        "  - for each PORT the class (tls, starttls, cleartext, no-cleartext,\n"
+        "    no-tls, unlisted; \"-\" when the record is not enforced, \"bogus\"\n"
+        "    when a bogus record blocks) and the verdict under cio, cfb and cso;\n"
+        "    the configured client is marked with '*' and its reason is given.\n"
+        "Without PORT: every port of the record and its well-known TLS or\n"
+        "cleartext counterpart (80/443, 143/993, 110/995, ...), deduplicated and\n"
+        "sorted; 80 and 443 when the record lists no port.\n"
+        "NAME may be an address literal: the shim never looks one up and governs\n"
+        "a connection to it only through names that a lookup in the program\n"
+        "returned it for, so check reports it as not governed, without a lookup.\n"
+        "Names in the hosts file (and localhost) are answered from it, as the shim\n"
+        "does: no DNS, no record, not governed.\n"
+        "The verdicts are NAME's own: when several names a program looked up\n"
+        "share an address, the shim applies the strictest of their verdicts.\n"
+        "\n"
+        "  --config FILE  configuration file (default: $HASTLS_CONF, then\n"
+        "                 %s, then the built-in defaults;\n"
+        "                 HASTLS_APP, HASTLS_LOG and HASTLS_MODE apply only\n"
+        "                 without --config, as in the shim)\n"
+        "  --app NAME     apply the [app:NAME] section (a program name or path),\n"
+        "                 as for a program of that name under the shim\n"
+        "  --json         print one JSON object instead of text (below)\n"
+        "  --help         this text\n"
+        "\n"
+        "Exit status:\n"
+        "  0  the configured client policy allows every port asked about\n"
+        "  1  it would block at least one port, or the shim would refuse the name\n"
+        "     itself (an A or AAAA answer is bogus: getaddrinfo fails with\n"
+        "     EAI_FAIL); also in report mode: the status answers \"would the\n"
+        "     configured policy block\", not \"does the mode let it through\"\n"
+        "  2  usage error\n"
+        "  3  configuration error, the resolver could not start, or a lookup got\n"
+        "     no answer (status failed) while nothing was blocked\n"
+        "\n"
+        "JSON object: name, canonical (null without a CNAME), config {source,\n"
+        "app_section, client, mode, bogus, record_type}, answers {A, AAAA, HASTLS:\n"
+        "{status, rcode, ttl, reason, canonical, records}}, addresses,\n"
+        "lookup (the shim's result when asking for each family: {AF_UNSPEC,\n"
+        "AF_INET, AF_INET6}, each \"ok\" or an EAI_* name; null for a literal),\n"
+        "lookup_refused (AF_UNSPEC fails with EAI_FAIL), record {status, text,\n"
+        "pairs, state (enforced, absent, insecure, bogus-block, bogus-ignore,\n"
+        "failed, pinned, https-rr, literal, hosts), enforced, blocks_all, explanation,\n"
+        "reason}, pin (null, or {source, pairs, pinned, expires, governs}),\n"
+        "pin_error (null, or why the pin file is not used), https_signal (a\n"
+        "secure HTTPS record was found with https_rr on),\n"
+        "ports [{port, class (null when not enforced), verdicts {cio, cfb, cso},\n"
+        "verdict, note, reason}], blocked (ports the configured client blocks),\n"
+        "lookup_failed, exit.  Strings that are not UTF-8 carry each stray byte\n"
+        "as the code point of its value.\n",
+        HASTLS_DEFAULT_CONF);
 }
 
 /* Parses a port number 1..65535 (decimal digits only). */
@@ -445,6 +449,28 @@ static void lookup_results(struct check *c)
     c->name_refused = c->lookup[0] == EAI_FAIL;
 }
 
+/* The HTTPS record as the shim asks it (policy/httpsrr.h): only with
+ * https_rr on and a record state that leaves the name unenforced. */
+static void https_signal(struct check *c, struct hastls_resolver *r)
+{
+    if (c->cfg->https_rr == HASTLS_HTTPS_RR_IGNORE ||
+        hastls_https_governs(c->rec, 1, HASTLS_HTTPS_RR_ENFORCE) != HASTLS_REC_HTTPS)
+        return;
+    const struct hastls_query q = {c->canonical ? c->canonical : c->name,
+                                   HASTLS_DNS_TYPE_HTTPS};
+    struct hastls_answer *a = NULL;
+    if (hastls_resolver_lookup(r, &q, 1, &a) < 0)
+        return;
+    c->https_signal = hastls_https_signal(a->status, a->rcode, a->rr, a->n_rr);
+    hastls_answer_free(a);
+    enum hastls_rec rec = hastls_https_governs(c->rec, c->https_signal, c->cfg->https_rr);
+    if (rec == HASTLS_REC_HTTPS) {
+        c->rec = rec;
+        c->dpairs = hastls_https_pairs;
+        c->n_dpairs = 1;
+    }
+}
+
 /* Looks everything up (R is NULL for an address literal or a hosts-file name,
  * C->rec set already, which the shim does not look up in DNS either) and
  * decides.  Returns 0, or -1 when out of memory. */
@@ -475,6 +501,8 @@ static int run_check(struct check *c, const uint8_t *asked, bool any_asked,
         lookup_results(c);
     if (r && classify_record(c) < 0)
         return -1;
+    if (r)
+        https_signal(c, r);
 
     uint8_t *set = calloc(65536 / 8, 1);
     if (!set)
@@ -675,6 +703,10 @@ static void print_text(const struct check *c)
     }
     printf("\n");
     print_pin(c);
+    if (c->https_signal)
+        printf("https: a DNSSEC-secure HTTPS record: %s\n",
+               c->rec == HASTLS_REC_HTTPS ? "it stands for (80 443) (https_rr = enforce)"
+                                          : "reported only (https_rr = report)");
     printf("policy: client %s, mode %s, bogus %s; config ",
            hastls_client_name(cfg->client), hastls_mode_name(cfg->mode),
            bogus_name(cfg->bogus));
@@ -841,6 +873,7 @@ static void print_json(const struct check *c)
     } else {
         printf("null");
     }
+    printf(",\"https_signal\":%s", c->https_signal ? "true" : "false");
     printf(",\"pin_error\":");
     if (c->pin_err[0])
         hastls_cli_json_string(stdout, c->pin_err);

@@ -14,6 +14,7 @@
 
 #include "policy/checked.h"
 #include "policy/dnswire.h"
+#include "policy/httpsrr.h"
 #include "policy/record.h"
 #include "policy/verdict.h"
 #include "shim/core/ai.h"
@@ -264,6 +265,44 @@ static void addr_answers(struct hastls_answer *const ans[2],
     }
 }
 
+/* The HTTPS record as a "serves TLS" signal (policy/httpsrr.h): with
+ * https_rr on, a name that the HASTLS answer leaves unenforced (none,
+ * insecure, failed) is asked for its HTTPS record, one more round trip only
+ * then; under enforce a secure one makes *REC HASTLS_REC_HTTPS with the pair
+ * (80 443), under report it is only logged. */
+static void https_signal(const char *canon, enum hastls_rec *rec,
+                         struct hastls_pair *pairs, size_t *np, uint32_t *ttl)
+{
+    const struct hastls_config *cfg = hastls_state_config();
+    if (cfg->https_rr == HASTLS_HTTPS_RR_IGNORE ||
+        hastls_https_governs(*rec, 1, HASTLS_HTTPS_RR_ENFORCE) != HASTLS_REC_HTTPS)
+        return;
+    struct hastls_query q = {canon, HASTLS_DNS_TYPE_HTTPS};
+    struct hastls_answer *a = NULL;
+    const struct hastls_resolver_api *api = NULL;
+    if (resolve(&q, 1, &a, &api) < 0)
+        return;
+    if (hastls_https_signal(a->status, a->rcode, a->rr, a->n_rr)) {
+        if (cfg->https_rr == HASTLS_HTTPS_RR_ENFORCE) {
+            hastls_log(HASTLS_LOG_INFO,
+                       "%s has no usable HASTLS record: its DNSSEC-secure HTTPS record "
+                       "stands for (80 443) (https_rr = enforce)",
+                       canon);
+            *rec = hastls_https_governs(*rec, 1, cfg->https_rr);
+            memcpy(pairs, hastls_https_pairs, sizeof hastls_https_pairs);
+            *np = 1;
+            *ttl = a->ttl;
+        } else {
+            hastls_log(HASTLS_LOG_WARN,
+                       "%s has no usable HASTLS record but a DNSSEC-secure HTTPS record: "
+                       "under https_rr = enforce it would stand for (80 443) "
+                       "(https_rr = report)",
+                       canon);
+        }
+    }
+    api->answer_free(a);
+}
+
 /* The record of the name that owns the addresses.  KEY's HASTLS answer
  * REC_ANS follows a CNAME chain with the chain's DNSSEC status, so for a
  * name whose canonical name CANON differs, the record of CANON is asked for
@@ -316,6 +355,7 @@ static int owner_record(const char *key, const char *canon, uint16_t rtype,
     if (hastls_hostpins_apply(canon, raw, rec, pairs, HASTLS_REC_MAX_PAIRS, np, *ttl,
                               whybuf))
         *ttl = FAILED_RECORD_TTL; /* try the lookup again soon */
+    https_signal(canon, rec, pairs, np, ttl);
     return 0;
 }
 

@@ -15,8 +15,8 @@
 /* 1 . alpn=h2 */
 static const uint8_t service[] = {0, 1, 0, 0, 1, 0, 3, 2, 'h', '2'};
 /* 0 target.example. */
-static const uint8_t alias[] = {0,   0,   6,   't', 'a', 'r', 'g', 'e', 't',
-                                7,   'e', 'x', 'a', 'm', 'p', 'l', 'e', 0};
+static const uint8_t alias[] = {0, 0,   6,   't', 'a', 'r', 'g', 'e', 't',
+                                7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0};
 
 static void rdata(void **state)
 {
@@ -92,8 +92,9 @@ static void signal_and_state(void **state)
     }
 
     /* The state enforces (80 443): cso refused port 80, cfb allowed. */
-    struct hastls_decision d = hastls_rec_decide(HASTLS_REC_HTTPS, hastls_https_pairs, 1, 80,
-                                                 HASTLS_CLIENT_CSO, HASTLS_BOGUS_BLOCK);
+    struct hastls_decision d =
+        hastls_rec_decide(HASTLS_REC_HTTPS, hastls_https_pairs, 1, 80, HASTLS_CLIENT_CSO,
+                          HASTLS_BOGUS_BLOCK);
     assert_int_equal(d.verdict, HASTLS_VERDICT_BLOCK);
     d = hastls_rec_decide(HASTLS_REC_HTTPS, hastls_https_pairs, 1, 80, HASTLS_CLIENT_CFB,
                           HASTLS_BOGUS_BLOCK);
