@@ -20,6 +20,9 @@ BINDIR   ?= $(PREFIX)/bin
 PKGLIBDIR ?= $(LIBDIR)/hastls
 SYSCONFDIR ?= /etc
 MANDIR   ?= $(PREFIX)/share/man
+# systemd user units (scripts/systemd/): PREFIX/lib/systemd/user is in the
+# user manager's search path for /usr and /usr/local alike.
+USERUNITDIR ?= $(PREFIX)/lib/systemd/user
 VERSION  := 0.1.0
 # Every test runner appends PASS/FAIL lines here; tests/summary counts them.
 RESULTS  ?= $(abspath $(BUILD))/results.txt
@@ -227,6 +230,7 @@ $(BUILD)/man/%: docs/%.scd
 
 # The wrapper scripts learn where the shim is installed; in a source tree the
 # placeholders stay and they use ../build instead.
+USER_UNITS := hastls-agent.socket hastls-agent.service
 SUBST = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g'
 # Installs the example configuration, never a hastls.conf: the built-in
 # defaults apply until the administrator writes one.
@@ -235,7 +239,7 @@ SUBST = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@BIN
 install: all man
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGLIBDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
-	    $(DESTDIR)$(SYSCONFDIR)/hastls $(DESTDIR)$(DOCDIR)
+	    $(DESTDIR)$(SYSCONFDIR)/hastls $(DESTDIR)$(DOCDIR) $(DESTDIR)$(USERUNITDIR)
 	install -m 0755 $(SHIM_SO) $(DESTDIR)$(LIBDIR)/libhastls.so
 	install -m 0755 $(RESOLVER_SO) $(DESTDIR)$(PKGLIBDIR)/libhastls-resolver.so
 	install -m 0755 $(CLI) $(DESTDIR)$(BINDIR)/hastls
@@ -246,6 +250,13 @@ install: all man
 	done
 	for p in $(MAN_PAGES); do \
 	    install -m 0644 $$p $(DESTDIR)$(MANDIR)/man$${p##*.}/ || exit 1; \
+	done
+	# The agent's user units name the installed hastls; not enabled here
+	# (each user runs systemctl --user enable --now hastls-agent.socket).
+	for u in $(USER_UNITS); do \
+	    $(SUBST) scripts/systemd/$$u >$(DESTDIR)$(USERUNITDIR)/$$u.tmp && \
+	    chmod 0644 $(DESTDIR)$(USERUNITDIR)/$$u.tmp && \
+	    mv $(DESTDIR)$(USERUNITDIR)/$$u.tmp $(DESTDIR)$(USERUNITDIR)/$$u || exit 1; \
 	done
 	# hastls-shell is documented in hastls-run(1).
 	printf '.so man1/hastls-run.1\n' >$(DESTDIR)$(MANDIR)/man1/hastls-shell.1
@@ -267,6 +278,7 @@ uninstall:
 	    $(DESTDIR)$(SYSCONFDIR)/hastls/hastls.conf.example
 	for p in $(notdir $(MAN_PAGES)) hastls-shell.1; do rm -f $(DESTDIR)$(MANDIR)/man$${p##*.}/$$p; done
 	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,README.md LICENSE INSTALL.md hastls.conf.example hastls-systemd.conf)
+	rm -f $(addprefix $(DESTDIR)$(USERUNITDIR)/,$(USER_UNITS))
 	for d in $(DESTDIR)$(PKGLIBDIR) $(DESTDIR)$(SYSCONFDIR)/hastls $(DESTDIR)$(DOCDIR); do \
 	    rmdir $$d 2>/dev/null || true; \
 	done
@@ -282,7 +294,7 @@ DEB_TMP := $(abspath $(BUILD))/deb-src
 # The package's own make must not inherit this one's variables (a BUILD= from
 # the command line would make its `make clean` remove this build directory).
 DEB_UNSET := MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES BUILD PREFIX DESTDIR LIBDIR BINDIR \
-             PKGLIBDIR SYSCONFDIR MANDIR DOCDIR RESULTS CC FUZZ_CC CFLAGS CPPFLAGS LDFLAGS
+             PKGLIBDIR SYSCONFDIR MANDIR DOCDIR USERUNITDIR RESULTS CC FUZZ_CC CFLAGS CPPFLAGS LDFLAGS
 deb:
 	@git rev-parse --verify -q HEAD >/dev/null || { echo "make deb: not a git checkout;" \
 	    "in an unpacked source tree run dpkg-buildpackage -us -uc -b" >&2; exit 1; }
