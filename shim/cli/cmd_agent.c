@@ -60,6 +60,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -230,44 +231,51 @@ static int client_verb(const char *verb, const struct agent_opts *o)
         fputs(text, stdout);
         return 0;
     }
+    /* Watched from before the stop: the agent's own exit, not its lock,
+     * which a new agent may take at once when programs are running. */
+    pid_t peer = c ? hastls_agent_client_peer(c) : 0;
+    int pfd = peer > 0 ? (int)syscall(SYS_pidfd_open, peer, 0) : -1;
     if (c)
         r = hastls_agent_client_stop(c);
     hastls_agent_client_free(c);
+    close(dfd);
     if (!c || r != HASTLS_AGENT_ANSWERED) {
-        close(dfd);
+        if (pfd >= 0)
+            close(pfd);
         fprintf(stderr, "hastls agent: no agent runs for %s in this network namespace\n",
                 config_label(&cfg));
         return 0;
     }
     char activated[8];
-    if (hastls_agent_status_field(text, strlen(text), "activated", activated,
-                                  sizeof activated) == 1 &&
-        !strcmp(activated, "yes")) {
-        /* Its socket stays with the service manager, which starts it again on
-         * the next connection; no lock to wait for. */
-        close(dfd);
+    int socket_activated = hastls_agent_status_field(text, strlen(text), "activated",
+                                                     activated, sizeof activated) == 1 &&
+                           !strcmp(activated, "yes");
+    int gone = 0;
+    if (pfd >= 0) {
+        struct pollfd p = {pfd, POLLIN, 0};
+        gone = poll(&p, 1, AGENT_STOP_WAIT_MS) == 1;
+        close(pfd);
+    } else {
+        /* Without pidfds: until the pid is gone (an exited agent's parent is
+         * its reaper, not us). */
+        for (int waited = 0; !gone && peer > 0 && waited < AGENT_STOP_WAIT_MS;
+             waited += 10) {
+            gone = kill(peer, 0) < 0 && errno == ESRCH;
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            if (!gone)
+                nanosleep(&ts, NULL);
+        }
+    }
+    if (!gone) {
+        fprintf(stderr, "hastls agent: the agent acknowledged but has not exited yet\n");
+        return 1;
+    }
+    if (socket_activated)
         printf("stopped (socket-activated: it starts again on the next lookup; "
                "systemctl --user stop hastls-agent.socket ends that)\n");
-        return 0;
-    }
-    /* Stopped once it lets go of its lock (it removes the socket before). */
-    char lock[80];
-    snprintf(lock, sizeof lock, "%s.lock", name);
-    int lfd = openat(dfd, lock, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    close(dfd);
-    for (int waited = 0; lfd >= 0 && waited < AGENT_STOP_WAIT_MS; waited += 10) {
-        if (flock(lfd, LOCK_EX | LOCK_NB) == 0) {
-            close(lfd);
-            printf("stopped\n");
-            return 0;
-        }
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    if (lfd >= 0)
-        close(lfd);
-    fprintf(stderr, "hastls agent: the agent acknowledged but has not exited yet\n");
-    return 1;
+    else
+        printf("stopped\n");
+    return 0;
 }
 
 /* ---- the server: logging ------------------------------------------------- */

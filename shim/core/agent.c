@@ -212,6 +212,7 @@ struct hastls_agent_client {
     dev_t dev;  /* the socket's identity: a program that closed our */
     ino_t ino;  /* descriptor and reused its number is not written to */
     pid_t pid;  /* the process that connected */
+    pid_t peer; /* the agent's pid in our pid namespace (SO_PEERCRED) */
     int reader; /* a thread is reading frames, without MU */
     uint32_t next_id;
     struct waiter *waiters;
@@ -327,7 +328,8 @@ static enum hastls_agent_result connect_locked(struct hastls_agent_client *c)
         return busy ? HASTLS_AGENT_BUSY : HASTLS_AGENT_ABSENT;
     }
     struct stat st;
-    if (!hastls_agent_peer_ok(fd, NULL, NULL) || fstat(fd, &st) < 0) {
+    int peer = 0;
+    if (!hastls_agent_peer_ok(fd, NULL, &peer) || fstat(fd, &st) < 0) {
         hastls_log(HASTLS_LOG_DEBUG, "agent %s: not this user's; not used",
                    c->addr.sun_path);
         close(fd);
@@ -337,7 +339,16 @@ static enum hastls_agent_result connect_locked(struct hastls_agent_client *c)
     c->dev = st.st_dev;
     c->ino = st.st_ino;
     c->pid = getpid();
+    c->peer = (pid_t)peer;
     return HASTLS_AGENT_ANSWERED;
+}
+
+pid_t hastls_agent_client_peer(struct hastls_agent_client *c)
+{
+    pthread_mutex_lock(&c->mu);
+    pid_t p = c->fd >= 0 && c->pid == getpid() ? c->peer : 0;
+    pthread_mutex_unlock(&c->mu);
+    return p;
 }
 
 /* A usable connection, opening one when needed. */
