@@ -184,16 +184,23 @@ integration: all
 # lab, and a test fails if any sanitizer report was written.  CFLAGS and
 # LDFLAGS go through the environment, so the Makefile's -fPIC, -std and
 # warning flags are still added to them.
-# Only tests/integration/shim_*.sh: the resolver_* and cli_* scripts exercise
-# the CLI and the resolver API, not the preloaded shim.  All five take about a
-# minute under the sanitizers on 2 cores (build included).  curl and wget run
+# Only tests/integration/shim_*.sh and the agent's scripts: the resolver_*
+# and cli_* scripts exercise the CLI and the resolver API, not the preloaded
+# shim.  The hastls CLI is built with the sanitizers too, next to the shim,
+# where the shim finds the hastls it starts as the user's agent: so the agent
+# (its server, its resolver, socket activation) runs instrumented as well,
+# its reports going to the same log_path.  It is an instrumented executable,
+# not a preloaded object, so nothing goes in front of it.  About two minutes
+# under the sanitizers on 2 cores (build included).  curl and wget run
 # without the runtime in front (see shim_lib.sh).
 ASAN_SHIM_BUILD := $(BUILD)/asan-shim
-ASAN_SHIM_TESTS ?= $(wildcard tests/integration/shim_*.sh)
+ASAN_SHIM_TESTS ?= $(wildcard tests/integration/shim_*.sh) tests/integration/agent.sh \
+                   tests/integration/agent_life.sh
 integration-asan:
 	CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
 	    LDFLAGS="-fsanitize=address,undefined" $(MAKE) BUILD=$(ASAN_SHIM_BUILD) \
-	    $(ASAN_SHIM_BUILD)/libhastls.so $(ASAN_SHIM_BUILD)/libhastls-resolver.so
+	    $(ASAN_SHIM_BUILD)/libhastls.so $(ASAN_SHIM_BUILD)/libhastls-resolver.so \
+	    $(ASAN_SHIM_BUILD)/hastls
 	@HASTLS_PRELOAD="$$($(CC) -print-file-name=libasan.so) $(abspath $(ASAN_SHIM_BUILD))/libhastls.so" \
 	    ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	    TEST_TAG=asan tests/run-integration $(ASAN_SHIM_BUILD) $(ASAN_SHIM_TESTS)
