@@ -944,8 +944,9 @@ static int activated_socket(void)
     if (type != SOCK_STREAM || !listening || sa.sun_family != AF_UNIX)
         start_failed("socket activation: descriptor 3 is not a listening Unix stream "
                      "socket (ListenStream= a path)");
-    size_t plen = sl > offsetof(struct sockaddr_un, sun_path)
-                      ? strnlen(sa.sun_path, sl - offsetof(struct sockaddr_un, sun_path))
+    size_t got = sl < sizeof sa ? sl : sizeof sa; /* the kernel may say more */
+    size_t plen = got > offsetof(struct sockaddr_un, sun_path)
+                      ? strnlen(sa.sun_path, got - offsetof(struct sockaddr_un, sun_path))
                       : 0;
     if (plen == 0 || sa.sun_path[0] != '/')
         start_failed("socket activation: descriptor 3 is not bound to a path "
