@@ -20,6 +20,9 @@ BINDIR   ?= $(PREFIX)/bin
 PKGLIBDIR ?= $(LIBDIR)/hastls
 SYSCONFDIR ?= /etc
 MANDIR   ?= $(PREFIX)/share/man
+# systemd user units (scripts/systemd/): PREFIX/lib/systemd/user is in the
+# user manager's search path for /usr and /usr/local alike.
+USERUNITDIR ?= $(PREFIX)/lib/systemd/user
 VERSION  := 0.1.0
 # Every test runner appends PASS/FAIL lines here; tests/summary counts them.
 RESULTS  ?= $(abspath $(BUILD))/results.txt
@@ -181,16 +184,23 @@ integration: all
 # lab, and a test fails if any sanitizer report was written.  CFLAGS and
 # LDFLAGS go through the environment, so the Makefile's -fPIC, -std and
 # warning flags are still added to them.
-# Only tests/integration/shim_*.sh: the resolver_* and cli_* scripts exercise
-# the CLI and the resolver API, not the preloaded shim.  All five take about a
-# minute under the sanitizers on 2 cores (build included).  curl and wget run
+# Only tests/integration/shim_*.sh and the agent's scripts: the resolver_*
+# and cli_* scripts exercise the CLI and the resolver API, not the preloaded
+# shim.  The hastls CLI is built with the sanitizers too, next to the shim,
+# where the shim finds the hastls it starts as the user's agent: so the agent
+# (its server, its resolver, socket activation) runs instrumented as well,
+# its reports going to the same log_path.  It is an instrumented executable,
+# not a preloaded object, so nothing goes in front of it.  About two minutes
+# under the sanitizers on 2 cores (build included).  curl and wget run
 # without the runtime in front (see shim_lib.sh).
 ASAN_SHIM_BUILD := $(BUILD)/asan-shim
-ASAN_SHIM_TESTS ?= $(wildcard tests/integration/shim_*.sh)
+ASAN_SHIM_TESTS ?= $(wildcard tests/integration/shim_*.sh) tests/integration/agent.sh \
+                   tests/integration/agent_life.sh
 integration-asan:
 	CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
 	    LDFLAGS="-fsanitize=address,undefined" $(MAKE) BUILD=$(ASAN_SHIM_BUILD) \
-	    $(ASAN_SHIM_BUILD)/libhastls.so $(ASAN_SHIM_BUILD)/libhastls-resolver.so
+	    $(ASAN_SHIM_BUILD)/libhastls.so $(ASAN_SHIM_BUILD)/libhastls-resolver.so \
+	    $(ASAN_SHIM_BUILD)/hastls
 	@HASTLS_PRELOAD="$$($(CC) -print-file-name=libasan.so) $(abspath $(ASAN_SHIM_BUILD))/libhastls.so" \
 	    ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	    TEST_TAG=asan tests/run-integration $(ASAN_SHIM_BUILD) $(ASAN_SHIM_TESTS)
@@ -238,6 +248,7 @@ $(BUILD)/man/%: docs/%.scd
 
 # The wrapper scripts learn where the shim is installed; in a source tree the
 # placeholders stay and they use ../build instead.
+USER_UNITS := hastls-agent.socket hastls-agent.service
 SUBST = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g'
 # Installs the example configuration, never a hastls.conf: the built-in
 # defaults apply until the administrator writes one.
@@ -246,7 +257,7 @@ SUBST = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@BIN
 install: all man
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGLIBDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
-	    $(DESTDIR)$(SYSCONFDIR)/hastls $(DESTDIR)$(DOCDIR)
+	    $(DESTDIR)$(SYSCONFDIR)/hastls $(DESTDIR)$(DOCDIR) $(DESTDIR)$(USERUNITDIR)
 	install -m 0755 $(SHIM_SO) $(DESTDIR)$(LIBDIR)/libhastls.so
 	install -m 0755 $(RESOLVER_SO) $(DESTDIR)$(PKGLIBDIR)/libhastls-resolver.so
 	install -m 0755 $(CLI) $(DESTDIR)$(BINDIR)/hastls
@@ -257,6 +268,13 @@ install: all man
 	done
 	for p in $(MAN_PAGES); do \
 	    install -m 0644 $$p $(DESTDIR)$(MANDIR)/man$${p##*.}/ || exit 1; \
+	done
+	# The agent's user units name the installed hastls; not enabled here
+	# (each user runs systemctl --user enable --now hastls-agent.socket).
+	for u in $(USER_UNITS); do \
+	    $(SUBST) scripts/systemd/$$u >$(DESTDIR)$(USERUNITDIR)/$$u.tmp && \
+	    chmod 0644 $(DESTDIR)$(USERUNITDIR)/$$u.tmp && \
+	    mv $(DESTDIR)$(USERUNITDIR)/$$u.tmp $(DESTDIR)$(USERUNITDIR)/$$u || exit 1; \
 	done
 	# hastls-shell is documented in hastls-run(1).
 	printf '.so man1/hastls-run.1\n' >$(DESTDIR)$(MANDIR)/man1/hastls-shell.1
@@ -278,6 +296,7 @@ uninstall:
 	    $(DESTDIR)$(SYSCONFDIR)/hastls/hastls.conf.example
 	for p in $(notdir $(MAN_PAGES)) hastls-shell.1; do rm -f $(DESTDIR)$(MANDIR)/man$${p##*.}/$$p; done
 	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,README.md LICENSE INSTALL.md hastls.conf.example hastls-systemd.conf)
+	rm -f $(addprefix $(DESTDIR)$(USERUNITDIR)/,$(USER_UNITS))
 	for d in $(DESTDIR)$(PKGLIBDIR) $(DESTDIR)$(SYSCONFDIR)/hastls $(DESTDIR)$(DOCDIR); do \
 	    rmdir $$d 2>/dev/null || true; \
 	done
@@ -293,7 +312,7 @@ DEB_TMP := $(abspath $(BUILD))/deb-src
 # The package's own make must not inherit this one's variables (a BUILD= from
 # the command line would make its `make clean` remove this build directory).
 DEB_UNSET := MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES BUILD PREFIX DESTDIR LIBDIR BINDIR \
-             PKGLIBDIR SYSCONFDIR MANDIR DOCDIR RESULTS CC FUZZ_CC CFLAGS CPPFLAGS LDFLAGS
+             PKGLIBDIR SYSCONFDIR MANDIR DOCDIR USERUNITDIR RESULTS CC FUZZ_CC CFLAGS CPPFLAGS LDFLAGS
 deb:
 	@git rev-parse --verify -q HEAD >/dev/null || { echo "make deb: not a git checkout;" \
 	    "in an unpacked source tree run dpkg-buildpackage -us -uc -b" >&2; exit 1; }

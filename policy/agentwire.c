@@ -286,3 +286,33 @@ int hastls_agent_response_decode(const uint8_t *body, size_t len, enum hastls_ag
     HASTLS_ENSURE(!r.bad && r.left == 0);
     return 0;
 }
+
+int hastls_agent_status_field(const char *text, size_t len, const char *field, char *out,
+                              size_t cap)
+{
+    size_t flen = strlen(field);
+    if (cap)
+        out[0] = '\0';
+    for (size_t at = 0; at < len;) {
+        const char *line = text + at;
+        const char *nl = memchr(line, '\n', len - at);
+        size_t ll = nl ? (size_t)(nl - line) : len - at;
+        if (ll > flen + 1 && !memcmp(line, field, flen) && line[flen] == ':' &&
+            line[flen + 1] == ' ') {
+            const char *v = line + flen + 2;
+            size_t vl = ll - flen - 2;
+            if (!nl || vl == 0 || vl >= cap)
+                return -1;
+            for (size_t i = 0; i < vl; i++)
+                if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] > 0x7e)
+                    return -1;
+            memcpy(out, v, vl);
+            out[vl] = '\0';
+            return 1;
+        }
+        if (!nl)
+            break;
+        at += ll + 1;
+    }
+    return 0;
+}

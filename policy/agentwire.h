@@ -11,7 +11,9 @@
  *                       u32 ttl, u8+qname, u8+canonical name, u16+reason,
  *                       u32+DNS response packet (at most 65535 bytes)
  *     request STATUS, STOP: no items
- *     response STATUS:  one item, u16+text (lines "key: value")
+ *     response STATUS:  one item, u16+text (lines "key: value"; the line
+ *                       "key: NAME" names the agent, see
+ *                       hastls_agent_status_field())
  *     response STOP:    no items
  *
  * The agent's answers are trust decisions (they carry the DNSSEC status), so
@@ -122,5 +124,14 @@ HASTLS_MUST_CHECK int hastls_agent_response_decode(const uint8_t *body, size_t l
                                                    struct hastls_agent_answer *out,
                                                    size_t cap, size_t *n,
                                                    const char **text, size_t *text_len);
+
+/* The value of the line "FIELD: value" in the STATUS text TEXT (LEN bytes,
+ * not NUL-terminated) into OUT (CAP bytes), terminated.  Only whole lines
+ * count (each ends with '\n'); the first match wins.  Returns 1 when found, 0
+ * when no line has FIELD, -1 when the matching line is malformed: not
+ * terminated, or a value that is empty, does not fit CAP, or holds a byte
+ * outside printable ASCII. */
+HASTLS_MUST_CHECK int hastls_agent_status_field(const char *text, size_t len,
+                                                const char *field, char *out, size_t cap);
 
 #endif

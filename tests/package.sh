@@ -181,7 +181,20 @@ for f in "$libdir/libhastls.so" "$libdir/hastls/libhastls-resolver.so" "$bindir/
     /usr/share/doc/$pkg/hastls.conf.example /usr/share/doc/$pkg/hastls-systemd.conf; do
     check test -f "$f"
 done
-for p in hastls hastls-run hastls-shell hastls.conf libhastls; do
+for u in hastls-agent.socket hastls-agent.service; do
+    check test -f /usr/lib/systemd/user/$u
+    # Installed, not enabled: no user gets the socket without asking.
+    check test ! -e /etc/systemd/user/sockets.target.wants/$u
+done
+check grep -qx "ExecStart=$bindir/hastls agent --foreground" /usr/lib/systemd/user/hastls-agent.service
+if command -v systemd-analyze >/dev/null; then
+    mkdir -m 0700 "$t/xdg"
+    check env XDG_RUNTIME_DIR="$t/xdg" systemd-analyze --user verify \
+        /usr/lib/systemd/user/hastls-agent.socket /usr/lib/systemd/user/hastls-agent.service
+    check test -z "$(XDG_RUNTIME_DIR=$t/xdg systemd-analyze --user verify \
+        /usr/lib/systemd/user/hastls-agent.socket /usr/lib/systemd/user/hastls-agent.service 2>&1)"
+fi
+for p in hastls hastls-agent hastls-run hastls-shell hastls.conf libhastls; do
     check man -w "$p"
 done
 check grep -qx /etc/hastls/hastls.conf /var/lib/dpkg/info/$pkg.conffiles

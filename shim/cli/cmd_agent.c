@@ -19,8 +19,21 @@
  * request's id).  A connection with too many requests under way is not read
  * until some are answered.
  *
+ * Socket activation (systemd's protocol, read by hand): when LISTEN_PID is
+ * this process and LISTEN_FDS is 1, descriptor 3 must be a listening
+ * AF_UNIX stream socket bound to a path; the agent serves it instead of
+ * making its own (and takes no lock: the service manager runs one
+ * instance), and STATUS says "activated: yes".  Anything else it was given
+ * (several sockets, a socket of another kind) is an error.  The variables
+ * are removed from the environment either way.  STATUS's "key:" line is the
+ * agent's name (shim/core/rundir.h): how a process knows that an agent on
+ * the fixed activated socket is one it may use.
+ *
  * It exits agent_idle seconds (--idle) after its last connection closed,
- * on SIGTERM, SIGINT or SIGHUP, and on STOP; it removes its socket first.
+ * on SIGTERM, SIGINT or SIGHUP, and on STOP; it removes its socket first,
+ * but only a socket it made itself and only while that file is still the
+ * one it bound (never an activated socket: that one belongs to the service
+ * manager, which starts the agent again on the next connection).
  * Unless --foreground, it detaches (a new session, descriptors 0-2 on
  * /dev/null, working directory /) once its socket listens, and the command
  * returns: 0 when an agent serves (this one or one already running), 1 with
@@ -35,6 +48,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +60,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -146,6 +161,39 @@ static const char *config_label(const struct hastls_config *cfg)
 
 /* ---- status and stop ----------------------------------------------------- */
 
+/* The client of the agent serving NAME: the one on its own socket, else an
+ * activated one on the fixed socket whose key is NAME (rundir.h).  TEXT
+ * gets its STATUS.  NULL with *R saying why none answered. */
+static struct hastls_agent_client *find_agent(const char *dir, const char *name,
+                                              char *path, size_t pathlen, char *text,
+                                              size_t textlen, enum hastls_agent_result *r)
+{
+    snprintf(path, pathlen, "%s/%s.sock", dir, name);
+    struct hastls_agent_client *c = hastls_agent_client_new(path, AGENT_CLI_WAIT_MS);
+    if (!c) {
+        *r = HASTLS_AGENT_UNSUITED;
+        return NULL;
+    }
+    *r = hastls_agent_client_status(c, text, textlen);
+    if (*r == HASTLS_AGENT_ANSWERED)
+        return c;
+    hastls_agent_client_free(c);
+    if (*r != HASTLS_AGENT_ABSENT)
+        return NULL;
+    char fixed[HASTLS_PATH_MAX + 80], key[64];
+    snprintf(fixed, sizeof fixed, "%s/%s", dir, HASTLS_AGENT_ACTIVATED_SOCKET);
+    if (!(c = hastls_agent_client_new(fixed, AGENT_CLI_WAIT_MS)))
+        return NULL;
+    if (hastls_agent_client_status(c, text, textlen) == HASTLS_AGENT_ANSWERED &&
+        hastls_agent_status_field(text, strlen(text), "key", key, sizeof key) == 1 &&
+        !strcmp(key, name)) {
+        snprintf(path, pathlen, "%s", fixed);
+        return c;
+    }
+    hastls_agent_client_free(c);
+    return NULL; /* *r stays ABSENT: none of ours */
+}
+
 static int client_verb(const char *verb, const struct agent_opts *o)
 {
     static struct hastls_config cfg; /* large: off the stack */
@@ -156,16 +204,16 @@ static int client_verb(const char *verb, const struct agent_opts *o)
         return rc == -2 ? 2 : 1;
     if (locate(&cfg, &dfd, dir, sizeof dir, name, sizeof name) < 0)
         return 1;
-    snprintf(path, sizeof path, "%s/%s.sock", dir, name);
-    struct hastls_agent_client *c = hastls_agent_client_new(path, AGENT_CLI_WAIT_MS);
-    if (!c) {
+    static char text[65536];
+    enum hastls_agent_result r;
+    struct hastls_agent_client *c =
+        find_agent(dir, name, path, sizeof path, text, sizeof text, &r);
+    if (!c && r == HASTLS_AGENT_UNSUITED) {
         fprintf(stderr, "hastls agent: %s: path too long for a socket\n", path);
         close(dfd);
         return 1;
     }
-    static char text[65536];
     if (!strcmp(verb, "status")) {
-        enum hastls_agent_result r = hastls_agent_client_status(c, text, sizeof text);
         hastls_agent_client_free(c);
         close(dfd);
         if (r == HASTLS_AGENT_BUSY || r == HASTLS_AGENT_BROKEN) {
@@ -174,7 +222,7 @@ static int client_verb(const char *verb, const struct agent_opts *o)
                                            : "it failed or is not this user's");
             return 1;
         }
-        if (r != HASTLS_AGENT_ANSWERED) {
+        if (!c) {
             fprintf(stderr,
                     "hastls agent: no agent runs for %s in this network namespace (%s)\n",
                     config_label(&cfg), path);
@@ -183,34 +231,51 @@ static int client_verb(const char *verb, const struct agent_opts *o)
         fputs(text, stdout);
         return 0;
     }
-    enum hastls_agent_result r = hastls_agent_client_status(c, text, sizeof text);
-    if (r == HASTLS_AGENT_ANSWERED)
+    /* Watched from before the stop: the agent's own exit, not its lock,
+     * which a new agent may take at once when programs are running. */
+    pid_t peer = c ? hastls_agent_client_peer(c) : 0;
+    int pfd = peer > 0 ? (int)syscall(SYS_pidfd_open, peer, 0) : -1;
+    if (c)
         r = hastls_agent_client_stop(c);
     hastls_agent_client_free(c);
-    if (r != HASTLS_AGENT_ANSWERED) {
-        close(dfd);
+    close(dfd);
+    if (!c || r != HASTLS_AGENT_ANSWERED) {
+        if (pfd >= 0)
+            close(pfd);
         fprintf(stderr, "hastls agent: no agent runs for %s in this network namespace\n",
                 config_label(&cfg));
         return 0;
     }
-    /* Stopped once it lets go of its lock (it removes the socket before). */
-    char lock[80];
-    snprintf(lock, sizeof lock, "%s.lock", name);
-    int lfd = openat(dfd, lock, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    close(dfd);
-    for (int waited = 0; lfd >= 0 && waited < AGENT_STOP_WAIT_MS; waited += 10) {
-        if (flock(lfd, LOCK_EX | LOCK_NB) == 0) {
-            close(lfd);
-            printf("stopped\n");
-            return 0;
+    char activated[8];
+    int socket_activated = hastls_agent_status_field(text, strlen(text), "activated",
+                                                     activated, sizeof activated) == 1 &&
+                           !strcmp(activated, "yes");
+    int gone = 0;
+    if (pfd >= 0) {
+        struct pollfd p = {pfd, POLLIN, 0};
+        gone = poll(&p, 1, AGENT_STOP_WAIT_MS) == 1;
+        close(pfd);
+    } else {
+        /* Without pidfds: until the pid is gone (an exited agent's parent is
+         * its reaper, not us). */
+        for (int waited = 0; !gone && peer > 0 && waited < AGENT_STOP_WAIT_MS;
+             waited += 10) {
+            gone = kill(peer, 0) < 0 && errno == ESRCH;
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            if (!gone)
+                nanosleep(&ts, NULL);
         }
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
     }
-    if (lfd >= 0)
-        close(lfd);
-    fprintf(stderr, "hastls agent: the agent acknowledged but has not exited yet\n");
-    return 1;
+    if (!gone) {
+        fprintf(stderr, "hastls agent: the agent acknowledged but has not exited yet\n");
+        return 1;
+    }
+    if (socket_activated)
+        printf("stopped (socket-activated: it starts again on the next lookup; "
+               "systemctl --user stop hastls-agent.socket ends that)\n");
+    else
+        printf("stopped\n");
+    return 0;
 }
 
 /* ---- the server: logging ------------------------------------------------- */
@@ -286,6 +351,10 @@ static struct {
     struct hastls_resolver *res;
     char sock_path[HASTLS_PATH_MAX + 80];
     char sock_name[80];
+    char key[64];   /* the agent's name: STATUS's "key" */
+    int activated;  /* serving a socket the service manager made */
+    dev_t sock_dev; /* the socket file it bound, when not activated: */
+    ino_t sock_ino; /* removed at exit only while it is still that file */
     int dirfd;
     time_t started;
     int evfd; /* workers -> main: a connection may be read again, or stop */
@@ -423,31 +492,34 @@ static void answer_status(struct conn *c, uint32_t id)
     hastls_resolver_get_stats(srv.res, &st);
     char text[4096];
     pthread_mutex_lock(&srv.mu);
-    int n = snprintf(text, sizeof text,
-                     "pid: %d\n"
-                     "version: %s\n"
-                     "uptime_s: %ld\n"
-                     "socket: %s\n"
-                     "config: %s\n"
-                     "privacy: %s\n"
-                     "idle_exit_s: %u\n"
-                     "connections_open: %u\n"
-                     "connections_total: %lu\n"
-                     "connections_refused: %lu\n"
-                     "lookups: %lu\n"
-                     "queries: %lu\n"
-                     "lookups_failed: %lu\n"
-                     "bad_requests: %lu\n"
-                     "tls_handshakes: %lu\n"
-                     "tls_resumptions: %lu\n"
-                     "queries_tls: %lu\n"
-                     "queries_cleartext: %lu\n",
-                     (int)getpid(), HASTLS_VERSION, (long)(time(NULL) - srv.started),
-                     srv.sock_path, config_label(&srv.cfg),
-                     hastls_privacy_name(srv.cfg.privacy), srv.cfg.agent_idle,
-                     srv.conns_open, srv.conns_total, srv.conns_refused, srv.lookups,
-                     srv.queries, srv.lookups_failed, srv.bad_requests, st.tls_handshakes,
-                     st.tls_resumptions, st.queries_tls, st.queries_cleartext);
+    int n =
+        snprintf(text, sizeof text,
+                 "pid: %d\n"
+                 "key: %s\n"
+                 "activated: %s\n"
+                 "version: %s\n"
+                 "uptime_s: %ld\n"
+                 "socket: %s\n"
+                 "config: %s\n"
+                 "privacy: %s\n"
+                 "idle_exit_s: %u\n"
+                 "connections_open: %u\n"
+                 "connections_total: %lu\n"
+                 "connections_refused: %lu\n"
+                 "lookups: %lu\n"
+                 "queries: %lu\n"
+                 "lookups_failed: %lu\n"
+                 "bad_requests: %lu\n"
+                 "tls_handshakes: %lu\n"
+                 "tls_resumptions: %lu\n"
+                 "queries_tls: %lu\n"
+                 "queries_cleartext: %lu\n",
+                 (int)getpid(), srv.key, srv.activated ? "yes" : "no", HASTLS_VERSION,
+                 (long)(time(NULL) - srv.started), srv.sock_path, config_label(&srv.cfg),
+                 hastls_privacy_name(srv.cfg.privacy), srv.cfg.agent_idle, srv.conns_open,
+                 srv.conns_total, srv.conns_refused, srv.lookups, srv.queries,
+                 srv.lookups_failed, srv.bad_requests, st.tls_handshakes,
+                 st.tls_resumptions, st.queries_tls, st.queries_cleartext);
     pthread_mutex_unlock(&srv.mu);
     uint8_t buf[4200];
     struct hastls_agent_writer w;
@@ -632,7 +704,11 @@ static int conn_read(struct conn *c)
 
 static void quit(const char *why)
 {
-    unlinkat(srv.dirfd, srv.sock_name, 0);
+    struct stat st;
+    if (!srv.activated && srv.sock_ino &&
+        fstatat(srv.dirfd, srv.sock_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        st.st_dev == srv.sock_dev && st.st_ino == srv.sock_ino)
+        unlinkat(srv.dirfd, srv.sock_name, 0);
     agent_log(HASTLS_LOG_INFO, "exiting: %s", why);
     /* _exit: workers may be inside the resolver, whose libraries must not
      * run their exit handlers under them.  The lock goes with the process. */
@@ -820,6 +896,66 @@ static int listen_socket(const char *dir)
     if (rc < 0 || fchmodat(srv.dirfd, tmp, 0600, 0) < 0 || listen(fd, SOMAXCONN) < 0 ||
         renameat(srv.dirfd, tmp, srv.dirfd, srv.sock_name) < 0)
         start_failed("%s: %s", srv.sock_path, strerror(errno));
+    struct stat st;
+    if (fstatat(srv.dirfd, srv.sock_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        srv.sock_dev = st.st_dev;
+        srv.sock_ino = st.st_ino;
+    }
+    return fd;
+}
+
+/* The socket a service manager passed (systemd's sd_listen_fds protocol):
+ * returns 3 when LISTEN_PID is this process and LISTEN_FDS is 1, -1 when the
+ * variables are absent or meant for another process, and exits with the
+ * reason when what was passed is not one listening Unix stream socket.  The
+ * variables are removed in every case, so that nothing the agent runs sees
+ * them; the descriptor is made close-on-exec and non-blocking (accept_all
+ * drains it), and its path goes to srv.sock_path. */
+static int activated_socket(void)
+{
+    const char *pid_s = getenv("LISTEN_PID"), *fds_s = getenv("LISTEN_FDS");
+    char pidv[32] = "", fdsv[32] = "";
+    snprintf(pidv, sizeof pidv, "%s", pid_s ? pid_s : "");
+    snprintf(fdsv, sizeof fdsv, "%s", fds_s ? fds_s : "");
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    if (!pidv[0])
+        return -1;
+    char *end;
+    errno = 0;
+    long pid = strtol(pidv, &end, 10);
+    if (*end || errno || pid != (long)getpid())
+        return -1; /* inherited from a parent: not ours */
+    long n = strtol(fdsv, &end, 10);
+    if (!fdsv[0] || *end || n != 1)
+        start_failed("socket activation: LISTEN_FDS is '%s' (one socket wanted)", fdsv);
+    const int fd = 3;
+    int type = 0, listening = 0;
+    socklen_t tl = sizeof type, ll = sizeof listening;
+    struct sockaddr_un sa;
+    socklen_t sl = sizeof sa;
+    memset(&sa, 0, sizeof sa);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0)
+        start_failed("socket activation: descriptor 3: %s", strerror(errno));
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ll) < 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &sl) < 0)
+        start_failed("socket activation: descriptor 3: %s", strerror(errno));
+    if (type != SOCK_STREAM || !listening || sa.sun_family != AF_UNIX)
+        start_failed("socket activation: descriptor 3 is not a listening Unix stream "
+                     "socket (ListenStream= a path)");
+    size_t got = sl < sizeof sa ? sl : sizeof sa; /* the kernel may say more */
+    size_t plen = got > offsetof(struct sockaddr_un, sun_path)
+                      ? strnlen(sa.sun_path, got - offsetof(struct sockaddr_un, sun_path))
+                      : 0;
+    if (plen == 0 || sa.sun_path[0] != '/')
+        start_failed("socket activation: descriptor 3 is not bound to a path "
+                     "(abstract and unnamed sockets are refused)");
+    int fl = fcntl(fd, F_GETFL);
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || fl < 0 ||
+        fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        start_failed("socket activation: descriptor 3: %s", strerror(errno));
+    snprintf(srv.sock_path, sizeof srv.sock_path, "%.*s", (int)plen, sa.sun_path);
     return fd;
 }
 
@@ -855,8 +991,11 @@ static int run_agent(const struct agent_opts *o)
         fprintf(stderr, "hastls agent: refusing to run set-user-ID or set-group-ID\n");
         return 1;
     }
-    /* Nothing inherited but standard input, output and error. */
-    close_range(3, ~0u, 0);
+    /* Nothing inherited but standard input, output and error, and the
+     * socket of a service manager. */
+    int afd = activated_socket();
+    close_range(afd >= 0 ? 4 : 3, ~0u, 0);
+    srv.activated = afd >= 0;
     int rc = load_config(o, &srv.cfg);
     if (rc < 0)
         return rc == -2 ? 2 : 1;
@@ -866,8 +1005,10 @@ static int run_agent(const struct agent_opts *o)
     char dir[HASTLS_PATH_MAX], name[64];
     if (locate(&srv.cfg, &srv.dirfd, dir, sizeof dir, name, sizeof name) < 0)
         return 1;
+    snprintf(srv.key, sizeof srv.key, "%s", name);
     snprintf(srv.sock_name, sizeof srv.sock_name, "%s.sock", name);
-    snprintf(srv.sock_path, sizeof srv.sock_path, "%s/%s", dir, srv.sock_name);
+    if (!srv.activated)
+        snprintf(srv.sock_path, sizeof srv.sock_path, "%s/%s", dir, srv.sock_name);
 
     signal(SIGPIPE, SIG_IGN);
     sigset_t stops;
@@ -883,7 +1024,11 @@ static int run_agent(const struct agent_opts *o)
     }
     if (!o->foreground)
         detach();
-    take_lock();
+    /* The lock guards the name of the socket the agent makes; an activated
+     * one makes none, and must not exit at once (its service manager would
+     * start it again and again) when another agent holds the lock. */
+    if (!srv.activated)
+        take_lock();
     if (!o->foreground)
         open_log(srv.sock_name);
     srv.evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -895,7 +1040,7 @@ static int run_agent(const struct agent_opts *o)
         start_failed("cannot start the resolver: %s", err);
     raise_fd_limit();
     start_workers();
-    int lfd = listen_socket(dir);
+    int lfd = srv.activated ? afd : listen_socket(dir);
     srv.started = time(NULL);
     agent_log(HASTLS_LOG_INFO, "serving %s for %s (idle exit after %u s)", srv.sock_path,
               config_label(&srv.cfg), srv.cfg.agent_idle);

@@ -3,9 +3,10 @@
  * libc only: this runs inside other people's programs.  Locks: C->mu guards a
  * client's connection and its list of waiting requests (held while writing a
  * request, never while reading); glue.spawn_mu guards starting an agent and
- * the back-off.  Both are in the fork list (shim/core/locks.h) through
- * hastls_agent_fork_*; neither is taken while holding the other except by
- * those handlers (spawn_mu first).
+ * the back-off.  A process has two clients: its own socket's and the fixed
+ * activated socket's (rundir.h), whose mu comes after the first's.  Both are in the fork
+ * list (shim/core/locks.h) through hastls_agent_fork_*; neither is taken while holding
+ * the other except by those handlers (spawn_mu first).
  */
 #include "shim/core/agent.h"
 
@@ -211,6 +212,7 @@ struct hastls_agent_client {
     dev_t dev;  /* the socket's identity: a program that closed our */
     ino_t ino;  /* descriptor and reused its number is not written to */
     pid_t pid;  /* the process that connected */
+    pid_t peer; /* the agent's pid in our pid namespace (SO_PEERCRED) */
     int reader; /* a thread is reading frames, without MU */
     uint32_t next_id;
     struct waiter *waiters;
@@ -326,7 +328,8 @@ static enum hastls_agent_result connect_locked(struct hastls_agent_client *c)
         return busy ? HASTLS_AGENT_BUSY : HASTLS_AGENT_ABSENT;
     }
     struct stat st;
-    if (!hastls_agent_peer_ok(fd, NULL, NULL) || fstat(fd, &st) < 0) {
+    int peer = 0;
+    if (!hastls_agent_peer_ok(fd, NULL, &peer) || fstat(fd, &st) < 0) {
         hastls_log(HASTLS_LOG_DEBUG, "agent %s: not this user's; not used",
                    c->addr.sun_path);
         close(fd);
@@ -336,7 +339,16 @@ static enum hastls_agent_result connect_locked(struct hastls_agent_client *c)
     c->dev = st.st_dev;
     c->ino = st.st_ino;
     c->pid = getpid();
+    c->peer = (pid_t)peer;
     return HASTLS_AGENT_ANSWERED;
+}
+
+pid_t hastls_agent_client_peer(struct hastls_agent_client *c)
+{
+    pthread_mutex_lock(&c->mu);
+    pid_t p = c->fd >= 0 && c->pid == getpid() ? c->peer : 0;
+    pthread_mutex_unlock(&c->mu);
+    return p;
 }
 
 /* A usable connection, opening one when needed. */
@@ -567,7 +579,12 @@ static struct {
     pthread_once_t once;
     int enabled;
     hastls_local_resolver_fn local;
-    struct hastls_agent_client *client;
+    struct hastls_agent_client *client; /* this process's own socket */
+    /* The fixed socket of an activated agent (rundir.h), used only once its
+     * key was seen to be NAME (FIXED_SAME). */
+    struct hastls_agent_client *fixed;
+    int fixed_state; /* enum fixed_state, read and written atomically */
+    char name[64];
     char bin[HASTLS_PATH_MAX];  /* the hastls to start; "" when there is none */
     char conf[HASTLS_PATH_MAX]; /* the configuration file, absolute; "" for built-in */
     enum hastls_privacy privacy;
@@ -581,6 +598,12 @@ static struct {
           .spawn_mu = PTHREAD_MUTEX_INITIALIZER,
           .restart_ms = AGENT_RESTART_MS};
 
+enum fixed_state {
+    FIXED_UNKNOWN, /* not asked yet, or nobody listened */
+    FIXED_SAME,    /* it said our key: used when our own socket has nobody */
+    FIXED_OTHER,   /* another key (or none): never used by this process */
+};
+
 /* What glue_init() works from: set by the thread that runs it (pthread_once
  * runs it in the calling thread), so no shared variable is written again on
  * every call.  initial-exec: no allocation on access. */
@@ -593,18 +616,23 @@ static __thread hastls_local_resolver_fn init_local
  * (shim/core/locks.h).  The client is taken as it was at prepare, so the
  * parent and the child release exactly what was locked even if another
  * thread made the client meanwhile. */
-static struct hastls_agent_client *fork_client;
+static struct hastls_agent_client *fork_client, *fork_fixed;
 
 void hastls_agent_fork_prepare(void)
 {
     pthread_mutex_lock(&glue.spawn_mu);
     fork_client = __atomic_load_n(&glue.client, __ATOMIC_ACQUIRE);
+    fork_fixed = __atomic_load_n(&glue.fixed, __ATOMIC_ACQUIRE);
     if (fork_client)
         pthread_mutex_lock(&fork_client->mu);
+    if (fork_fixed)
+        pthread_mutex_lock(&fork_fixed->mu);
 }
 
 void hastls_agent_fork_parent(void)
 {
+    if (fork_fixed)
+        pthread_mutex_unlock(&fork_fixed->mu);
     if (fork_client)
         pthread_mutex_unlock(&fork_client->mu);
     pthread_mutex_unlock(&glue.spawn_mu);
@@ -615,6 +643,10 @@ void hastls_agent_fork_child(void)
     if (fork_client) {
         client_init_sync(fork_client);
         hastls_agent_client_forget(fork_client);
+    }
+    if (fork_fixed) {
+        client_init_sync(fork_fixed);
+        hastls_agent_client_forget(fork_fixed);
     }
     pthread_mutex_init(&glue.spawn_mu, NULL);
     glue.child = 0; /* the parent's child, not ours */
@@ -663,6 +695,12 @@ static void glue_init(void)
         hastls_log(HASTLS_LOG_DEBUG, "no agent: %s: path too long for a socket", path);
         return;
     }
+    snprintf(glue.name, sizeof glue.name, "%s", name);
+    n = snprintf(path, sizeof path, "%s/%s", dir, HASTLS_AGENT_ACTIVATED_SOCKET);
+    if (n > 0 && (size_t)n < sizeof path)
+        __atomic_store_n(&glue.fixed,
+                         hastls_agent_client_new(path, cfg->timeout_ms + AGENT_GRACE_MS),
+                         __ATOMIC_RELEASE); /* NULL: without it */
     find_binary(glue.bin, sizeof glue.bin);
     /* The agent must read the same file: a relative HASTLS_CONF means
      * nothing to a process started elsewhere. */
@@ -864,14 +902,75 @@ oom:
     return -1;
 }
 
+/* Closes C's connection, if this process made it. */
+static void disconnect(struct hastls_agent_client *c)
+{
+    pthread_mutex_lock(&c->mu);
+    if (c->fd >= 0 && c->pid == getpid())
+        drop_locked(c);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Whether the agent on the fixed socket is one of ours: asked once (until it
+ * answers), by its STATUS's key.  Another key, or none, or a malformed one,
+ * is FIXED_OTHER for the rest of the process. */
+static int fixed_is_ours(void)
+{
+    int st = __atomic_load_n(&glue.fixed_state, __ATOMIC_ACQUIRE);
+    if (st != FIXED_UNKNOWN || !glue.fixed)
+        return st == FIXED_SAME;
+    char text[4096], key[64];
+    if (hastls_agent_client_status(glue.fixed, text, sizeof text) !=
+        HASTLS_AGENT_ANSWERED)
+        return 0; /* nobody there (yet), or it failed: asked again later */
+    int got = hastls_agent_status_field(text, strlen(text), "key", key, sizeof key);
+    st = got == 1 && !strcmp(key, glue.name) ? FIXED_SAME : FIXED_OTHER;
+    __atomic_store_n(&glue.fixed_state, st, __ATOMIC_RELEASE);
+    if (st == FIXED_OTHER) {
+        hastls_log(HASTLS_LOG_DEBUG, "agent %s serves %s, not %s: not used",
+                   glue.fixed->addr.sun_path, got == 1 ? key : "no key", glue.name);
+        disconnect(glue.fixed);
+    }
+    return st == FIXED_SAME;
+}
+
+/* One lookup through an agent: our own socket, else the activated one when
+ * its key is ours, else an agent we start.  *FROM_FIXED says which answered
+ * or failed. */
+static enum hastls_agent_result agents_lookup(const struct hastls_query *q, size_t nq,
+                                              struct hastls_answer **ans, int *from_fixed)
+{
+    enum hastls_agent_result r;
+    *from_fixed = 0;
+    if (__atomic_load_n(&glue.fixed_state, __ATOMIC_ACQUIRE) == FIXED_SAME) {
+        *from_fixed = 1;
+        r = hastls_agent_client_lookup(glue.fixed, q, nq, ans);
+        if (r != HASTLS_AGENT_ABSENT)
+            return r;
+        /* Its socket is gone (the units were stopped): ask again next time. */
+        __atomic_store_n(&glue.fixed_state, FIXED_UNKNOWN, __ATOMIC_RELEASE);
+        *from_fixed = 0;
+    }
+    r = hastls_agent_client_lookup(glue.client, q, nq, ans);
+    if (r == HASTLS_AGENT_ABSENT && fixed_is_ours()) {
+        *from_fixed = 1;
+        r = hastls_agent_client_lookup(glue.fixed, q, nq, ans);
+        if (r != HASTLS_AGENT_ABSENT)
+            return r;
+        *from_fixed = 0;
+    }
+    if (r == HASTLS_AGENT_ABSENT && start_agent(1) == 0)
+        r = hastls_agent_client_lookup(glue.client, q, nq, ans);
+    return r;
+}
+
 static int agent_lookup(struct hastls_resolver *unused, const struct hastls_query *q,
                         size_t nq, struct hastls_answer **ans)
 {
     (void)unused;
     if (!backing_off()) {
-        enum hastls_agent_result r = hastls_agent_client_lookup(glue.client, q, nq, ans);
-        if (r == HASTLS_AGENT_ABSENT && start_agent(1) == 0)
-            r = hastls_agent_client_lookup(glue.client, q, nq, ans);
+        int from_fixed;
+        enum hastls_agent_result r = agents_lookup(q, nq, ans, &from_fixed);
         if (r == HASTLS_AGENT_ANSWERED) {
             if (!__atomic_load_n(&glue.answered, __ATOMIC_RELAXED))
                 __atomic_store_n(&glue.answered, 1, __ATOMIC_RELEASE);
@@ -883,8 +982,10 @@ static int agent_lookup(struct hastls_resolver *unused, const struct hastls_quer
                        : r == HASTLS_AGENT_BUSY ? "busy"
                                                 : "failed",
                        q[0].name);
-            if (r == HASTLS_AGENT_BROKEN)
-                start_agent(0); /* one that died: the next lookup finds a new one */
+            /* One that died: the next lookup finds a new one (an activated
+             * agent is started again by its service manager). */
+            if (r == HASTLS_AGENT_BROKEN && !from_fixed)
+                start_agent(0);
             back_off();
         }
     }
@@ -909,6 +1010,8 @@ static void agent_forget(struct hastls_resolver *r)
 {
     (void)r;
     hastls_agent_client_forget(glue.client);
+    if (glue.fixed)
+        hastls_agent_client_forget(glue.fixed);
 }
 
 static void agent_stats(struct hastls_resolver *r, struct hastls_resolver_stats *out)

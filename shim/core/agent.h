@@ -29,6 +29,7 @@
 #define HASTLS_SHIM_AGENT_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "policy/config.h"
 #include "shim/resolver/resolver.h"
@@ -62,6 +63,10 @@ enum hastls_agent_result hastls_agent_client_lookup(struct hastls_agent_client *
 /* The agent's STATUS text ("key: value" lines) into OUT, NUL-terminated. */
 enum hastls_agent_result hastls_agent_client_status(struct hastls_agent_client *c,
                                                     char *out, size_t len);
+
+/* The pid of the agent C is connected to, as this process's pid namespace
+ * sees it (SO_PEERCRED), or 0 when not connected. */
+pid_t hastls_agent_client_peer(struct hastls_agent_client *c);
 
 /* Asks the agent to exit; ANSWERED once it has acknowledged. */
 enum hastls_agent_result hastls_agent_client_stop(struct hastls_agent_client *c);

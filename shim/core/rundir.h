@@ -15,6 +15,16 @@
  * answers (upstreams, privacy, CA bundle, pins, ALPN, trust anchor, timeout),
  * so a lab, a container or a second configuration never shares an agent with
  * the first.
+ *
+ * A service manager cannot compute that name, so a socket-activated agent
+ * (the systemd user units hastls-agent.socket and .service) listens on the
+ * fixed name HASTLS_AGENT_ACTIVATED_SOCKET in the same directory instead.
+ * Its STATUS answer carries the line "key: NAME" with the name above as the
+ * agent computed it in its own namespace for its own configuration; a process
+ * uses that agent only when its own socket has no listener and that key is
+ * exactly its own name (shim/core/agent.c).  Any other agent on the fixed
+ * socket (another namespace, another configuration, an older agent without a
+ * key) is never used.
  */
 #ifndef HASTLS_SHIM_RUNDIR_H
 #define HASTLS_SHIM_RUNDIR_H
@@ -23,6 +33,10 @@
 
 #include "policy/checked.h"
 #include "policy/config.h"
+
+/* The socket of an agent started by socket activation, in the directory of
+ * hastls_rundir_open(). */
+#define HASTLS_AGENT_ACTIVATED_SOCKET "agent.sock"
 
 /* Opens the runtime directory (creating it if needed) for the environment of
  * this process.  Returns an O_DIRECTORY|O_CLOEXEC descriptor and its path in

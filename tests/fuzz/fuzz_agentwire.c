@@ -1,6 +1,7 @@
 /* tests/fuzz/fuzz_agentwire.c: the agent's message decoders
  * (policy/agentwire.c) on arbitrary bodies.  Whatever decodes must re-encode
- * to the same bytes: the format has one encoding per message. */
+ * to the same bytes: the format has one encoding per message.  A STATUS
+ * text is also searched for its "key" field (hastls_agent_status_field). */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -53,8 +54,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 __builtin_trap();
             hastls_agent_response_answer(&w, &ans[i]);
         }
-        if (op == HASTLS_AGENT_OP_STATUS)
+        if (op == HASTLS_AGENT_OP_STATUS) {
             hastls_agent_response_text(&w, text, tl);
+            /* The field a client reads from it: found values are whole,
+             * printable and terminated within the buffer. */
+            char key[64];
+            int f = hastls_agent_status_field(text, tl, "key", key, sizeof key);
+            if (f < -1 || f > 1 || (f == 1 && (!key[0] || strlen(key) >= sizeof key)))
+                __builtin_trap();
+        }
         same(data, size, hastls_agent_response_end(&w));
     }
     return 0;

@@ -4,8 +4,9 @@
 #    its socket is 0600 in a 0700 directory; it holds nothing of the
 #    program that started it (descriptors 0-2 on /dev/null, none other);
 #  - programs served by it never load the in-process resolver;
-#  - 50 fresh getent processes: every answer right, all served by the
-#    agent, at most one TLS ClientHello to the upstream among them;
+#  - 200 fresh getent processes: every answer right, all served by the
+#    agent, at most one TLS ClientHello to the upstream among them, counted
+#    on the wire;
 #  - a DNSSEC-bogus name fails (EAI_FAIL) through the agent, and a bogus
 #    HASTLS record still blocks: the status travels with the answers;
 #  - fork: parent and child each resolve through a connection of their own;
@@ -105,27 +106,27 @@ expect_line "python3 did not load the resolver" "$out" '^no resolver$'
 [ "$(field lookups)" -eq $((before + 1)) ] && ok "the agent answered it" ||
     bad "lookups $before -> $(field lookups)"
 
-echo "== 50 fresh processes: one agent, its TLS connection"
+echo "== 200 fresh processes: one agent, its TLS connection"
 before=$(field lookups)
-SHIM=$S NAMES=${NAMES[*]} "$HELLO" -o "$LAB_DIR/hello50" -- bash -c '
+SHIM=$S NAMES=${NAMES[*]} "$HELLO" -o "$LAB_DIR/hello200" -- bash -c '
     read -ra names <<<"$NAMES"
-    for i in $(seq 0 49); do
+    for i in $(seq 0 199); do
         n=${names[i % ${#names[@]}]}
         echo "$n $(LD_PRELOAD=$SHIM getent ahostsv4 "$n" | awk "NR == 1 { print \$1 }")"
-    done' >"$LAB_DIR/fifty" 2>"$LAB_DIR/fifty.err"
+    done' >"$LAB_DIR/twohundred" 2>"$LAB_DIR/twohundred.err"
 wrong=0
 while read -r n a; do
     [ "$a" = "${ADDR[$n]}" ] || { wrong=$((wrong + 1)); echo "    | $n -> '$a'"; }
-done <"$LAB_DIR/fifty"
-[ "$(wc -l <"$LAB_DIR/fifty")" -eq 50 ] && [ "$wrong" -eq 0 ] && ok "50 answers, all right" ||
-    bad "$wrong of $(wc -l <"$LAB_DIR/fifty") answers wrong"
-[ "$(field lookups)" -eq $((before + 50)) ] && ok "all 50 served by the agent" ||
+done <"$LAB_DIR/twohundred"
+[ "$(wc -l <"$LAB_DIR/twohundred")" -eq 200 ] && [ "$wrong" -eq 0 ] && ok "200 answers, all right" ||
+    bad "$wrong of $(wc -l <"$LAB_DIR/twohundred") answers wrong"
+[ "$(field lookups)" -eq $((before + 200)) ] && ok "all 200 served by the agent" ||
     bad "lookups $before -> $(field lookups)"
 # The counter's control: a resolver of its own makes one handshake.
 "$HELLO" -o "$LAB_DIR/hello1" -- "$H" lookup secure.lab.example >/dev/null 2>&1
 [ "$(cat "$LAB_DIR/hello1")" -eq 1 ] && ok "control: hastls lookup sends one ClientHello" ||
     bad "control counted $(cat "$LAB_DIR/hello1")"
-hellos=$(cat "$LAB_DIR/hello50")
+hellos=$(cat "$LAB_DIR/hello200")
 [ "$hellos" -le 1 ] && ok "TLS ClientHellos to the upstream: $hellos" || bad "$hellos ClientHellos"
 [ "$(field pid)" = "$pid" ] && ok "the same agent throughout" || bad "agent changed"
 
@@ -310,5 +311,5 @@ for i in $(seq 50); do
 done
 alive "$ipid" && bad "pid $ipid still runs" || ok "the process is gone"
 
-grep -h 'hastls' "$LAB_DIR/getent.err" "$LAB_DIR/fifty.err" 2>/dev/null | sed 's/^/    stderr | /'
+grep -h 'hastls' "$LAB_DIR/getent.err" "$LAB_DIR/twohundred.err" 2>/dev/null | sed 's/^/    stderr | /'
 finish

@@ -49,6 +49,9 @@ installed=(
     "$prefix/share/man/man1/hastls.1"
     "$prefix/share/man/man1/hastls-run.1"
     "$prefix/share/man/man1/hastls-shell.1"
+    "$prefix/share/man/man1/hastls-agent.1"
+    "$prefix/lib/systemd/user/hastls-agent.socket"
+    "$prefix/lib/systemd/user/hastls-agent.service"
     "$prefix/share/man/man5/hastls.conf.5"
     "$prefix/share/man/man7/libhastls.7"
     "$prefix/share/doc/hastls/README.md"
@@ -90,7 +93,7 @@ got=$(unset HASTLS_SHIM LD_PRELOAD; bash -c '. "$1" on >/dev/null; echo "$LD_PRE
 expect_eq "installed hastls-shell finds the installed shim" "$want" "$got"
 
 # --- man pages ------------------------------------------------------------------
-for p in man1/hastls.1 man1/hastls-run.1 man5/hastls.conf.5 man7/libhastls.7; do
+for p in man1/hastls.1 man1/hastls-run.1 man1/hastls-agent.1 man5/hastls.conf.5 man7/libhastls.7; do
     f=$d$prefix/share/man/$p
     MANWIDTH=80 man -l "$f" >"$t/page" 2>"$t/warn"
     st=$?
@@ -295,6 +298,19 @@ expect_eq "mixed flow: the installed shim's PKGLIBDIR" "/usr/lib/hastls" \
 expect_eq "mixed flow: the installed CLI's LIBDIR" "/usr/lib" "$(compiled_libdir "$d2/usr/bin/hastls")"
 exercise "mixed flow staged" "$d2" /usr
 
+# The agent's user units, as make install wrote them for /usr: they name
+# the installed hastls and are left disabled (no symbolic link anywhere).
+expect_eq "PREFIX=/usr: hastls-agent.service runs the installed hastls" \
+    "ExecStart=/usr/bin/hastls agent --foreground" \
+    "$(grep '^ExecStart=' "$d2/usr/lib/systemd/user/hastls-agent.service")"
+expect_eq "PREFIX=/usr: hastls-agent.socket listens on the fixed socket" \
+    "ListenStream=%t/hastls/agent.sock" \
+    "$(grep '^ListenStream=' "$d2/usr/lib/systemd/user/hastls-agent.socket")"
+expect_eq "PREFIX=/usr: the units are not enabled" "" "$(find "$d2" -type l -name 'hastls-agent*')"
+grep -q '^\[Install\]' "$d2/usr/lib/systemd/user/hastls-agent.service" &&
+    bad "hastls-agent.service has no [Install] section" "it has one" ||
+    ok "hastls-agent.service has no [Install] section"
+
 # A real install (no DESTDIR) for another PREFIX, after the /usr build: the
 # copy of the shim outside it finds the resolver in the compiled-in PKGLIBDIR.
 p=$t/prefix
@@ -304,6 +320,20 @@ for f in share/man/man5/hastls.conf.5 share/man/man1/hastls-shell.1 etc/hastls/h
     [ -f "$p/$f" ] && ok "PREFIX install: $f" || bad "PREFIX install: $f" "missing"
 done
 exercise "PREFIX install" "" "$p"
+# systemd-analyze verify checks the units (keys, the ExecStart binary, the
+# Documentation= man page) without a running systemd; its user mode wants
+# only a runtime directory.
+if command -v systemd-analyze >/dev/null; then
+    mkdir -m 0700 "$t/xdg"
+    XDG_RUNTIME_DIR=$t/xdg MANPATH=$p/share/man systemd-analyze --user verify \
+        "$p/lib/systemd/user/hastls-agent.socket" "$p/lib/systemd/user/hastls-agent.service" \
+        >"$t/verify" 2>&1
+    st=$?
+    [ "$st" = 0 ] && [ ! -s "$t/verify" ] && ok "systemd-analyze --user verify: the units" ||
+        bad "systemd-analyze --user verify: the units" "status $st: $(head -n 5 "$t/verify")"
+else
+    echo "skip: systemd-analyze is not installed; the units are not verified"
+fi
 if [ -n "${LAB_DIR:-}" ]; then
     c=$t/copy-shim
     rm -rf "$c" && mkdir -p "$c" && cp "$p/lib/libhastls.so" "$c/"

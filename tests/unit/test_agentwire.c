@@ -313,6 +313,39 @@ static void status_text(void **state)
                      0);
 }
 
+static void status_field(void **state)
+{
+    (void)state;
+    char v[32];
+#define FIELD(text, name, cap) hastls_agent_status_field(text, strlen(text), name, v, cap)
+    assert_int_equal(FIELD("pid: 12\nkey: agent-1-ab\n", "key", sizeof v), 1);
+    assert_string_equal(v, "agent-1-ab");
+    assert_int_equal(FIELD("key: first\nkey: second\n", "key", sizeof v), 1);
+    assert_string_equal(v, "first");
+    /* absent: another field, a longer name, a prefix of the name, no space */
+    assert_int_equal(FIELD("pid: 12\n", "key", sizeof v), 0);
+    assert_string_equal(v, "");
+    assert_int_equal(FIELD("keys: x\nmykey: y\nke: z\nkey:w\n", "key", sizeof v), 0);
+    assert_int_equal(FIELD("", "key", sizeof v), 0);
+    /* malformed: unterminated, empty, too long, control bytes, 8-bit */
+    assert_int_equal(FIELD("pid: 1\nkey: agent", "key", sizeof v), -1);
+    assert_int_equal(FIELD("key: \n", "key", sizeof v), -1);
+    assert_int_equal(FIELD("key: 0123456789\n", "key", 10), -1);
+    assert_int_equal(FIELD("key: 012345678\n", "key", 10), 1);
+    assert_int_equal(FIELD("key: a\tb\n", "key", sizeof v), -1);
+    assert_int_equal(FIELD("key: a\rb\n", "key", sizeof v), -1);
+    assert_int_equal(FIELD("key: caf\xc3\xa9\n", "key", sizeof v), -1);
+    /* a NUL inside the text is a byte like any other: not a terminator */
+    const char nul[] = "key: a\0b\n";
+    assert_int_equal(hastls_agent_status_field(nul, sizeof nul - 1, "key", v, sizeof v),
+                     -1);
+    const char after[] = "pid: \0\nkey: ok\n";
+    assert_int_equal(
+        hastls_agent_status_field(after, sizeof after - 1, "key", v, sizeof v), 1);
+    assert_string_equal(v, "ok");
+#undef FIELD
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -324,6 +357,7 @@ int main(void)
         cmocka_unit_test(body_id),
         cmocka_unit_test(response_refuses_bad_values),
         cmocka_unit_test(status_text),
+        cmocka_unit_test(status_field),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
