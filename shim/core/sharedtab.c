@@ -159,7 +159,8 @@ int hastls_sharedtab_put(struct hastls_sharedtab *t, const uint8_t key[16],
 }
 
 /* Copies slot S consistently into C.  Returns 1 for a used, valid slot of
- * KEY, 0 for another slot, -1 when it kept changing.  The key is compared in
+ * KEY, 0 for another slot, 2 for a slot never used (the end of KEY's
+ * entries, sharedtab.h), -1 when it kept changing.  The key is compared in
  * place first, to copy only the slots of KEY; only the copy is validated and
  * used. */
 static int slot_read(const struct slot *s, const uint8_t key[16], struct slot *c)
@@ -168,14 +169,16 @@ static int slot_read(const struct slot *s, const uint8_t key[16], struct slot *c
         uint32_t before = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
         if (before & 1)
             continue;
-        int other = !__atomic_load_n(&s->used, __ATOMIC_RELAXED) ||
-                    memcmp((const void *)s->key, key, 16) != 0;
+        uint8_t used = __atomic_load_n(&s->used, __ATOMIC_RELAXED);
+        int other = !used || memcmp((const void *)s->key, key, 16) != 0;
         if (!other)
             memcpy(c, s, sizeof *c);
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
         if (__atomic_load_n(&s->seq, __ATOMIC_RELAXED) != before)
             continue;
-        if (other || !c->used || memcmp(c->key, key, 16))
+        if (other)
+            return used ? 0 : 2;
+        if (!c->used || memcmp(c->key, key, 16))
             return 0;
         /* Validate the copy, never the shared bytes. */
         if (memchr(c->name, 0, sizeof c->name) == NULL || !c->name[0] ||
@@ -207,6 +210,8 @@ size_t hastls_sharedtab_get(struct hastls_sharedtab *t, const uint8_t key[16],
         int r = slot_read(&t->slots[(home + i) & t->mask], key, &c);
         if (r < 0 && busy)
             *busy = 1;
+        if (r == 2)
+            break;
         if (r <= 0)
             continue;
         struct hastls_sharedtab_entry *e = &out[found++];
@@ -264,6 +269,8 @@ int hastls_sharedtab_decide(struct hastls_sharedtab *t, const uint8_t key[16],
         int r = slot_read(&t->slots[(home + i) & t->mask], key, &c);
         if (r < 0)
             return -1;
+        if (r == 2)
+            break;
         if (r == 0)
             continue;
         enum hastls_rec rec = copy_rec(&c);

@@ -17,6 +17,9 @@
  * Layout: a header, then NSLOTS slots.  A slot's home is a hash of its
  * address; (address, name) pairs live within HASTLS_SHAREDTAB_PROBE slots of
  * the home (linear probing), so a reader looks at a bounded number of slots.
+ * A slot, once used, is never emptied (only replaced), and a new entry takes
+ * the first unused or expired slot of its window; so a reader stops at the
+ * first slot never used: no entry of that address lies beyond it.
  * A record with more pairs than a slot holds is marked truncated: the reader
  * then treats the name as failing closed (bogus), never as fewer pairs.
  *
