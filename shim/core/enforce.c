@@ -183,6 +183,7 @@ static int shared_decide(const struct hastls_config *cfg, const uint8_t key[16],
 {
     if (!shared_allowed(cfg))
         return 0;
+    int saved = errno; /* mapping makes system calls; the program's errno stays */
     uint64_t now = hastls_now();
     __atomic_add_fetch(&shared_readers, 1, __ATOMIC_SEQ_CST);
     struct hastls_sharedtab *t = shared_current(cfg, now);
@@ -191,6 +192,7 @@ static int shared_decide(const struct hastls_config *cfg, const uint8_t key[16],
     if (__atomic_sub_fetch(&shared_readers, 1, __ATOMIC_SEQ_CST) == 0 &&
         __atomic_load_n(&shared_old, __ATOMIC_SEQ_CST))
         shared_reclaim();
+    errno = saved;
     return r;
 }
 

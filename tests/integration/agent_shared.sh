@@ -46,6 +46,27 @@ for line in sys.stdin:
     s.close()
 PY
 
+# errno_probe ADDR PORT: connects to the literal address with errno set to
+# 4242 before; prints "rc R errno E".
+cat >"$LAB_DIR/errno_probe.c" <<'C'
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+int main(int argc, char **argv)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[2]))};
+    inet_pton(AF_INET, argv[1], &sa.sin_addr);
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    errno = 4242;
+    int rc = connect(s, (struct sockaddr *)&sa, sizeof sa);
+    printf("rc %d errno %d\n", rc, errno);
+    return 0;
+}
+C
+cc -o "$LAB_DIR/errno_probe" "$LAB_DIR/errno_probe.c" || bad "cc errno_probe.c"
+
 field() { "$H" agent status 2>/dev/null | sed -n "s/^$1: //p"; }
 resolve() {
     LD_PRELOAD=$S getent ahostsv4 "$1" 2>>"$LAB_DIR/getent.err" | awk 'NR == 1 { print $1 }'
@@ -56,6 +77,8 @@ p2() { LD_PRELOAD=$S python3 "$LAB_DIR/conn.py" "$@" >"$out" 2>&1; }
 echo "== before any lookup: nothing to decide from"
 p2 127.0.10.1 80
 expect_line "literal address, no agent: connected" "$out" '^80 connected$'
+LD_PRELOAD=$S "$LAB_DIR/errno_probe" 127.0.10.1 443 >"$out" 2>&1
+expect_line "...no table to map: errno kept by an allowed connect" "$out" '^rc 0 errno 4242$'
 
 echo "== process 1 resolves through the agent"
 [ "$(resolve secure.lab.example)" = 127.0.10.1 ] && ok "getent secure.lab.example" ||
@@ -76,6 +99,10 @@ expect_line "python3 to 127.0.10.1:80: refused (EACCES)" "$out" '^80 error 13$'
 expect_line "...with the blocked line naming the host" "$out" \
     '^hastls: blocked connect to secure\.lab\.example\[127\.0\.10\.1\]:80: record pair \(0 443\) .* \(client cfb\)$'
 expect_line "python3 to 127.0.10.1:443: allowed" "$out" '^443 connected$'
+LD_PRELOAD=$S "$LAB_DIR/errno_probe" 127.0.10.1 443 >"$out" 2>&1
+expect_line "C program: allowed, mapping the table kept errno" "$out" '^rc 0 errno 4242$'
+LD_PRELOAD=$S "$LAB_DIR/errno_probe" 127.0.10.1 80 >"$out" 2>&1
+expect_line "C program: :80 refused with EACCES" "$out" '^rc -1 errno 13$'
 LD_PRELOAD=$S bash -c 'exec 3<>/dev/tcp/127.0.10.1/80 && echo connected' >"$out" 2>&1
 expect_line "bash /dev/tcp to :80: refused, naming the host" "$out" \
     '^hastls: blocked connect to secure\.lab\.example\[127\.0\.10\.1\]:80'
