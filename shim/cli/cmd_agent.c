@@ -29,6 +29,15 @@
  * agent's name (shim/core/rundir.h): how a process knows that an agent on
  * the fixed activated socket is one it may use.
  *
+ * It also writes the address memory its user's processes share
+ * (shim/core/sharedtab.h): RUNDIR/NAME.tab, made before the socket listens.
+ * Every address answer it gives is recorded there with the name asked and
+ * the HASTLS record that governs the addresses (shim/core/owner.h: the
+ * owning name's own record, which it asks for itself when the request did
+ * not), before the answer is sent; connect() in any of the user's processes
+ * finds it there.  Without the table (it could not be made) the agent serves
+ * as before and each process governs only what it resolved.
+ *
  * It exits agent_idle seconds (--idle) after its last connection closed,
  * on SIGTERM, SIGINT or SIGHUP, and on STOP; it removes its socket first,
  * but only a socket it made itself and only while that file is still the
@@ -53,6 +62,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/auxv.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
@@ -70,7 +80,11 @@
 #include "shim/cli/cli.h"
 #include "shim/cli/format.h"
 #include "shim/core/agent.h"
+#include "shim/core/cache.h"
+#include "shim/core/ip.h"
+#include "shim/core/owner.h"
 #include "shim/core/rundir.h"
+#include "shim/core/sharedtab.h"
 #include "shim/resolver/resolver.h"
 
 #define AGENT_WORKERS 16
@@ -428,6 +442,170 @@ static void conn_fail(struct conn *c)
     pthread_mutex_unlock(&c->wlock);
 }
 
+/* ---- the server: the shared address table -------------------------------- */
+
+static struct {
+    pthread_mutex_t mu; /* the one writer of the table at a time */
+    struct hastls_sharedtab *tab;
+    char name[96];
+} shared = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* Makes RUNDIR/NAME.tab; without it the agent still serves lookups. */
+static void shared_open(void)
+{
+    char err[512];
+    snprintf(shared.name, sizeof shared.name, "%.*s%s", (int)(strlen(srv.sock_name) - 5),
+             srv.sock_name, HASTLS_SHAREDTAB_SUFFIX);
+    shared.tab = hastls_sharedtab_create(srv.dirfd, shared.name,
+                                         HASTLS_SHAREDTAB_AGENT_SLOTS, err, sizeof err);
+    if (!shared.tab)
+        agent_log(HASTLS_LOG_WARN,
+                  "no shared address table (%s): processes govern only the addresses "
+                  "they resolved themselves",
+                  err);
+}
+
+/* Retires and removes the table (the agent is leaving). */
+static void shared_close(void)
+{
+    pthread_mutex_lock(&shared.mu);
+    hastls_sharedtab_destroy(shared.tab, srv.dirfd, shared.name);
+    shared.tab = NULL;
+    pthread_mutex_unlock(&shared.mu);
+}
+
+static int shared_ask(void *ctx, const struct hastls_query *q, size_t nq,
+                      struct hastls_answer **ans)
+{
+    (void)ctx;
+    return hastls_resolver_lookup(srv.res, q, nq, ans);
+}
+
+static void shared_free(void *ctx, struct hastls_answer *a)
+{
+    (void)ctx;
+    hastls_answer_free(a);
+}
+
+/* The addresses an answer hands out: those of a secure or insecure answer
+ * (a bogus one's are never handed out; a failed one has none). */
+static size_t handed_out(const struct hastls_answer *a)
+{
+    if (a->status != HASTLS_SEC_SECURE && a->status != HASTLS_SEC_INSECURE)
+        return 0;
+    size_t n = 0;
+    for (size_t i = 0; i < a->n_rr; i++)
+        n += hastls_rr_address_family(&a->rr[i]) != 0;
+    return n;
+}
+
+static void strip_dot(char *s)
+{
+    size_t len = strlen(s);
+    if (len > 1 && s[len - 1] == '.')
+        s[len - 1] = '\0';
+}
+
+/* Records the addresses of the answers ADDR[HASTLS_ANS_A], ADDR[HASTLS_ANS_AAAA]
+ * (either NULL when not asked) of the name KEY (normalized) with the record
+ * that governs them; REC_ANS is KEY's HASTLS answer of the same request, or
+ * NULL.  PAIRS has room for HASTLS_REC_MAX_PAIRS. */
+static void shared_record_name(const char *key, struct hastls_answer *const addr[2],
+                               const struct hastls_answer *rec_ans,
+                               struct hastls_pair *pairs)
+{
+    /* A family not asked shows nothing (as for a res_query() answer). */
+    struct hastls_addr_answer got[2] = {{HASTLS_SEC_FAILED, -1, 0},
+                                        {HASTLS_SEC_FAILED, -1, 0}};
+    uint32_t addr_ttl = UINT32_MAX;
+    for (int i = 0; i < 2; i++)
+        if (addr[i]) {
+            got[i].status = addr[i]->status;
+            got[i].rcode = addr[i]->rcode;
+            got[i].n = handed_out(addr[i]);
+            addr_ttl = addr[i]->ttl < addr_ttl ? addr[i]->ttl : addr_ttl;
+        }
+    if (got[0].n + got[1].n == 0)
+        return;
+    int o = hastls_owner_answer(got);
+    const struct hastls_answer *named = addr[o] ? addr[o] : addr[!o];
+    char canon[HASTLS_NAME_MAX];
+    snprintf(canon, sizeof canon, "%s", named->canonname[0] ? named->canonname : key);
+    strip_dot(canon);
+    size_t np = 0;
+    enum hastls_rec rec = HASTLS_REC_FAILED;
+    char why[600];
+    uint32_t rec_ttl = 0;
+    const struct hastls_owner_asker ask = {shared_ask, shared_free, NULL};
+    if (hastls_owner_record(&ask, key, canon, srv.cfg.record_type, rec_ans, got, pairs,
+                            &np, &rec, why, sizeof why, &rec_ttl) < 0) {
+        agent_log(HASTLS_LOG_WARN, "out of memory asking the record of %s: %s not shared",
+                  canon, key);
+        return;
+    }
+    if (rec != HASTLS_REC_SECURE)
+        np = 0;
+    uint64_t now = hastls_now();
+    uint64_t expires = hastls_owner_expires(now, addr_ttl, rec, rec_ttl);
+    pthread_mutex_lock(&shared.mu);
+    for (int i = 0; i < 2 && shared.tab; i++) {
+        if (!addr[i] || !got[i].n)
+            continue;
+        for (size_t k = 0; k < addr[i]->n_rr; k++) {
+            int family = hastls_rr_address_family(&addr[i]->rr[k]);
+            if (!family)
+                continue;
+            uint8_t ip[16];
+            hastls_ip_key(family, addr[i]->rr[k].rdata, ip);
+            if (hastls_sharedtab_put(shared.tab, ip, key, rec, pairs, np, expires, now) <
+                0)
+                agent_log(HASTLS_LOG_DEBUG, "%s: not shared (name too long)", key);
+        }
+    }
+    pthread_mutex_unlock(&shared.mu);
+    agent_log(HASTLS_LOG_DEBUG, "shared %s (%zu A, %zu AAAA): record of %s %s", key,
+              got[0].n, got[1].n, canon, hastls_rec_name(rec));
+}
+
+/* Records in the table every address answer among ANS[0..NQ), each name's
+ * addresses with the record that governs them (shim/core/owner.h). */
+static void shared_record(struct hastls_answer *const *ans, size_t nq)
+{
+    if (!__atomic_load_n(&shared.tab, __ATOMIC_RELAXED))
+        return;
+    struct hastls_pair *pairs = NULL;
+    for (size_t i = 0; i < nq; i++) {
+        if (ans[i]->qtype != 1 && ans[i]->qtype != 28)
+            continue;
+        /* The first address answer of each name gathers that name's. */
+        int seen = 0;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = (ans[j]->qtype == 1 || ans[j]->qtype == 28) &&
+                   !strcasecmp(ans[j]->qname, ans[i]->qname);
+        char key[HASTLS_NAME_MAX];
+        if (seen || hastls_name_normalize(ans[i]->qname, key) < 0)
+            continue;
+        struct hastls_answer *addr[2] = {NULL, NULL};
+        const struct hastls_answer *rec_ans = NULL;
+        for (size_t j = i; j < nq; j++) {
+            if (strcasecmp(ans[j]->qname, ans[i]->qname))
+                continue;
+            if (ans[j]->qtype == 1 && !addr[HASTLS_ANS_A])
+                addr[HASTLS_ANS_A] = ans[j];
+            else if (ans[j]->qtype == 28 && !addr[HASTLS_ANS_AAAA])
+                addr[HASTLS_ANS_AAAA] = ans[j];
+            else if (ans[j]->qtype == srv.cfg.record_type && !rec_ans)
+                rec_ans = ans[j];
+        }
+        if (!pairs && !(pairs = malloc(HASTLS_REC_MAX_PAIRS * sizeof *pairs))) {
+            agent_log(HASTLS_LOG_WARN, "out of memory: %s not shared", key);
+            return;
+        }
+        shared_record_name(key, addr, rec_ans, pairs);
+    }
+    free(pairs);
+}
+
 static void answer_lookup(struct conn *c, const struct hastls_agent_request *req)
 {
     struct hastls_query q[HASTLS_AGENT_MAX_QUERIES];
@@ -442,6 +620,7 @@ static void answer_lookup(struct conn *c, const struct hastls_agent_request *req
         pthread_mutex_unlock(&srv.mu);
         return;
     }
+    shared_record(ans, req->nq);
     /* The frame's header, then per answer: qtype 2, status 1, rcode 2, ttl 4,
      * three length-prefixed strings (1, 1, 2) and the packet (4). */
     size_t size = HASTLS_AGENT_FRAME_PREFIX + 9;
@@ -709,6 +888,7 @@ static void quit(const char *why)
         fstatat(srv.dirfd, srv.sock_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
         st.st_dev == srv.sock_dev && st.st_ino == srv.sock_ino)
         unlinkat(srv.dirfd, srv.sock_name, 0);
+    shared_close();
     agent_log(HASTLS_LOG_INFO, "exiting: %s", why);
     /* _exit: workers may be inside the resolver, whose libraries must not
      * run their exit handlers under them.  The lock goes with the process. */
@@ -1040,6 +1220,7 @@ static int run_agent(const struct agent_opts *o)
         start_failed("cannot start the resolver: %s", err);
     raise_fd_limit();
     start_workers();
+    shared_open();
     int lfd = srv.activated ? afd : listen_socket(dir);
     srv.started = time(NULL);
     agent_log(HASTLS_LOG_INFO, "serving %s for %s (idle exit after %u s)", srv.sock_path,

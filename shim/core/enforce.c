@@ -2,12 +2,17 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
+#include <unistd.h>
 
 #include "policy/verdict.h"
 #include "shim/core/enforce.h"
 #include "shim/core/ip.h"
 #include "shim/core/log.h"
+#include "shim/core/rundir.h"
+#include "shim/core/sharedtab.h"
 #include "shim/core/state.h"
 
 /* The resolver's own destination: an upstream's address on its DoT port.
@@ -48,6 +53,149 @@ static int refuse(const struct hastls_config *cfg, const char *what, const char 
     return -1;
 }
 
+/* ---- the user's shared address memory (shim/core/sharedtab.h) ------------
+ *
+ * Mapped lazily by the first connect() that the process's own memory does
+ * not decide, and mapped again (at most once a second, SHARED_RETRY_S) while
+ * there is none or while the mapped one is retired (its agent left or was
+ * replaced).  Meanwhile a retired table still decides: what its agent wrote
+ * stays true as stale entries do in the process's own memory.  Lock-free:
+ * the current view is one atomic pointer; a replaced view is freed by the
+ * last reader that leaves after it was replaced (shared_readers counts the
+ * readers inside), never under one. */
+#define SHARED_RETRY_S 1
+
+struct old_view {
+    struct hastls_sharedtab *t;
+    struct old_view *next;
+};
+
+static struct hastls_sharedtab *shared_tab; /* atomic */
+static struct old_view *shared_old;         /* atomic: replaced, not yet freed */
+static unsigned shared_readers;             /* atomic */
+static uint64_t shared_next_try;            /* atomic: hastls_now() seconds */
+static int shared_tried;                    /* atomic: an attempt has ended */
+static int shared_off;                      /* atomic: 1 never, 2 decided to use */
+static int shared_warned;                   /* atomic: a refusal was logged */
+
+/* Whether this process may use the shared table: as for the agent itself
+ * (agent = auto, not set-user-ID or set-group-ID). */
+static int shared_allowed(const struct hastls_config *cfg)
+{
+    int off = __atomic_load_n(&shared_off, __ATOMIC_RELAXED);
+    if (!off) {
+        off = cfg->agent == HASTLS_AGENT_AUTO && !getauxval(AT_SECURE) ? 2 : 1;
+        __atomic_store_n(&shared_off, off, __ATOMIC_RELAXED);
+    }
+    return off == 2;
+}
+
+/* Maps the table of this process's agent; NULL when there is none or it is
+ * refused (warned once per process). */
+static struct hastls_sharedtab *shared_map(const struct hastls_config *cfg)
+{
+    char dir[HASTLS_PATH_MAX], err[512], name[64], file[96];
+    int dfd = hastls_rundir_open(dir, sizeof dir, err, sizeof err);
+    if (dfd < 0)
+        return NULL;
+    struct hastls_sharedtab *t = NULL;
+    if (hastls_agent_name(cfg, name, sizeof name) == 0) {
+        snprintf(file, sizeof file, "%s%s", name, HASTLS_SHAREDTAB_SUFFIX);
+        if (hastls_sharedtab_open(dfd, file, geteuid(), &t, err, sizeof err) ==
+                HASTLS_SHAREDTAB_REFUSED &&
+            !__atomic_exchange_n(&shared_warned, 1, __ATOMIC_RELAXED))
+            hastls_log(HASTLS_LOG_WARN,
+                       "shared address table %s/%s: not trusted, not used (only the "
+                       "addresses this process resolved are governed)",
+                       dir, err);
+    }
+    close(dfd);
+    return t;
+}
+
+/* Frees the replaced views; only when no reader is inside. */
+static void shared_reclaim(void)
+{
+    struct old_view *o = __atomic_exchange_n(&shared_old, NULL, __ATOMIC_SEQ_CST);
+    while (o) {
+        struct old_view *next = o->next;
+        hastls_sharedtab_close(o->t);
+        free(o);
+        o = next;
+    }
+}
+
+/* Makes N the current view; the one it replaces is freed later. */
+static void shared_install(struct hastls_sharedtab *n)
+{
+    struct hastls_sharedtab *old = __atomic_exchange_n(&shared_tab, n, __ATOMIC_SEQ_CST);
+    if (!old)
+        return;
+    struct old_view *o = malloc(sizeof *o);
+    if (!o)
+        return; /* left mapped: never freed under a reader */
+    o->t = old;
+    o->next = __atomic_load_n(&shared_old, __ATOMIC_SEQ_CST);
+    while (!__atomic_compare_exchange_n(&shared_old, &o->next, o, 0, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_SEQ_CST))
+        ;
+}
+
+/* The view to decide from (NULL for none); called inside the readers'
+ * count.  In the steady state: two loads. */
+static struct hastls_sharedtab *shared_current(const struct hastls_config *cfg,
+                                               uint64_t now)
+{
+    struct hastls_sharedtab *t = __atomic_load_n(&shared_tab, __ATOMIC_SEQ_CST);
+    if (t && !hastls_sharedtab_retired(t))
+        return t;
+    /* Until one attempt has ended every thread tries: none may pass
+     * undecided because another is still mapping.  Then one thread a second. */
+    if (__atomic_load_n(&shared_tried, __ATOMIC_ACQUIRE)) {
+        uint64_t next = __atomic_load_n(&shared_next_try, __ATOMIC_RELAXED);
+        if (now < next ||
+            !__atomic_compare_exchange_n(&shared_next_try, &next, now + SHARED_RETRY_S, 0,
+                                         __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+            return t;
+    }
+    struct hastls_sharedtab *n = shared_map(cfg);
+    if (!__atomic_load_n(&shared_tried, __ATOMIC_RELAXED)) {
+        __atomic_store_n(&shared_next_try, now + SHARED_RETRY_S, __ATOMIC_RELAXED);
+        __atomic_store_n(&shared_tried, 1, __ATOMIC_RELEASE);
+    }
+    if (!n)
+        return t;
+    if (!t && !__atomic_compare_exchange_n(&shared_tab, &t, n, 0, __ATOMIC_SEQ_CST,
+                                           __ATOMIC_SEQ_CST)) {
+        hastls_sharedtab_close(n); /* another thread mapped it first */
+        return t;
+    }
+    if (t)
+        shared_install(n);
+    hastls_log(HASTLS_LOG_DEBUG, "using the shared address table of the agent");
+    return n;
+}
+
+/* The shared table's verdict for KEY, PORT: 0 not known there, 1 with *V
+ * set, -1 a slot kept changing (fail closed). */
+static int shared_decide(const struct hastls_config *cfg, const uint8_t key[16],
+                         uint16_t port, struct hastls_addrmap_verdict *v)
+{
+    if (!shared_allowed(cfg))
+        return 0;
+    int saved = errno; /* mapping makes system calls; the program's errno stays */
+    uint64_t now = hastls_now();
+    __atomic_add_fetch(&shared_readers, 1, __ATOMIC_SEQ_CST);
+    struct hastls_sharedtab *t = shared_current(cfg, now);
+    int r =
+        t ? hastls_sharedtab_decide(t, key, port, cfg->client, cfg->bogus, now, v) : 0;
+    if (__atomic_sub_fetch(&shared_readers, 1, __ATOMIC_SEQ_CST) == 0 &&
+        __atomic_load_n(&shared_old, __ATOMIC_SEQ_CST))
+        shared_reclaim();
+    errno = saved;
+    return r;
+}
+
 int hastls_enforce(const struct sockaddr *sa, socklen_t len, const char *what)
 {
     uint8_t key[16];
@@ -66,9 +214,16 @@ int hastls_enforce(const struct sockaddr *sa, socklen_t len, const char *what)
     }
     struct hastls_addrmap *map = hastls_state_addrmap_if_any();
     struct hastls_addrmap_verdict v;
-    if (!map ||
-        !hastls_addrmap_decide(map, key, port, cfg->client, cfg->bogus, hastls_now(), &v))
-        return 0;
+    if (!map || !hastls_addrmap_decide(map, key, port, cfg->client, cfg->bogus,
+                                       hastls_now(), &v)) {
+        int r = shared_decide(cfg, key, port, &v);
+        if (r < 0)
+            return refuse(cfg, what, "", key, port,
+                          "the user's shared address memory kept changing while read "
+                          "(fail closed)");
+        if (r == 0)
+            return 0;
+    }
     if (v.d.verdict == HASTLS_VERDICT_ALLOW)
         return 0;
     char reason[256];

@@ -18,7 +18,12 @@
  *   refused at all (the resolver's cleartext fallback needs it).
  * - An address some lookup returned is decided by the address map (strictest
  *   verdict of its names).
- * - Any other address (a literal) is allowed.
+ * - Else an address a process of the same user resolved through the agent
+ *   is decided by the agent's shared table (shim/core/sharedtab.h), with the
+ *   same rules; never under agent = off or in a set-user-ID or set-group-ID
+ *   process.  A table entry that kept changing while read refuses that
+ *   connection (fail closed).
+ * - Any other address (a literal nobody looked up) is allowed.
  * Returns 0 to go ahead (errno untouched), or -1 with errno EACCES after
  * writing "hastls: blocked WHAT to NAME[ADDR]:PORT: REASON (client C)".
  * Report mode writes "would block" and returns 0. */

@@ -22,6 +22,7 @@
 #include "shim/core/hosts.h"
 #include "shim/core/log.h"
 #include "shim/core/lookup.h"
+#include "shim/core/owner.h"
 #include "shim/core/search.h"
 #include "shim/core/state.h"
 
@@ -303,55 +304,34 @@ static void https_signal(const char *canon, enum hastls_rec *rec,
     api->answer_free(a);
 }
 
-/* The record of the name that owns the addresses.  KEY's HASTLS answer
- * REC_ANS follows a CNAME chain with the chain's DNSSEC status, so for a
- * name whose canonical name CANON differs, the record of CANON is asked for
- * CANON itself, with its addresses (which show whether its zone is signed;
- * the resolver has them cached); else REC_ANS and ADDRS, KEY's address
- * answers of the same batch, decide.  Fills *REC, PAIRS[0..*NP), WHYBUF and
- * *TTL (how long the record holds).  Returns 0, or -1 (logged) when the
- * resolver could not be asked. */
+/* The resolver as shim/core/owner.h asks it; CTX holds the API that
+ * answered, to free its answers. */
+static int ask_lookup(void *ctx, const struct hastls_query *q, size_t nq,
+                      struct hastls_answer **ans)
+{
+    return resolve(q, nq, ans, (const struct hastls_resolver_api **)ctx);
+}
+
+static void ask_free(void *ctx, struct hastls_answer *a)
+{
+    (*(const struct hastls_resolver_api **)ctx)->answer_free(a);
+}
+
+/* The record of the name that owns the addresses (shim/core/owner.h), asking
+ * through the process's resolver; then the owner's pin (learnt from a secure
+ * answer, in force otherwise) and the HTTPS signal. */
 static int owner_record(const char *key, const char *canon, uint16_t rtype,
                         const struct hastls_answer *rec_ans,
                         const struct hastls_addr_answer addrs[2],
                         struct hastls_pair *pairs, size_t *np, enum hastls_rec *rec,
                         char *whybuf, size_t whylen, uint32_t *ttl)
 {
-    struct hastls_answer *own[3] = {NULL, NULL, NULL};
-    struct hastls_addr_answer own_addrs[2] = {addrs[0], addrs[1]};
     const struct hastls_resolver_api *api = NULL;
-    const struct hastls_answer *ra = rec_ans;
-    if (strcasecmp(canon, key) != 0) {
-        struct hastls_query q[3] = {{canon, TYPE_A}, {canon, TYPE_AAAA}, {canon, rtype}};
-        if (resolve(q, 3, own, &api) < 0)
-            return -1;
-        addr_answers(own, own_addrs);
-        ra = own[2];
-    }
-    int derr = HASTLS_RR_OK;
-    enum hastls_rec raw = hastls_rec_of(ra->status, ra->rcode, ra->rr, ra->n_rr, rtype,
-                                        pairs, HASTLS_REC_MAX_PAIRS, np, &derr);
-    *rec = hastls_rec_in_zone(raw, hastls_addrs_signed(own_addrs));
-    *ttl = ra->ttl;
-    /* The codec's error, or the signed zone, explains a bogus state that
-     * validation did not. */
-    if (*rec == HASTLS_REC_BOGUS && raw == HASTLS_REC_FAILED) {
-        snprintf(whybuf, whylen, "unusable record in a signed zone: %s",
-                 ra->reason[0] ? ra->reason : "no answer");
-        *ttl = FAILED_RECORD_TTL; /* a failure has no TTL of its own */
-    } else if (*rec == HASTLS_REC_BOGUS && ra->status != HASTLS_SEC_BOGUS) {
-        /* validated, but the codec cannot read it */
-        snprintf(whybuf, whylen, "malformed record: %s", hastls_rr_strerror(derr));
-    } else {
-        snprintf(whybuf, whylen, "%s", ra->reason);
-    }
-    if (api) {
-        for (int i = 0; i < 2; i++)
-            *ttl = *ttl < own[i]->ttl ? *ttl : own[i]->ttl;
-        for (int i = 0; i < 3; i++)
-            api->answer_free(own[i]);
-    }
-    /* The owner's pin: learnt from a secure answer, in force otherwise. */
+    const struct hastls_owner_asker ask = {ask_lookup, ask_free, &api};
+    enum hastls_rec raw;
+    if (hastls_owner_record_raw(&ask, key, canon, rtype, rec_ans, addrs, pairs, np, rec,
+                                &raw, whybuf, whylen, ttl) < 0)
+        return -1;
     if (hastls_hostpins_apply(canon, raw, rec, pairs, HASTLS_REC_MAX_PAIRS, np, *ttl,
                               whybuf))
         *ttl = FAILED_RECORD_TTL; /* try the lookup again soon */
@@ -421,7 +401,7 @@ static int from_resolver(const char *key, int family, struct hastls_cache *cache
      * trip and a warning on every lookup of the name. */
     uint64_t addr_exp = min2(now + ans[0]->ttl, now + ans[1]->ttl);
     uint64_t rec_exp =
-        rec == HASTLS_REC_FAILED ? addr_exp : min2(addr_exp, now + rec_ttl);
+        hastls_owner_expires(now, (uint32_t)(addr_exp - now), rec, rec_ttl);
     h.expires =
         rec == HASTLS_REC_FAILED ? min2(addr_exp, now + FAILED_RECORD_TTL) : rec_exp;
     /* The canonical name's record governs the addresses; a refusal names
@@ -742,9 +722,7 @@ static int record_raw(const char *name, const struct hastls_answer *addrs,
     if (!hastls_rec_enforced(rec))
         np = 0;
     uint64_t now = hastls_now();
-    uint32_t ttl = addrs->ttl;
-    if (rec != HASTLS_REC_FAILED && rec_ttl < ttl)
-        ttl = rec_ttl;
+    uint64_t expires = hastls_owner_expires(now, addrs->ttl, rec, rec_ttl);
     int rc = 0;
     for (size_t k = 0; k < addrs->n_rr && rc == 0; k++) {
         const struct hastls_rr *rr = &addrs->rr[k];
@@ -753,7 +731,7 @@ static int record_raw(const char *name, const struct hastls_answer *addrs,
             continue;
         uint8_t ip[16];
         hastls_ip_key(family, rr->rdata, ip);
-        rc = hastls_addrmap_record(m, ip, key, rec, pairs, np, now + ttl, now, NULL);
+        rc = hastls_addrmap_record(m, ip, key, rec, pairs, np, expires, now, NULL);
     }
     free(pairs);
     return rc;
