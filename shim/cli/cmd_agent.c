@@ -77,10 +77,12 @@
 
 #include "policy/agentwire.h"
 #include "policy/config.h"
+#include "policy/verdict.h"
 #include "shim/cli/cli.h"
 #include "shim/cli/format.h"
 #include "shim/core/agent.h"
 #include "shim/core/cache.h"
+#include "shim/core/hostpins.h"
 #include "shim/core/ip.h"
 #include "shim/core/owner.h"
 #include "shim/core/rundir.h"
@@ -537,13 +539,19 @@ static void shared_record_name(const char *key, struct hastls_answer *const addr
     char why[600];
     uint32_t rec_ttl = 0;
     const struct hastls_owner_asker ask = {shared_ask, shared_free, NULL};
-    if (hastls_owner_record(&ask, key, canon, srv.cfg.record_type, rec_ans, got, pairs,
-                            &np, &rec, why, sizeof why, &rec_ttl) < 0) {
+    enum hastls_rec raw;
+    if (hastls_owner_record_raw(&ask, key, canon, srv.cfg.record_type, rec_ans, got,
+                                pairs, &np, &rec, &raw, why, sizeof why, &rec_ttl) < 0) {
         agent_log(HASTLS_LOG_WARN, "out of memory asking the record of %s: %s not shared",
                   canon, key);
         return;
     }
-    if (rec != HASTLS_REC_SECURE)
+    /* The user's pins (shim/core/hostpins.h): a pin governs the shared entry
+     * of a name whose lookup fails, as it does in the process. */
+    if (hastls_hostpins_apply_cfg(&srv.cfg, 0, canon, raw, &rec, pairs,
+                                  HASTLS_REC_MAX_PAIRS, &np, rec_ttl, why))
+        rec_ttl = 30;
+    if (!hastls_rec_enforced(rec))
         np = 0;
     uint64_t now = hastls_now();
     uint64_t expires = hastls_owner_expires(now, addr_ttl, rec, rec_ttl);

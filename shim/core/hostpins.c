@@ -9,7 +9,6 @@
 #include "shim/core/locks.h"
 #include "shim/core/log.h"
 #include "shim/core/pinstore.h"
-#include "shim/core/state.h"
 
 pthread_mutex_t hastls_lock_hostpins = PTHREAD_MUTEX_INITIALIZER;
 
@@ -119,11 +118,11 @@ static const char *state_text(enum hastls_rec rec)
     }
 }
 
-int hastls_hostpins_apply(const char *name, enum hastls_rec raw, enum hastls_rec *rec,
-                          struct hastls_pair *pairs, size_t cap, size_t *np, uint32_t ttl,
-                          const char *why)
+int hastls_hostpins_apply_cfg(const struct hastls_config *cfg, int learn_too,
+                              const char *name, enum hastls_rec raw, enum hastls_rec *rec,
+                              struct hastls_pair *pairs, size_t cap, size_t *np,
+                              uint32_t ttl, const char *why)
 {
-    const struct hastls_config *cfg = hastls_state_config();
     if (!cfg || !cfg->host_pins)
         return 0;
     int64_t now = (int64_t)time(NULL);
@@ -131,7 +130,9 @@ int hastls_hostpins_apply(const char *name, enum hastls_rec raw, enum hastls_rec
     pthread_mutex_lock(&hastls_lock_hostpins);
     if (refresh() == 0) {
         if (*rec == HASTLS_REC_SECURE || *rec == HASTLS_REC_NONE) {
-            learn(cfg, name, *rec, pairs, *rec == HASTLS_REC_SECURE ? *np : 0, ttl, now);
+            if (learn_too)
+                learn(cfg, name, *rec, pairs, *rec == HASTLS_REC_SECURE ? *np : 0, ttl,
+                      now);
         } else {
             const struct hastls_pin *p = hastls_pins_find(&P.set, name, now);
             if (hastls_pin_governs(p, raw, *rec, cfg->bogus) == HASTLS_REC_PINNED &&

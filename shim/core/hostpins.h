@@ -22,12 +22,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "policy/config.h"
 #include "policy/hastls_rr.h"
 #include "policy/record.h"
 
-/* Applies the pins to NAME's HASTLS state *REC (PAIRS[0..*NP) of CAP for a
- * secure one, TTL its TTL, WHY why it is not secure); RAW is the state the
- * answer itself gave, before the signed-zone rule (policy/record.h's
+/* Applies the pins of CFG (pins, pin_min, pin_max, bogus) to NAME's HASTLS state *REC
+ * (PAIRS[0..*NP) of CAP for a secure one, TTL its TTL, WHY why it is not secure); RAW is
+ * the state the answer itself gave, before the signed-zone rule (policy/record.h's
  * hastls_rec_in_zone) made a failure bogus.  A pin governs a failed lookup
  * (also in a signed zone: the attacker's SERVFAIL then refuses only what the
  * pinned record forbids, instead of every port), an insecure answer, and a
@@ -35,8 +36,15 @@
  * still blocks every port.  Returns 1 when a pin now governs: *REC is then
  * HASTLS_REC_PINNED with the pin's pairs in PAIRS and *NP (and one warning
  * line was written); else 0, with nothing changed. */
-int hastls_hostpins_apply(const char *name, enum hastls_rec raw, enum hastls_rec *rec,
-                          struct hastls_pair *pairs, size_t cap, size_t *np, uint32_t ttl,
-                          const char *why);
+/* A process passes its own configuration and LEARN_TOO: it makes and renews
+ * the pins, with its own pin_min and pin_max.  The agent passes its own
+ * configuration without LEARN_TOO, for the entries of the address table it
+ * shares (shim/core/sharedtab.h): it only applies the pins its user's
+ * processes made, whose lifetimes are theirs to choose (an [app:NAME]
+ * section may shorten them). */
+int hastls_hostpins_apply_cfg(const struct hastls_config *cfg, int learn_too,
+                              const char *name, enum hastls_rec raw, enum hastls_rec *rec,
+                              struct hastls_pair *pairs, size_t cap, size_t *np,
+                              uint32_t ttl, const char *why);
 
 #endif

@@ -332,8 +332,8 @@ static int owner_record(const char *key, const char *canon, uint16_t rtype,
     if (hastls_owner_record_raw(&ask, key, canon, rtype, rec_ans, addrs, pairs, np, rec,
                                 &raw, whybuf, whylen, ttl) < 0)
         return -1;
-    if (hastls_hostpins_apply(canon, raw, rec, pairs, HASTLS_REC_MAX_PAIRS, np, *ttl,
-                              whybuf))
+    if (hastls_hostpins_apply_cfg(hastls_state_config(), 1, canon, raw, rec, pairs,
+                                  HASTLS_REC_MAX_PAIRS, np, *ttl, whybuf))
         *ttl = FAILED_RECORD_TTL; /* try the lookup again soon */
     https_signal(canon, rec, pairs, np, ttl);
     return 0;
@@ -459,8 +459,8 @@ static void late_answer(const struct hastls_answer *a)
                                         HASTLS_REC_MAX_PAIRS, &np, &derr);
     enum hastls_rec rec = hastls_rec_in_zone(raw, hastls_addrs_signed(got));
     uint32_t ttl = a->ttl;
-    if (hastls_hostpins_apply(key, raw, &rec, pairs, HASTLS_REC_MAX_PAIRS, &np, ttl,
-                              a->reason))
+    if (hastls_hostpins_apply_cfg(hastls_state_config(), 1, key, raw, &rec, pairs,
+                                  HASTLS_REC_MAX_PAIRS, &np, ttl, a->reason))
         ttl = FAILED_RECORD_TTL;
     if (!hastls_rec_enforced(rec))
         np = 0;

@@ -137,7 +137,7 @@ int hastls_sharedtab_put(struct hastls_sharedtab *t, const uint8_t key[16],
     size_t len = strnlen(name, HASTLS_NAME_MAX);
     HASTLS_ENSURE(len > 0 && len < HASTLS_NAME_MAX && (unsigned)rec <= HASTLS_REC_LAST);
     HASTLS_ENSURE(n == 0 || pairs);
-    if (rec != HASTLS_REC_SECURE)
+    if (!hastls_rec_enforced(rec))
         n = 0;
     uint32_t home = home_of(key);
     struct slot *target = NULL, *free_slot = NULL, *soonest = NULL;

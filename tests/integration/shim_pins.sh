@@ -8,6 +8,9 @@
 #    is 0600 in a 0700 directory, and `hastls pins list` shows it;
 #  - through the attacker, http:// is refused (curl and python3), the line
 #    names the pin, https:// still works; SERVFAIL and silence alike;
+#  - the attacker's configuration's agent applies the pin to its shared
+#    address table: a process that never resolved the name is refused port
+#    80 of its literal address, allowed 443;
 #  - without a pin (none yet, pins = no, expired, forgotten, or a pin file
 #    that cannot be trusted) the failed lookup in a signed zone is bogus, as
 #    before: every port refused, https:// too (fail closed, but blunt);
@@ -120,6 +123,17 @@ if have_cli; then
     expect_line "check through the lab's resolver: the pin not needed" "$LAB_DIR/chk2.out" \
         '^pin: \(0 443\) .*; not needed now: the current answer governs$'
 fi
+
+echo "== the agent's shared table carries the pin"
+# The attacker's configuration has an agent of its own, which met the pin:
+# a process that never resolves the name is governed by it too.
+for port in 80 443; do
+    HASTLS_CONF=$SF LD_PRELOAD=$S bash -c "exec 3<>/dev/tcp/127.0.10.1/$port && echo connected" \
+        >"$LAB_DIR/lit-$port.out" 2>&1
+done
+expect_line "literal :80 from another process: refused by the pin" "$LAB_DIR/lit-80.out" \
+    '^hastls: blocked connect to secure\.lab\.example\[127\.0\.10\.1\]:80: .*\(pinned: '
+expect_line "literal :443 from another process: allowed" "$LAB_DIR/lit-443.out" '^connected$'
 
 echo "== pins = no: as without pins"
 unpinned "pins = no" "$SF_NOPINS"

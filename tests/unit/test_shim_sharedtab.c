@@ -133,6 +133,38 @@ static void truncated_fails_closed(void **state)
     free(mem);
 }
 
+/* Every enforced state keeps its pairs: a pinned record or the HTTPS
+ * signal's (80 443) without them would allow every port. */
+static void enforced_states_keep_pairs(void **state)
+{
+    (void)state;
+    size_t size;
+    void *mem = new_mem(16, &size);
+    struct hastls_sharedtab *t = hastls_sharedtab_init(mem, size);
+    uint8_t k[16];
+    key_of(9, k);
+    const struct hastls_pair p[1] = {{0, 443}};
+    const enum hastls_rec recs[] = {HASTLS_REC_SECURE, HASTLS_REC_PINNED, HASTLS_REC_HTTPS};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(hastls_sharedtab_put(t, k, "pin.lab.example", recs[i], p, 1, 50, 0),
+                         0);
+        struct hastls_sharedtab_entry e;
+        assert_int_equal(hastls_sharedtab_get(t, k, &e, 1, NULL), 1);
+        assert_int_equal(e.rec, recs[i]);
+        assert_int_equal(e.n, 1);
+        assert_int_equal(e.pairs[0].secure, 443);
+    }
+    /* The others carry none. */
+    assert_int_equal(hastls_sharedtab_put(t, k, "pin.lab.example", HASTLS_REC_FAILED, p, 1,
+                                          50, 0),
+                     0);
+    struct hastls_sharedtab_entry e;
+    assert_int_equal(hastls_sharedtab_get(t, k, &e, 1, NULL), 1);
+    assert_int_equal(e.n, 0);
+    hastls_sharedtab_detach(t);
+    free(mem);
+}
+
 static void eviction(void **state)
 {
     (void)state;
@@ -304,6 +336,7 @@ int main(void)
         cmocka_unit_test(sizes),
         cmocka_unit_test(put_get),
         cmocka_unit_test(truncated_fails_closed),
+        cmocka_unit_test(enforced_states_keep_pairs),
         cmocka_unit_test(eviction),
         cmocka_unit_test(untrusted_bytes),
         cmocka_unit_test(readers_never_see_torn_entries),
