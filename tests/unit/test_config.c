@@ -865,7 +865,7 @@ static void app_sections_validated(void **state)
         sscanf(keys[k], "%31s", key);
         snprintf(want, sizeof want,
                  "t.conf:2: key '%s' is not allowed in [app:curl] (only client, "
-                 "record_type, mode, bogus, log, privacy and agent are)",
+                 "record_type, mode, bogus, log, privacy, agent and dns_redirect are)",
                  key);
         assert_int_equal(load_app(t, "curl"), -1);
         assert_string_equal(err, want);
