@@ -46,14 +46,21 @@ static struct {
 
 static int tcp_conns; /* __atomic */
 
-/* The server each marked descriptor last sent to or connected to (under
- * hastls_lock_dnsredir). */
+/* The server each marked descriptor last sent to or connected to, and the
+ * descriptor's local port (under hastls_lock_dnsredir).  The responder
+ * answers only datagrams and connections from these ports: the loopback
+ * listener is reachable by every local user, and must not serve (or let
+ * them probe the cache of) anyone but this process. */
 static struct {
     int fd; /* -1: free */
     socklen_t len;
     union addr orig;
+    uint16_t lport; /* network order */
 } servers[SERVERS_MAX];
-static int servers_ready; /* under the lock: the table's fds set to -1 */
+static int servers_ready;   /* under the lock: the table's fds set to -1 */
+static unsigned evict_next; /* under the lock: the slot a full table reuses */
+
+static int from_program(const union addr *peer);
 
 /* ---- answering ---- */
 
@@ -203,7 +210,9 @@ static void accept_one(int ls)
     /* The listener is non-blocking (every worker wakes, one gets it); the
      * connection is blocking (Linux does not inherit the flag): its thread
      * polls before each read. */
-    int c = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+    union addr peer;
+    socklen_t plen = sizeof peer;
+    int c = accept4(ls, &peer.sa, &plen, SOCK_CLOEXEC);
     if (c >= 0 && hastls_ownfd_add(c) < 0) {
         close(c);
         c = -1;
@@ -211,6 +220,10 @@ static void accept_one(int ls)
     pthread_mutex_unlock(&hastls_lock_ownfd);
     if (c < 0)
         return;
+    if (!from_program(&peer)) {
+        own_close(c);
+        return;
+    }
     if (__atomic_add_fetch(&tcp_conns, 1, __ATOMIC_RELAXED) > TCP_CONNS_MAX) {
         __atomic_sub_fetch(&tcp_conns, 1, __ATOMIC_RELAXED);
         own_close(c);
@@ -236,7 +249,7 @@ static void answer_datagram(int fd, uint8_t *in, uint8_t *out)
     union addr peer;
     socklen_t plen = sizeof peer;
     ssize_t n = recvfrom(fd, in, HASTLS_DNS_MAX_MSG, MSG_DONTWAIT, &peer.sa, &plen);
-    if (n <= 0)
+    if (n <= 0 || !from_program(&peer))
         return;
     size_t len = answer(in, (size_t)n, 0, out, HASTLS_DNS_MAX_MSG);
     if (len)
@@ -340,7 +353,7 @@ static int start(void)
         hastls_log(HASTLS_LOG_ERROR, "cannot start the DNS responder's threads");
         goto fail;
     }
-    R.pid = getpid();
+    __atomic_store_n(&R.pid, getpid(), __ATOMIC_RELEASE);
     errno = saved;
     return 0;
 fail:
@@ -372,8 +385,11 @@ int hastls_dnsredir_wanted(const struct sockaddr *sa, socklen_t len, const void 
            hastls_state_config()->dns_redirect;
 }
 
-/* The slot of FD in the servers table, or a free one (NULL when full); the
- * caller holds the lock. */
+/* The slot of FD in the servers table, else with TAKE a free one (the
+ * caller holds the lock): when the table is full (descriptors closed behind
+ * the close() hook's back, by close_range(2) or inside libc, leave theirs
+ * behind), the slots are reused in turn, and the descriptor that loses its
+ * slot sees later answers come from the responder's address. */
 static int server_slot(int fd, int take)
 {
     if (!servers_ready) {
@@ -388,7 +404,65 @@ static int server_slot(int fd, int take)
         if (servers[i].fd < 0 && free_slot < 0)
             free_slot = i;
     }
-    return take ? free_slot : -1;
+    if (!take)
+        return -1;
+    if (free_slot < 0) {
+        free_slot = (int)(evict_next++ % SERVERS_MAX);
+        __atomic_store_n(&hastls_dnsredir_fd[servers[free_slot].fd], 0, __ATOMIC_RELAXED);
+    }
+    return free_slot;
+}
+
+/* Whether PEER, the source of a datagram or connection to the responder, is
+ * a socket of this process that was diverted (loopback, a recorded local
+ * port). */
+static int from_program(const union addr *peer)
+{
+    uint16_t port;
+    if (peer->sa.sa_family == AF_INET) {
+        if ((ntohl(peer->v4.sin_addr.s_addr) >> 24) != 127)
+            return 0;
+        port = peer->v4.sin_port;
+    } else if (peer->sa.sa_family == AF_INET6) {
+        const struct in6_addr *a = &peer->v6.sin6_addr;
+        if (!IN6_IS_ADDR_LOOPBACK(a) &&
+            !(IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127))
+            return 0;
+        port = peer->v6.sin6_port;
+    } else {
+        return 0;
+    }
+    int found = 0;
+    pthread_mutex_lock(&hastls_lock_dnsredir);
+    for (int i = 0; i < SERVERS_MAX && !found; i++)
+        found = servers_ready && servers[i].fd >= 0 && servers[i].lport == port;
+    pthread_mutex_unlock(&hastls_lock_dnsredir);
+    return found;
+}
+
+/* The local port of the program's socket FD of FAMILY, bound first to the
+ * wildcard address and a free port when it has none yet -- what the kernel
+ * does on the first send or connect anyway -- so that the responder knows it
+ * before the first query arrives.  Returns 0 with *PORT, or -1. */
+static int local_port(int fd, int family, uint16_t *port)
+{
+    union addr a;
+    socklen_t len = sizeof a;
+    HASTLS_GUARD(getsockname(fd, &a.sa, &len));
+    uint16_t p = family == AF_INET ? a.v4.sin_port : a.v6.sin6_port;
+    if (p == 0) {
+        memset(&a, 0, sizeof a);
+        a.sa.sa_family = (sa_family_t)family;
+        len = family == AF_INET ? sizeof a.v4 : sizeof a.v6;
+        if (family == AF_INET6)
+            a.v6.sin6_addr = in6addr_any;
+        HASTLS_GUARD(bind(fd, &a.sa, len));
+        len = sizeof a;
+        HASTLS_GUARD(getsockname(fd, &a.sa, &len));
+        p = family == AF_INET ? a.v4.sin_port : a.v6.sin6_port;
+    }
+    *port = p;
+    return 0;
 }
 
 static int is_v4_mapped(const struct in6_addr *a)
@@ -400,29 +474,31 @@ int hastls_dnsredir_divert(int fd, const struct sockaddr *orig, socklen_t len,
                            struct sockaddr_storage *out, socklen_t *outlen)
 {
     int type, domain;
+    int saved = errno;
     socklen_t ol = sizeof type;
     if ((unsigned)fd >= HASTLS_DNSREDIR_FDS ||
         getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &ol) < 0 ||
-        (type != SOCK_DGRAM && type != SOCK_STREAM))
+        (type != SOCK_DGRAM && type != SOCK_STREAM)) {
+        errno = saved;
         return 1;
+    }
     ol = sizeof domain;
     if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &ol) < 0 ||
-        domain != orig->sa_family)
+        domain != orig->sa_family) {
+        errno = saved;
         return 1;
-    int saved = errno;
+    }
+    uint16_t lport;
+    if (local_port(fd, domain, &lport) < 0)
+        return -1; /* bind's errno: no free port, as the kernel would say */
     pthread_mutex_lock(&hastls_lock_dnsredir);
-    if (R.pid != getpid() && start() < 0) {
+    if (__atomic_load_n(&R.pid, __ATOMIC_ACQUIRE) != getpid() && start() < 0) {
         pthread_mutex_unlock(&hastls_lock_dnsredir);
         return -1;
     }
     int slot = server_slot(fd, 1);
-    if (slot < 0) {
-        pthread_mutex_unlock(&hastls_lock_dnsredir);
-        hastls_log(HASTLS_LOG_ERROR, "too many sockets talking to port 53 at once");
-        errno = ENOBUFS;
-        return -1;
-    }
     servers[slot].fd = fd;
+    servers[slot].lport = lport;
     servers[slot].len = len < (socklen_t)sizeof(union addr) ? len : sizeof(union addr);
     memcpy(&servers[slot].orig, orig, servers[slot].len);
     __atomic_store_n(&hastls_dnsredir_fd[fd], 1, __ATOMIC_RELAXED);
@@ -459,7 +535,7 @@ int hastls_dnsredir_divert(int fd, const struct sockaddr *orig, socklen_t len,
 /* Whether A (LEN bytes) is one of the responder's addresses. */
 static int is_responder(const struct sockaddr *a, socklen_t len)
 {
-    if (R.pid == 0)
+    if (__atomic_load_n(&R.pid, __ATOMIC_ACQUIRE) == 0)
         return 0;
     if (a->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
         const struct sockaddr_in *s = (const struct sockaddr_in *)a;

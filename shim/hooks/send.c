@@ -121,7 +121,7 @@ __attribute__((visibility("default"))) int sendmmsg(int fd, struct mmsghdr *vec,
         }
     }
     int n = -1;
-    if (ok > 0)
+    if (ok > 0 || vlen == 0)
         n = real(fd, vec, ok, flags);
     int e = errno;
     for (unsigned int i = 0; i < swapped; i++)

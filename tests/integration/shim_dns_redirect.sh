@@ -7,7 +7,7 @@
 # DO, SERVFAIL with EDE 6 for a bogus name, TC then TCP for a big answer,
 # pipelined TCP, IPv6 and v4-mapped servers, non-blocking sockets with epoll,
 # a reused query ID, and 16 threads mixing their own queries with
-# getaddrinfo().  The connection that follows a program's own lookup is
+# getaddrinfo(); the responder ignores queries from other processes.  The connection that follows a program's own lookup is
 # governed: Node's dns.resolve4 then net.connect(80) to a (0 443) host, and a
 # connection to an MX target, are refused with EACCES and the blocked line.
 # dns_redirect = no (per [app:NAME]) brings back the refusal.
@@ -153,6 +153,11 @@ run v6tcp --addr fd00:1ab::53 python3 "$DPROBE" tcp fd00:1ab::53 both.lab.exampl
 check v6tcp '^tcp both\.lab\.example 127\.0\.10\.2 peer=fd00:1ab::53:53$'
 run mapped python3 "$DPROBE" epoll ::ffff:127.0.0.53 odd.lab.example
 check mapped '^epoll odd\.lab\.example 127\.0\.10\.5 id=4242 from=::ffff:127\.0\.0\.53:53$'
+# The responder listens on loopback, where every local user can reach it: it
+# answers only the sockets the shim sent there.
+run foreign python3 "$DPROBE" foreign 127.0.0.53 secure.lab.example
+check foreign '^foreign no answer$' '^own-socket no answer$'
+expect_no_line "foreign: nothing answered" "$LAB_DIR/foreign.out" 'answered|ERROR'
 run threads python3 "$DPROBE" threads 127.0.0.53 16 20
 check threads '^threads 320 of 320$'
 expect_status "threads: no error" "$(cat "$LAB_DIR/threads.status")" 0

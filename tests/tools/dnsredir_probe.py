@@ -9,6 +9,12 @@ talks to a server on port 53 the ways DNS clients do:
   tcp SERVER NAME NAME     TCP, both queries in one write (pipelined)
   threads SERVER N ROUNDS  N threads, each mixing its own UDP queries with
                            getaddrinfo() of other names
+  foreign SERVER NAME      after one query, sends NAME straight to each UDP
+                           port this process has on 127.0.0.1 (the shim's
+                           responder) from another process without the shim,
+                           and from a socket of its own that never sent to
+                           port 53: "foreign PORT no answer" when ignored
+  raw ADDR PORT NAME       one query to ADDR:PORT, 2 s for an answer
 
 SERVER is ADDR (IPv4, IPv6 or v4-mapped IPv6).  Prints one line per answer,
 e.g. "epoll secure.lab.example 127.0.10.1 id=4242 from=127.0.0.53:53", or
@@ -80,13 +86,17 @@ def cmd_epoll(server, names):
     ep = select.epoll()
     ep.register(s.fileno(), select.EPOLLIN)
     for name in names:
-        s.sendto(query(name), (server, 53))
+        # Nothing is readable before the query is sent: no readiness faked.
+        if ep.poll(0):
+            print("ERROR %s: readable before the query" % name)
+            return 1
         try:
             s.recvfrom(4096)
-            print("ERROR %s: answer readable before epoll said so" % name)
+            print("ERROR %s: a datagram before the query" % name)
             return 1
         except BlockingIOError:
             pass
+        s.sendto(query(name), (server, 53))
         if not ep.poll(10):
             print("ERROR %s: epoll saw no answer" % name)
             return 1
@@ -182,6 +192,55 @@ def cmd_threads(server, n, rounds):
     return 1 if errors else 0
 
 
+def own_loopback_udp_ports():
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            link = os.readlink("/proc/self/fd/" + fd)
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    ports = []
+    with open("/proc/net/udp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            ip, port = fields[1].split(":")
+            if ip == "0100007F" and fields[9] in inodes:
+                ports.append(int(port, 16))
+    return ports
+
+
+def cmd_raw(addr, port, name):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(2)
+    s.sendto(query(name), (addr, port))
+    try:
+        s.recvfrom(4096)
+        return "answered"
+    except socket.timeout:
+        return "no answer"
+
+
+def cmd_foreign(server, name):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(10)
+    s.sendto(query(name), (server, 53))
+    addresses(s.recvfrom(4096)[0], name)
+    ports = own_loopback_udp_ports()
+    if not ports:
+        print("ERROR no UDP socket of this process on 127.0.0.1")
+        return 1
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    import subprocess
+    for port in ports:
+        r = subprocess.run([sys.executable, __file__, "raw", "127.0.0.1", str(port), name],
+                           env=env, capture_output=True, text=True, check=False)
+        print("foreign %s" % r.stdout.strip())
+        print("own-socket %s" % cmd_raw("127.0.0.1", port, name))
+    return 0
+
+
 def main(argv):
     try:
         if argv[1] == "epoll":
@@ -190,6 +249,11 @@ def main(argv):
             return cmd_connected(argv[2], argv[3])
         if argv[1] == "tcp":
             return cmd_tcp(argv[2], argv[3:])
+        if argv[1] == "foreign":
+            return cmd_foreign(argv[2], argv[3])
+        if argv[1] == "raw":
+            print(cmd_raw(argv[2], int(argv[3]), argv[4]))
+            return 0
         if argv[1] == "threads":
             return cmd_threads(argv[2], int(argv[3]), int(argv[4]))
     except OSError as e:
