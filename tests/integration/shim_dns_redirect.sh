@@ -5,7 +5,7 @@
 # with not one port-53 packet to or from the lab resolver on the wire: the
 # right addresses, AD only for a secure name and only when asked, RRSIGs for
 # DO, SERVFAIL with EDE 6 for a bogus name, TC then TCP for a big answer,
-# pipelined TCP, IPv6 and v4-mapped servers, non-blocking sockets with epoll,
+# pipelined TCP, IPv6 and v4-mapped servers, sendmsg/sendmmsg/recvmmsg, fork, non-blocking sockets with epoll,
 # a reused query ID, and 16 threads mixing their own queries with
 # getaddrinfo(); the responder ignores queries from other processes.  The connection that follows a program's own lookup is
 # governed: Node's dns.resolve4 then net.connect(80) to a (0 443) host, and a
@@ -153,6 +153,20 @@ run v6tcp --addr fd00:1ab::53 python3 "$DPROBE" tcp fd00:1ab::53 both.lab.exampl
 check v6tcp '^tcp both\.lab\.example 127\.0\.10\.2 peer=fd00:1ab::53:53$'
 run mapped python3 "$DPROBE" epoll ::ffff:127.0.0.53 odd.lab.example
 check mapped '^epoll odd\.lab\.example 127\.0\.10\.5 id=4242 from=::ffff:127\.0\.0\.53:53$'
+run msg python3 "$DPROBE" msg 127.0.0.53 norecord.lab.example
+check msg '^msg norecord\.lab\.example 127\.0\.10\.6 from=127\.0\.0\.53:53$'
+if cc -o "$LAB_DIR/dnsredir_mmsg" "$TOOLS/dnsredir_mmsg.c" 2>"$LAB_DIR/mmsg_cc.out"; then
+    run mmsg "$LAB_DIR/dnsredir_mmsg" 127.0.0.53 secure.lab.example nosuch.lab.example
+    check mmsg '^answer 1 rcode 0 ancount 1 from=127\.0\.0\.53:53$' \
+        '^answer 2 rcode 3 ancount 0 from=127\.0\.0\.53:53$'
+else
+    bad "cannot build dnsredir_mmsg.c: $(cat "$LAB_DIR/mmsg_cc.out")"
+fi
+run fork python3 "$DPROBE" fork 127.0.0.53 secure.lab.example both.lab.example
+check fork '^parent secure\.lab\.example 127\.0\.10\.1 from=127\.0\.0\.53:53$' \
+    '^child new both\.lab\.example 127\.0\.10\.2 from=127\.0\.0\.53:53$' \
+    '^child inherited both\.lab\.example 127\.0\.10\.2 from=127\.0\.0\.53:53$' \
+    '^parent again both\.lab\.example 127\.0\.10\.2 from=127\.0\.0\.53:53$'
 # The responder listens on loopback, where every local user can reach it: it
 # answers only the sockets the shim sent there.
 run foreign python3 "$DPROBE" foreign 127.0.0.53 secure.lab.example

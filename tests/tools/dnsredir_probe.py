@@ -15,6 +15,9 @@ talks to a server on port 53 the ways DNS clients do:
                            and from a socket of its own that never sent to
                            port 53: "foreign PORT no answer" when ignored
   raw ADDR PORT NAME       one query to ADDR:PORT, 2 s for an answer
+  msg SERVER NAME          sendmsg() with a destination, recvmsg()
+  fork SERVER NAME NAME    a query, then fork(): the child asks NAME2 on a
+                           new socket and on the parent's, the parent again
 
 SERVER is ADDR (IPv4, IPv6 or v4-mapped IPv6).  Prints one line per answer,
 e.g. "epoll secure.lab.example 127.0.10.1 id=4242 from=127.0.0.53:53", or
@@ -241,6 +244,42 @@ def cmd_foreign(server, name):
     return 0
 
 
+def cmd_msg(server, name):
+    s = socket.socket(family_of(server), socket.SOCK_DGRAM)
+    s.settimeout(10)
+    s.sendmsg([query(name)[:12], query(name)[12:]], [], 0, (server, 53))
+    m, _anc, _flags, src = s.recvmsg(4096)
+    print("msg %s %s from=%s" % (name, ",".join(addresses(m, name)), peer_text(src)))
+    return 0
+
+
+def ask(s, server, name):
+    s.sendto(query(name), (server, 53))
+    m, src = s.recvfrom(4096)
+    return "%s %s from=%s" % (name, ",".join(addresses(m, name)), peer_text(src))
+
+
+def cmd_fork(server, first, second):
+    s = socket.socket(family_of(server), socket.SOCK_DGRAM)
+    s.settimeout(10)
+    print("parent " + ask(s, server, first), flush=True)
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            c = socket.socket(family_of(server), socket.SOCK_DGRAM)
+            c.settimeout(10)
+            print("child new " + ask(c, server, second), flush=True)
+            print("child inherited " + ask(s, server, second), flush=True)
+        except (OSError, ValueError) as e:
+            print("ERROR child %s" % e, flush=True)
+            code = 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    print("parent again " + ask(s, server, second), flush=True)
+    return 1 if status else 0
+
+
 def main(argv):
     try:
         if argv[1] == "epoll":
@@ -254,6 +293,10 @@ def main(argv):
         if argv[1] == "raw":
             print(cmd_raw(argv[2], int(argv[3]), argv[4]))
             return 0
+        if argv[1] == "msg":
+            return cmd_msg(argv[2], argv[3])
+        if argv[1] == "fork":
+            return cmd_fork(argv[2], argv[3], argv[4])
         if argv[1] == "threads":
             return cmd_threads(argv[2], int(argv[3]), int(argv[4]))
     except OSError as e:
