@@ -85,9 +85,9 @@ static void record_targets(const struct hastls_answer *a)
     }
 }
 
-/* The answer to the query Q (QLEN bytes) into OUT (CAP bytes), at most LIMIT
- * bytes for UDP (0: TCP).  Returns its length, or 0 for none (a message that
- * gets no answer). */
+/* The answer to the query Q (QLEN bytes) into OUT (CAP bytes): over UDP (TCP
+ * 0) cut to the query's UDP size with TC set.  Returns its length, or 0 for
+ * none (a message that gets no answer). */
 static size_t answer(const uint8_t *q, size_t qlen, int tcp, uint8_t *out, size_t cap)
 {
     struct hastls_dns_client_query cq;
