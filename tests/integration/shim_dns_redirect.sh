@@ -240,6 +240,17 @@ else
     echo "skip chromium: not installed"
 fi
 
+echo "== privacy strict, agent = off: the in-process resolver answers"
+noagent=$(conf noagent agent=off)
+HASTLS_CONF=$noagent run inproc dig +tries=1 +time=5 +dnssec secure.lab.example
+check inproc '^;; flags: qr rd ra ad;' '^secure\.lab\.example\.[[:space:]].*RRSIG[[:space:]]+A '
+HASTLS_CONF=$noagent run inproc_bogus dig +tries=1 +time=5 www.bogus.lab.example
+check inproc_bogus 'status: SERVFAIL' '^; EDE: 6 \(DNSSEC Bogus\)'
+HASTLS_CONF=$noagent run inproc_node node -e '
+require("dns").resolve4("clear.lab.example", (e, a) => console.log("A", e ? e.code : a.join(",")));
+'
+check inproc_node '^A 127\.0\.10\.3$'
+
 echo "== privacy encrypted"
 HASTLS_CONF=$(conf encrypted privacy=encrypted) run enc dig +tries=1 +time=5 +short secure.lab.example
 check enc '^127\.0\.10\.1$'
