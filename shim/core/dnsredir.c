@@ -16,6 +16,7 @@
 #include "shim/core/log.h"
 #include "shim/core/lookup.h"
 #include "shim/core/ownfd.h"
+#include "shim/core/real.h"
 #include "shim/core/sigthread.h"
 #include "shim/core/state.h"
 
@@ -137,12 +138,21 @@ static size_t answer(const uint8_t *q, size_t qlen, int tcp, uint8_t *out, size_
 
 /* ---- the responder's threads ---- */
 
+/* close(2) itself, not the hook (which would take hastls_lock_dnsredir
+ * while the caller holds hastls_lock_ownfd, against the lock order). */
+static void real_close(int fd)
+{
+    int (*c)(int) = HASTLS_REAL(close);
+    if (c)
+        c(fd);
+}
+
 /* Closes FD, one of the shim's own. */
 static void own_close(int fd)
 {
     pthread_mutex_lock(&hastls_lock_ownfd);
     hastls_ownfd_remove(fd);
-    close(fd);
+    real_close(fd);
     pthread_mutex_unlock(&hastls_lock_ownfd);
 }
 
@@ -214,7 +224,7 @@ static void accept_one(int ls)
     socklen_t plen = sizeof peer;
     int c = accept4(ls, &peer.sa, &plen, SOCK_CLOEXEC);
     if (c >= 0 && hastls_ownfd_add(c) < 0) {
-        close(c);
+        real_close(c);
         c = -1;
     }
     pthread_mutex_unlock(&hastls_lock_ownfd);
@@ -304,7 +314,7 @@ static int own_socket(int family, int type, union addr *a)
     pthread_mutex_lock(&hastls_lock_ownfd);
     int fd = socket(family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd >= 0 && hastls_ownfd_add(fd) < 0) {
-        close(fd);
+        real_close(fd);
         fd = -1;
     }
     pthread_mutex_unlock(&hastls_lock_ownfd);
