@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "policy/dnswire.h"
@@ -56,7 +57,10 @@ static struct {
     int fd; /* -1: free */
     socklen_t len;
     union addr orig;
-    uint16_t lport; /* network order */
+    uint16_t lport;   /* network order */
+    socklen_t srclen; /* 0: none */
+    union addr src;   /* connected: the local address the kernel would
+                       * have used towards ORIG (getsockname reports it) */
 } servers[SERVERS_MAX];
 static int servers_ready;   /* under the lock: the table's fds set to -1 */
 static unsigned evict_next; /* under the lock: the slot a full table reuses */
@@ -145,6 +149,18 @@ static void real_close(int fd)
     int (*c)(int) = HASTLS_REAL(close);
     if (c)
         c(fd);
+}
+
+/* getsockname(2) itself: the hook would report a connected socket's
+ * address towards its server. */
+static int real_getsockname(int fd, struct sockaddr *a, socklen_t *len)
+{
+    int (*g)(int, struct sockaddr *, socklen_t *) = HASTLS_REAL(getsockname);
+    if (!g) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return g(fd, a, len);
 }
 
 /* Closes FD, one of the shim's own. */
@@ -458,7 +474,7 @@ static int local_port(int fd, int family, uint16_t *port)
 {
     union addr a;
     socklen_t len = sizeof a;
-    HASTLS_GUARD(getsockname(fd, &a.sa, &len));
+    HASTLS_GUARD(real_getsockname(fd, &a.sa, &len));
     uint16_t p = family == AF_INET ? a.v4.sin_port : a.v6.sin6_port;
     if (p == 0) {
         memset(&a, 0, sizeof a);
@@ -468,7 +484,7 @@ static int local_port(int fd, int family, uint16_t *port)
             a.v6.sin6_addr = in6addr_any;
         HASTLS_GUARD(bind(fd, &a.sa, len));
         len = sizeof a;
-        HASTLS_GUARD(getsockname(fd, &a.sa, &len));
+        HASTLS_GUARD(real_getsockname(fd, &a.sa, &len));
         p = family == AF_INET ? a.v4.sin_port : a.v6.sin6_port;
     }
     *port = p;
@@ -480,8 +496,32 @@ static int is_v4_mapped(const struct in6_addr *a)
     return IN6_IS_ADDR_V4MAPPED(a);
 }
 
+/* The local address the kernel picks towards ORIG (of FAMILY), found by
+ * connecting a UDP socket of the shim's (no packet is sent), into *SRC.
+ * Returns its length, or 0 when there is no route. */
+static socklen_t source_towards(int family, const struct sockaddr *orig, socklen_t len,
+                                union addr *src)
+{
+    pthread_mutex_lock(&hastls_lock_ownfd);
+    int s = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s >= 0 && hastls_ownfd_add(s) < 0) {
+        real_close(s);
+        s = -1;
+    }
+    pthread_mutex_unlock(&hastls_lock_ownfd);
+    if (s < 0)
+        return 0;
+    socklen_t sl = sizeof *src;
+    /* The raw system call: not a connection of the program's to decide. */
+    if (syscall(SYS_connect, s, orig, len) < 0 || real_getsockname(s, &src->sa, &sl) < 0)
+        sl = 0;
+    own_close(s);
+    return sl;
+}
+
 int hastls_dnsredir_divert(int fd, const struct sockaddr *orig, socklen_t len,
-                           struct sockaddr_storage *out, socklen_t *outlen)
+                           int connecting, struct sockaddr_storage *out,
+                           socklen_t *outlen)
 {
     int type, domain;
     int saved = errno;
@@ -501,6 +541,8 @@ int hastls_dnsredir_divert(int fd, const struct sockaddr *orig, socklen_t len,
     uint16_t lport;
     if (local_port(fd, domain, &lport) < 0)
         return -1; /* bind's errno: no free port, as the kernel would say */
+    union addr src;
+    socklen_t srclen = connecting ? source_towards(domain, orig, len, &src) : 0;
     pthread_mutex_lock(&hastls_lock_dnsredir);
     if (__atomic_load_n(&R.pid, __ATOMIC_ACQUIRE) != getpid() && start() < 0) {
         pthread_mutex_unlock(&hastls_lock_dnsredir);
@@ -509,6 +551,9 @@ int hastls_dnsredir_divert(int fd, const struct sockaddr *orig, socklen_t len,
     int slot = server_slot(fd, 1);
     servers[slot].fd = fd;
     servers[slot].lport = lport;
+    servers[slot].srclen = srclen;
+    if (srclen)
+        servers[slot].src = src;
     servers[slot].len = len < (socklen_t)sizeof(union addr) ? len : sizeof(union addr);
     memcpy(&servers[slot].orig, orig, servers[slot].len);
     __atomic_store_n(&hastls_dnsredir_fd[fd], 1, __ATOMIC_RELAXED);
@@ -594,4 +639,40 @@ void hastls_dnsredir_closed(int fd)
         servers[slot].fd = -1;
     __atomic_store_n(&hastls_dnsredir_fd[fd], 0, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&hastls_lock_dnsredir);
+}
+
+/* Whether A is a loopback address (127/8, ::1, v4-mapped 127/8). */
+static int is_loopback(const union addr *a)
+{
+    if (a->sa.sa_family == AF_INET)
+        return (ntohl(a->v4.sin_addr.s_addr) >> 24) == 127;
+    if (a->sa.sa_family != AF_INET6)
+        return 0;
+    const struct in6_addr *b = &a->v6.sin6_addr;
+    return IN6_IS_ADDR_LOOPBACK(b) || (IN6_IS_ADDR_V4MAPPED(b) && b->s6_addr[12] == 127);
+}
+
+void hastls_dnsredir_local(int fd, struct sockaddr *addr, socklen_t cap, socklen_t *len)
+{
+    union addr got;
+    if (!addr || !len || *len > cap || *len > (socklen_t)sizeof got)
+        return;
+    memset(&got, 0, sizeof got);
+    memcpy(&got, addr, *len);
+    if (!is_loopback(&got))
+        return;
+    int saved = errno;
+    pthread_mutex_lock(&hastls_lock_dnsredir);
+    int slot = server_slot(fd, 0);
+    if (slot >= 0 && servers[slot].srclen == *len &&
+        servers[slot].src.sa.sa_family == got.sa.sa_family) {
+        union addr a = servers[slot].src;
+        if (a.sa.sa_family == AF_INET)
+            a.v4.sin_port = got.v4.sin_port;
+        else
+            a.v6.sin6_port = got.v6.sin6_port;
+        memcpy(addr, &a, *len);
+    }
+    pthread_mutex_unlock(&hastls_lock_dnsredir);
+    errno = saved;
 }

@@ -56,21 +56,31 @@ static inline int hastls_dnsredir_marked(int fd)
  * address). */
 int hastls_dnsredir_wanted(const struct sockaddr *sa, socklen_t len, const void *ret);
 
-/* For the program's socket FD about to send to, or connect to, ORIG (a
- * port-53 address, hastls_dnsredir_wanted): starts the responder if needed,
- * remembers ORIG as FD's server and writes the responder's address for FD's
+/* For the program's socket FD about to send to, or (CONNECTING) connect
+ * to, ORIG (a port-53 address, hastls_dnsredir_wanted): starts the
+ * responder if needed, binds FD to the wildcard address and a free port when
+ * it has no port yet (as the kernel would on that call), remembers ORIG as
+ * FD's server (and, when connecting, the local address the kernel would
+ * have chosen towards ORIG) and writes the responder's address for FD's
  * family and type into *OUT.  Returns 0 with *OUTLEN, 1 when FD is not to
  * be redirected (not UDP or TCP, a family that cannot reach ORIG, fd beyond
  * the table; the caller goes on as without redirection), or -1 with errno
  * set (the responder cannot start: the call fails rather than send in
  * cleartext). */
 int hastls_dnsredir_divert(int fd, const struct sockaddr *orig, socklen_t len,
-                           struct sockaddr_storage *out, socklen_t *outlen);
+                           int connecting, struct sockaddr_storage *out,
+                           socklen_t *outlen);
 
 /* After a receive on the marked FD that filled ADDR with *LEN bytes of an
  * address (CAP bytes available): when it is the responder's address, puts
  * FD's server there instead (cut to CAP, *LEN its full length). */
 void hastls_dnsredir_source(int fd, struct sockaddr *addr, socklen_t cap, socklen_t *len);
+
+/* After getsockname() on the marked FD filled ADDR (*LEN bytes of CAP): a
+ * socket connected to the responder reports the local address it would
+ * have towards its server (programs learn their outgoing address by
+ * connecting a UDP socket to a DNS server and asking), with its own port. */
+void hastls_dnsredir_local(int fd, struct sockaddr *addr, socklen_t cap, socklen_t *len);
 
 /* FD is being closed: forgets its server. */
 void hastls_dnsredir_closed(int fd);

@@ -29,7 +29,7 @@ __attribute__((visibility("default"))) int connect(int fd, const struct sockaddr
     if (hastls_dnsredir_wanted(addr, len, __builtin_return_address(0))) {
         struct sockaddr_storage to;
         socklen_t tolen;
-        int rc = hastls_dnsredir_divert(fd, addr, len, &to, &tolen);
+        int rc = hastls_dnsredir_divert(fd, addr, len, 1, &to, &tolen);
         if (rc < 0)
             return -1;
         if (rc == 0)

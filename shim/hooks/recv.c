@@ -1,9 +1,12 @@
-/* shim/hooks/recv.c: recvfrom(2), recvmsg(2), recvmmsg(2), getpeername(2).
+/* shim/hooks/recv.c: recvfrom(2), recvmsg(2), recvmmsg(2), getpeername(2),
+ * getsockname(2).
  *
  * A socket whose port-53 traffic the shim answers itself (dnsredir.h) gets
  * its answers from the shim's responder on loopback; these hooks report the
- * server the program sent to as their source, and as the peer of a
- * connected socket.  Every other socket pays one byte load: the flag of its
+ * server the program sent to as their source, as the peer of a connected
+ * socket, and getsockname() the local address the socket would have towards
+ * that server (a common way to learn one's outgoing address is to connect a
+ * UDP socket to a DNS server and ask).  Every other socket pays one byte load: the flag of its
  * descriptor (recv(2) and read(2) report no address and are not hooked).
  */
 #include <errno.h>
@@ -93,5 +96,23 @@ __attribute__((visibility("default"))) int getpeername(int fd, struct sockaddr *
     int rc = real(fd, addr, len);
     if (rc == 0)
         hastls_dnsredir_source(fd, addr, cap, len);
+    return rc;
+}
+
+/* Returns what the next getsockname() returns. */
+__attribute__((visibility("default"))) int getsockname(int fd, struct sockaddr *addr,
+                                                       socklen_t *len)
+{
+    int (*real)(int, struct sockaddr *, socklen_t *) = HASTLS_REAL(getsockname);
+    if (!real) {
+        errno = ENOSYS;
+        return -1;
+    }
+    if (__builtin_expect(!hastls_dnsredir_marked(fd), 1) || !addr || !len)
+        return real(fd, addr, len);
+    socklen_t cap = *len;
+    int rc = real(fd, addr, len);
+    if (rc == 0)
+        hastls_dnsredir_local(fd, addr, cap, len);
     return rc;
 }

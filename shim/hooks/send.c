@@ -31,7 +31,7 @@ __attribute__((visibility("default"))) ssize_t sendto(int fd, const void *buf, s
     if (dest && hastls_dnsredir_wanted(dest, destlen, __builtin_return_address(0))) {
         struct sockaddr_storage to;
         socklen_t tolen;
-        int rc = hastls_dnsredir_divert(fd, dest, destlen, &to, &tolen);
+        int rc = hastls_dnsredir_divert(fd, dest, destlen, 0, &to, &tolen);
         if (rc < 0)
             return -1;
         if (rc == 0)
@@ -56,7 +56,7 @@ __attribute__((visibility("default"))) ssize_t sendmsg(int fd, const struct msgh
                                __builtin_return_address(0))) {
         struct sockaddr_storage to;
         struct msghdr m = *msg;
-        int rc = hastls_dnsredir_divert(fd, msg->msg_name, msg->msg_namelen, &to,
+        int rc = hastls_dnsredir_divert(fd, msg->msg_name, msg->msg_namelen, 0, &to,
                                         &m.msg_namelen);
         if (rc < 0)
             return -1;
@@ -101,7 +101,7 @@ __attribute__((visibility("default"))) int sendmmsg(int fd, struct mmsghdr *vec,
                 break; /* the rest in a later call */
             socklen_t tl;
             int rc =
-                hastls_dnsredir_divert(fd, m->msg_name, m->msg_namelen, &to[ok], &tl);
+                hastls_dnsredir_divert(fd, m->msg_name, m->msg_namelen, 0, &to[ok], &tl);
             if (rc < 0) {
                 err = errno;
                 break;

@@ -145,7 +145,20 @@ check epoll '^epoll secure\.lab\.example 127\.0\.10\.1 id=4242 from=127\.0\.0\.5
     '^epoll both\.lab\.example 127\.0\.10\.2 id=4242 from=127\.0\.0\.53:53$'
 expect_count "epoll: the reused ID answered every time" "$LAB_DIR/epoll.out" '^epoll .* id=4242 ' 3
 run connected python3 "$DPROBE" connected 127.0.0.53 clear.lab.example
-check connected '^connected clear\.lab\.example 127\.0\.10\.3 peer=127\.0\.0\.53:53$'
+# getsockname() shows the local address the kernel picks towards the server
+# (programs learn their outgoing address so), not the responder's loopback
+# route: in the lab, where the servers' addresses are on lo, the server's
+# own address, as without the shim (the control run below).
+check connected '^connected clear\.lab\.example 127\.0\.10\.3 peer=127\.0\.0\.53:53 local=127\.0\.0\.53$'
+run connected6 --addr fd00:1ab::53 python3 "$DPROBE" connected fd00:1ab::53 secure.lab.example
+check connected6 '^connected secure\.lab\.example 127\.0\.10\.1 peer=fd00:1ab::53:53 local=fd00:1ab::53$'
+python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.connect(("127.0.0.53", 53))
+print("local=" + s.getsockname()[0])
+' >"$LAB_DIR/bare_local.out" 2>&1
+expect_line "control: the same address without the shim" "$LAB_DIR/bare_local.out" '^local=127\.0\.0\.53$'
 run tcp python3 "$DPROBE" tcp 127.0.0.53 secure.lab.example dual.lab.example
 check tcp '^tcp secure\.lab\.example 127\.0\.10\.1 peer=127\.0\.0\.53:53$' \
     '^tcp dual\.lab\.example 127\.0\.10\.8 peer=127\.0\.0\.53:53$'

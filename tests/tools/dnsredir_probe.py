@@ -5,7 +5,8 @@ talks to a server on port 53 the ways DNS clients do:
 
   epoll SERVER NAME...     one non-blocking unconnected UDP socket, epoll, the
                            same query ID for every query, recvfrom's source
-  connected SERVER NAME    a connected UDP socket: getpeername, send, recv
+  connected SERVER NAME    a connected UDP socket: getpeername, send, recv,
+                           getsockname's address
   tcp SERVER NAME NAME     TCP, both queries in one write (pipelined)
   threads SERVER N ROUNDS  N threads, each mixing its own UDP queries with
                            getaddrinfo() of other names
@@ -115,8 +116,9 @@ def cmd_connected(server, name):
     s.connect((server, 53))
     s.send(query(name))
     m = s.recv(4096)
-    print("connected %s %s peer=%s" % (name, ",".join(addresses(m, name)),
-                                       peer_text(s.getpeername())))
+    print("connected %s %s peer=%s local=%s" % (name, ",".join(addresses(m, name)),
+                                                peer_text(s.getpeername()),
+                                                s.getsockname()[0]))
     return 0
 
 
