@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "policy/dnswire.h"
@@ -250,6 +251,9 @@ static void accept_one(int ls)
         own_close(c);
         return;
     }
+    /* A client that stops reading must not hold the thread for ever. */
+    struct timeval tv = {TCP_IDLE_MS / 1000, 0};
+    (void)setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     if (__atomic_add_fetch(&tcp_conns, 1, __ATOMIC_RELAXED) > TCP_CONNS_MAX) {
         __atomic_sub_fetch(&tcp_conns, 1, __ATOMIC_RELAXED);
         own_close(c);
