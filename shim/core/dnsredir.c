@@ -400,18 +400,9 @@ fail:
 
 /* ---- the hooks' side ---- */
 
-int hastls_dnsredir_wanted(const struct sockaddr *sa, socklen_t len, const void *ret)
+int hastls_dnsredir_wanted_call(const void *ret)
 {
-    if (!sa || len < (socklen_t)sizeof(sa_family_t))
-        return 0;
-    uint16_t port;
-    if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in))
-        port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
-    else if (sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6))
-        port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
-    else
-        return 0;
-    return port == 53 && !hastls_guarded() && !hastls_ownfd_from_resolver(ret) &&
+    return !hastls_guarded() && !hastls_ownfd_from_resolver(ret) &&
            hastls_state_config()->dns_redirect;
 }
 

@@ -33,8 +33,11 @@
 #ifndef HASTLS_SHIM_DNSREDIR_H
 #define HASTLS_SHIM_DNSREDIR_H
 
+#include <netinet/in.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #define HASTLS_DNSREDIR_FDS 65536
@@ -50,11 +53,24 @@ static inline int hastls_dnsredir_marked(int fd)
            __atomic_load_n(&hastls_dnsredir_fd[fd], __ATOMIC_RELAXED) != 0;
 }
 
+/* The rest of hastls_dnsredir_wanted's test, for a port-53 address. */
+int hastls_dnsredir_wanted_call(const void *ret);
+
 /* Whether a send or connect to SA (LEN bytes) is to be redirected: an
  * AF_INET/AF_INET6 address on port 53, dns_redirect on, and a call of the
  * program's (not of the shim or the resolver: RET is the hook's return
- * address). */
-int hastls_dnsredir_wanted(const struct sockaddr *sa, socklen_t len, const void *ret);
+ * address).  Inline: every other destination costs two compares. */
+static inline int hastls_dnsredir_wanted(const struct sockaddr *sa, socklen_t len,
+                                         const void *ret)
+{
+    uint16_t port; /* sin_port and sin6_port share their place */
+    if (!sa || len < (socklen_t)sizeof(struct sockaddr_in) ||
+        (sa->sa_family != AF_INET &&
+         (sa->sa_family != AF_INET6 || len < (socklen_t)sizeof(struct sockaddr_in6))))
+        return 0;
+    memcpy(&port, (const char *)sa + offsetof(struct sockaddr_in, sin_port), sizeof port);
+    return port == htons(53) && hastls_dnsredir_wanted_call(ret);
+}
 
 /* For the program's socket FD about to send to, or (CONNECTING) connect
  * to, ORIG (a port-53 address, hastls_dnsredir_wanted): starts the
