@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "policy/dnswire.h"
+#include "shim/core/ip.h"
 #include "shim/core/log.h"
 #include "shim/core/lookup.h"
 #include "shim/core/ownfd.h"
@@ -59,6 +60,7 @@ static struct {
     socklen_t len;
     union addr orig;
     uint16_t lport;   /* network order */
+    uint8_t lkey[16]; /* its local address (hastls_ip_key), maybe wildcard */
     socklen_t srclen; /* 0: none */
     union addr src;   /* connected: the local address the kernel would
                        * have used towards ORIG (getsockname reports it) */
@@ -435,28 +437,23 @@ static int server_slot(int fd, int take)
 }
 
 /* Whether PEER, the source of a datagram or connection to the responder, is
- * a socket of this process that was diverted (loopback, a recorded local
- * port). */
+ * a socket of this process that was diverted: a recorded local port, on the
+ * recorded local address unless that is the wildcard (then no other socket
+ * can hold the port). */
 static int from_program(const union addr *peer)
 {
+    uint8_t key[16];
     uint16_t port;
-    if (peer->sa.sa_family == AF_INET) {
-        if ((ntohl(peer->v4.sin_addr.s_addr) >> 24) != 127)
-            return 0;
-        port = peer->v4.sin_port;
-    } else if (peer->sa.sa_family == AF_INET6) {
-        const struct in6_addr *a = &peer->v6.sin6_addr;
-        if (!IN6_IS_ADDR_LOOPBACK(a) &&
-            !(IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127))
-            return 0;
-        port = peer->v6.sin6_port;
-    } else {
+    if (hastls_sockaddr_key(&peer->sa, sizeof *peer, key, &port) < 0)
         return 0;
-    }
+    static const uint8_t any6[16], any4[16] = {[10] = 0xff, [11] = 0xff};
     int found = 0;
     pthread_mutex_lock(&hastls_lock_dnsredir);
-    for (int i = 0; i < SERVERS_MAX && !found; i++)
-        found = servers_ready && servers[i].fd >= 0 && servers[i].lport == port;
+    for (int i = 0; i < SERVERS_MAX && !found && servers_ready; i++) {
+        const uint8_t *k = servers[i].lkey;
+        found = servers[i].fd >= 0 && servers[i].lport == htons(port) &&
+                (!memcmp(k, any6, 16) || !memcmp(k, any4, 16) || !memcmp(k, key, 16));
+    }
     pthread_mutex_unlock(&hastls_lock_dnsredir);
     return found;
 }
@@ -465,7 +462,7 @@ static int from_program(const union addr *peer)
  * wildcard address and a free port when it has none yet -- what the kernel
  * does on the first send or connect anyway -- so that the responder knows it
  * before the first query arrives.  Returns 0 with *PORT, or -1. */
-static int local_port(int fd, int family, uint16_t *port)
+static int local_port(int fd, int family, uint16_t *port, uint8_t key[16])
 {
     union addr a;
     socklen_t len = sizeof a;
@@ -482,6 +479,8 @@ static int local_port(int fd, int family, uint16_t *port)
         HASTLS_GUARD(real_getsockname(fd, &a.sa, &len));
         p = family == AF_INET ? a.v4.sin_port : a.v6.sin6_port;
     }
+    uint16_t host_order;
+    HASTLS_GUARD(hastls_sockaddr_key(&a.sa, len, key, &host_order));
     *port = p;
     return 0;
 }
@@ -534,7 +533,8 @@ int hastls_dnsredir_divert(int fd, const struct sockaddr *orig, socklen_t len,
         return 1;
     }
     uint16_t lport;
-    if (local_port(fd, domain, &lport) < 0)
+    uint8_t lkey[16];
+    if (local_port(fd, domain, &lport, lkey) < 0)
         return -1; /* bind's errno: no free port, as the kernel would say */
     union addr src;
     socklen_t srclen = connecting ? source_towards(domain, orig, len, &src) : 0;
@@ -546,6 +546,7 @@ int hastls_dnsredir_divert(int fd, const struct sockaddr *orig, socklen_t len,
     int slot = server_slot(fd, 1);
     servers[slot].fd = fd;
     servers[slot].lport = lport;
+    memcpy(servers[slot].lkey, lkey, 16);
     servers[slot].srclen = srclen;
     if (srclen)
         servers[slot].src = src;

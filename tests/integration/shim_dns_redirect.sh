@@ -177,6 +177,11 @@ if cc -o "$LAB_DIR/dnsredir_mmsg" "$TOOLS/dnsredir_mmsg.c" 2>"$LAB_DIR/mmsg_cc.o
 else
     bad "cannot build dnsredir_mmsg.c: $(cat "$LAB_DIR/mmsg_cc.out")"
 fi
+run bound python3 "$DPROBE" bound 127.0.0.53 127.0.0.2 odd.lab.example
+check bound '^bound odd\.lab\.example 127\.0\.10\.5 from=127\.0\.0\.53:53 local=127\.0\.0\.2$'
+# Bound to an address that is not loopback (the lab's IPv6 addresses are on lo).
+run bound6 --addr fd00:1ab::53 python3 "$DPROBE" bound fd00:1ab::53 fd00:1ab::7 odd.lab.example
+check bound6 '^bound odd\.lab\.example 127\.0\.10\.5 from=fd00:1ab::53:53 local=fd00:1ab::7$'
 run fork python3 "$DPROBE" fork 127.0.0.53 secure.lab.example both.lab.example
 check fork '^parent secure\.lab\.example 127\.0\.10\.1 from=127\.0\.0\.53:53$' \
     '^child new both\.lab\.example 127\.0\.10\.2 from=127\.0\.0\.53:53$' \

@@ -17,6 +17,7 @@ talks to a server on port 53 the ways DNS clients do:
                            port 53: "foreign PORT no answer" when ignored
   raw ADDR PORT NAME       one query to ADDR:PORT, 2 s for an answer
   msg SERVER NAME          sendmsg() with a destination, recvmsg()
+  bound SERVER LOCAL NAME  a UDP socket bound to LOCAL:0 first
   fork SERVER NAME NAME    a query, then fork(): the child asks NAME2 on a
                            new socket and on the parent's, the parent again
 
@@ -261,6 +262,14 @@ def ask(s, server, name):
     return "%s %s from=%s" % (name, ",".join(addresses(m, name)), peer_text(src))
 
 
+def cmd_bound(server, local, name):
+    s = socket.socket(family_of(server), socket.SOCK_DGRAM)
+    s.settimeout(10)
+    s.bind((local, 0))
+    print("bound " + ask(s, server, name) + " local=" + s.getsockname()[0])
+    return 0
+
+
 def cmd_fork(server, first, second):
     s = socket.socket(family_of(server), socket.SOCK_DGRAM)
     s.settimeout(10)
@@ -297,6 +306,8 @@ def main(argv):
             return 0
         if argv[1] == "msg":
             return cmd_msg(argv[2], argv[3])
+        if argv[1] == "bound":
+            return cmd_bound(argv[2], argv[3], argv[4])
         if argv[1] == "fork":
             return cmd_fork(argv[2], argv[3], argv[4])
         if argv[1] == "threads":
