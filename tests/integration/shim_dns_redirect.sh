@@ -277,9 +277,12 @@ echo "== dns_redirect = no for one program: refused again"
 HASTLS_CONF=$(conf noredir -- '[app:dig]' 'dns_redirect = no') \
     run noredir dig +tries=1 +time=1 secure.lab.example
 check noredir '^hastls: blocked (connect|send) to \[127\.0\.0\.53\]:53: cleartext DNS is refused under privacy strict'
-HASTLS_CONF=$LAB_DIR/noredir.conf "$HASTLS_BUILD/hastls" config show --app /usr/bin/dig \
-    >"$LAB_DIR/noredir_show.out" 2>&1
-expect_line "hastls config show: dns_redirect for dig" "$LAB_DIR/noredir_show.out" '^dns_redirect = no$'
+if [ -x "$HASTLS_BUILD/hastls" ]; then # not in make integration-asan's build
+    HASTLS_CONF=$LAB_DIR/noredir.conf "$HASTLS_BUILD/hastls" config show --app /usr/bin/dig \
+        >"$LAB_DIR/noredir_show.out" 2>&1
+    expect_line "hastls config show: dns_redirect for dig" "$LAB_DIR/noredir_show.out" \
+        '^dns_redirect = no$'
+fi
 HASTLS_CONF=$LAB_DIR/noredir.conf run noredir_host host secure.lab.example
 check noredir_host '^secure\.lab\.example has address 127\.0\.10\.1$'
 
