@@ -82,6 +82,7 @@ static const char *const https_rr_names[] = {"ignore", "report", "enforce"};
 static const char *const dane_names[] = {"enforce", "report", "off"};
 static const char *const log_names[] = {"error", "warn", "info", "debug"};
 static const char *const agent_names[] = {"auto", "off"};
+static const char *const yesno_names[] = {"no", "yes"};
 
 #define NAMES(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -408,6 +409,7 @@ void hastls_config_defaults(struct hastls_config *cfg)
     cfg->timeout_ms = 3000;
     cfg->agent = HASTLS_AGENT_AUTO;
     cfg->agent_idle = 600;
+    cfg->dns_redirect = 1;
     cfg->client = HASTLS_CLIENT_CFB;
     cfg->record_type = HASTLS_DEFAULT_RECORD_TYPE;
     cfg->mode = HASTLS_MODE_ENFORCE;
@@ -546,6 +548,7 @@ enum key {
     K_TIMEOUT_MS,
     K_AGENT,
     K_AGENT_IDLE,
+    K_DNS_REDIRECT,
     K_CLIENT,
     K_RECORD_TYPE,
     K_MODE,
@@ -579,6 +582,7 @@ static const struct {
     [K_TIMEOUT_MS] = {"timeout_ms", IN_RESOLVER, 0},
     [K_AGENT] = {"agent", IN_RESOLVER | IN_APP, 0},
     [K_AGENT_IDLE] = {"agent_idle", IN_RESOLVER, 0},
+    [K_DNS_REDIRECT] = {"dns_redirect", IN_RESOLVER | IN_APP, 0},
     [K_CLIENT] = {"client", IN_POLICY | IN_APP, 0},
     [K_RECORD_TYPE] = {"record_type", IN_POLICY | IN_APP, 0},
     [K_MODE] = {"mode", IN_POLICY | IN_APP, 0},
@@ -596,6 +600,7 @@ struct app_settings {
     unsigned set;
     enum hastls_privacy privacy;
     enum hastls_agent_use agent;
+    int dns_redirect;
     enum hastls_client client;
     uint16_t record_type;
     enum hastls_mode mode;
@@ -970,6 +975,10 @@ static void policy_value(struct loader *L, int k, const char *key, const char *v
         if ((v = parse_choice(L, key, value, agent_names, NAMES(agent_names))) >= 0)
             s->agent = (enum hastls_agent_use)v;
         break;
+    case K_DNS_REDIRECT:
+        if ((v = parse_choice(L, key, value, yesno_names, NAMES(yesno_names))) >= 0)
+            s->dns_redirect = v;
+        break;
     case K_CLIENT:
         if ((v = parse_choice(L, key, value, client_names, NAMES(client_names))) >= 0)
             s->client = (enum hastls_client)v;
@@ -1035,6 +1044,8 @@ static void apply_settings(struct hastls_config *cfg, const struct app_settings 
         cfg->privacy = s->privacy;
     if (s->set & (1u << K_AGENT))
         cfg->agent = s->agent;
+    if (s->set & (1u << K_DNS_REDIRECT))
+        cfg->dns_redirect = s->dns_redirect;
     if (s->set & (1u << K_CLIENT))
         cfg->client = s->client;
     if (s->set & (1u << K_RECORD_TYPE))
@@ -1144,6 +1155,12 @@ static void resolver_value(struct loader *L, int k, const char *key, const char 
             cfg->agent = (enum hastls_agent_use)v;
         break;
     }
+    case K_DNS_REDIRECT: {
+        int v = parse_choice(L, key, value, yesno_names, NAMES(yesno_names));
+        if (v >= 0)
+            cfg->dns_redirect = v;
+        break;
+    }
     case K_AGENT_IDLE:
         if (parse_uint(value, AGENT_IDLE_MAX, &u) < 0 || u < 1) {
             add_error(L, L->line,
@@ -1177,8 +1194,8 @@ static int handler(void *user, const char *section, const char *name, const char
         if (L->kind == S_APP)
             add_error(L, L->line,
                       "key '%s' is not allowed in [%s] (only client, record_type, mode, "
-                      "bogus, dane, log, pins, pin_min, pin_max, https_rr, privacy and "
-                      "agent are)",
+                      "bogus, dane, log, pins, pin_min, pin_max, https_rr, privacy, "
+                      "agent and dns_redirect are)",
                       name, section_label(L));
         else
             add_error(L, L->line, "key '%s' belongs in [%s], not [%s]", name,

@@ -98,6 +98,7 @@ struct hastls_config {
     unsigned timeout_ms;
     enum hastls_agent_use agent; /* also per [app:NAME] */
     unsigned agent_idle;         /* seconds the agent stays without a client */
+    int dns_redirect; /* answer the program's own port-53 queries; also per [app:NAME] */
 
     /* [policy], possibly overridden by the matching [app:NAME] section */
     enum hastls_client client;

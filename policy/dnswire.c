@@ -642,3 +642,403 @@ int hastls_dns_stream_put(struct hastls_dns_wr *w, const uint8_t *msg, size_t le
     HASTLS_GUARD(hastls_dns_wr_u16(w, (uint16_t)len));
     return hastls_dns_wr_bytes(w, msg, len);
 }
+
+/* ---- a program's own queries, answered by the shim ---- */
+
+#define FLAG_AD 0x0020
+#define FLAG_RA 0x0080
+#define OPCODE_MASK 0x7800
+#define RCODE_BADVERS 16
+#define TYPE_IXFR 251
+#define TYPE_AXFR 252
+#define CLASS_IN 1
+#define OPT_DO 0x8000
+
+/* Reads the records after the question of a query into Q: the OPT record's
+ * fields.  Returns 0, or -1 for malformed records or two OPT records. */
+static int rd_client_opt(struct hastls_dns_rd *r, const struct header *h,
+                         struct hastls_dns_client_query *q)
+{
+    struct hastls_dns_rr rr;
+    unsigned n = (unsigned)h->count[1] + h->count[2] + h->count[3];
+    for (unsigned i = 0; i < n; i++) {
+        HASTLS_GUARD(rd_rr(r, &rr));
+        if (rr.type != HASTLS_DNS_TYPE_OPT)
+            continue;
+        HASTLS_ENSURE(i >= (unsigned)h->count[1] + h->count[2]); /* additional only */
+        HASTLS_ENSURE(!q->edns);
+        HASTLS_ENSURE(r->p[rr.owner_off] == 0); /* owner: the root */
+        q->edns = 1;
+        q->udp_size =
+            rr.rrclass < HASTLS_DNS_UDP_PLAIN ? HASTLS_DNS_UDP_PLAIN : rr.rrclass;
+        q->edns_version = (uint8_t)(rr.ttl >> 16);
+        q->dnssec_ok = (rr.ttl & OPT_DO) != 0;
+    }
+    return 0;
+}
+
+int hastls_dns_client_query_parse(const uint8_t *msg, size_t len,
+                                  struct hastls_dns_client_query *q)
+{
+    struct hastls_dns_rd r;
+    struct header h;
+    memset(q, 0, sizeof *q);
+    q->udp_size = HASTLS_DNS_UDP_PLAIN;
+    HASTLS_ENSURE(len <= HASTLS_DNS_MAX_MSG);
+    hastls_dns_rd_init(&r, msg, len);
+    HASTLS_GUARD(rd_header(&r, &h));
+    HASTLS_ENSURE(!(h.flags & FLAG_QR)); /* never answer an answer */
+    q->id = h.id;
+    q->flags = h.flags;
+    if (h.count[0] == 1) {
+        size_t labels[128], n, end;
+        uint16_t type, cls;
+        if (hastls_dns_name_labels(msg, len, r.off, labels, 128, &n, &end) == 0 &&
+            hastls_dns_rd_seek(&r, end) == 0 && hastls_dns_rd_u16(&r, &type) == 0 &&
+            hastls_dns_rd_u16(&r, &cls) == 0) {
+            q->q = (struct hastls_dns_question){
+                HASTLS_DNS_HEADER_LEN, end - HASTLS_DNS_HEADER_LEN, type, cls, r.off};
+            q->qd_ok = 1;
+        }
+    }
+    if ((h.flags & OPCODE_MASK) != 0)
+        q->rcode = HASTLS_DNS_RCODE_NOTIMP;
+    else if (!q->qd_ok || rd_client_opt(&r, &h, q) < 0)
+        q->rcode = HASTLS_DNS_RCODE_FORMERR;
+    else if (q->edns && q->edns_version != 0)
+        q->rcode = RCODE_BADVERS;
+    else if (q->q.qclass != CLASS_IN || q->q.qtype == TYPE_AXFR ||
+             q->q.qtype == TYPE_IXFR)
+        q->rcode = HASTLS_DNS_RCODE_REFUSED;
+    return 0;
+}
+
+size_t hastls_dns_client_udp_limit(const struct hastls_dns_client_query *q)
+{
+    if (!q->edns)
+        return HASTLS_DNS_UDP_PLAIN;
+    return q->udp_size < HASTLS_DNS_EDNS_UDP_SIZE ? q->udp_size
+                                                  : HASTLS_DNS_EDNS_UDP_SIZE;
+}
+
+static int wr_header(struct hastls_dns_wr *w, uint16_t id, uint16_t flags)
+{
+    HASTLS_GUARD(hastls_dns_wr_u16(w, id));
+    HASTLS_GUARD(hastls_dns_wr_u16(w, flags));
+    return hastls_dns_wr_zeros(w, 8); /* counts, set as records are written */
+}
+
+/* Adds one to the count of SECTION (0 qd .. 3 ar) in the header W holds. */
+static int wr_count(struct hastls_dns_wr *w, int section)
+{
+    size_t at = 4 + 2 * (size_t)section;
+    HASTLS_ENSURE(w->len >= HASTLS_DNS_HEADER_LEN);
+    uint16_t n = (uint16_t)((w->p[at] << 8) | w->p[at + 1]);
+    HASTLS_ENSURE(n < 0xffff);
+    return hastls_dns_wr_set16(w, at, (uint16_t)(n + 1));
+}
+
+/* The query's question section, as the program sent it. */
+static int wr_client_question(struct hastls_dns_wr *w, const uint8_t *query, size_t qlen,
+                              const struct hastls_dns_client_query *q)
+{
+    struct hastls_dns_rd r;
+    const uint8_t *bytes;
+    hastls_dns_rd_init(&r, query, qlen);
+    HASTLS_GUARD(hastls_dns_rd_seek(&r, q->q.name_off));
+    HASTLS_GUARD(hastls_dns_rd_bytes(&r, &bytes, q->q.end - q->q.name_off));
+    HASTLS_GUARD(hastls_dns_wr_bytes(w, bytes, q->q.end - q->q.name_off));
+    return wr_count(w, 0);
+}
+
+/* The OPT record of an answer to Q (none when Q had none): our UDP size, the
+ * extended RCODE bits of RCODE, DO echoed, and an EDE option when EDE >= 0. */
+static int wr_client_opt(struct hastls_dns_wr *w, const struct hastls_dns_client_query *q,
+                         int rcode, int ede, const char *text)
+{
+    if (!q->edns)
+        return 0;
+    size_t tlen = text ? strnlen(text, HASTLS_DNS_EDE_TEXT_MAX) : 0;
+    HASTLS_GUARD(hastls_dns_wr_u8(w, 0)); /* the root */
+    HASTLS_GUARD(hastls_dns_wr_u16(w, HASTLS_DNS_TYPE_OPT));
+    HASTLS_GUARD(hastls_dns_wr_u16(w, HASTLS_DNS_EDNS_UDP_SIZE));
+    HASTLS_GUARD(hastls_dns_wr_u8(w, (uint8_t)((unsigned)rcode >> 4)));
+    HASTLS_GUARD(hastls_dns_wr_u8(w, 0)); /* version */
+    HASTLS_GUARD(hastls_dns_wr_u16(w, q->dnssec_ok ? OPT_DO : 0));
+    if (ede < 0) {
+        HASTLS_GUARD(hastls_dns_wr_u16(w, 0));
+    } else {
+        HASTLS_GUARD(hastls_dns_wr_u16(w, (uint16_t)(6 + tlen)));
+        HASTLS_GUARD(hastls_dns_wr_u16(w, HASTLS_DNS_OPT_EDE));
+        HASTLS_GUARD(hastls_dns_wr_u16(w, (uint16_t)(2 + tlen)));
+        HASTLS_GUARD(hastls_dns_wr_u16(w, (uint16_t)ede));
+        HASTLS_GUARD(hastls_dns_wr_bytes(w, text, tlen));
+    }
+    return wr_count(w, 3);
+}
+
+/* The flags of an answer to Q with RCODE: QR, RA, the query's RD and CD. */
+static uint16_t client_flags(const struct hastls_dns_client_query *q, int rcode)
+{
+    return (uint16_t)(FLAG_QR | FLAG_RA | (q->flags & (FLAG_RD | FLAG_CD)) |
+                      ((unsigned)rcode & RCODE_MASK));
+}
+
+int hastls_dns_client_error(const uint8_t *query, size_t qlen,
+                            const struct hastls_dns_client_query *q, int rcode, int ede,
+                            const char *text, uint8_t *out, size_t cap, size_t *outlen)
+{
+    struct hastls_dns_wr w;
+    if (q->rcode)
+        rcode = q->rcode;
+    hastls_dns_wr_init(&w, out, cap);
+    uint16_t flags = client_flags(q, rcode);
+    if (rcode == HASTLS_DNS_RCODE_NOTIMP)
+        flags |= q->flags & OPCODE_MASK;
+    HASTLS_GUARD(wr_header(&w, q->id, flags));
+    if (q->qd_ok)
+        HASTLS_GUARD(wr_client_question(&w, query, qlen, q));
+    HASTLS_GUARD(wr_client_opt(&w, q, rcode, ede, text));
+    *outlen = w.len;
+    return 0;
+}
+
+/* The possibly compressed name at R's position, uncompressed into
+ * NAME[0..*NLEN); R moves past the name as it is in place.  Pointers go
+ * strictly backwards, as in hastls_dns_read_name. */
+static int rd_expand_name(struct hastls_dns_rd *r, uint8_t name[HASTLS_DNS_MAX_WIRE_NAME],
+                          size_t *nlen)
+{
+    struct hastls_dns_rd s = *r;
+    size_t limit = r->off, o = 0;
+    int jumped = 0;
+    for (;;) {
+        uint8_t c;
+        HASTLS_GUARD(hastls_dns_rd_u8(&s, &c));
+        if ((c & 0xc0) == 0xc0) {
+            uint8_t lo;
+            HASTLS_GUARD(hastls_dns_rd_u8(&s, &lo));
+            size_t target = ((size_t)(c & 0x3f) << 8) | lo;
+            if (!jumped)
+                r->off = s.off;
+            jumped = 1;
+            HASTLS_ENSURE(target < limit);
+            limit = target;
+            HASTLS_GUARD(hastls_dns_rd_seek(&s, target));
+            continue;
+        }
+        HASTLS_ENSURE((c & 0xc0) == 0);
+        HASTLS_ENSURE(o + 1 + (size_t)c <= HASTLS_DNS_MAX_WIRE_NAME);
+        name[o++] = c;
+        if (c == 0) {
+            if (!jumped)
+                r->off = s.off;
+            *nlen = o;
+            return 0;
+        }
+        const uint8_t *label;
+        HASTLS_GUARD(hastls_dns_rd_bytes(&s, &label, c));
+        memcpy(name + o, label, c);
+        o += c;
+    }
+}
+
+/* Whether the uncompressed NAME equals the question's name (ASCII case
+ * ignored): then a pointer to offset 12 stands for it. */
+static int is_question_name(const uint8_t *name, size_t nlen, const uint8_t *query,
+                            size_t qlen, const struct hastls_dns_client_query *q)
+{
+    if (nlen != q->q.name_len || q->q.name_off + nlen > qlen)
+        return 0;
+    for (size_t i = 0; i < nlen; i++)
+        if (lower(name[i]) != lower(query[q->q.name_off + i]))
+            return 0;
+    return 1;
+}
+
+/* How a record type's RDATA holds names that may be compressed: FIXED bytes
+ * before the first name, NAMES names, then TAIL bytes (-1: any). */
+struct rdata_shape {
+    uint8_t fixed, names;
+    int tail;
+};
+
+static struct rdata_shape rdata_shape(uint16_t type)
+{
+    switch (type) {
+    case 2:
+    case 3:
+    case 4:
+    case 5:
+    case 7:
+    case 8:
+    case 9:
+    case 12:
+    case 39:
+        return (struct rdata_shape){0, 1, 0}; /* NS MD MF CNAME MB MG MR PTR DNAME */
+    case 6:
+        return (struct rdata_shape){0, 2, 20}; /* SOA */
+    case 14:
+    case 17:
+        return (struct rdata_shape){0, 2, 0}; /* MINFO RP */
+    case 15:
+    case 18:
+    case 21:
+    case 36:
+        return (struct rdata_shape){2, 1, 0}; /* MX AFSDB RT KX */
+    case 33:
+        return (struct rdata_shape){6, 1, 0}; /* SRV */
+    default:
+        return (struct rdata_shape){0, 0, -1}; /* no names to expand */
+    }
+}
+
+/* Copies the RDATA of RR (in the message MSG reads) to W with its names
+ * uncompressed, its length field first.  Everything is read before anything
+ * is written.  Returns 0, -1 for malformed RDATA, -2 when W is full. */
+static int copy_rdata(const struct hastls_dns_rd *msg, const struct hastls_dns_rr *rr,
+                      struct hastls_dns_wr *w)
+{
+    struct rdata_shape sh = rdata_shape(rr->type);
+    struct hastls_dns_rd r = *msg;
+    size_t end = rr->rdata_off + rr->rdlen;
+    const uint8_t *head, *tail;
+    uint8_t names[2][HASTLS_DNS_MAX_WIRE_NAME];
+    size_t nlen[2] = {0, 0}, tlen = 0;
+    HASTLS_GUARD(hastls_dns_rd_seek(&r, rr->rdata_off));
+    if (sh.tail < 0) {
+        HASTLS_GUARD(hastls_dns_rd_bytes(&r, &head, rr->rdlen));
+        sh.fixed = 0;
+        sh.names = 0;
+        tail = head;
+        tlen = rr->rdlen;
+    } else {
+        HASTLS_ENSURE(rr->rdlen >= sh.fixed);
+        HASTLS_GUARD(hastls_dns_rd_bytes(&r, &head, sh.fixed));
+        for (unsigned i = 0; i < sh.names; i++) {
+            HASTLS_GUARD(rd_expand_name(&r, names[i], &nlen[i]));
+            HASTLS_ENSURE(r.off <= end);
+        }
+        HASTLS_ENSURE(end - r.off == (size_t)sh.tail);
+        tlen = (size_t)sh.tail;
+        HASTLS_GUARD(hastls_dns_rd_bytes(&r, &tail, tlen));
+    }
+    size_t total = sh.fixed + nlen[0] + nlen[1] + tlen;
+    HASTLS_ENSURE(total <= 0xffff);
+    if (hastls_dns_wr_u16(w, (uint16_t)total) < 0 ||
+        hastls_dns_wr_bytes(w, head, sh.fixed) < 0 ||
+        hastls_dns_wr_bytes(w, names[0], nlen[0]) < 0 ||
+        hastls_dns_wr_bytes(w, names[1], nlen[1]) < 0 ||
+        hastls_dns_wr_bytes(w, tail, tlen) < 0)
+        return -2;
+    return 0;
+}
+
+/* Whether the answer to Q carries a record of TYPE: DNSSEC records only for
+ * DO (or when asked for by type); the response's OPT record never. */
+static int client_keeps(const struct hastls_dns_client_query *q, uint16_t type)
+{
+    if (type == HASTLS_DNS_TYPE_OPT)
+        return 0;
+    if (q->dnssec_ok || type == q->q.qtype)
+        return 1;
+    return type != HASTLS_DNS_TYPE_RRSIG && type != HASTLS_DNS_TYPE_NSEC &&
+           type != HASTLS_DNS_TYPE_NSEC3;
+}
+
+/* Reads the records of the response R (past its question, header PH) and
+ * writes those the answer keeps to W.  Returns 0, -1 for a malformed
+ * response, -2 when W is full. */
+static int copy_records(struct hastls_dns_rd *r, const struct header *ph,
+                        const uint8_t *query, size_t qlen,
+                        const struct hastls_dns_client_query *q, struct hastls_dns_wr *w)
+{
+    for (int sec = 1; sec <= 3; sec++)
+        for (unsigned i = 0; i < ph->count[sec]; i++) {
+            struct hastls_dns_rr rr;
+            struct hastls_dns_rd at = *r;
+            uint8_t name[HASTLS_DNS_MAX_WIRE_NAME];
+            size_t nlen;
+            HASTLS_GUARD(rd_rr(r, &rr));
+            HASTLS_GUARD(hastls_dns_rd_seek(&at, rr.owner_off));
+            HASTLS_GUARD(rd_expand_name(&at, name, &nlen));
+            if (!client_keeps(q, rr.type))
+                continue;
+            int full = 0;
+            if (is_question_name(name, nlen, query, qlen, q))
+                full = hastls_dns_wr_u16(w, 0xc000 | HASTLS_DNS_HEADER_LEN) < 0;
+            else
+                full = hastls_dns_wr_bytes(w, name, nlen) < 0;
+            full = full || hastls_dns_wr_u16(w, rr.type) < 0 ||
+                   hastls_dns_wr_u16(w, rr.rrclass) < 0 ||
+                   hastls_dns_wr_u16(w, (uint16_t)(rr.ttl >> 16)) < 0 ||
+                   hastls_dns_wr_u16(w, (uint16_t)rr.ttl) < 0;
+            if (full)
+                return -2;
+            struct hastls_dns_rd whole = *r;
+            HASTLS_GUARD(hastls_dns_rd_seek(&whole, 0));
+            int rc = copy_rdata(&whole, &rr, w);
+            if (rc < 0)
+                return rc;
+            HASTLS_GUARD(wr_count(w, sec));
+        }
+    return 0;
+}
+
+int hastls_dns_client_reply(const uint8_t *query, size_t qlen,
+                            const struct hastls_dns_client_query *q, const uint8_t *pkt,
+                            size_t plen, int secure, size_t limit, uint8_t *out,
+                            size_t cap, size_t *outlen)
+{
+    struct hastls_dns_rd r;
+    struct hastls_dns_wr w;
+    struct header ph;
+    HASTLS_ENSURE(q->qd_ok && q->rcode == 0);
+    HASTLS_ENSURE(hastls_dns_same_question(query, qlen, pkt, plen));
+    hastls_dns_rd_init(&r, pkt, plen);
+    HASTLS_GUARD(rd_through_questions(&r, &ph));
+    HASTLS_ENSURE(ph.count[0] == 1);
+    int rcode = ph.flags & RCODE_MASK;
+    uint16_t flags = client_flags(q, rcode);
+    if (secure && ((q->flags & FLAG_AD) || q->dnssec_ok))
+        flags |= FLAG_AD;
+    if (cap > limit)
+        cap = limit;
+    hastls_dns_wr_init(&w, out, cap);
+    HASTLS_GUARD(wr_header(&w, q->id, flags));
+    HASTLS_GUARD(wr_client_question(&w, query, qlen, q));
+    int rc = copy_records(&r, &ph, query, qlen, q, &w);
+    if (rc == -1)
+        return -1;
+    if (rc == 0 && wr_client_opt(&w, q, rcode, -1, NULL) == 0) {
+        *outlen = w.len;
+        return 0;
+    }
+    /* Over the limit: the question alone, truncated, so the client asks
+     * again over TCP. */
+    hastls_dns_wr_init(&w, out, cap);
+    HASTLS_GUARD(wr_header(&w, q->id, (uint16_t)(flags | FLAG_TC)));
+    HASTLS_GUARD(wr_client_question(&w, query, qlen, q));
+    HASTLS_GUARD(wr_client_opt(&w, q, rcode, -1, NULL));
+    *outlen = w.len;
+    return 0;
+}
+
+int hastls_dns_target_name(const uint8_t *msg, size_t len, uint16_t type,
+                           const uint8_t *rdata, size_t rdlen, char *out, size_t outlen)
+{
+    size_t skip;
+    if (type == 15)
+        skip = 2; /* MX: preference */
+    else if (type == 33)
+        skip = 6; /* SRV: priority, weight, port */
+    else
+        return -1;
+    struct hastls_dns_rd r;
+    const uint8_t *fixed, *name;
+    HASTLS_ENSURE_REF(rdata);
+    hastls_dns_rd_init(&r, rdata, rdlen);
+    HASTLS_GUARD(hastls_dns_rd_bytes(&r, &fixed, skip));
+    HASTLS_GUARD(hastls_dns_rd_bytes(&r, &name, hastls_dns_rd_left(&r)));
+    return hastls_dns_ptr_target(msg, len, name, rdlen - skip, out, outlen);
+}

@@ -355,4 +355,83 @@ HASTLS_MUST_CHECK int hastls_dns_stream_put(struct hastls_dns_wr *w, const uint8
  * Returns 0, or -1 when LEN exceeds HASTLS_DNS_MAX_MSG. */
 HASTLS_MUST_CHECK int hastls_dns_stream_prefix(uint8_t out[2], size_t len);
 
+/* ---- a program's own queries, answered by the shim (shim/core/dnsredir.h) ---- */
+
+#define HASTLS_DNS_TYPE_RRSIG 46
+#define HASTLS_DNS_TYPE_NSEC 47
+#define HASTLS_DNS_TYPE_NSEC3 50
+#define HASTLS_DNS_TYPE_ANY 255
+#define HASTLS_DNS_OPT_EDE 15          /* RFC 8914 Extended DNS Errors */
+#define HASTLS_DNS_EDE_BOGUS 6         /* "DNSSEC Bogus" */
+#define HASTLS_DNS_EDE_NO_REACHABLE 22 /* "No Reachable Authority" */
+#define HASTLS_DNS_EDE_TEXT_MAX 200    /* EXTRA-TEXT bytes we send at most */
+#define HASTLS_DNS_RCODE_FORMERR 1
+#define HASTLS_DNS_RCODE_NOTIMP 4
+#define HASTLS_DNS_UDP_PLAIN 512 /* a UDP answer's limit without EDNS */
+
+/* What a program's query asks, as the shim's answer needs it. */
+struct hastls_dns_client_query {
+    uint16_t id;
+    uint16_t flags;               /* the header's flags word as sent */
+    struct hastls_dns_question q; /* valid when qd_ok */
+    int qd_ok;                    /* exactly one well-formed question */
+    int edns;                     /* an OPT record was present */
+    int dnssec_ok;                /* its DO bit */
+    uint8_t edns_version;
+    uint16_t udp_size; /* its UDP payload size (at least 512), or 512 */
+    int rcode;         /* 0 to resolve, else the error to answer with
+                        * (FORMERR, NOTIMP, REFUSED, or 16 BADVERS) */
+};
+
+/* Reads the query MSG a program sent.  Returns -1 when MSG gets no answer at
+ * all (no complete header, or QR set: a response is never answered), else 0
+ * with *Q set; Q->rcode says whether the question can be resolved: FORMERR for
+ * a question count other than one or malformed sections, NOTIMP for an
+ * opcode other than QUERY, REFUSED for a class other than IN or a zone
+ * transfer, BADVERS for EDNS version above 0. */
+HASTLS_MUST_CHECK int hastls_dns_client_query_parse(const uint8_t *msg, size_t len,
+                                                    struct hastls_dns_client_query *q);
+
+/* Builds the answer to the program's query QUERY (QLEN bytes, read by
+ * hastls_dns_client_query_parse into Q, Q->rcode 0) from the resolver's
+ * response PKT (PLEN bytes) for the same question: the query's ID and
+ * question bytes, its RD and CD bits, RA, AD only when SECURE and the query
+ * set AD or DO, the response's RCODE and records -- without RRSIG, NSEC and
+ * NSEC3 records unless the query set DO (or asked for that type), without
+ * the response's own OPT record -- and an OPT record when the query had one
+ * (its DO bit echoed).  Names are written uncompressed except for pointers
+ * to the question.  When the answer exceeds LIMIT bytes, only the header,
+ * question and OPT record are sent, with TC set.  Writes into OUT (CAP
+ * bytes).  Returns 0 with *OUTLEN, or -1 when PKT is malformed, answers
+ * another question, or OUT is too small. */
+HASTLS_MUST_CHECK int hastls_dns_client_reply(const uint8_t *query, size_t qlen,
+                                              const struct hastls_dns_client_query *q,
+                                              const uint8_t *pkt, size_t plen, int secure,
+                                              size_t limit, uint8_t *out, size_t cap,
+                                              size_t *outlen);
+
+/* Builds an answer without records to the program's query QUERY (read into
+ * Q): RCODE (Q->rcode when not 0, else the given one), the query's ID,
+ * question (when Q->qd_ok) and RD/CD bits, and, when the query had EDNS, an
+ * OPT record carrying the Extended DNS Error EDE with EXTRA-TEXT TEXT (cut to
+ * HASTLS_DNS_EDE_TEXT_MAX bytes; EDE < 0 for none, TEXT may be NULL).
+ * Returns 0 with *OUTLEN, or -1 when OUT (CAP bytes) is too small. */
+HASTLS_MUST_CHECK int hastls_dns_client_error(const uint8_t *query, size_t qlen,
+                                              const struct hastls_dns_client_query *q,
+                                              int rcode, int ede, const char *text,
+                                              uint8_t *out, size_t cap, size_t *outlen);
+
+/* The limit for an answer to Q over UDP: 512 without EDNS, else the query's
+ * size bounded by HASTLS_DNS_EDNS_UDP_SIZE (the size our resolver uses). */
+size_t hastls_dns_client_udp_limit(const struct hastls_dns_client_query *q);
+
+/* The host name in an SRV or MX record's RDATA (RDLEN bytes inside the
+ * message MSG of LEN bytes, where compression pointers may point), in
+ * presentation form into OUT.  Returns 0, or -1 for another type, a
+ * malformed record, the root name ("no service") or a name that does not
+ * fit OUTLEN. */
+HASTLS_MUST_CHECK int hastls_dns_target_name(const uint8_t *msg, size_t len,
+                                             uint16_t type, const uint8_t *rdata,
+                                             size_t rdlen, char *out, size_t outlen);
+
 #endif

@@ -79,6 +79,7 @@ static void show(const struct hastls_config *cfg)
     printf("timeout_ms = %u\n", cfg->timeout_ms);
     printf("agent = %s\n", hastls_agent_use_name(cfg->agent));
     printf("agent_idle = %u\n", cfg->agent_idle);
+    printf("dns_redirect = %s\n", cfg->dns_redirect ? "yes" : "no");
     printf("\n[policy]%s%s\n", cfg->app_section[0] ? "  ; with " : "", cfg->app_section);
     printf("client = %s\n", hastls_client_name(cfg->client));
     printf("record_type = %u\n", (unsigned)cfg->record_type);

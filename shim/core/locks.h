@@ -52,6 +52,7 @@
     HANDLERS(hastls_agent_fork_prepare, hastls_agent_fork_parent,                  \
              hastls_agent_fork_child) /* agent.c: the agent client's connection and start */ \
     MUTEX(hastls_lock_resolver)      /* state.c: loading and creating the resolver */ \
+    MUTEX(hastls_lock_dnsredir)      /* dnsredir.c: the responder, the servers */  \
     MUTEX(hastls_lock_ownfd)         /* ownfd.c: libunbound's descriptors */       \
     RWLOCK(hastls_lock_hosts)        /* hosts.c: the hosts-file table */           \
     MUTEX(hastls_lock_search)        /* search.c: the resolv.conf search list */   \

@@ -806,3 +806,32 @@ int hastls_lookup_raw(const char *name, int cls, int type, uint16_t id,
     api->answer_free(ans);
     return rc;
 }
+
+int hastls_lookup_answer(const char *name, uint16_t type, struct hastls_answer **out,
+                         const struct hastls_resolver_api **api_out)
+{
+    /* As hastls_lookup_raw: A and AAAA come with the HASTLS record, and their
+     * addresses are recorded before the answer is handed out. */
+    const struct hastls_config *cfg = hastls_state_config();
+    int governed = type == TYPE_A || type == TYPE_AAAA;
+    struct hastls_query q[2] = {{name, type}, {name, cfg->record_type}};
+    struct hastls_answer *answers[2];
+    const struct hastls_resolver_api *api = NULL;
+    *out = NULL;
+    if (resolve(q, governed ? 2 : 1, answers, &api) < 0)
+        return -1;
+    int recorded = 0;
+    if (governed) {
+        recorded = record_raw(name, answers[0], answers[1], cfg->record_type);
+        api->answer_free(answers[1]);
+    }
+    if (recorded < 0) {
+        hastls_log(HASTLS_LOG_ERROR,
+                   "out of memory recording the addresses of %s: lookup refused", name);
+        api->answer_free(answers[0]);
+        return -1;
+    }
+    *out = answers[0];
+    *api_out = api;
+    return 0;
+}

@@ -18,6 +18,7 @@
 
 #include "policy/config.h"
 #include "shim/core/ip.h"
+#include "shim/resolver/resolver.h"
 
 #define HASTLS_LOOKUP_MAX 32 /* addresses per family */
 
@@ -58,6 +59,16 @@ int hastls_lookup_ptr(int family, const void *addr, char *name);
  * and the addresses are recorded in the address map, as for a host lookup. */
 int hastls_lookup_raw(const char *name, int cls, int type, uint16_t id,
                       unsigned char *answer, int anslen, int *herr);
+
+/* A query of NAME/TYPE (class IN) for a program's own DNS client
+ * (dnsredir.h): the resolver's answer in *ANS, to be freed with
+ * (*API)->answer_free.  For A and AAAA the HASTLS record is asked in the same
+ * batch and the addresses are recorded in the address map, as for
+ * hastls_lookup_raw.  Returns 0, or -1 (logged) when the resolver is
+ * unavailable or the addresses could not be recorded (then nothing may be
+ * handed out). */
+int hastls_lookup_answer(const char *name, uint16_t type, struct hastls_answer **ans,
+                         const struct hastls_resolver_api **api);
 
 /* "1.2.0.192.in-addr.arpa" / nibble ip6.arpa name of an address. */
 void hastls_reverse_name(int family, const void *addr, char *out, size_t len);

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "shim/core/dnsredir.h"
 #include "shim/core/ownfd.h"
 #include "shim/core/real.h"
 
@@ -102,6 +103,7 @@ __attribute__((visibility("default"))) int close(int fd)
         errno = ENOSYS;
         return -1;
     }
+    hastls_dnsredir_closed(fd);
     if (!hastls_ownfd_from_resolver(__builtin_return_address(0)))
         return real(fd);
     pthread_mutex_lock(&hastls_lock_ownfd);

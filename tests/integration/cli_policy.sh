@@ -126,7 +126,7 @@ st=$?
 want="hastls: $tmp/bad.conf:2: bad upstream '127.0.0.53@99999#dot.lab.example': port '99999' is not a number in 1..65535
 hastls: $tmp/bad.conf:3: bad value 'sometimes' for privacy (expected strict, encrypted, opportunistic or off)
 hastls: $tmp/bad.conf:7: 'client' given twice in [policy] (first on line 6)
-hastls: $tmp/bad.conf:9: key 'upstream' is not allowed in [app:curl] (only client, record_type, mode, bogus, dane, log, pins, pin_min, pin_max, https_rr, privacy and agent are)
+hastls: $tmp/bad.conf:9: key 'upstream' is not allowed in [app:curl] (only client, record_type, mode, bogus, dane, log, pins, pin_min, pin_max, https_rr, privacy, agent and dns_redirect are)
 hastls: $tmp/bad.conf:10: unknown section [resolvers] (expected [resolver], [policy] or [app:NAME])"
 if [ "$st" -ne 1 ] || [ -s "$tmp/out" ] || [ "$(cat "$tmp/err")" != "$want" ]; then
     bad "config check bad file: status $st, stdout '$(cat "$tmp/out")', stderr:$nl$(cat "$tmp/err")"

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# shim_nodns53: under privacy strict (and encrypted) no program sends one
-# cleartext port-53 packet: getent, curl and python3 resolve over DoT through
-# the shim; dig, which has its own resolver and talks to resolv.conf's
-# 127.0.0.53:53 directly, is refused at connect/sendto with EACCES and a log
-# line.  Controls: without the shim the same commands do send port-53
-# packets (so the counter works), and under privacy off the shim lets the
-# program's own port-53 traffic through.
+# shim_nodns53: with dns_redirect = no, under privacy strict (and encrypted)
+# no program sends one cleartext port-53 packet: getent, curl and python3
+# resolve over DoT through the shim; dig, which has its own resolver and
+# talks to resolv.conf's 127.0.0.53:53 directly, is refused at connect/sendto
+# with EACCES and a log line.  Controls: without the shim the same commands
+# do send port-53 packets (so the counter works), and under privacy off the
+# shim lets the program's own port-53 traffic through.  (With dns_redirect =
+# yes, the default, the shim answers such queries itself:
+# shim_dns_redirect.sh.)
 set -u
 . "$(dirname "$0")/../tools/shim_lib.sh"
 out=$LAB_DIR/out
@@ -35,7 +37,7 @@ n=$(count53 ctl getent ahosts both.lab.example)
 for privacy in strict encrypted; do
     echo "== privacy $privacy"
     export HASTLS_CONF
-    HASTLS_CONF=$(conf "$privacy" privacy=$privacy)
+    HASTLS_CONF=$(conf "$privacy" privacy=$privacy dns_redirect=no)
     count53 getent env LD_PRELOAD="$S" getent ahosts secure.lab.example >/dev/null
     zero "getent" getent
     expect_line "getent resolved" "$LAB_DIR/getent.out" '^127\.0\.10\.1 +STREAM'
@@ -58,7 +60,7 @@ for privacy in strict encrypted; do
 done
 
 echo "== privacy off: the program's own port 53 is not refused"
-HASTLS_CONF=$(conf off privacy=off) LD_PRELOAD=$S dig +tries=1 +time=2 +short \
+HASTLS_CONF=$(conf off privacy=off dns_redirect=no) LD_PRELOAD=$S dig +tries=1 +time=2 +short \
     secure.lab.example >"$out" 2>&1
 expect_line "dig works under off" "$out" '^127\.0\.10\.1$'
 

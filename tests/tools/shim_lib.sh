@@ -32,7 +32,7 @@ conf() {
         else
             local sect=policy
             case $k in
-            upstream | privacy | ca_bundle | pin | alpn | trust_anchor | timeout_ms | agent | agent_idle)
+            upstream | privacy | ca_bundle | pin | alpn | trust_anchor | timeout_ms | agent | agent_idle | dns_redirect)
                 sect=resolver ;;
             esac
             sed -i "/^\[$sect\]/a $k = $v" "$f"

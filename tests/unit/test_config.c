@@ -903,7 +903,7 @@ static void app_sections_validated(void **state)
         snprintf(want, sizeof want,
                  "t.conf:2: key '%s' is not allowed in [app:curl] (only client, "
                  "record_type, mode, bogus, dane, log, pins, pin_min, pin_max, "
-                 "https_rr, privacy and agent are)",
+                 "https_rr, privacy, agent and dns_redirect are)",
                  key);
         assert_int_equal(load_app(t, "curl"), -1);
         assert_string_equal(err, want);
