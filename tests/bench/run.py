@@ -798,6 +798,30 @@ def bench_sendrecv(ctx):
     return row
 
 
+def bench_sendto(ctx):
+    row = Row("sendto_udp", "sendto() with a destination + recvfrom() with a source, 64 bytes, "
+              "on a UDP socket that never talks to port 53 (the path the DNS redirection "
+              "hooks)", "ns/op", "same without shim", "<= 1.02 x", lambda r: r <= 1.02)
+    argv = [ctx.prog("bench_send"), "-m", "sendto", str(ctx.n(200000, 1000))]
+    measure(row, lambda i: fastest_of_3(ctx, row, argv, i), ctx.rounds)
+    row.note("per round: the fastest of 3 runs each, shim and bare alternating")
+    return row
+
+
+def bench_addrmap(ctx):
+    row = Row("addrmap_shared", "connect()'s decision for an address 4000 looked-up names "
+              "share (the address map, compiled into bench_addrmap)", "ns/op",
+              "one name", "<= 2.0 x", lambda r: r <= 2.0)
+
+    def one(i):
+        r = run_kv(ctx, [ctx.prog("bench_addrmap"), "4000", str(ctx.n(2000000, 1000))])
+        row.add(r["shared_ns"], r["single_ns"])
+    measure(row, one, ctx.rounds)
+    row.note("the map keeps at most a fixed number of names per address, strictest first, "
+             "so the decision is bounded whatever the number of names")
+    return row
+
+
 # --- process start -----------------------------------------------------------
 
 def bench_start(ctx, kind):
@@ -1357,6 +1381,8 @@ SHORT = {
     "connect_ungoverned": "connect()+close(), ungoverned address (127.0.0.1)",
     "connect_shared": "connect()+close() to an address another process resolved",
     "sendrecv_udp": "send/recv on a socket that never talks to port 53",
+    "sendto_udp": "sendto/recvfrom with addresses, never port 53",
+    "addrmap_shared": "connect() decision, 4000 names on one address",
     "start_true": "process start, /bin/true",
     "start_resolve": "process start + one lookup, agent = off, r = 0 (lab CA file)",
     "start_resolve_default_ca": "the same with the default CA store (ca_bundle unset)",
@@ -1476,7 +1502,8 @@ def main():
         ("fresh", lambda: bench_fresh200(ctx)),
         ("throughput", lambda: bench_throughput(ctx)),
         ("connect", lambda: [bench_connect(ctx, True), bench_connect(ctx, False),
-                             bench_connect_shared(ctx), bench_sendrecv(ctx)]),
+                             bench_connect_shared(ctx), bench_sendrecv(ctx),
+                             bench_sendto(ctx), bench_addrmap(ctx)]),
         ("start", lambda: [bench_start(ctx, "true"), bench_start(ctx, "inproc"),
                            bench_start(ctx, "default_ca")]),
         ("handshakes", lambda: bench_handshakes(ctx, (1, 10, 1000), min(ctx.rounds, 3))),
