@@ -383,6 +383,15 @@ enum hastls_pin_change hastls_pins_learn(struct hastls_pinset *s, const char *na
                                          uint32_t ttl, int unsigned_proven, int64_t now,
                                          uint32_t pin_min, uint32_t pin_max)
 {
+    return hastls_pins_learn_from(s, name, HASTLS_PIN_SRC_HASTLS, rec, pairs, n, ttl,
+                                  unsigned_proven, now, pin_min, pin_max);
+}
+
+enum hastls_pin_change hastls_pins_learn_from(
+    struct hastls_pinset *s, const char *name, enum hastls_pin_source source,
+    enum hastls_rec rec, const struct hastls_pair *pairs, size_t n, uint32_t ttl,
+    int unsigned_proven, int64_t now, uint32_t pin_min, uint32_t pin_max)
+{
     char key[HASTLS_NAME_MAX];
     int found;
     if (hastls_pin_name(name, key) != 0)
@@ -393,16 +402,22 @@ enum hastls_pin_change hastls_pins_learn(struct hastls_pinset *s, const char *na
         found = 0;
     }
 
+    /* A signal's denial speaks for that signal's pin only. */
+    int same_source = found && s->pin[i].source == source;
     int denial =
         rec == HASTLS_REC_NONE || (rec == HASTLS_REC_INSECURE && unsigned_proven);
     if (denial || (rec == HASTLS_REC_SECURE && (n == 0 || n > HASTLS_PIN_PAIRS))) {
-        if (!found)
+        if (!same_source && !(found && source == HASTLS_PIN_SRC_HASTLS && !denial))
             return HASTLS_PIN_KEPT;
         pin_remove_at(s, i);
         return HASTLS_PIN_REMOVED;
     }
     if (rec != HASTLS_REC_SECURE)
         return HASTLS_PIN_KEPT; /* only a secure answer changes a pin */
+    /* The HASTLS record is the precise one: another signal never replaces
+     * its pin. */
+    if (found && !same_source && s->pin[i].source == HASTLS_PIN_SRC_HASTLS)
+        return HASTLS_PIN_KEPT;
 
     if (pin_max < pin_min)
         pin_max = pin_min;
@@ -413,13 +428,13 @@ enum hastls_pin_change hastls_pins_learn(struct hastls_pinset *s, const char *na
 
     if (found) {
         struct hastls_pin *p = &s->pin[i];
-        if (same_pairs(p, pairs, n)) {
+        if (same_source && same_pairs(p, pairs, n)) {
             if (expires - p->expires < (int64_t)(life / 10) || expires <= p->expires)
                 return HASTLS_PIN_KEPT;
             p->expires = expires;
             return HASTLS_PIN_REFRESHED;
         }
-        p->source = HASTLS_PIN_SRC_HASTLS;
+        p->source = source;
         p->pinned = now;
         p->expires = expires;
         p->n = n;
@@ -431,7 +446,7 @@ enum hastls_pin_change hastls_pins_learn(struct hastls_pinset *s, const char *na
     struct hastls_pin *p = &s->pin[i];
     memset(p, 0, sizeof *p);
     memcpy(p->name, key, strlen(key) + 1);
-    p->source = HASTLS_PIN_SRC_HASTLS;
+    p->source = source;
     p->pinned = now;
     p->expires = expires;
     p->n = n;

@@ -131,6 +131,18 @@ enum hastls_pin_change hastls_pins_learn(struct hastls_pinset *s, const char *na
                                          uint32_t ttl, int unsigned_proven, int64_t now,
                                          uint32_t pin_min, uint32_t pin_max);
 
+/* hastls_pins_learn for the signal SOURCE: HASTLS_PIN_SRC_HASTLS is
+ * hastls_pins_learn itself; HASTLS_PIN_SRC_HTTPS learns from the HTTPS
+ * record (policy/httpsrr.h: REC secure with the pairs (80 443) when the
+ * signal is there, none for its secure denial).  A signal's denial removes
+ * only that signal's pin, and a pin made by a HASTLS record is never
+ * replaced by another signal's (the HASTLS record is the precise one); a
+ * secure HASTLS record replaces any pin. */
+enum hastls_pin_change hastls_pins_learn_from(
+    struct hastls_pinset *s, const char *name, enum hastls_pin_source source,
+    enum hastls_rec rec, const struct hastls_pair *pairs, size_t n, uint32_t ttl,
+    int unsigned_proven, int64_t now, uint32_t pin_min, uint32_t pin_max);
+
 /* The record state that governs a name whose live pin is PIN (NULL for
  * none; learn the current answer first, so that a denial has removed it)
  * when its current HASTLS lookup says REC, RAW before the signed-zone rule

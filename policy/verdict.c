@@ -54,9 +54,10 @@ static const char *rec_text(enum hastls_rec rec, enum hastls_bogus bogus)
         return NULL; /* the decision's own reason */
     case HASTLS_REC_BOGUS:
         return hastls_rec_blocks_all(rec, bogus)
-                   ? "its HASTLS record failed DNSSEC validation (bogus = block)"
-                   : "its HASTLS record failed DNSSEC validation, ignored (bogus = "
-                     "ignore)";
+                   ? "its HASTLS record is bogus (it failed DNSSEC validation, or is "
+                     "signed but cannot be used; bogus = block)"
+                   : "its HASTLS record is bogus (it failed DNSSEC validation, or is "
+                     "signed but cannot be used), ignored (bogus = ignore)";
     case HASTLS_REC_NONE:
         return "no HASTLS record (DNSSEC-secure absence): nothing to enforce";
     case HASTLS_REC_INSECURE:

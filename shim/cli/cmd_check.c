@@ -249,6 +249,10 @@ static void find_pin(struct check *c, enum hastls_rec raw)
     if (hastls_pinstore_load(dir, &set, NULL, c->pin_err, sizeof c->pin_err) == 0) {
         const struct hastls_pin *p = hastls_pins_find(
             &set, c->canonical ? c->canonical : c->name, (int64_t)time(NULL));
+        /* A pin of the HTTPS signal counts only under https_rr = enforce. */
+        if (p && p->source == HASTLS_PIN_SRC_HTTPS &&
+            c->cfg->https_rr != HASTLS_HTTPS_RR_ENFORCE)
+            p = NULL;
         if (p) {
             c->pin = *p;
             c->has_pin = true;
@@ -462,7 +466,19 @@ static void https_signal(struct check *c, struct hastls_resolver *r)
     if (hastls_resolver_lookup(r, &q, 1, &a) < 0)
         return;
     c->https_signal = hastls_https_signal(a->status, a->rcode, a->rr, a->n_rr);
+    int denied = !c->https_signal && a->status == HASTLS_SEC_SECURE &&
+                 (a->rcode == RCODE_NOERROR || a->rcode == RCODE_NXDOMAIN);
     hastls_answer_free(a);
+    /* An HTTPS answer that cannot say either way: a pin of the signal
+     * governs, as in the shim (shim/core/hostpins.h). */
+    if (!c->https_signal && !denied && c->has_pin &&
+        c->cfg->https_rr == HASTLS_HTTPS_RR_ENFORCE) {
+        c->pin_governs = true;
+        c->rec = HASTLS_REC_PINNED;
+        c->dpairs = c->pin.pairs;
+        c->n_dpairs = c->pin.n;
+        return;
+    }
     enum hastls_rec rec = hastls_https_governs(c->rec, c->https_signal, c->cfg->https_rr);
     if (rec == HASTLS_REC_HTTPS) {
         c->rec = rec;

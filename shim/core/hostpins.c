@@ -61,6 +61,7 @@ static int refresh(void)
 }
 
 struct learn_arg {
+    enum hastls_pin_source source;
     const char *name;
     enum hastls_rec rec;
     const struct hastls_pair *pairs;
@@ -74,21 +75,22 @@ static int learn_fn(struct hastls_pinset *set, void *p)
 {
     const struct learn_arg *a = p;
     enum hastls_pin_change c =
-        hastls_pins_learn(set, a->name, a->rec, a->pairs, a->n, a->ttl, 0, a->now,
-                          a->cfg->pin_min, a->cfg->pin_max);
+        hastls_pins_learn_from(set, a->name, a->source, a->rec, a->pairs, a->n, a->ttl, 0,
+                               a->now, a->cfg->pin_min, a->cfg->pin_max);
     (void)hastls_pins_expire(set, a->now);
     return c == HASTLS_PIN_ERROR ? -1 : c != HASTLS_PIN_KEPT;
 }
 
 /* A secure answer or a secure denial: learn it, and write the file when that
  * changes a pin. */
-static void learn(const struct hastls_config *cfg, const char *name, enum hastls_rec rec,
-                  const struct hastls_pair *pairs, size_t n, uint32_t ttl, int64_t now)
+static void learn(const struct hastls_config *cfg, enum hastls_pin_source source,
+                  const char *name, enum hastls_rec rec, const struct hastls_pair *pairs,
+                  size_t n, uint32_t ttl, int64_t now)
 {
-    struct learn_arg a = {name, rec, pairs, n, ttl, now, cfg};
+    struct learn_arg a = {source, name, rec, pairs, n, ttl, now, cfg};
     /* The copy first: most lookups of a pinned host change nothing. */
-    enum hastls_pin_change c = hastls_pins_learn(&P.set, name, rec, pairs, n, ttl, 0, now,
-                                                 cfg->pin_min, cfg->pin_max);
+    enum hastls_pin_change c = hastls_pins_learn_from(
+        &P.set, name, source, rec, pairs, n, ttl, 0, now, cfg->pin_min, cfg->pin_max);
     if (c == HASTLS_PIN_KEPT || c == HASTLS_PIN_ERROR)
         return;
     char err[HASTLS_PATH_MAX + 256];
@@ -104,6 +106,18 @@ static void learn(const struct hastls_config *cfg, const char *name, enum hastls
                : c == HASTLS_PIN_ADDED ? "pinned"
                                        : "pin renewed");
     P.stamp.exists = 0; /* read the new file next time */
+}
+
+/* NAME's live pin as CFG may use it: one the HTTPS record made counts only
+ * under https_rr = enforce. */
+static const struct hastls_pin *live_pin(const struct hastls_config *cfg,
+                                         const char *name, int64_t now)
+{
+    const struct hastls_pin *p = hastls_pins_find(&P.set, name, now);
+    if (p && p->source == HASTLS_PIN_SRC_HTTPS &&
+        cfg->https_rr != HASTLS_HTTPS_RR_ENFORCE)
+        return NULL;
+    return p;
 }
 
 static const char *state_text(enum hastls_rec rec)
@@ -131,10 +145,10 @@ int hastls_hostpins_apply_cfg(const struct hastls_config *cfg, int learn_too,
     if (refresh() == 0) {
         if (*rec == HASTLS_REC_SECURE || *rec == HASTLS_REC_NONE) {
             if (learn_too)
-                learn(cfg, name, *rec, pairs, *rec == HASTLS_REC_SECURE ? *np : 0, ttl,
-                      now);
+                learn(cfg, HASTLS_PIN_SRC_HASTLS, name, *rec, pairs,
+                      *rec == HASTLS_REC_SECURE ? *np : 0, ttl, now);
         } else {
-            const struct hastls_pin *p = hastls_pins_find(&P.set, name, now);
+            const struct hastls_pin *p = live_pin(cfg, name, now);
             if (hastls_pin_governs(p, raw, *rec, cfg->bogus) == HASTLS_REC_PINNED &&
                 p->n <= cap) {
                 char text[HASTLS_PIN_PAIRS * 12 + 3], when[32];
@@ -149,6 +163,42 @@ int hastls_hostpins_apply_cfg(const struct hastls_config *cfg, int learn_too,
                            "secure lookup is enforced until %s",
                            name, state_text(raw), why && why[0] ? why : "no answer", text,
                            when);
+                memcpy(pairs, p->pairs, p->n * sizeof pairs[0]);
+                *np = p->n;
+                *rec = HASTLS_REC_PINNED;
+                pinned = 1;
+            }
+        }
+    }
+    pthread_mutex_unlock(&hastls_lock_hostpins);
+    return pinned;
+}
+
+int hastls_hostpins_https(const struct hastls_config *cfg, int learn_too,
+                          const char *name, int signal,
+                          const struct hastls_pair *signal_pairs, uint32_t ttl,
+                          enum hastls_rec *rec, struct hastls_pair *pairs, size_t cap,
+                          size_t *np)
+{
+    if (!cfg || !cfg->host_pins || cfg->https_rr != HASTLS_HTTPS_RR_ENFORCE)
+        return 0;
+    int64_t now = (int64_t)time(NULL);
+    int pinned = 0;
+    pthread_mutex_lock(&hastls_lock_hostpins);
+    if (refresh() == 0) {
+        if (signal >= 0) {
+            if (learn_too)
+                learn(cfg, HASTLS_PIN_SRC_HTTPS, name,
+                      signal ? HASTLS_REC_SECURE : HASTLS_REC_NONE, signal_pairs,
+                      signal ? 1 : 0, ttl, now);
+        } else {
+            const struct hastls_pin *p = live_pin(cfg, name, now);
+            if (p && p->n <= cap) {
+                hastls_log(
+                    HASTLS_LOG_WARN,
+                    "HTTPS lookup for %s could not confirm or deny its record: its "
+                    "pin (%s) is enforced",
+                    name, hastls_pin_source_name(p->source));
                 memcpy(pairs, p->pairs, p->n * sizeof pairs[0]);
                 *np = p->n;
                 *rec = HASTLS_REC_PINNED;

@@ -47,4 +47,16 @@ int hastls_hostpins_apply_cfg(const struct hastls_config *cfg, int learn_too,
                               struct hastls_pair *pairs, size_t cap, size_t *np,
                               uint32_t ttl, const char *why);
 
+/* The HTTPS signal's pins (policy/httpsrr.h, under https_rr = enforce and
+ * pins = yes): SIGNAL is 1 when NAME's HTTPS answer is the signal (it pins
+ * SIGNAL_PAIRS, with TTL), 0 for its secure denial (that pin goes), -1 when
+ * the answer could not say (failed, bogus, insecure): a live pin of NAME
+ * then governs, *REC becoming HASTLS_REC_PINNED with its pairs in PAIRS
+ * (CAP) and *NP, and 1 is returned.  LEARN_TOO as above. */
+int hastls_hostpins_https(const struct hastls_config *cfg, int learn_too,
+                          const char *name, int signal,
+                          const struct hastls_pair *signal_pairs, uint32_t ttl,
+                          enum hastls_rec *rec, struct hastls_pair *pairs, size_t cap,
+                          size_t *np);
+
 #endif

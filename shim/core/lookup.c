@@ -283,24 +283,31 @@ static void https_signal(const char *canon, enum hastls_rec *rec,
     const struct hastls_resolver_api *api = NULL;
     if (resolve(&q, 1, &a, &api) < 0)
         return;
-    if (hastls_https_signal(a->status, a->rcode, a->rr, a->n_rr)) {
-        if (cfg->https_rr == HASTLS_HTTPS_RR_ENFORCE) {
-            hastls_log(HASTLS_LOG_INFO,
-                       "%s has no usable HASTLS record: its DNSSEC-secure HTTPS record "
-                       "stands for (80 443) (https_rr = enforce)",
-                       canon);
-            *rec = hastls_https_governs(*rec, 1, cfg->https_rr);
-            memcpy(pairs, hastls_https_pairs, sizeof hastls_https_pairs);
-            *np = 1;
-            *ttl = a->ttl;
-        } else {
-            hastls_log(HASTLS_LOG_WARN,
-                       "%s has no usable HASTLS record but a DNSSEC-secure HTTPS record: "
-                       "under https_rr = enforce it would stand for (80 443) "
-                       "(https_rr = report)",
-                       canon);
-        }
+    int signal = hastls_https_signal(a->status, a->rcode, a->rr, a->n_rr);
+    if (!signal && a->status == HASTLS_SEC_SECURE && (a->rcode == 0 || a->rcode == 3))
+        signal = 0; /* a secure denial */
+    else if (!signal)
+        signal = -1;
+    if (signal == 1 && cfg->https_rr == HASTLS_HTTPS_RR_ENFORCE) {
+        hastls_log(HASTLS_LOG_INFO,
+                   "%s has no usable HASTLS record: its DNSSEC-secure HTTPS record "
+                   "stands for (80 443) (https_rr = enforce)",
+                   canon);
+        *rec = hastls_https_governs(*rec, 1, cfg->https_rr);
+        memcpy(pairs, hastls_https_pairs, sizeof hastls_https_pairs);
+        *np = 1;
+        *ttl = a->ttl;
+    } else if (signal == 1) {
+        hastls_log(HASTLS_LOG_WARN,
+                   "%s has no usable HASTLS record but a DNSSEC-secure HTTPS record: "
+                   "under https_rr = enforce it would stand for (80 443) "
+                   "(https_rr = report)",
+                   canon);
     }
+    /* Under enforce the signal pins the host, as a HASTLS record does. */
+    if (hastls_hostpins_https(cfg, 1, canon, signal, hastls_https_pairs, a->ttl, rec,
+                              pairs, HASTLS_REC_MAX_PAIRS, np))
+        *ttl = FAILED_RECORD_TTL;
     api->answer_free(a);
 }
 

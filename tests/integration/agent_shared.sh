@@ -136,7 +136,7 @@ LD_PRELOAD=$S getent ahostsv4 badsig.lab.example >/dev/null 2>&1
 p2 127.0.10.9 443 80
 expect_line "badsig :443 refused" "$out" '^443 error 13$'
 expect_line "...because the record is bogus" "$out" \
-    '^hastls: blocked connect to badsig\.lab\.example\[127\.0\.10\.9\]:443: its HASTLS record failed DNSSEC validation'
+    '^hastls: blocked connect to badsig\.lab\.example\[127\.0\.10\.9\]:443: its HASTLS record is bogus \(it failed DNSSEC validation'
 
 echo "== agent = off: process 2 is not governed by the table"
 off=$(conf off agent=off)

@@ -201,7 +201,7 @@ line "badsig: address still secure" '^A +secure +127\.0\.10\.9$'
 line "badsig: record bogus" '^HASTLS +bogus +\(80 443\) \(not validated\)$'
 line "badsig: validator's reason" '^ +reason: .*validation failure'
 line "badsig: blocks everything" '^record: bogus: every connection to this name is blocked \(bogus = block\)'
-line "badsig: 80 blocked for all" '^80 +bogus +block +block\* +block +its HASTLS record failed DNSSEC validation'
+line "badsig: 80 blocked for all" '^80 +bogus +block +block\* +block +its HASTLS record is bogus \(it failed DNSSEC validation, or is signed but cannot be used; bogus = block\)'
 line "badsig: 443 blocked for all" '^443 +bogus +block +block\* +block '
 noline "badsig: the name itself resolves" '^lookup: refused'
 run --json badsig.lab.example 443

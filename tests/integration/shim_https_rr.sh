@@ -8,7 +8,10 @@
 #    table's cleartext row);
 #  - ignore (the default) changes nothing; report logs and changes nothing;
 #  - the same record in the unsigned zone is never the signal; a host with a
-#    secure HASTLS record keeps it (the HTTPS record is not even asked).
+#    secure HASTLS record keeps it (the HTTPS record is not even asked);
+#  - under enforce the signal pins the host (source https): with an attacker
+#    answering SERVFAIL to its HTTPS query the pin keeps port 80 refused for
+#    cso; under ignore that pin is not used.
 set -u
 . "$(dirname "$0")/../tools/shim_lib.sh"
 H=$HASTLS_BUILD/hastls
@@ -46,6 +49,32 @@ expect_status "curl http:// refused (enforce, cso)" $? 7
 HASTLS_CONF=$ENF_CSO LD_PRELOAD=$S curl -sS -m 10 --cacert "$LAB_CA" \
     https://web.lab.example/ >/dev/null 2>"$LAB_DIR/curls.err"
 expect_status "curl https:// works" $? 0
+
+echo "== the signal's pin"
+grep -Eq '^web\.lab\.example https [0-9]+ [0-9]+ 80 443$' "$XDG_STATE_HOME/hastls/pins" &&
+    ok "the signal pinned web.lab.example (https, (80 443))" ||
+    bad "no https pin: $(cat "$XDG_STATE_HOME/hastls/pins" 2>&1)"
+python3 "$TOOLS/dnsbreak_dot.py" --listen 127.0.0.73:853 --cert "$LAB_DIR/certs/dot.pem" \
+    --key "$LAB_DIR/certs/dot.key" --log "$LAB_DIR/break.log" web.lab.example/65/servfail 3>&- &
+breaker=$!
+trap 'kill $breaker 2>/dev/null' EXIT
+for _ in $(seq 100); do grep -q '^ready$' "$LAB_DIR/break.log" 2>/dev/null && break; sleep 0.1; done
+ATT_CSO=$(conf attcso https_rr=enforce client=cso upstream=127.0.0.73@853#dot.lab.example)
+ATT_IGN=$(conf attign client=cso upstream=127.0.0.73@853#dot.lab.example)
+want "HTTPS query stripped, enforce: the pin refuses 80" "$(verdicts "$ATT_CSO" web.lab.example)" \
+    "80=EACCES 443=ok"
+expect_line "the refusal names the pin" "$LAB_DIR/v.err" \
+    '^hastls: blocked connect to web\.lab\.example\[127\.0\.10\.30\]:80: .*\(pinned: '
+grep -q 'web.lab.example 65 servfail' "$LAB_DIR/break.log" && ok "the attacker stripped the HTTPS answer" ||
+    bad "the attacker saw no HTTPS query"
+if [ -x "$H" ]; then
+    "$H" check --config "$ATT_CSO" web.lab.example 80 >"$LAB_DIR/chk-att.out" 2>&1
+    expect_status "hastls check, HTTPS stripped: blocks" $? 1
+    expect_line "check: the https pin in force" "$LAB_DIR/chk-att.out" \
+        '^pin: \(80 443\) from a secure https lookup, .*; in force'
+fi
+want "HTTPS query stripped, ignore: the https pin is not used" \
+    "$(verdicts "$ATT_IGN" web.lab.example)" "80=ok 443=ok"
 
 if [ -x "$H" ]; then
     "$H" check --config "$ENF_CSO" web.lab.example 80 443 >"$LAB_DIR/chk.out" 2>&1

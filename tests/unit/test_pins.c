@@ -111,6 +111,51 @@ static void learn_rules(void **state)
     hastls_pins_free(&s);
 }
 
+/* Pins of the HTTPS signal next to HASTLS pins: each signal's denial
+ * removes its own; a HASTLS pin is never replaced by the signal's, and a
+ * secure HASTLS record replaces the signal's pin. */
+static void signal_sources(void **state)
+{
+    (void)state;
+    struct hastls_pinset s;
+    hastls_pins_init(&s);
+    const enum hastls_pin_source H = HASTLS_PIN_SRC_HTTPS;
+    assert_int_equal(hastls_pins_learn_from(&s, "web.example", H, HASTLS_REC_SECURE, both,
+                                            1, DAY, 0, NOW, DAY, 30 * DAY),
+                     HASTLS_PIN_ADDED);
+    assert_int_equal(hastls_pins_find(&s, "web.example", NOW)->source, H);
+    /* The HASTLS answer of a host without a record does not remove it. */
+    assert_int_equal(learn(&s, "web.example", HASTLS_REC_NONE, NULL, 0, 0, 0, NOW + 1),
+                     HASTLS_PIN_KEPT);
+    assert_non_null(hastls_pins_find(&s, "web.example", NOW + 1));
+    /* Its own denial does. */
+    assert_int_equal(hastls_pins_learn_from(&s, "web.example", H, HASTLS_REC_NONE, NULL,
+                                            0, 0, 0, NOW + 2, DAY, 30 * DAY),
+                     HASTLS_PIN_REMOVED);
+    /* A HASTLS pin stays what it is. */
+    assert_int_equal(
+        learn(&s, "sso.example", HASTLS_REC_SECURE, tls_only, 1, DAY, 0, NOW),
+        HASTLS_PIN_ADDED);
+    assert_int_equal(hastls_pins_learn_from(&s, "sso.example", H, HASTLS_REC_SECURE, both,
+                                            1, DAY, 0, NOW + 5, DAY, 30 * DAY),
+                     HASTLS_PIN_KEPT);
+    assert_int_equal(hastls_pins_learn_from(&s, "sso.example", H, HASTLS_REC_NONE, NULL,
+                                            0, 0, 0, NOW + 5, DAY, 30 * DAY),
+                     HASTLS_PIN_KEPT);
+    const struct hastls_pin *p = hastls_pins_find(&s, "sso.example", NOW + 5);
+    assert_int_equal(p->source, HASTLS_PIN_SRC_HASTLS);
+    assert_int_equal(p->pairs[0].insecure, 0);
+    /* A secure HASTLS record takes over the signal's pin. */
+    assert_int_equal(hastls_pins_learn_from(&s, "w2.example", H, HASTLS_REC_SECURE, both,
+                                            1, DAY, 0, NOW, DAY, 30 * DAY),
+                     HASTLS_PIN_ADDED);
+    assert_int_equal(learn(&s, "w2.example", HASTLS_REC_SECURE, both, 1, DAY, 0, NOW + 1),
+                     HASTLS_PIN_REPLACED);
+    assert_int_equal(hastls_pins_find(&s, "w2.example", NOW + 1)->source,
+                     HASTLS_PIN_SRC_HASTLS);
+    hastls_pins_free(&s);
+}
+
 static void expiry_and_eviction(void **state)
 {
     (void)state;
@@ -322,9 +367,9 @@ static void malformed_files(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(learn_rules),     cmocka_unit_test(expiry_and_eviction),
-        cmocka_unit_test(pin_governs),     cmocka_unit_test(file_round_trip),
-        cmocka_unit_test(malformed_files),
+        cmocka_unit_test(learn_rules),         cmocka_unit_test(signal_sources),
+        cmocka_unit_test(expiry_and_eviction), cmocka_unit_test(pin_governs),
+        cmocka_unit_test(file_round_trip),     cmocka_unit_test(malformed_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

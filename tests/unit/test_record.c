@@ -309,7 +309,8 @@ static void texts(void **state)
     /* the shim's log line and the CLI's row share this text */
     assert_string_equal(
         hastls_rec_reason(HASTLS_REC_BOGUS, HASTLS_BOGUS_BLOCK, &d, 80, buf, sizeof buf),
-        "its HASTLS record failed DNSSEC validation (bogus = block)");
+        "its HASTLS record is bogus (it failed DNSSEC validation, or is signed but "
+        "cannot be used; bogus = block)");
     assert_non_null(strstr(
         hastls_rec_reason(HASTLS_REC_BOGUS, HASTLS_BOGUS_IGNORE, &d, 80, buf, sizeof buf),
         "ignored (bogus = ignore)"));
