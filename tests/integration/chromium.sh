@@ -9,12 +9,14 @@
 #    blocked line; the impostor on port 80 is never reached;
 #  - https://secure.lab.example/ loads (the lab CA trusted through a
 #    temporary NSS database, as Chromium on Linux reads $HOME/.pki/nssdb);
-#  - the controls: with agent = off nothing is shared, and the page of the
-#    impostor loads (the limitation libhastls(7) states); without the lab
-#    CA the https page does not load (the certificate is checked for real).
-# Chromium's own DNS client (cleartext port 53) is refused under privacy
-# strict; it then falls back to getaddrinfo().  Skipped (77) when chromium
-# cannot start at all here.
+#  - the controls: with agent = off and dns_redirect = no nothing is
+#    shared and Chromium's network service learns no name, so the page of
+#    the impostor loads (the limitation libhastls(7) states); with agent =
+#    off alone, Chromium's own DNS client (which runs in the network
+#    service) is answered by the shim there, so that process knows the name
+#    and refuses port 80 itself; without the lab CA the https page does not
+#    load (the certificate is checked for real).
+# Skipped (77) when chromium cannot start at all here.
 set -u
 . "$(dirname "$0")/../tools/shim_lib.sh"
 H=$HASTLS_BUILD/hastls
@@ -56,11 +58,17 @@ browse https://secure.lab.example/ "$LAB_DIR/https"
 expect_line "https: the page loads" "$LAB_DIR/https" 'OK secure\.lab\.example 443'
 expect_no_line "...nothing blocked on 443" "$LAB_DIR/https.err" 'hastls: blocked connect to .*:443'
 
-echo "== control: agent = off shares nothing"
-off=$(conf off agent=off)
+echo "== control: agent = off and dns_redirect = no: nothing shared, nothing learnt"
+off=$(conf off agent=off dns_redirect=no)
 browse http://secure.lab.example/ "$LAB_DIR/off" "$off"
-expect_line "agent = off: the impostor's page loads (not governed)" "$LAB_DIR/off" \
-    'IMPOSTOR secure\.lab\.example 80'
+expect_line "agent = off, dns_redirect = no: the impostor's page loads (not governed)" \
+    "$LAB_DIR/off" 'IMPOSTOR secure\.lab\.example 80'
+echo "== agent = off alone: Chromium's own DNS answered in its network service"
+offr=$(conf offr agent=off)
+browse http://secure.lab.example/ "$LAB_DIR/offr" "$offr"
+expect_no_line "agent = off: the impostor is never reached" "$LAB_DIR/offr" 'IMPOSTOR'
+expect_line "agent = off: the blocked line" "$LAB_DIR/offr.err" \
+    'hastls: blocked connect to secure\.lab\.example\[127\.0\.10\.1\]:80'
 
 echo "== control: without the lab CA the https page does not load"
 HOME=$LAB_DIR/home-nocert XDG_CONFIG_HOME=$LAB_DIR/home-nocert/.config \
