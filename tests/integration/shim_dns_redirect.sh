@@ -218,8 +218,9 @@ dns.resolveMx("lab.example", (e, a) => {
 });
 '
 check node_mx '^connect EACCES$' '^hastls: blocked connect to mail\.lab\.example\[127\.0\.10\.4\]:110: '
-# Control: the same literal address without the MX lookup is not governed.
-run node_literal node -e '
+# Control: the same literal address without the MX lookup is not governed
+# (agent = off: no other process's lookups through the agent's shared table).
+run node_literal env HASTLS_CONF="$(conf literal agent=off)" node -e '
 const c = require("net").connect(110, "127.0.10.4");
 c.on("connect", () => { console.log("connected"); c.end(); });
 c.on("error", err => console.log("connect", err.code));
