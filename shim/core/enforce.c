@@ -59,20 +59,18 @@ static int refuse(const struct hastls_config *cfg, const char *what, const char 
  * not decide, and mapped again (at most once a second, SHARED_RETRY_S) while
  * there is none or while the mapped one is retired (its agent left or was
  * replaced).  Meanwhile a retired table still decides: what its agent wrote
- * stays true as stale entries do in the process's own memory.  Lock-free:
- * the current view is one atomic pointer; a replaced view is freed by the
- * last reader that leaves after it was replaced (shared_readers counts the
- * readers inside), never under one. */
+ * stays true as stale entries do in the process's own memory.  Lock-free,
+ * and without any atomic read-modify-write on the connect path: the current
+ * view is one atomic pointer, and a replaced view is never unmapped (a
+ * reader may still be inside it; a table costs address space, and only the
+ * pages a reader touched): after SHARED_MAX_VIEWS replacements in one
+ * process (agents restarted that often) the last view stays in use, its
+ * entries deciding as stale ones do. */
 #define SHARED_RETRY_S 1
-
-struct old_view {
-    struct hastls_sharedtab *t;
-    struct old_view *next;
-};
+#define SHARED_MAX_VIEWS 64
 
 static struct hastls_sharedtab *shared_tab; /* atomic */
-static struct old_view *shared_old;         /* atomic: replaced, not yet freed */
-static unsigned shared_readers;             /* atomic */
+static unsigned shared_views;               /* atomic: views mapped so far */
 static uint64_t shared_next_try;            /* atomic: hastls_now() seconds */
 static int shared_tried;                    /* atomic: an attempt has ended */
 static int shared_off;                      /* atomic: 1 never, 2 decided to use */
@@ -113,41 +111,15 @@ static struct hastls_sharedtab *shared_map(const struct hastls_config *cfg)
     return t;
 }
 
-/* Frees the replaced views; only when no reader is inside. */
-static void shared_reclaim(void)
-{
-    struct old_view *o = __atomic_exchange_n(&shared_old, NULL, __ATOMIC_SEQ_CST);
-    while (o) {
-        struct old_view *next = o->next;
-        hastls_sharedtab_close(o->t);
-        free(o);
-        o = next;
-    }
-}
-
-/* Makes N the current view; the one it replaces is freed later. */
-static void shared_install(struct hastls_sharedtab *n)
-{
-    struct hastls_sharedtab *old = __atomic_exchange_n(&shared_tab, n, __ATOMIC_SEQ_CST);
-    if (!old)
-        return;
-    struct old_view *o = malloc(sizeof *o);
-    if (!o)
-        return; /* left mapped: never freed under a reader */
-    o->t = old;
-    o->next = __atomic_load_n(&shared_old, __ATOMIC_SEQ_CST);
-    while (!__atomic_compare_exchange_n(&shared_old, &o->next, o, 0, __ATOMIC_SEQ_CST,
-                                        __ATOMIC_SEQ_CST))
-        ;
-}
-
 /* The view to decide from (NULL for none); called inside the readers'
  * count.  In the steady state: two loads. */
 static struct hastls_sharedtab *shared_current(const struct hastls_config *cfg,
                                                uint64_t now)
 {
-    struct hastls_sharedtab *t = __atomic_load_n(&shared_tab, __ATOMIC_SEQ_CST);
+    struct hastls_sharedtab *t = __atomic_load_n(&shared_tab, __ATOMIC_ACQUIRE);
     if (t && !hastls_sharedtab_retired(t))
+        return t;
+    if (__atomic_load_n(&shared_views, __ATOMIC_RELAXED) >= SHARED_MAX_VIEWS)
         return t;
     /* Until one attempt has ended every thread tries: none may pass
      * undecided because another is still mapping.  Then one thread a second. */
@@ -159,19 +131,20 @@ static struct hastls_sharedtab *shared_current(const struct hastls_config *cfg,
             return t;
     }
     struct hastls_sharedtab *n = shared_map(cfg);
+    if (n)
+        __atomic_add_fetch(&shared_views, 1, __ATOMIC_RELAXED);
     if (!__atomic_load_n(&shared_tried, __ATOMIC_RELAXED)) {
         __atomic_store_n(&shared_next_try, now + SHARED_RETRY_S, __ATOMIC_RELAXED);
         __atomic_store_n(&shared_tried, 1, __ATOMIC_RELEASE);
     }
     if (!n)
         return t;
-    if (!t && !__atomic_compare_exchange_n(&shared_tab, &t, n, 0, __ATOMIC_SEQ_CST,
-                                           __ATOMIC_SEQ_CST)) {
-        hastls_sharedtab_close(n); /* another thread mapped it first */
+    /* The view T replaced stays mapped (see above). */
+    if (!__atomic_compare_exchange_n(&shared_tab, &t, n, 0, __ATOMIC_SEQ_CST,
+                                     __ATOMIC_SEQ_CST)) {
+        hastls_sharedtab_close(n); /* another thread mapped one first */
         return t;
     }
-    if (t)
-        shared_install(n);
     hastls_log(HASTLS_LOG_DEBUG, "using the shared address table of the agent");
     return n;
 }
@@ -179,19 +152,14 @@ static struct hastls_sharedtab *shared_current(const struct hastls_config *cfg,
 /* The shared table's verdict for KEY, PORT: 0 not known there, 1 with *V
  * set, -1 a slot kept changing (fail closed). */
 static int shared_decide(const struct hastls_config *cfg, const uint8_t key[16],
-                         uint16_t port, struct hastls_addrmap_verdict *v)
+                         uint16_t port, uint64_t now, struct hastls_addrmap_verdict *v)
 {
     if (!shared_allowed(cfg))
         return 0;
     int saved = errno; /* mapping makes system calls; the program's errno stays */
-    uint64_t now = hastls_now();
-    __atomic_add_fetch(&shared_readers, 1, __ATOMIC_SEQ_CST);
     struct hastls_sharedtab *t = shared_current(cfg, now);
     int r =
         t ? hastls_sharedtab_decide(t, key, port, cfg->client, cfg->bogus, now, v) : 0;
-    if (__atomic_sub_fetch(&shared_readers, 1, __ATOMIC_SEQ_CST) == 0 &&
-        __atomic_load_n(&shared_old, __ATOMIC_SEQ_CST))
-        shared_reclaim();
     errno = saved;
     return r;
 }
@@ -214,9 +182,10 @@ int hastls_enforce(const struct sockaddr *sa, socklen_t len, const char *what)
     }
     struct hastls_addrmap *map = hastls_state_addrmap_if_any();
     struct hastls_addrmap_verdict v;
-    if (!map || !hastls_addrmap_decide(map, key, port, cfg->client, cfg->bogus,
-                                       hastls_now(), &v)) {
-        int r = shared_decide(cfg, key, port, &v);
+    uint64_t now = hastls_now();
+    if (!map ||
+        !hastls_addrmap_decide(map, key, port, cfg->client, cfg->bogus, now, &v)) {
+        int r = shared_decide(cfg, key, port, now, &v);
         if (r < 0)
             return refuse(cfg, what, "", key, port,
                           "the user's shared address memory kept changing while read "
