@@ -89,9 +89,9 @@
 #include "shim/core/sharedtab.h"
 #include "shim/resolver/resolver.h"
 
-#define AGENT_WORKERS 16
+#define AGENT_WORKERS 32
 #define AGENT_MAX_CONNS 1000
-#define AGENT_CONN_PENDING 8 /* requests under way per connection */
+#define AGENT_CONN_PENDING 32 /* requests under way per connection */
 #define AGENT_LOG_MAX (1024 * 1024)
 #define AGENT_CLI_WAIT_MS 3000 /* status and stop */
 #define AGENT_STOP_WAIT_MS 5000
