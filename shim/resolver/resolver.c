@@ -50,6 +50,7 @@ struct hastls_resolver {
     struct hastls_config cfg;
     hastls_log_fn log;
     hastls_late_fn late;     /* __atomic builtins */
+    int no_grace;            /* __atomic builtins: hastls_resolver_set_grace(0) */
     pthread_mutex_t late_mu; /* guards LATE_NAMES, LATE_NEXT, LINGERING */
     struct late_name late_names[LATE_MEMORY];
     unsigned late_next;
@@ -575,6 +576,11 @@ void hastls_resolver_set_late(struct hastls_resolver *r, hastls_late_fn fn)
     __atomic_store_n(&r->late, fn, __ATOMIC_RELEASE);
 }
 
+void hastls_resolver_set_grace(struct hastls_resolver *r, int on)
+{
+    __atomic_store_n(&r->no_grace, !on, __ATOMIC_RELAXED);
+}
+
 /* Whether every query of B but the HASTLS ones has its result. */
 static int addresses_done(const struct batch *b)
 {
@@ -738,7 +744,7 @@ int hastls_resolver_lookup(struct hastls_resolver *r, const struct hastls_query 
     b->refs = 1;
     b->r = r;
     int has_address = 0;
-    for (size_t i = 0; i < nq; i++)
+    for (size_t i = 0; i < nq && !__atomic_load_n(&r->no_grace, __ATOMIC_RELAXED); i++)
         has_address |= is_address_type(q[i].type);
     int remembered = 0;
     for (size_t i = 0; i < nq; i++) {

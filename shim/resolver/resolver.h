@@ -89,6 +89,12 @@ typedef void (*hastls_late_fn)(const struct hastls_answer *a);
 /* Sets R's late handler (NULL: none, the default).  Thread-safe. */
 void hastls_resolver_set_late(struct hastls_resolver *r, hastls_late_fn fn);
 
+/* Whether R's host lookups give their HASTLS queries only the grace above
+ * (ON, the default: the shim and the agent) or wait for every answer until
+ * the deadline (0: `hastls lookup`, which reports what each answer is, not
+ * what a connection gets).  Thread-safe. */
+void hastls_resolver_set_grace(struct hastls_resolver *r, int on);
+
 void hastls_answer_free(struct hastls_answer *a);
 
 /* Stops threads, closes connections, frees everything. */

@@ -154,7 +154,7 @@ lookups() {
     local out=$1 list=$2 pause=$3 fifo=$LAB_DIR/names.$RANDOM
     shift 3
     mkfifo "$fifo"
-    "$H" lookup --names "$fifo" "$@" >"$out" 2>&1 &
+    "$H" lookup --grace --names "$fifo" "$@" >"$out" 2>&1 &
     local lp=$!
     exec 3>"$fifo"
     while read -r n; do
