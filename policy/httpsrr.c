@@ -64,6 +64,14 @@ int hastls_https_signal(enum hastls_sec status, int rcode, const struct hastls_r
     return 0;
 }
 
+int hastls_https_answer(enum hastls_sec status, int rcode, const struct hastls_rr *rr,
+                        size_t n)
+{
+    if (hastls_https_signal(status, rcode, rr, n))
+        return 1;
+    return status == HASTLS_SEC_SECURE && (rcode == 0 || rcode == 3) ? 0 : -1;
+}
+
 enum hastls_rec hastls_https_governs(enum hastls_rec rec, int signal,
                                      enum hastls_https_rr mode)
 {

@@ -43,6 +43,13 @@ int hastls_https_rdata_check(const uint8_t *rdata, size_t len, const char **why)
 int hastls_https_signal(enum hastls_sec status, int rcode, const struct hastls_rr *rr,
                         size_t n);
 
+/* What an HTTPS answer says: 1 the signal (hastls_https_signal), 0 its
+ * DNSSEC-secure denial (NOERROR without a usable record, or NXDOMAIN), -1
+ * neither (failed, bogus, insecure): the answer cannot say, and a pin of
+ * the signal then governs (policy/pins.h). */
+int hastls_https_answer(enum hastls_sec status, int rcode, const struct hastls_rr *rr,
+                        size_t n);
+
 /* The record state of a name whose HASTLS state is REC when its HTTPS
  * answer is (SIGNAL) or is not the signal, under MODE: HASTLS_REC_HTTPS when
  * MODE is enforce, SIGNAL holds and REC is none, insecure or failed; else

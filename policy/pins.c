@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Timestamps beyond this (year 36812) are not a clock's. */
 #define TIME_MAX ((int64_t)1 << 40)
@@ -462,4 +463,19 @@ enum hastls_rec hastls_pin_governs(const struct hastls_pin *pin, enum hastls_rec
     if (raw == HASTLS_REC_BOGUS && bogus != HASTLS_BOGUS_IGNORE)
         return rec;
     return HASTLS_REC_PINNED;
+}
+
+int hastls_pin_usable(const struct hastls_pin *p, enum hastls_https_rr https_rr)
+{
+    return p &&
+           (p->source != HASTLS_PIN_SRC_HTTPS || https_rr == HASTLS_HTTPS_RR_ENFORCE);
+}
+
+const char *hastls_pin_time(int64_t t, char *out, size_t len)
+{
+    struct tm tm;
+    time_t tt = (time_t)t;
+    if (!gmtime_r(&tt, &tm) || !strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(out, len, "%lld", (long long)t);
+    return out;
 }

@@ -160,6 +160,14 @@ enum hastls_pin_change hastls_pins_learn_from(
 enum hastls_rec hastls_pin_governs(const struct hastls_pin *pin, enum hastls_rec raw,
                                    enum hastls_rec rec, enum hastls_bogus bogus);
 
+/* Whether a program whose https_rr is HTTPS_RR uses the pin P: a pin of the
+ * HTTPS signal counts only under https_rr = enforce. */
+int hastls_pin_usable(const struct hastls_pin *p, enum hastls_https_rr https_rr);
+
+/* T (Epoch seconds) as "2026-12-31T12:00:00Z" into OUT (at least 21 bytes;
+ * the number itself if it is no date); returns OUT. */
+const char *hastls_pin_time(int64_t t, char *out, size_t len);
+
 /* A name as the pin file keeps it (lower case, no final dot) into OUT;
  * returns 0, or -1 when NAME is not a host name that can be pinned. */
 int hastls_pin_name(const char *name, char out[HASTLS_NAME_MAX]);

@@ -249,11 +249,7 @@ static void find_pin(struct check *c, enum hastls_rec raw)
     if (hastls_pinstore_load(dir, &set, NULL, c->pin_err, sizeof c->pin_err) == 0) {
         const struct hastls_pin *p = hastls_pins_find(
             &set, c->canonical ? c->canonical : c->name, (int64_t)time(NULL));
-        /* A pin of the HTTPS signal counts only under https_rr = enforce. */
-        if (p && p->source == HASTLS_PIN_SRC_HTTPS &&
-            c->cfg->https_rr != HASTLS_HTTPS_RR_ENFORCE)
-            p = NULL;
-        if (p) {
+        if (hastls_pin_usable(p, c->cfg->https_rr)) {
             c->pin = *p;
             c->has_pin = true;
             if (hastls_pin_governs(p, raw, c->rec, c->cfg->bogus) == HASTLS_REC_PINNED) {
@@ -465,14 +461,12 @@ static void https_signal(struct check *c, struct hastls_resolver *r)
     struct hastls_answer *a = NULL;
     if (hastls_resolver_lookup(r, &q, 1, &a) < 0)
         return;
-    c->https_signal = hastls_https_signal(a->status, a->rcode, a->rr, a->n_rr);
-    int denied = !c->https_signal && a->status == HASTLS_SEC_SECURE &&
-                 (a->rcode == RCODE_NOERROR || a->rcode == RCODE_NXDOMAIN);
+    int says = hastls_https_answer(a->status, a->rcode, a->rr, a->n_rr);
+    c->https_signal = says == 1;
     hastls_answer_free(a);
     /* An HTTPS answer that cannot say either way: a pin of the signal
      * governs, as in the shim (shim/core/hostpins.h). */
-    if (!c->https_signal && !denied && c->has_pin &&
-        c->cfg->https_rr == HASTLS_HTTPS_RR_ENFORCE) {
+    if (says < 0 && c->has_pin && c->cfg->https_rr == HASTLS_HTTPS_RR_ENFORCE) {
         c->pin_governs = true;
         c->rec = HASTLS_REC_PINNED;
         c->dpairs = c->pin.pairs;
@@ -615,14 +609,6 @@ static const char *answer_reason(const struct hastls_answer *a)
     }
 }
 
-static void utc_text(int64_t t, char *out, size_t len)
-{
-    struct tm tm;
-    time_t tt = (time_t)t;
-    if (!gmtime_r(&tt, &tm) || !strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
-        snprintf(out, len, "%lld", (long long)t);
-}
-
 static void print_pin(const struct check *c)
 {
     if (c->pin_err[0]) {
@@ -634,8 +620,8 @@ static void print_pin(const struct check *c)
         return;
     char pairs[HASTLS_PIN_PAIRS * 12 + 3], made[32], until[32];
     hastls_pairs_format(c->pin.pairs, c->pin.n, pairs, sizeof pairs);
-    utc_text(c->pin.pinned, made, sizeof made);
-    utc_text(c->pin.expires, until, sizeof until);
+    hastls_pin_time(c->pin.pinned, made, sizeof made);
+    hastls_pin_time(c->pin.expires, until, sizeof until);
     printf("pin: %s from a secure %s lookup, pinned %s, until %s; %s\n", pairs,
            hastls_pin_source_name(c->pin.source), made, until,
            c->pin_governs ? "in force: the current lookup cannot confirm or deny it"

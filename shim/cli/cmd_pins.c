@@ -28,14 +28,6 @@ static void pins_usage(FILE *out)
             "used, 2 usage error.\n");
 }
 
-static void utc(int64_t t, char *out, size_t len)
-{
-    struct tm tm;
-    time_t tt = (time_t)t;
-    if (!gmtime_r(&tt, &tm) || !strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
-        snprintf(out, len, "%lld", (long long)t);
-}
-
 static int list(const char *dir)
 {
     struct hastls_pinset s;
@@ -52,8 +44,8 @@ static int list(const char *dir)
         const struct hastls_pin *p = &s.pin[i];
         char pairs[HASTLS_PIN_PAIRS * 12 + 3], made[32], until[32];
         hastls_pairs_format(p->pairs, p->n, pairs, sizeof pairs);
-        utc(p->pinned, made, sizeof made);
-        utc(p->expires, until, sizeof until);
+        hastls_pin_time(p->pinned, made, sizeof made);
+        hastls_pin_time(p->expires, until, sizeof until);
         printf("%s %s %s pinned %s until %s%s\n", p->name,
                hastls_pin_source_name(p->source), pairs, made, until,
                p->expires <= now ? " (expired)" : "");

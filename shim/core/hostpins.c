@@ -114,10 +114,7 @@ static const struct hastls_pin *live_pin(const struct hastls_config *cfg,
                                          const char *name, int64_t now)
 {
     const struct hastls_pin *p = hastls_pins_find(&P.set, name, now);
-    if (p && p->source == HASTLS_PIN_SRC_HTTPS &&
-        cfg->https_rr != HASTLS_HTTPS_RR_ENFORCE)
-        return NULL;
-    return p;
+    return hastls_pin_usable(p, cfg->https_rr) ? p : NULL;
 }
 
 static const char *state_text(enum hastls_rec rec)
@@ -152,12 +149,8 @@ int hastls_hostpins_apply_cfg(const struct hastls_config *cfg, int learn_too,
             if (hastls_pin_governs(p, raw, *rec, cfg->bogus) == HASTLS_REC_PINNED &&
                 p->n <= cap) {
                 char text[HASTLS_PIN_PAIRS * 12 + 3], when[32];
-                struct tm tm;
-                time_t t = (time_t)p->expires;
                 hastls_pairs_format(p->pairs, p->n, text, sizeof text);
-                if (!gmtime_r(&t, &tm) ||
-                    !strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm))
-                    when[0] = '\0';
+                hastls_pin_time(p->expires, when, sizeof when);
                 hastls_log(HASTLS_LOG_WARN,
                            "HASTLS lookup for %s %s (%s): its pinned record %s from a "
                            "secure lookup is enforced until %s",

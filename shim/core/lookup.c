@@ -283,11 +283,7 @@ static void https_signal(const char *canon, enum hastls_rec *rec,
     const struct hastls_resolver_api *api = NULL;
     if (resolve(&q, 1, &a, &api) < 0)
         return;
-    int signal = hastls_https_signal(a->status, a->rcode, a->rr, a->n_rr);
-    if (!signal && a->status == HASTLS_SEC_SECURE && (a->rcode == 0 || a->rcode == 3))
-        signal = 0; /* a secure denial */
-    else if (!signal)
-        signal = -1;
+    int signal = hastls_https_answer(a->status, a->rcode, a->rr, a->n_rr);
     if (signal == 1 && cfg->https_rr == HASTLS_HTTPS_RR_ENFORCE) {
         hastls_log(HASTLS_LOG_INFO,
                    "%s has no usable HASTLS record: its DNSSEC-secure HTTPS record "

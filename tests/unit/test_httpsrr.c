@@ -71,6 +71,14 @@ static void signal_and_state(void **state)
     assert_false(hastls_https_signal(HASTLS_SEC_BOGUS, 0, rr + 1, 1));
     assert_false(hastls_https_signal(HASTLS_SEC_SECURE, 3, rr + 1, 1));
     assert_false(hastls_https_signal(HASTLS_SEC_SECURE, 0, NULL, 0));
+    /* The three outcomes: the signal, a secure denial, and neither. */
+    assert_int_equal(hastls_https_answer(HASTLS_SEC_SECURE, 0, rr, 2), 1);
+    assert_int_equal(hastls_https_answer(HASTLS_SEC_SECURE, 0, NULL, 0), 0);
+    assert_int_equal(hastls_https_answer(HASTLS_SEC_SECURE, 3, NULL, 0), 0);
+    assert_int_equal(hastls_https_answer(HASTLS_SEC_SECURE, 2, NULL, 0), -1);
+    assert_int_equal(hastls_https_answer(HASTLS_SEC_INSECURE, 0, rr + 1, 1), -1);
+    assert_int_equal(hastls_https_answer(HASTLS_SEC_BOGUS, 0, rr + 1, 1), -1);
+    assert_int_equal(hastls_https_answer(HASTLS_SEC_FAILED, -1, NULL, 0), -1);
     struct hastls_rr other = {1, sizeof service, 300, service};
     assert_false(hastls_https_signal(HASTLS_SEC_SECURE, 0, &other, 1));
 

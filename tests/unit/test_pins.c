@@ -153,6 +153,18 @@ static void signal_sources(void **state)
                      HASTLS_PIN_REPLACED);
     assert_int_equal(hastls_pins_find(&s, "w2.example", NOW + 1)->source,
                      HASTLS_PIN_SRC_HASTLS);
+    /* Which pins a program uses: the signal's only under https_rr = enforce. */
+    assert_int_equal(hastls_pins_learn_from(&s, "w3.example", H, HASTLS_REC_SECURE, both,
+                                            1, DAY, 0, NOW, DAY, 30 * DAY),
+                     HASTLS_PIN_ADDED);
+    const struct hastls_pin *w3 = hastls_pins_find(&s, "w3.example", NOW);
+    assert_true(hastls_pin_usable(w3, HASTLS_HTTPS_RR_ENFORCE));
+    assert_false(hastls_pin_usable(w3, HASTLS_HTTPS_RR_REPORT));
+    assert_false(hastls_pin_usable(w3, HASTLS_HTTPS_RR_IGNORE));
+    assert_true(hastls_pin_usable(p, HASTLS_HTTPS_RR_IGNORE));
+    assert_false(hastls_pin_usable(NULL, HASTLS_HTTPS_RR_ENFORCE));
+    char when[32];
+    assert_string_equal(hastls_pin_time(NOW, when, sizeof when), "2027-01-15T08:00:00Z");
     hastls_pins_free(&s);
 }
 
