@@ -540,8 +540,8 @@ static void shared_record_name(const char *key, struct hastls_answer *const addr
     uint32_t rec_ttl = 0;
     const struct hastls_owner_asker ask = {shared_ask, shared_free, NULL};
     enum hastls_rec raw;
-    if (hastls_owner_record_raw(&ask, key, canon, srv.cfg.record_type, rec_ans, got,
-                                pairs, &np, &rec, &raw, why, sizeof why, &rec_ttl) < 0) {
+    if (hastls_owner_record(&ask, key, canon, srv.cfg.record_type, rec_ans, got, pairs,
+                            &np, &rec, &raw, why, sizeof why, &rec_ttl) < 0) {
         agent_log(HASTLS_LOG_WARN, "out of memory asking the record of %s: %s not shared",
                   canon, key);
         return;

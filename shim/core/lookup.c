@@ -332,8 +332,8 @@ static int owner_record(const char *key, const char *canon, uint16_t rtype,
     const struct hastls_resolver_api *api = NULL;
     const struct hastls_owner_asker ask = {ask_lookup, ask_free, &api};
     enum hastls_rec raw;
-    if (hastls_owner_record_raw(&ask, key, canon, rtype, rec_ans, addrs, pairs, np, rec,
-                                &raw, whybuf, whylen, ttl) < 0)
+    if (hastls_owner_record(&ask, key, canon, rtype, rec_ans, addrs, pairs, np, rec, &raw,
+                            whybuf, whylen, ttl) < 0)
         return -1;
     if (hastls_hostpins_apply_cfg(hastls_state_config(), 1, canon, raw, rec, pairs,
                                   HASTLS_REC_MAX_PAIRS, np, *ttl, whybuf))

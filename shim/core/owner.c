@@ -12,20 +12,8 @@ int hastls_owner_record(const struct hastls_owner_asker *ask, const char *key,
                         const struct hastls_answer *rec_ans,
                         const struct hastls_addr_answer addrs[2],
                         struct hastls_pair *pairs, size_t *np, enum hastls_rec *rec,
-                        char *whybuf, size_t whylen, uint32_t *ttl)
-{
-    enum hastls_rec raw;
-    return hastls_owner_record_raw(ask, key, canon, rtype, rec_ans, addrs, pairs, np, rec,
-                                   &raw, whybuf, whylen, ttl);
-}
-
-int hastls_owner_record_raw(const struct hastls_owner_asker *ask, const char *key,
-                            const char *canon, uint16_t rtype,
-                            const struct hastls_answer *rec_ans,
-                            const struct hastls_addr_answer addrs[2],
-                            struct hastls_pair *pairs, size_t *np, enum hastls_rec *rec,
-                            enum hastls_rec *raw_out, char *whybuf, size_t whylen,
-                            uint32_t *ttl)
+                        enum hastls_rec *raw_out, char *whybuf, size_t whylen,
+                        uint32_t *ttl)
 {
     struct hastls_answer *own[3] = {NULL, NULL, NULL};
     struct hastls_addr_answer own_addrs[2] = {addrs[0], addrs[1]};
@@ -48,7 +36,8 @@ int hastls_owner_record_raw(const struct hastls_owner_asker *ask, const char *ke
     enum hastls_rec raw = hastls_rec_of(ra->status, ra->rcode, ra->rr, ra->n_rr, rtype,
                                         pairs, HASTLS_REC_MAX_PAIRS, np, &derr);
     *rec = hastls_rec_in_zone(raw, hastls_addrs_signed(own_addrs));
-    *raw_out = raw;
+    if (raw_out)
+        *raw_out = raw;
     *ttl = ra->ttl;
     /* The codec's error, or the signed zone, explains a bogus state that
      * validation did not. */

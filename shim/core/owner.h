@@ -35,7 +35,9 @@ struct hastls_owner_asker {
  * answer of type RTYPE) is given, REC_ANS and ADDRS (KEY's address answers of
  * the same batch, as policy/record.h sees them) decide; otherwise CANON's A,
  * AAAA and HASTLS are asked through ASK (a resolver has them cached).  Fills
- * *REC, PAIRS[0..*NP) (room for HASTLS_REC_MAX_PAIRS), WHYBUF (a reason for a
+ * *REC, *RAW (if not NULL: the state the HASTLS answer gave before the
+ * signed-zone rule, what the pins need, shim/core/hostpins.h), PAIRS[0..*NP)
+ * (room for HASTLS_REC_MAX_PAIRS), WHYBUF (a reason for a
  * bogus or failed record) and *TTL (how long the record holds).  Returns 0,
  * or -1 when ASK could not ask. */
 int hastls_owner_record(const struct hastls_owner_asker *ask, const char *key,
@@ -43,17 +45,7 @@ int hastls_owner_record(const struct hastls_owner_asker *ask, const char *key,
                         const struct hastls_answer *rec_ans,
                         const struct hastls_addr_answer addrs[2],
                         struct hastls_pair *pairs, size_t *np, enum hastls_rec *rec,
-                        char *whybuf, size_t whylen, uint32_t *ttl);
-
-/* The same, with *RAW the state the HASTLS answer gave before the
- * signed-zone rule (what the pins need, shim/core/hostpins.h). */
-int hastls_owner_record_raw(const struct hastls_owner_asker *ask, const char *key,
-                            const char *canon, uint16_t rtype,
-                            const struct hastls_answer *rec_ans,
-                            const struct hastls_addr_answer addrs[2],
-                            struct hastls_pair *pairs, size_t *np, enum hastls_rec *rec,
-                            enum hastls_rec *raw, char *whybuf, size_t whylen,
-                            uint32_t *ttl);
+                        enum hastls_rec *raw, char *whybuf, size_t whylen, uint32_t *ttl);
 
 /* Until when (hastls_now() seconds; NOW is the current time) the address
  * memory keeps addresses whose answers hold ADDR_TTL seconds (the least of

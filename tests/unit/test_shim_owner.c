@@ -91,7 +91,7 @@ static void own_record(void **state)
     uint32_t ttl = 0;
     assert_int_equal(hastls_owner_record(&ask, "secure.lab.example", "Secure.lab.example",
                                          RTYPE, rec_ans, secure_addrs, pairs, &np, &rec,
-                                         why, sizeof why, &ttl),
+                                         NULL, why, sizeof why, &ttl),
                      0);
     assert_int_equal(s.calls, 0); /* the same name (any case): nothing asked */
     assert_int_equal(rec, HASTLS_REC_SECURE);
@@ -120,7 +120,7 @@ static void cname_target_asked(void **state)
     uint32_t ttl = 0;
     assert_int_equal(hastls_owner_record(&ask, "alias.lab.example", "clear.lab.example",
                                          RTYPE, rec_ans, secure_addrs, pairs, &np, &rec,
-                                         why, sizeof why, &ttl),
+                                         NULL, why, sizeof why, &ttl),
                      0);
     assert_int_equal(s.calls, 1);
     assert_string_equal(s.asked, "clear.lab.example");
@@ -146,8 +146,8 @@ static void record_not_in_request(void **state)
     char why[128];
     uint32_t ttl = 0;
     assert_int_equal(hastls_owner_record(&ask, "secure.lab.example", "secure.lab.example",
-                                         RTYPE, NULL, secure_addrs, pairs, &np, &rec, why,
-                                         sizeof why, &ttl),
+                                         RTYPE, NULL, secure_addrs, pairs, &np, &rec,
+                                         NULL, why, sizeof why, &ttl),
                      0);
     assert_int_equal(s.calls, 1);
     assert_int_equal(rec, HASTLS_REC_SECURE);
@@ -155,8 +155,8 @@ static void record_not_in_request(void **state)
     /* Could not ask: no record is made up. */
     s.fail = 1;
     assert_int_equal(hastls_owner_record(&ask, "secure.lab.example", "secure.lab.example",
-                                         RTYPE, NULL, secure_addrs, pairs, &np, &rec, why,
-                                         sizeof why, &ttl),
+                                         RTYPE, NULL, secure_addrs, pairs, &np, &rec,
+                                         NULL, why, sizeof why, &ttl),
                      -1);
 }
 
@@ -175,7 +175,7 @@ static void failed_in_signed_zone(void **state)
     uint32_t ttl = 0;
     assert_int_equal(hastls_owner_record(&ask, "empty.lab.example", "empty.lab.example",
                                          RTYPE, rec_ans, secure_addrs, pairs, &np, &rec,
-                                         why, sizeof why, &ttl),
+                                         NULL, why, sizeof why, &ttl),
                      0);
     assert_int_equal(rec, HASTLS_REC_BOGUS);
     assert_non_null(strstr(why, "unusable record in a signed zone: SERVFAIL"));
@@ -185,7 +185,7 @@ static void failed_in_signed_zone(void **state)
                                                          {HASTLS_SEC_INSECURE, 0, 0}};
     assert_int_equal(hastls_owner_record(&ask, "empty.lab.example", "empty.lab.example",
                                          RTYPE, rec_ans, unsigned_addrs, pairs, &np, &rec,
-                                         why, sizeof why, &ttl),
+                                         NULL, why, sizeof why, &ttl),
                      0);
     assert_int_equal(rec, HASTLS_REC_FAILED);
     free(rec_ans);
