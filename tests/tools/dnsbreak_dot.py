@@ -15,20 +15,11 @@ log once listening and one line per query: "QNAME TYPE forwarded|ACTION".
 
 import argparse
 import socket
-import ssl
 import struct
 import sys
 import threading
 
-
-def recv_exact(s, n):
-    b = b""
-    while len(b) < n:
-        d = s.recv(n - len(b))
-        if not d:
-            raise EOFError
-        b += d
-    return b
+import dotserve
 
 
 def question(q):
@@ -64,69 +55,33 @@ def main():
             ap.error("bad action in %s" % r)
         rules[(name.lower().rstrip("."), int(qtype))] = action
     fhost, fport = a.forward.rsplit(":", 1)
-    logf = open(a.log, "a", buffering=1)
-    lock = threading.Lock()
-
-    def log(line):
-        with lock:
-            logf.write(line + "\n")
+    log = dotserve.Log(a.log)
 
     def forward(q):
         with socket.create_connection((fhost, int(fport)), timeout=5) as f:
             f.sendall(struct.pack(">H", len(q)) + q)
-            n = struct.unpack(">H", recv_exact(f, 2))[0]
-            return recv_exact(f, n)
+            n = struct.unpack(">H", dotserve.recv_exact(f, 2))[0]
+            return dotserve.recv_exact(f, n)
 
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(a.cert, a.key)
-    ctx.set_alpn_protocols(["dot"])
-
-    def serve(conn):
+    def one(q, send):
         try:
-            t = ctx.wrap_socket(conn, server_side=True)
-        except (OSError, ssl.SSLError) as e:
-            log("handshake failed: %s" % e)
-            conn.close()
+            name, qtype, end = question(q)
+        except (ValueError, IndexError, struct.error):
             return
-        t.settimeout(30)
-        wlock = threading.Lock()
-
-        def one(q):
-            try:
-                name, qtype, end = question(q)
-            except (ValueError, IndexError, struct.error):
-                return
-            action = rules.get((name, qtype))
-            log("%s %d %s" % (name, qtype, action or "forwarded"))
-            if action == "drop":
-                return
-            try:
-                r = servfail(q, end) if action else forward(q)
-            except (OSError, EOFError):
-                r = servfail(q, end)
-            with wlock:
-                try:
-                    t.sendall(struct.pack(">H", len(r)) + r)
-                except OSError:
-                    pass
-
+        action = rules.get((name, qtype))
+        log("%s %d %s" % (name, qtype, action or "forwarded"))
+        if action == "drop":
+            return
         try:
-            while True:
-                n = struct.unpack(">H", recv_exact(t, 2))[0]
-                q = recv_exact(t, n)
-                threading.Thread(target=one, args=(q,), daemon=True).start()
-        except (EOFError, OSError, struct.error):
-            pass
+            send(servfail(q, end) if action else forward(q))
+        except (OSError, EOFError):
+            send(servfail(q, end))
 
-    host, port = a.listen.rsplit(":", 1)
-    ls = socket.socket()
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind((host, int(port)))
-    ls.listen(16)
-    log("ready")
-    while True:
-        c, _ = ls.accept()
-        threading.Thread(target=serve, args=(c,), daemon=True).start()
+    # Each query on a thread of its own: answers may overtake one another.
+    def handle(q, send):
+        threading.Thread(target=one, args=(q, send), daemon=True).start()
+
+    dotserve.serve(a.listen, a.cert, a.key, log, handle, timeout=30)
 
 
 if __name__ == "__main__":

@@ -15,21 +15,10 @@ It writes "ready" to the log once listening and one line per query.
 """
 
 import argparse
-import socket
-import ssl
 import struct
 import sys
-import threading
 
-
-def recv_exact(s, n):
-    b = b""
-    while len(b) < n:
-        d = s.recv(n - len(b))
-        if not d:
-            raise EOFError
-        b += d
-    return b
+import dotserve
 
 
 def question_end(q):
@@ -60,50 +49,16 @@ def main():
     ap.add_argument("--log", required=True)
     ap.add_argument("mode", choices=("close", "tc", "loop", "servfail"))
     a = ap.parse_args()
-    logf = open(a.log, "a", buffering=1)
-    lock = threading.Lock()
+    log = dotserve.Log(a.log)
 
-    def log(line):
-        with lock:
-            logf.write(line + "\n")
+    def handle(q, send):
+        log("query %s" % a.mode)
+        if a.mode == "close":
+            return False
+        send(answer(q, a.mode))
+        return True
 
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(a.cert, a.key)
-    ctx.set_alpn_protocols(["dot"])
-
-    def serve(conn):
-        try:
-            t = ctx.wrap_socket(conn, server_side=True)
-        except (OSError, ssl.SSLError) as e:
-            log("handshake failed: %s" % e)
-            conn.close()
-            return
-        t.settimeout(10)
-        try:
-            while True:
-                n = struct.unpack(">H", recv_exact(t, 2))[0]
-                q = recv_exact(t, n)
-                log("query %s" % a.mode)
-                if a.mode == "close":
-                    break
-                r = answer(q, a.mode)
-                t.sendall(struct.pack(">H", len(r)) + r)
-        except (EOFError, OSError, IndexError, struct.error):
-            pass
-        try:
-            t.close()
-        except OSError:
-            pass
-
-    host, port = a.listen.rsplit(":", 1)
-    ls = socket.socket()
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind((host, int(port)))
-    ls.listen(16)
-    log("ready")
-    while True:
-        c, _ = ls.accept()
-        threading.Thread(target=serve, args=(c,), daemon=True).start()
+    dotserve.serve(a.listen, a.cert, a.key, log, handle)
 
 
 if __name__ == "__main__":
