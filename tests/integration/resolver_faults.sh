@@ -20,102 +20,6 @@
 set -u
 . "$(dirname "$0")/../tools/shim_lib.sh"
 H=$HASTLS_BUILD/hastls
-relay=$LAB_DIR/faultrelay.py
-
-cat >"$relay" <<'PY'
-import argparse, socket, ssl, struct, threading, time
-
-ap = argparse.ArgumentParser()
-ap.add_argument("--listen", required=True)      # ADDR:PORT
-ap.add_argument("--cert", required=True)
-ap.add_argument("--key", required=True)
-ap.add_argument("--log", required=True)
-ap.add_argument("--forward", default="127.0.0.53:53")
-ap.add_argument("--drop-type", type=int, default=0) # never answer this type
-ap.add_argument("--close-all", action="store_true") # close at the first query
-ap.add_argument("--delay-type", type=int, default=0) # answer this type late
-ap.add_argument("--delay", type=float, default=0)    # by this many seconds
-a = ap.parse_args()
-logf = open(a.log, "a", buffering=1)
-lock = threading.Lock()
-
-def log(line):
-    with lock:
-        logf.write(line + "\n")
-
-def qtype(m):
-    o = 12
-    while m[o]:
-        o += m[o] + 1
-    return struct.unpack(">H", m[o + 1:o + 3])[0]
-
-def recv_exact(s, n):
-    b = b""
-    while len(b) < n:
-        d = s.recv(n - len(b))
-        if not d:
-            raise EOFError
-        b += d
-    return b
-
-def forward(q):
-    h, p = a.forward.rsplit(":", 1)
-    with socket.create_connection((h, int(p)), timeout=5) as u:
-        u.sendall(struct.pack(">H", len(q)) + q)
-        n = struct.unpack(">H", recv_exact(u, 2))[0]
-        return recv_exact(u, n)
-
-def answer_later(t, q, wl):
-    time.sleep(a.delay)
-    r = forward(q)
-    log("answered type %d late" % a.delay_type)
-    with wl:
-        t.sendall(struct.pack(">H", len(r)) + r)
-
-def serve(conn):
-    try:
-        t = ctx.wrap_socket(conn, server_side=True)
-    except Exception as e:
-        log("handshake-failed %s" % e)
-        return
-    log("conn resumed=%s" % t.session_reused)
-    wl = threading.Lock()
-    try:
-        while True:
-            n = struct.unpack(">H", recv_exact(t, 2))[0]
-            q = recv_exact(t, n)
-            if a.close_all:
-                log("closing with a query unanswered")
-                break
-            if a.drop_type and qtype(q) == a.drop_type:
-                log("dropped type %d" % a.drop_type)
-                continue
-            if a.delay_type and qtype(q) == a.delay_type:
-                threading.Thread(target=answer_later, args=(t, q, wl), daemon=True).start()
-                continue
-            r = forward(q)
-            with wl:
-                t.sendall(struct.pack(">H", len(r)) + r)
-    except (EOFError, OSError):
-        pass
-    try:
-        t.close()
-    except OSError:
-        pass
-
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(a.cert, a.key)
-ctx.set_alpn_protocols(["dot"])
-host, port = a.listen.rsplit(":", 1)
-ls = socket.socket()
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind((host, int(port)))
-ls.listen(64)
-log("ready")
-while True:
-    c, _ = ls.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-PY
 
 pids=()
 cleanup() {
@@ -135,7 +39,7 @@ start_relay() { # start_relay ADDR LOG [ARGS...]
     local addr=$1 log=$2
     shift 2
     : >"$log"
-    python3 "$relay" --listen "$addr:853" --cert "$LAB_DIR/certs/dot.pem" \
+    python3 "$TOOLS/dnsbreak_dot.py" --listen "$addr:853" --cert "$LAB_DIR/certs/dot.pem" \
         --key "$LAB_DIR/certs/dot.key" --log "$log" "$@" 3>&- &
     pids+=("$!")
     waitfor "$log" '^ready$'
@@ -169,7 +73,7 @@ lookups() {
 
 echo "== an upstream that never answers the HASTLS queries"
 log1=$LAB_DIR/drop.log
-start_relay 127.0.0.70 "$log1" --drop-type 65301
+start_relay 127.0.0.70 "$log1" "*/65301/drop"
 names1=$LAB_DIR/names1
 printf '%s\n' secure.lab.example clear.lab.example secure.lab.example \
     www.insecure.lab.example both.lab.example clear.lab.example mail.lab.example \
@@ -177,7 +81,7 @@ printf '%s\n' secure.lab.example clear.lab.example secure.lab.example \
 out=$LAB_DIR/drop.out
 lookups "$out" "$names1" 0 --timeout 2000 --upstream 127.0.0.70#dot.lab.example
 sed 's/^/    /' "$out"
-expect_line "the relay dropped HASTLS queries" "$log1" '^dropped type 65301$'
+expect_line "the relay dropped HASTLS queries" "$log1" ' 65301 drop$'
 expect_count "every lookup answered its addresses" "$out" '^[a-z.]+ A: (secure|insecure) rcode=NOERROR' 10
 expect_count "every HASTLS answer failed" "$out" '^[a-z.]+ HASTLS: failed ' 10
 n=$(slow "$out" HASTLS 1500)
@@ -223,7 +127,7 @@ echo "== a HASTLS answer that comes after the lookup stopped waiting"
 log5=$LAB_DIR/late.log
 # Later than the wait (1500 ms after the addresses), within the transport's
 # attempt (3000 ms): the deadline is 6000 ms.
-start_relay 127.0.0.74 "$log5" --delay-type 65301 --delay 2.2
+start_relay 127.0.0.74 "$log5" "*/65301/delay=2.2"
 c2=$(conf late upstream=127.0.0.74@853#dot.lab.example timeout_ms=6000 agent=off)
 err=$LAB_DIR/late-shim.err
 HASTLS_LOG=info HASTLS_CONF=$c2 LD_PRELOAD=$S python3 - >"$LAB_DIR/late-shim.out" 2>"$err" <<'PY'
@@ -244,7 +148,7 @@ attempt("after", 443)
 attempt("after", 80)
 PY
 sed 's/^/    /' "$LAB_DIR/late-shim.out" "$err"
-expect_line "the relay answered HASTLS late" "$log5" '^answered type 65301 late$'
+expect_line "the relay answered HASTLS late" "$log5" '^answered .* 65301 late$'
 expect_line "before the answer: no usable record in a signed zone, refused" \
     "$LAB_DIR/late-shim.out" '^before 443 refused$'
 expect_line "the late answer is applied without a new lookup" "$err" \

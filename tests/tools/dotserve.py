@@ -29,9 +29,10 @@ class Log:
             self.f.write(line + "\n")
 
 
-def serve(listen, cert, key, log, handle, timeout=10):
+def serve(listen, cert, key, log, handle, timeout=10, log_connections=False):
     """Listens on LISTEN ("ADDR:PORT") with CERT and KEY (ALPN "dot"), logs
-    "ready", and for each query of each connection calls HANDLE(query, send),
+    "ready" (and, with LOG_CONNECTIONS, "conn resumed=True|False" for each
+    handshake), and for each query of each connection calls HANDLE(query, send),
     SEND(bytes) writing one length-prefixed reply (safe from any thread).
     HANDLE returns False to close the connection.  Never returns."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -45,6 +46,8 @@ def serve(listen, cert, key, log, handle, timeout=10):
             log("handshake failed: %s" % e)
             conn.close()
             return
+        if log_connections:
+            log("conn resumed=%s" % t.session_reused)
         t.settimeout(timeout)
         wlock = threading.Lock()
 
