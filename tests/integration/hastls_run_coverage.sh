@@ -20,6 +20,9 @@
 #    no line; --explain names curl's OpenSSL through libcurl;
 #  - dane = off, [app:certutil] dane = off and --quiet: no line.
 # Every program runs and its status and output pass through untouched.
+# Under make integration-asan (the hastls CLI instrumented, the shim too)
+# the Chromium part is skipped, saying why: Chromium cannot run with the
+# ASan runtime in it.
 set -u
 . "$(dirname "$0")/../tools/shim_lib.sh"
 H=$HASTLS_BUILD/hastls
@@ -47,7 +50,13 @@ expect_lines() {
 
 # --- Chromium -------------------------------------------------------------------
 chrome=/usr/lib/chromium/chromium
-if [ -x "$chrome" ]; then
+if [ -n "${HASTLS_PRELOAD:-}" ]; then
+    # make integration-asan: the instrumented shim brings the ASan runtime
+    # into Chromium, which then aborts ("Shadow memory range interleaves with
+    # an existing memory mapping": its address space layout and ASan's shadow
+    # memory collide).  The plain integration pass runs this part.
+    echo "skip chromium under the sanitizers: Chromium aborts with the ASan runtime loaded"
+elif [ -x "$chrome" ]; then
     run chrome "$chrome" --version
     expect_status "chromium --version runs under hastls run" "$st" 0
     expect_line "...and prints its version" "$t/chrome.out" '^Chromium [0-9]'
@@ -179,10 +188,12 @@ else
 fi
 
 # --- covered: no line ---------------------------------------------------------------
-run curl curl -sS --max-time 20 --cacert "$LAB_CA" https://secure.lab.example/
+# /usr/bin/curl by its path: under the sanitizers PATH starts with a wrapper
+# script (tests/tools/shim_lib.sh), which would be what is read.
+run curl /usr/bin/curl -sS --max-time 20 --cacert "$LAB_CA" https://secure.lab.example/
 expect_line "curl runs under hastls run" "$t/curl.out" '^OK secure\.lab\.example 443$'
 expect_lines "curl: no line" curl 0
-run curl-v --explain curl -sS --max-time 20 --cacert "$LAB_CA" https://secure.lab.example/
+run curl-v --explain /usr/bin/curl -sS --max-time 20 --cacert "$LAB_CA" https://secure.lab.example/
 expect_line "curl --explain: OpenSSL through libcurl" "$t/curl-v.err" \
     "^hastls run: DANE covers curl's TLS through OpenSSL \\(libssl\\.so\\.3, needed by libcurl\\.so\\.4\\)\$"
 expect_no_line "curl --explain: nothing uncovered" "$t/curl-v.err" "$LINE"
