@@ -184,18 +184,22 @@ integration: all
 # lab, and a test fails if any sanitizer report was written.  CFLAGS and
 # LDFLAGS go through the environment, so the Makefile's -fPIC, -std and
 # warning flags are still added to them.
-# Only tests/integration/shim_*.sh and the agent's scripts: the resolver_*
-# and cli_* scripts exercise the CLI and the resolver API, not the preloaded
-# shim.  The hastls CLI is built with the sanitizers too, next to the shim,
-# where the shim finds the hastls it starts as the user's agent: so the agent
-# (its server, its resolver, socket activation) runs instrumented as well,
-# its reports going to the same log_path.  It is an instrumented executable,
-# not a preloaded object, so nothing goes in front of it.  About two minutes
-# under the sanitizers on 2 cores (build included).  curl and wget run
-# without the runtime in front (see shim_lib.sh).
+# Only tests/integration/shim_*.sh, the agent's scripts, the DANE scripts
+# (dane_*.sh: the TLS hooks run inside the programs' handshakes) and
+# hastls_run_coverage.sh (hastls run reading ELF files of real programs and
+# libraries): the resolver_* and cli_* scripts exercise the CLI and the
+# resolver API, not the preloaded shim.  The hastls CLI is built with the sanitizers too, next to
+# the shim, where the shim finds the hastls it starts as the user's agent: so
+# the agent (its server, its resolver, socket activation) runs instrumented
+# as well, its reports going to the same log_path.  It is an instrumented
+# executable, not a preloaded object, so nothing goes in front of it.  About
+# two minutes under the sanitizers on 2 cores (build included).  curl and
+# wget run without the runtime in front (see shim_lib.sh): in dane_*.sh the
+# heap checks of the TLS hooks come from python3 and openssl s_client.
 ASAN_SHIM_BUILD := $(BUILD)/asan-shim
 ASAN_SHIM_TESTS ?= $(wildcard tests/integration/shim_*.sh) tests/integration/agent.sh \
-                   tests/integration/agent_life.sh
+                   tests/integration/agent_life.sh $(wildcard tests/integration/dane_*.sh) \
+                   tests/integration/hastls_run_coverage.sh
 integration-asan:
 	CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
 	    LDFLAGS="-fsanitize=address,undefined" $(MAKE) BUILD=$(ASAN_SHIM_BUILD) \

@@ -17,6 +17,12 @@
  * than the shim (the loader skips it with a warning).  --allow-unprotected
  * runs them anyway, with a warning.
  *
+ * Where `dane` is not off for CMD, it also says, one line per reason, how
+ * CMD's TLS escapes the shim's DANE check (shim/cli/coverage.h): a TLS
+ * library built in (BoringSSL, OpenSSL linked statically), one without a
+ * hook (NSS), a Go program.  Never more, never blocking, nothing when its
+ * TLS is covered; --quiet drops those lines, --explain adds what is covered.
+ *
  * Like env(1), its own failures use statuses a program rarely does: 125 for
  * a usage error or a missing shim, 126 for a program that cannot be run
  * (protected), 127 for a program that was not found.
@@ -34,7 +40,10 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "policy/config.h"
+#include "policy/elfinfo.h"
 #include "shim/cli/cli.h"
+#include "shim/cli/coverage.h"
 
 /* Where `make install` puts the shim; the Makefile passes the real values. */
 #ifndef HASTLS_LIBDIR
@@ -64,6 +73,9 @@ struct run_opts {
     const char *app;
     const char *mode;
     bool allow_unprotected;
+    bool quiet;       /* no DANE coverage lines */
+    bool explain;     /* also what DANE covers */
+    bool unprotected; /* a refusal was overridden: the shim will not load */
     const char *shim; /* the libhastls.so to preload, once found */
 };
 
@@ -102,6 +114,8 @@ static void run_usage(FILE *out)
         "  --allow-unprotected  run CMD even where the shim cannot be loaded into it\n"
         "                       (setuid/setgid, file capabilities, static, other ELF\n"
         "                       class): it then runs WITHOUT protection\n"
+        "  -q, --quiet          do not say how CMD's TLS escapes DANE\n"
+        "  -v, --explain        also say which TLS library of CMD DANE covers\n"
         "  -h, --help           this text\n"
         "  -V, --version        the version\n"
         "\n"
@@ -109,33 +123,6 @@ static void run_usage(FILE *out)
         "cannot be run protected or cannot be executed, 127 if CMD was not found.\n"
         "HASTLS_SHIM=FILE preloads FILE instead of the installed libhastls.so.\n",
         me, me);
-}
-
-/* Reads N bytes at OFF of FD.  Returns 0, or -1 on error or a short file. */
-static int read_at(int fd, void *buf, size_t n, off_t off)
-{
-    size_t done = 0;
-    while (done < n) {
-        ssize_t r = pread(fd, (char *)buf + done, n - done, off + (off_t)done);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        done += (size_t)r;
-    }
-    return 0;
-}
-
-/* Converts a 16/32/64-bit field of an ELF file of data encoding DATA to host
- * order.  Returns the value. */
-static uint64_t elf_field(const unsigned char *p, size_t n, unsigned char data)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t k = data == ELFDATA2MSB ? i : n - 1 - i;
-        v = (v << 8) | p[k];
-    }
-    return v;
 }
 
 /* Fills F from the start of the file PATH.  Returns 0, or -1 with errno set if
@@ -172,45 +159,27 @@ static int elf_inspect(const char *path, struct elf_facts *f)
         f->interp[len] = '\0';
         return 0;
     }
-    if (got < 52 || memcmp(h, ELFMAG, SELFMAG) != 0) {
+    struct hastls_elf *e = malloc(sizeof *e);
+    if (!e) {
         close(fd);
-        return 0;
+        errno = ENOMEM;
+        return -1;
     }
-    f->kind = FILE_ELF;
-    f->elf_class = h[EI_CLASS];
-    unsigned char data = h[EI_DATA];
-    uint64_t phoff;
-    size_t phentsize, phnum;
-    /* Offsets of e_machine, e_phoff, e_phentsize and e_phnum in Elf32_Ehdr
-     * and Elf64_Ehdr (the two layouts differ after e_entry). */
-    f->machine = (unsigned)elf_field(h + 18, 2, data);
-    if (f->elf_class == ELFCLASS64 && got >= 64) {
-        phoff = elf_field(h + 32, 8, data);
-        phentsize = (size_t)elf_field(h + 54, 2, data);
-        phnum = (size_t)elf_field(h + 56, 2, data);
-    } else if (f->elf_class == ELFCLASS32) {
-        phoff = elf_field(h + 28, 4, data);
-        phentsize = (size_t)elf_field(h + 42, 2, data);
-        phnum = (size_t)elf_field(h + 44, 2, data);
-    } else {
-        close(fd);
-        return 0;
-    }
-    if (phentsize < 4 || phentsize > 256 || phnum == 0 || phnum > 1024 ||
-        phoff > (uint64_t)INT64_MAX / 2) {
-        close(fd);
-        return 0;
-    }
-    for (size_t i = 0; i < phnum; i++) {
-        unsigned char type[4];
-        if (read_at(fd, type, sizeof type, (off_t)(phoff + i * phentsize)) < 0)
-            break;
-        if (elf_field(type, 4, data) == PT_INTERP) {
-            f->has_interp = true;
-            break;
-        }
-    }
+    struct hastls_elf_src src = {hastls_elf_fd_read, &fd};
+    int rc = hastls_elf_read(&src, 0, e);
     close(fd);
+    if (rc == HASTLS_ELF_IO) {
+        free(e);
+        errno = EIO;
+        return -1;
+    }
+    if (rc != HASTLS_ELF_NOT_ELF) {
+        f->kind = FILE_ELF;
+        f->elf_class = e->elf_class;
+        f->machine = e->machine;
+        f->has_interp = rc == HASTLS_ELF_OK && e->has_interp;
+    }
+    free(e);
     return 0;
 }
 
@@ -267,9 +236,10 @@ static int find_program(const char *cmd, char *out, size_t outlen)
 
 /* Reports that the program would run unprotected.  Returns 0 if it may run
  * anyway (--allow-unprotected, after a warning), else RUN_ERR_CANNOT_RUN. */
-static int refuse(const struct run_opts *o, const char *path, const char *why)
+static int refuse(struct run_opts *o, const char *path, const char *why)
 {
     if (o->allow_unprotected) {
+        o->unprotected = true;
         run_err("warning: %s %s; running it UNPROTECTED "
                 "(--allow-unprotected)\n",
                 path, why);
@@ -282,10 +252,12 @@ static int refuse(const struct run_opts *o, const char *path, const char *why)
 }
 
 /* Checks that PATH, or the interpreter that runs it, loads the shim
- * described by SHIM.  Sets *KIND to PATH's kind at depth 0.  Returns 0 if
- * the program may run, else the exit status (a message is written). */
-static int check_program(const struct run_opts *o, const char *path,
-                         const struct elf_facts *shim, int depth, int *kind)
+ * described by SHIM.  Sets *KIND to PATH's kind at depth 0, and ELF
+ * (PATH_MAX bytes) to the ELF program that will run (PATH or its
+ * interpreter).  Returns 0 if the program may run, else the exit status (a
+ * message is written). */
+static int check_program(struct run_opts *o, const char *path,
+                         const struct elf_facts *shim, int depth, int *kind, char *elf)
 {
     if (depth > RUN_MAX_INTERP_DEPTH) {
         run_err("%s: too many levels of #! interpreters\n", path);
@@ -311,16 +283,17 @@ static int check_program(const struct run_opts *o, const char *path,
             run_err("%s: interpreter %s not found\n", path, f.interp);
             return RUN_ERR_CANNOT_RUN;
         }
-        return check_program(o, f.interp, shim, depth + 1, kind);
+        return check_program(o, f.interp, shim, depth + 1, kind, elf);
     }
     if (f.kind == FILE_OTHER) /* execv() fails with ENOEXEC: run by /bin/sh */
-        return check_program(o, "/bin/sh", shim, depth + 1, kind);
+        return check_program(o, "/bin/sh", shim, depth + 1, kind, elf);
 
     struct stat st;
     if (stat(path, &st) != 0) {
         run_err("%s: %s\n", path, strerror(errno));
         return RUN_ERR_CANNOT_RUN;
     }
+    snprintf(elf, PATH_MAX, "%s", path);
     int r = 0;
     if (st.st_mode & S_ISUID)
         r = refuse(o, path,
@@ -431,6 +404,73 @@ static char *compose_preload(const char *shim, const char *old)
     return s;
 }
 
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* The configuration CMD will run with (the environment as the child gets
+ * it), chosen as the shim chooses it: [app:] sections by the executable ELF,
+ * else by CMD's name.  Returns a malloc()ed configuration, or NULL when it
+ * cannot be loaded (the shim in CMD then says why and stops). */
+static struct hastls_config *child_config(const char *elf, const char *cmd)
+{
+    struct hastls_config *cfg = malloc(sizeof *cfg), *alt = malloc(sizeof *alt);
+    char err[1024];
+    char real[PATH_MAX];
+    const char *exe = realpath(elf, real) ? real : elf;
+    if (!cfg || !alt || hastls_config_load_default(exe, cfg, err, sizeof err) != 0) {
+        free(cfg);
+        free(alt);
+        return NULL;
+    }
+    if (!cfg->app_section[0] && strcmp(base_name(exe), base_name(cmd)) != 0 &&
+        hastls_config_load_default(cmd, alt, err, sizeof err) == 0 &&
+        alt->app_section[0]) {
+        struct hastls_config *t = cfg;
+        cfg = alt;
+        alt = t;
+    }
+    free(alt);
+    return cfg;
+}
+
+/* Says, unless `dane` is off for the program, how the TLS of ELF (which runs
+ * PROG, started as CMD) escapes the shim's DANE check: nothing when it does
+ * not (with --explain, what is covered). */
+static void diagnose_dane(const struct run_opts *o, const char *elf, const char *prog,
+                          const char *cmd)
+{
+    struct hastls_config *cfg = child_config(elf, cmd);
+    if (!cfg) {
+        if (o->explain)
+            run_err("DANE: not looked at: the configuration cannot be loaded\n");
+        return;
+    }
+    enum hastls_dane_mode dane = cfg->dane;
+    free(cfg);
+    const char *name = base_name(elf);
+    if (dane == HASTLS_DANE_OFF) {
+        if (o->explain)
+            run_err("DANE: dane = off for %s\n", name);
+        return;
+    }
+    struct hastls_coverage *c = malloc(sizeof *c);
+    if (!c || hastls_coverage_of(elf, getenv("LD_LIBRARY_PATH"), c) < 0) {
+        if (o->explain)
+            run_err("DANE: cannot read %s: %s\n", elf, strerror(c ? errno : ENOMEM));
+        free(c);
+        return;
+    }
+    if (o->explain && strcmp(elf, prog) != 0)
+        run_err("DANE: %s is run by %s: that program is looked at, not the programs "
+                "it starts\n",
+                prog, elf);
+    hastls_coverage_report(stderr, me, name, c, o->explain);
+    free(c);
+}
+
 /* Parses the options before CMD.  Returns the index of CMD in ARGV, 0 after
  * --help or --version (written), or -1 after a usage error (written). */
 static int parse_opts(int argc, char **argv, struct run_opts *o)
@@ -455,6 +495,10 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
             o->mode = "enforce";
         } else if (!strcmp(a, "--allow-unprotected")) {
             o->allow_unprotected = true;
+        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
+            o->quiet = true;
+        } else if (!strcmp(a, "--explain") || !strcmp(a, "-v")) {
+            o->explain = true;
         } else if (!strcmp(a, "--config") || !strcmp(a, "--app")) {
             target = a[2] == 'c' ? &o->config : &o->app;
             if (i + 1 >= argc) {
@@ -546,7 +590,8 @@ int hastls_cmd_run(int argc, char **argv)
         return RUN_ERR_CANNOT_RUN;
     }
     int kind = FILE_OTHER;
-    r = check_program(&o, prog, &shim_facts, 0, &kind);
+    char elf[PATH_MAX] = "";
+    r = check_program(&o, prog, &shim_facts, 0, &kind, elf);
     if (r)
         return r;
 
@@ -560,6 +605,8 @@ int hastls_cmd_run(int argc, char **argv)
         return RUN_ERR_USAGE;
     }
     free(preload);
+    if (!o.quiet && !o.unprotected && elf[0])
+        diagnose_dane(&o, elf, prog, cmd);
 
     /* argv[0] stays as the user wrote it, as execvp() would leave it. */
     char **args = argv + first;
