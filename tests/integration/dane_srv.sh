@@ -279,6 +279,8 @@ XJIDS="alice@im.lab.example alice@im-pkix.lab.example alice@im.insecure.lab.exam
 timeout 60 "$PY" "$out/xmpp.py" $XJIDS >"$out/xmpp-ctl.out" 2>"$out/xmpp-ctl.err"
 expect_no_line "control: slixmpp alone gets no session on im.lab.example" "$out/xmpp-ctl.out" \
     '^alice@im.lab.example session$'
+expect_count "control: slixmpp alone rejects the certificate for each source" "$out/xmpp-ctl.err" \
+    'CERT: Invalid certificate' 3
 # shellcheck disable=SC2086
 LD_PRELOAD=$S timeout 60 "$PY" "$out/xmpp.py" $XJIDS >"$out/xmpp.out" 2>"$out/xmpp.err"
 expect_line "slixmpp: alice@im.lab.example authenticates (DANE-EE at the target)" "$out/xmpp.out" \
@@ -287,6 +289,8 @@ expect_line "slixmpp: alice@im-pkix.lab.example authenticates (the derived name)
     '^alice@im-pkix.lab.example session$'
 expect_no_line "slixmpp: no session through the unsigned SRV" "$out/xmpp.out" \
     '^alice@im.insecure.lab.example session$'
+expect_count "slixmpp: the certificate is rejected for that one only" "$out/xmpp.err" \
+    'CERT: Invalid certificate' 1
 expect_line "prosody: alice authenticated" "$P/prosody.log" 'Authenticated as alice@im.lab.example'
 
 finish
