@@ -21,6 +21,7 @@
 #include "shim/core/ownfd.h"
 #include "shim/core/real.h"
 #include "shim/core/sigthread.h"
+#include "shim/core/srvmemo.h"
 #include "shim/core/state.h"
 
 #define WORKERS 4           /* threads answering datagrams and accepting */
@@ -113,7 +114,10 @@ static size_t answer(const uint8_t *q, size_t qlen, int tcp, uint8_t *out, size_
     struct hastls_answer *a = NULL;
     const struct hastls_resolver_api *api = NULL;
     int rc = -1;
-    if (hastls_lookup_answer(name, cq.q.qtype, &a, &api) < 0) {
+    int looked = hastls_lookup_answer(name, cq.q.qtype, &a, &api);
+    if (looked == 0 && cq.q.qtype == HASTLS_DNS_TYPE_SRV)
+        (void)hastls_srvmemo_note(a, hastls_now()); /* for the TLS hooks */
+    if (looked < 0) {
         rc = hastls_dns_client_error(q, qlen, &cq, HASTLS_DNS_RCODE_SERVFAIL,
                                      HASTLS_DNS_EDE_NO_REACHABLE, "resolver unavailable",
                                      out, cap, &n);

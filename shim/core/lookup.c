@@ -24,6 +24,7 @@
 #include "shim/core/lookup.h"
 #include "shim/core/owner.h"
 #include "shim/core/search.h"
+#include "shim/core/srvmemo.h"
 #include "shim/core/state.h"
 
 #define TYPE_A 1
@@ -785,6 +786,9 @@ int hastls_lookup_raw(const char *name, int cls, int type, uint16_t id,
         recorded = record_raw(name, ans, answers[1], cfg->record_type);
         api->answer_free(answers[1]);
     }
+    /* The TLS hooks check an SRV delegation against it (bogus ones too). */
+    if (type == HASTLS_DNS_TYPE_SRV)
+        (void)hastls_srvmemo_note(ans, hastls_now());
     int rc = -1;
     *herr = TRY_AGAIN;
     if (recorded < 0) {

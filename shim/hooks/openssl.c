@@ -35,6 +35,16 @@
  * verify failed" queued, SSL_get_verify_result() says why.  Under `dane =
  * report` the line says "(dane report)" and nothing is refused (a match
  * still authenticates).  SSLs of the shim's own resolver pass untouched.
+ *
+ * Secure SRV delegation (RFC 7673, 7712; the rule is shim/core/srvmemo.h's):
+ * when the name the program gave differs from the one the connected address
+ * was looked up under, and an SRV answer of the former lists the latter on
+ * the port: a secure delegation adds the looked-up name (the derived
+ * domain) to the SSL's reference names (when the program set any) and takes
+ * the TLSA records at _PORT._tcp.DERIVED instead; an insecure one changes
+ * nothing (the program's name only, no TLSA query at the derived domain); a
+ * bogus SRV answer is refused under enforce with the line above, whose
+ * reason names the SRV owner.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -51,6 +61,7 @@
 #include "shim/core/dane.h"
 #include "shim/core/locks.h"
 #include "shim/core/log.h"
+#include "shim/core/srvmemo.h"
 #include "shim/core/state.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -353,6 +364,56 @@ static int peer_name(SSL *s, const uint8_t key[16], uint16_t port, char *name)
     return 0;
 }
 
+/* Secure SRV delegation (RFC 7673, 7712; shim/core/srvmemo.h): when the
+ * address of S's peer KEY, PORT was looked up under another name than the
+ * one the program authenticates (M's name), applies what the rule says.
+ * Secure: the looked-up name (the derived domain) becomes a reference name
+ * of S too (when the program checks names at all) and is the one whose TLSA
+ * records count, written into TLSA_NAME.  Insecure or none: TLSA_NAME is
+ * M's name alone.  Bogus: a refusal under enforce (marked in M).  Returns 0
+ * to go on with the TLSA lookup of TLSA_NAME, -1 when refused. */
+static int delegate(SSL *s, struct mark *m, const uint8_t key[16], char *tlsa_name)
+{
+    char target[HASTLS_NAME_MAX];
+    struct hastls_deleg_result d;
+    snprintf(tlsa_name, HASTLS_NAME_MAX, "%s", m->name);
+    if (hastls_dane_name_of(key, m->port, target) < 0 ||
+        hastls_srv_delegation(m->name, target, m->port, key, &d) < 0)
+        return 0;
+    switch (d.state) {
+    case HASTLS_DELEG_NONE:
+        return 0;
+    case HASTLS_DELEG_INSECURE:
+        hastls_log(HASTLS_LOG_INFO,
+                   "%s:%u: %s is not a secure SRV delegation (%s): verifying %s only",
+                   m->name, m->port, d.target, d.why, m->name);
+        return 0;
+    case HASTLS_DELEG_BOGUS:
+        snprintf(m->owner, sizeof m->owner, "%s", d.owner);
+        m->verify_error = X509_V_ERR_APPLICATION_VERIFICATION;
+        log_once(m, d.why);
+        if (m->mode != HASTLS_DANE_ENFORCE)
+            return 0;
+        m->state = MARK_REFUSED;
+        return -1;
+    case HASTLS_DELEG_SECURE:
+    default:
+        break;
+    }
+    X509_VERIFY_PARAM *param = ossl.get0_param(s);
+    if (param && ossl.param_host(param, 0) && ossl.add1_host &&
+        ossl.add1_host(s, d.target) != 1) {
+        /* not accepting the derived domain only makes the check stricter */
+        hastls_log(HASTLS_LOG_WARN, "%s:%u: cannot add %s to the accepted names", m->name,
+                   m->port, d.target);
+        return 0;
+    }
+    hastls_log(HASTLS_LOG_DEBUG, "%s:%u: securely delegated to %s by %s", m->name,
+               m->port, d.target, d.owner);
+    snprintf(tlsa_name, HASTLS_NAME_MAX, "%s", d.target);
+    return 0;
+}
+
 /* Applies what SET says to the client SSL S with the fresh mark M: enables
  * DANE, or marks a refusal, or leaves both alone.  PREV is the SSL's mark of
  * an earlier handshake, or NULL. */
@@ -444,10 +505,13 @@ static struct mark *prepare(SSL *s, const void *caller, struct mark *prev)
     if (ossl.in_before(s) && !from_resolver(caller) &&
         hastls_dane_peer(ossl.get_fd(s), key, &m->port) == 0 &&
         peer_name(s, key, m->port, m->name) == 0) {
-        struct hastls_dane_set *set = hastls_dane_lookup(m->name, m->port);
-        if (set)
-            decide(s, m, set, prev && prev != &mark_none ? prev : NULL);
-        free(set);
+        char tlsa_name[HASTLS_NAME_MAX];
+        if (delegate(s, m, key, tlsa_name) == 0) {
+            struct hastls_dane_set *set = hastls_dane_lookup(tlsa_name, m->port);
+            if (set)
+                decide(s, m, set, prev && prev != &mark_none ? prev : NULL);
+            free(set);
+        }
     }
     if (ossl.set_ex_data(s, ossl.idx, m) != 1) {
         free(m);
