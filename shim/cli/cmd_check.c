@@ -208,7 +208,7 @@ static void check_usage(FILE *out)
         "                 xmpp, 25/587 smtp, 143 imap, else none: direct TLS)\n"
         "  --ca FILE      the CA bundle for PKIX (default: ca_bundle of the\n"
         "                 configuration)\n"
-        "  --srv NAME     walk an SRV delegation instead (hastls check --srv x --help)\n"
+        "  --srv NAME     walk an SRV delegation instead (hastls check --srv --help)\n"
         "  --help         this text\n"
         "\n"
         "Exit status:\n"

@@ -711,6 +711,12 @@ int hastls_cli_check_srv(int argc, char **argv)
     memset(&w, 0, sizeof w);
     int opt;
 
+    /* "--srv --help" too, where getopt would take --help for the name. */
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            srv_usage(stdout);
+            return 0;
+        }
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":c:a:jh", opts, NULL)) != -1) {
@@ -759,8 +765,7 @@ int hastls_cli_check_srv(int argc, char **argv)
             return 2;
         default:
             fprintf(stderr,
-                    "hastls check: unknown option '%s' with --srv (try --srv x "
-                    "--help)\n",
+                    "hastls check: unknown option '%s' with --srv (try --srv --help)\n",
                     argv[optind - 1]);
             return 2;
         }

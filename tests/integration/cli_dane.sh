@@ -7,8 +7,8 @@
 #   - `--connect`: real handshakes with services.py checked with OpenSSL's
 #     DANE verifier (DANE-EE, DANE-TA pass; a record for another key fails;
 #     a bogus RRset is refused without connecting; an insecure one leaves
-#     PKIX), SMTP STARTTLS on port 25 (no TLSA record: PKIX only), and a
-#     certificate outside the CA bundle;
+#     PKIX), SMTP STARTTLS on port 25 (no TLSA record: PKIX only), XMPP
+#     STARTTLS with a real prosody, and a certificate outside the CA bundle;
 #   - `--srv`: the secure delegation _xmpp-client._tcp.lab.example (TLSA of
 #     the target asked, DANE-EE passes on the direct-TLS service of the
 #     lab's xmpp host, --starttls none), the insecure one in
@@ -173,6 +173,45 @@ line "xmpp STARTTLS: the dialogue fails" "^connect: .*XMPP"
 run --connect --starttls none xmpp.$L 5222
 status "xmpp:5222 direct TLS" 0
 line "xmpp direct TLS: DANE-EE" "^certificate: DANE-EE\(3\) match on the key"
+
+# XMPP STARTTLS with a real server: prosody on xmpp.lab.example:15222, the
+# stream to xmpp.lab.example, the lab's xmpp certificate (no TLSA record on
+# that port: PKIX decides).
+if command -v prosody >/dev/null; then
+    P=$tmp/prosody
+    mkdir -p "$P"
+    cp "$LAB_DIR/certs/xmpp.pem" "$LAB_DIR/certs/xmpp.key" "$P/"
+    cat >"$P/prosody.cfg.lua" <<CFG
+daemonize = false
+run_as_root = true
+pidfile = "$P/prosody.pid"
+data_path = "$P"
+certificates = "$P"
+log = { { levels = { min = "info" }, to = "file", filename = "$P/prosody.log" } }
+modules_enabled = { "tls", "saslauth", "disco" }
+modules_disabled = { "s2s" }
+c2s_ports = { 15222 }
+c2s_direct_tls_ports = { }
+interfaces = { "127.0.10.13" }
+c2s_require_encryption = true
+VirtualHost "xmpp.lab.example"
+  ssl = { certificate = "$P/xmpp.pem", key = "$P/xmpp.key" }
+CFG
+    prosody --config "$P/prosody.cfg.lua" >"$P/out" 2>&1 &
+    prosody_pid=$!
+    for _ in $(seq 100); do
+        (exec 3<>/dev/tcp/127.0.10.13/15222) 2>/dev/null && break
+        sleep 0.1
+    done
+    run --connect --starttls xmpp xmpp.$L 15222
+    status "prosody: XMPP STARTTLS" 0
+    line "prosody: the upgrade" "^connect: 127\.0\.10\.13 port 15222, STARTTLS xmpp, SNI xmpp\.$L, TLSv1"
+    line "prosody: its certificate, PKIX" "^PKIX: ok for xmpp\.$L$"
+    kill "$prosody_pid" 2>/dev/null
+    wait "$prosody_pid" 2>/dev/null
+else
+    echo "skip prosody: not installed (scripts/install-deps)"
+fi
 
 run --json --connect dane-ok.$L 443
 json "connect JSON" 'd["connect"]["outcome"] == "pass" and d["connect"]["passed_by"] == "DANE" and d["connect"]["dane"]["usage"] == 3 and d["connect"]["dane"]["depth"] == 0 and d["connect"]["pkix"]["ok"] is False and d["exit"] == 0'
