@@ -26,9 +26,10 @@
  *      bogus), whatever the mode: report mode lets the
  *      connection through but logs it, and the question answered here is what
  *      the policy says, not what the mode does with it;
- *      A TLSA answer that makes the shim refuse the handshake (bogus or
- *      failed under dane = enforce), and with --connect a certificate that
- *      does not pass, count as blocking too;
+ *      with --connect also when the certificate does not pass or the shim
+ *      refuses the handshake (a TLSA answer bogus or failed under dane =
+ *      enforce; without --connect that refusal is shown, not counted: the
+ *      connection itself is allowed, the handshake is what fails);
  *   2  usage error;
  *   3  the configuration could not be loaded or the resolver not started, or
  *      a lookup got no answer (status failed) and nothing was blocked: the
@@ -217,8 +218,10 @@ static void check_usage(FILE *out)
         "     itself (an A or AAAA answer is bogus: getaddrinfo fails with\n"
         "     EAI_FAIL); also in report mode: the status answers \"would the\n"
         "     configured policy block\", not \"does the mode let it through\"\n"
-        "     or the shim refuses the TLS handshake (TLSA bogus or failed under\n"
-        "     dane = enforce); with --connect also: the certificate does not pass\n"
+        "     with --connect also: the certificate does not pass, or the shim\n"
+        "     refuses the handshake (TLSA bogus or failed under dane = enforce;\n"
+        "     without --connect that refusal is shown but, the connection itself\n"
+        "     being allowed, not counted)\n"
         "  2  usage error\n"
         "  3  configuration error, the resolver could not start, or a lookup got\n"
         "     no answer (status failed) while nothing was blocked; with --connect\n"
@@ -239,7 +242,8 @@ static void check_usage(FILE *out)
         "verdict, note, reason}], blocked (ports the configured client blocks),\n"
         "dane [{port, owner, asked, status, rcode, reason, records [{usage,\n"
         "selector, mtype, data, usable, why}], state, usable, mode, verdict, text}]\n"
-        "(one per PORT given), connect (null, or {address, port, starttls, sni,\n"
+        "(one per PORT given), dane_refused (the ports whose handshake the shim\n"
+        "refuses), connect (null, or {address, port, starttls, sni,\n"
         "names, outcome, passed_by, error, tls_version, certificate {subject,\n"
         "dns_names}, dane {ok, usage, selector, mtype, depth, text}, pkix {ok,\n"
         "name, error}}), lookup_failed, exit.  Strings that are not UTF-8 carry each "
@@ -637,7 +641,7 @@ static const char *addr_text(const struct hastls_answer *a, size_t i, char *buf,
 
 static int exit_status(const struct check *c)
 {
-    if (c->n_blocked || c->name_refused || c->n_dane_refused)
+    if (c->n_blocked || c->name_refused)
         return 1;
     if (c->connect && c->conn.outcome != HASTLS_CLI_TLS_PASS)
         return c->conn.outcome == HASTLS_CLI_TLS_ERROR ? 3 : 1;
@@ -892,8 +896,6 @@ static void print_text(const struct check *c)
     } else if (c->name_refused) {
         printf("the name cannot be resolved under the shim (bogus addresses, %s)\n",
                hastls_host_result_name(c->lookup[0]));
-    } else if (c->n_dane_refused) {
-        printf("the shim refuses the TLS handshake (DANE, dane = enforce)\n");
     } else if (c->connect && c->conn.outcome != HASTLS_CLI_TLS_PASS) {
         printf("the certificate does not pass: %s\n",
                hastls_cli_tls_outcome_name(c->conn.outcome));
@@ -904,6 +906,17 @@ static void print_text(const struct check *c)
         if (c->connect)
             printf("; the certificate passes (%s)", c->conn.passed_by);
         printf("\n");
+    }
+    if (c->n_dane_refused) {
+        /* The connection itself is allowed: the refusal comes at the
+         * handshake, so it is not part of the exit status without --connect. */
+        printf("tls: the shim refuses the TLS handshake on port%s",
+               c->n_dane_refused > 1 ? "s" : "");
+        for (size_t i = 0; i < c->n_tlsa; i++)
+            if (hastls_cli_dane_verdict(&c->tlsa[i], cfg->dane) ==
+                HASTLS_CLI_DANE_REFUSED)
+                printf(" %u", c->rows[i].port);
+        printf(" (DANE, dane = enforce)\n");
     }
 }
 
@@ -1056,6 +1069,11 @@ static void print_json(const struct check *c)
         hastls_cli_tlsa_json(stdout, &c->tlsa[i], cfg->dane);
         printf("}");
     }
+    printf("],\"dane_refused\":[");
+    shown = 0;
+    for (size_t i = 0; i < c->n_tlsa; i++)
+        if (hastls_cli_dane_verdict(&c->tlsa[i], cfg->dane) == HASTLS_CLI_DANE_REFUSED)
+            printf("%s%u", shown++ ? "," : "", c->rows[i].port);
     printf("],\"connect\":");
     if (c->connect)
         hastls_cli_tls_json(stdout, &c->target, &c->conn);

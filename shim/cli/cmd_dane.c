@@ -727,8 +727,18 @@ static void handshake(int fd, const struct hastls_cli_tls_target *t,
         ssl_error(what, r->error, sizeof r->error);
         goto out;
     }
+    /* SNI carries a host name without its final dot, never an address
+     * (RFC 6066, 3). */
+    char sni[HASTLS_NAME_MAX];
+    unsigned char ip[16];
+    snprintf(sni, sizeof sni, "%s", t->sni);
+    size_t sl = strlen(sni);
+    if (sl && sni[sl - 1] == '.')
+        sni[sl - 1] = '\0';
+    if (inet_pton(AF_INET, sni, ip) == 1 || inet_pton(AF_INET6, sni, ip) == 1)
+        sni[0] = '\0';
     if (!(ssl = SSL_new(ctx)) || !SSL_set_fd(ssl, fd) ||
-        (t->sni[0] && !SSL_set_tlsext_host_name(ssl, t->sni))) {
+        (sni[0] && !SSL_set_tlsext_host_name(ssl, sni))) {
         ssl_error("TLS setup", r->error, sizeof r->error);
         goto out;
     }

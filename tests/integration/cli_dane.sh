@@ -91,12 +91,12 @@ run dane-bad.$L 443
 line "dane-bad: a usable record (the mismatch shows only on --connect)" "^DANE 443: enforced: "
 
 run dane-bogus.$L 443
-status "dane-bogus: the shim refuses the handshake" 1
+status "dane-bogus: connect() allowed, the refusal is the handshake's" 0
 line "dane-bogus: status bogus" "^tlsa: _443\._tcp\.dane-bogus\.$L bogus "
 line "dane-bogus: record not used" "^  3 1 1 $hex \(not used: bogus\)$"
 line "dane-bogus: the validator's reason" "^  reason: .*(signature|RRSIG)"
 line "dane-bogus: refused" "^DANE 443: refused: TLSA bogus \("
-line "dane-bogus: result" "^result: the shim refuses the TLS handshake"
+line "dane-bogus: the handshake refused" "^tls: the shim refuses the TLS handshake on port 443 "
 
 run dane-unusable.$L 443
 status "dane-unusable" 0
@@ -216,6 +216,8 @@ fi
 run --json --connect dane-ok.$L 443
 json "connect JSON" 'd["connect"]["outcome"] == "pass" and d["connect"]["passed_by"] == "DANE" and d["connect"]["dane"]["usage"] == 3 and d["connect"]["dane"]["depth"] == 0 and d["connect"]["pkix"]["ok"] is False and d["exit"] == 0'
 json "dane JSON" 'd["dane"][0]["owner"] == "_443._tcp.dane-ok.lab.example" and d["dane"][0]["status"] == "secure" and d["dane"][0]["verdict"] == "enforced" and d["dane"][0]["records"][0]["usable"] is True and len(d["dane"][0]["records"][0]["data"]) == 64'
+run --json dane-bogus.$L 80 443
+json "bogus JSON: the refusal, not in the exit status" 'd["dane_refused"] == [443] and [e["port"] for e in d["dane"]] == [80, 443] and d["dane"][0]["verdict"] == "none" and d["dane"][1]["verdict"] == "refused" and d["exit"] == 0'
 run --json dane-unusable.$L 443
 json "unusable JSON" 'sorted(r["why"] is not None for r in d["dane"][0]["records"]) == [True, True] and d["dane"][0]["verdict"] == "none"'
 
