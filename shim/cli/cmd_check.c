@@ -13,6 +13,12 @@
  * does no DNS for an address literal or a name of the hosts file: both are
  * reported as not governed.
  *
+ * For each port given on the command line it also shows the TLSA RRset the
+ * shim's TLS hooks would ask (_PORT._tcp.NAME) and the DANE verdict under
+ * the `dane` mode; --connect shakes hands with NAME on that port and checks
+ * the presented certificate (cmd_dane.c).  --srv walks an SRV delegation
+ * instead (cmd_srvcheck.c).
+ *
  * Exit status (see check_usage):
  *   0  the configured client policy allows every port asked about;
  *   1  it would block at least one (or the shim would refuse the name itself:
@@ -20,10 +26,15 @@
  *      bogus), whatever the mode: report mode lets the
  *      connection through but logs it, and the question answered here is what
  *      the policy says, not what the mode does with it;
+ *      with --connect also when the certificate does not pass or the shim
+ *      refuses the handshake (a TLSA answer bogus or failed under dane =
+ *      enforce; without --connect that refusal is shown, not counted: the
+ *      connection itself is allowed, the handshake is what fails);
  *   2  usage error;
  *   3  the configuration could not be loaded or the resolver not started, or
  *      a lookup got no answer (status failed) and nothing was blocked: the
- *      question has no reliable answer.
+ *      question has no reliable answer; with --connect also when no
+ *      handshake could be made (connection or STARTTLS dialogue failed).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,6 +53,7 @@
 #include "policy/httpsrr.h"
 #include "policy/pins.h"
 #include "policy/record.h"
+#include "policy/tlsa.h"
 #include "policy/verdict.h"
 #include "shim/cli/cli.h"
 #include "shim/cli/format.h"
@@ -115,6 +127,20 @@ struct check {
     struct port_row *rows;
     size_t n_rows;
     size_t n_blocked;
+
+    /* DANE: the TLSA RRset of each port given on the command line, in the
+     * order of rows[] (the shim asks _PORT._tcp.NAME, NAME as the program
+     * gave it); n_dane_refused of them refuse the handshake. */
+    struct hastls_cli_tlsa *tlsa;
+    size_t n_tlsa, n_dane_refused;
+    /* --connect: the handshake with NAME on the one port given. */
+    bool connect;
+    enum hastls_cli_starttls starttls;
+    const char *ca_file;
+    struct hastls_cli_tls_target target;
+    struct hastls_cli_tls_result conn;
+    char addr_buf[16][INET6_ADDRSTRLEN];
+    const char *addr_list[16];
 };
 
 static void check_usage(FILE *out)
@@ -122,6 +148,11 @@ static void check_usage(FILE *out)
     fprintf(
         out,
         "usage: hastls check [--config FILE] [--app NAME] [--json] NAME [PORT...]\n"
+        "       hastls check [OPTIONS] --connect [--starttls none|xmpp|smtp|imap]\n"
+        "                    [--ca FILE] NAME PORT\n"
+        "       hastls check [OPTIONS] --srv _SERVICE._tcp.DOMAIN [--connect] [--all]\n"
+        "                    [--starttls ...] [--ca FILE]   (see hastls check --srv "
+        "--help)\n"
         "\n"
         "Predicts what the shim does with connections to NAME.  Loads the\n"
         "configuration as a program under the shim would, looks up A, AAAA and\n"
@@ -144,6 +175,12 @@ static void check_usage(FILE *out)
         "    no-tls, unlisted; \"-\" when the record is not enforced, \"bogus\"\n"
         "    when a bogus record blocks) and the verdict under cio, cfb and cso;\n"
         "    the configured client is marked with '*' and its reason is given.\n"
+        "  - for each PORT given, DANE: the TLSA RRset _PORT._tcp.NAME, its\n"
+        "    DNSSEC status, each record (usage selector mtype data, usable or\n"
+        "    why not) and the verdict the shim applies under the `dane` mode:\n"
+        "    enforced (the certificate must match a record), report, none\n"
+        "    (insecure or no usable record: the program's own verification),\n"
+        "    refused (TLSA bogus or failed, dane = enforce), off.\n"
         "Without PORT: every port of the record and its well-known TLS or\n"
         "cleartext counterpart (80/443, 143/993, 110/995, ...), deduplicated and\n"
         "sorted; 80 and 443 when the record lists no port.\n"
@@ -162,6 +199,17 @@ static void check_usage(FILE *out)
         "  --app NAME     apply the [app:NAME] section (a program name or path),\n"
         "                 as for a program of that name under the shim\n"
         "  --json         print one JSON object instead of text (below)\n"
+        "  --connect      with one PORT: connect to NAME (its looked-up addresses,\n"
+        "                 in order, until one answers), upgrade with STARTTLS when\n"
+        "                 the port needs it, shake hands with SNI NAME and check\n"
+        "                 the presented chain: against the TLSA records with\n"
+        "                 OpenSSL's DANE verifier when they apply, and against the\n"
+        "                 CA bundle for NAME (PKIX); says what passed\n"
+        "  --starttls W   none, xmpp, smtp or imap (default by port: 5222/5269\n"
+        "                 xmpp, 25/587 smtp, 143 imap, else none: direct TLS)\n"
+        "  --ca FILE      the CA bundle for PKIX (default: ca_bundle of the\n"
+        "                 configuration)\n"
+        "  --srv NAME     walk an SRV delegation instead (hastls check --srv --help)\n"
         "  --help         this text\n"
         "\n"
         "Exit status:\n"
@@ -170,9 +218,14 @@ static void check_usage(FILE *out)
         "     itself (an A or AAAA answer is bogus: getaddrinfo fails with\n"
         "     EAI_FAIL); also in report mode: the status answers \"would the\n"
         "     configured policy block\", not \"does the mode let it through\"\n"
+        "     with --connect also: the certificate does not pass, or the shim\n"
+        "     refuses the handshake (TLSA bogus or failed under dane = enforce;\n"
+        "     without --connect that refusal is shown but, the connection itself\n"
+        "     being allowed, not counted)\n"
         "  2  usage error\n"
         "  3  configuration error, the resolver could not start, or a lookup got\n"
-        "     no answer (status failed) while nothing was blocked\n"
+        "     no answer (status failed) while nothing was blocked; with --connect\n"
+        "     also: no handshake could be made (connection or STARTTLS failed)\n"
         "\n"
         "JSON object: name, canonical (null without a CNAME), config {source,\n"
         "app_section, client, mode, bogus, record_type}, answers {A, AAAA, HASTLS:\n"
@@ -187,7 +240,14 @@ static void check_usage(FILE *out)
         "secure HTTPS record was found with https_rr on),\n"
         "ports [{port, class (null when not enforced), verdicts {cio, cfb, cso},\n"
         "verdict, note, reason}], blocked (ports the configured client blocks),\n"
-        "lookup_failed, exit.  Strings that are not UTF-8 carry each stray byte\n"
+        "dane [{port, owner, asked, status, rcode, reason, records [{usage,\n"
+        "selector, mtype, data, usable, why}], state, usable, mode, verdict, text}]\n"
+        "(one per PORT given), dane_refused (the ports whose handshake the shim\n"
+        "refuses), connect (null, or {address, port, starttls, sni,\n"
+        "names, outcome, passed_by, error, tls_version, certificate {subject,\n"
+        "dns_names}, dane {ok, usage, selector, mtype, depth, text}, pkix {ok,\n"
+        "name, error}}), lookup_failed, exit.  Strings that are not UTF-8 carry each "
+        "stray byte\n"
         "as the code point of its value.\n",
         HASTLS_DEFAULT_CONF);
 }
@@ -576,11 +636,83 @@ static int from_hosts(struct check *c)
     return 1;
 }
 
+static const char *addr_text(const struct hastls_answer *a, size_t i, char *buf,
+                             size_t len);
+
 static int exit_status(const struct check *c)
 {
     if (c->n_blocked || c->name_refused)
         return 1;
+    if (c->connect && c->conn.outcome != HASTLS_CLI_TLS_PASS)
+        return c->conn.outcome == HASTLS_CLI_TLS_ERROR ? 3 : 1;
     return c->any_failed ? 3 : 0;
+}
+
+/* The TLSA RRsets of the ports asked (rows[], all of them: the ports of
+ * the command line), in one batch, as the shim's TLS hooks ask them.  A name
+ * that never reaches DNS has none.  Returns 0, or -1 when out of memory. */
+static int dane_lookup(struct check *c, struct hastls_resolver *r)
+{
+    c->tlsa = calloc(c->n_rows ? c->n_rows : 1, sizeof *c->tlsa);
+    struct hastls_query *q = calloc(c->n_rows ? c->n_rows : 1, sizeof *q);
+    struct hastls_answer **ans = calloc(c->n_rows ? c->n_rows : 1, sizeof *ans);
+    int rc = -1;
+    if (!c->tlsa || !q || !ans)
+        goto out;
+    c->n_tlsa = c->n_rows;
+    for (size_t i = 0; i < c->n_rows; i++) {
+        struct hastls_cli_tlsa *t = &c->tlsa[i];
+        if (hastls_tlsa_owner(c->rows[i].port, "tcp", c->name, t->owner,
+                              sizeof t->owner) < 0)
+            snprintf(t->owner, sizeof t->owner, "(name too long)");
+        t->not_asked = "the name is not in DNS (an address literal or a hosts-file name "
+                       "has no TLSA records)";
+        q[i].name = t->owner;
+        q[i].type = HASTLS_DNS_TYPE_TLSA;
+    }
+    if (r && c->n_rows) {
+        if (hastls_resolver_lookup(r, q, c->n_rows, ans) < 0)
+            goto out;
+        for (size_t i = 0; i < c->n_rows; i++)
+            hastls_cli_tlsa_take(&c->tlsa[i], ans[i]);
+    }
+    for (size_t i = 0; i < c->n_tlsa; i++)
+        if (hastls_cli_dane_verdict(&c->tlsa[i], c->cfg->dane) == HASTLS_CLI_DANE_REFUSED)
+            c->n_dane_refused++;
+    rc = 0;
+out:
+    free(q);
+    free(ans);
+    return rc;
+}
+
+/* --connect: the handshake with NAME on the one port asked. */
+static void dane_connect(struct check *c)
+{
+    struct hastls_cli_tls_target *t = &c->target;
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_local && n < 16; i++)
+        c->addr_list[n++] = c->local_addrs[i];
+    for (int i = ANS_A; c->ans[0] && i <= ANS_AAAA; i++) {
+        const struct hastls_answer *a = c->ans[i];
+        for (size_t k = 0; a->status != HASTLS_SEC_BOGUS && k < a->n_rr && n < 16; k++)
+            if (addr_text(a, k, c->addr_buf[n], sizeof c->addr_buf[n])) {
+                c->addr_list[n] = c->addr_buf[n];
+                n++;
+            }
+    }
+    t->addrs = c->addr_list;
+    t->n_addrs = n;
+    t->port = c->rows[0].port;
+    t->starttls = c->starttls;
+    t->stream_to = c->name;
+    t->sni = c->name;
+    t->names[0] = c->name;
+    t->n_names = 1;
+    t->tlsa = c->n_tlsa ? &c->tlsa[0] : NULL;
+    t->mode = c->cfg->dane;
+    t->ca_file = c->ca_file;
+    hastls_cli_tls_check(t, &c->conn);
 }
 
 /* The address of record I of answer A in text, or NULL for a malformed one. */
@@ -743,6 +875,14 @@ static void print_text(const struct check *c)
         printf("%s\n", row->reason);
     }
 
+    for (size_t i = 0; i < c->n_tlsa; i++) {
+        char label[32];
+        snprintf(label, sizeof label, "DANE %u", c->rows[i].port);
+        hastls_cli_tlsa_print(stdout, &c->tlsa[i], cfg->dane, "", label);
+    }
+    if (c->connect)
+        hastls_cli_tls_print(stdout, &c->target, &c->conn, "");
+
     printf("result: ");
     if (c->n_blocked) {
         printf("client %s would block port%s", hastls_client_name(cfg->client),
@@ -756,10 +896,27 @@ static void print_text(const struct check *c)
     } else if (c->name_refused) {
         printf("the name cannot be resolved under the shim (bogus addresses, %s)\n",
                hastls_host_result_name(c->lookup[0]));
+    } else if (c->connect && c->conn.outcome != HASTLS_CLI_TLS_PASS) {
+        printf("the certificate does not pass: %s\n",
+               hastls_cli_tls_outcome_name(c->conn.outcome));
     } else if (c->any_failed) {
         printf("allowed, but a lookup failed: the answer is not reliable\n");
     } else {
-        printf("client %s allows every port listed\n", hastls_client_name(cfg->client));
+        printf("client %s allows every port listed", hastls_client_name(cfg->client));
+        if (c->connect)
+            printf("; the certificate passes (%s)", c->conn.passed_by);
+        printf("\n");
+    }
+    if (c->n_dane_refused) {
+        /* The connection itself is allowed: the refusal comes at the
+         * handshake, so it is not part of the exit status without --connect. */
+        printf("tls: the shim refuses the TLS handshake on port%s",
+               c->n_dane_refused > 1 ? "s" : "");
+        for (size_t i = 0; i < c->n_tlsa; i++)
+            if (hastls_cli_dane_verdict(&c->tlsa[i], cfg->dane) ==
+                HASTLS_CLI_DANE_REFUSED)
+                printf(" %u", c->rows[i].port);
+        printf(" (DANE, dane = enforce)\n");
     }
 }
 
@@ -906,7 +1063,23 @@ static void print_json(const struct check *c)
     for (size_t i = 0; i < c->n_rows; i++)
         if (c->rows[i].d[me].verdict == HASTLS_VERDICT_BLOCK)
             printf("%s%u", shown++ ? "," : "", c->rows[i].port);
-    printf("],\"lookup_failed\":%s,\"exit\":%d}\n", c->any_failed ? "true" : "false",
+    printf("],\"dane\":[");
+    for (size_t i = 0; i < c->n_tlsa; i++) {
+        printf("%s{\"port\":%u,", i ? "," : "", c->rows[i].port);
+        hastls_cli_tlsa_json(stdout, &c->tlsa[i], cfg->dane);
+        printf("}");
+    }
+    printf("],\"dane_refused\":[");
+    shown = 0;
+    for (size_t i = 0; i < c->n_tlsa; i++)
+        if (hastls_cli_dane_verdict(&c->tlsa[i], cfg->dane) == HASTLS_CLI_DANE_REFUSED)
+            printf("%s%u", shown++ ? "," : "", c->rows[i].port);
+    printf("],\"connect\":");
+    if (c->connect)
+        hastls_cli_tls_json(stdout, &c->target, &c->conn);
+    else
+        printf("null");
+    printf(",\"lookup_failed\":%s,\"exit\":%d}\n", c->any_failed ? "true" : "false",
            exit_status(c));
 }
 
@@ -917,10 +1090,18 @@ int hastls_cmd_check(int argc, char **argv)
         {"app", required_argument, NULL, 'a'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
+        {"connect", no_argument, NULL, 'C'},
+        {"starttls", required_argument, NULL, 's'},
+        {"ca", required_argument, NULL, 'A'},
         {NULL, 0, NULL, 0},
     };
-    const char *conf = NULL, *app = NULL, *name = NULL;
-    bool json = false, any_asked = false;
+    const char *conf = NULL, *app = NULL, *name = NULL, *ca = NULL;
+    bool json = false, any_asked = false, connect = false, starttls_given = false;
+    enum hastls_cli_starttls starttls = HASTLS_CLI_STARTTLS_NONE;
+
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        if (!strcmp(argv[i], "--srv") || !strncmp(argv[i], "--srv=", 6))
+            return hastls_cli_check_srv(argc, argv);
     static uint8_t asked[65536 / 8]; /* ports from the command line */
     int opt;
 
@@ -940,6 +1121,21 @@ int hastls_cmd_check(int argc, char **argv)
             break;
         case 'j':
             json = true;
+            break;
+        case 'C':
+            connect = true;
+            break;
+        case 's':
+            if (hastls_cli_starttls_parse(optarg, &starttls) < 0) {
+                fprintf(stderr,
+                        "hastls check: --starttls '%s': not none, xmpp, smtp or imap\n",
+                        optarg);
+                return 2;
+            }
+            starttls_given = true;
+            break;
+        case 'A':
+            ca = optarg;
             break;
         case 'h':
             check_usage(stdout);
@@ -972,7 +1168,21 @@ int hastls_cmd_check(int argc, char **argv)
             return 2;
         }
         port_set_add(asked, p);
+        if (connect && any_asked) {
+            fprintf(stderr, "hastls check: --connect takes exactly one PORT\n");
+            return 2;
+        }
+        if (!starttls_given)
+            starttls = hastls_cli_starttls_of_port(p);
         any_asked = true;
+    }
+    if (connect && !any_asked) {
+        fprintf(stderr, "hastls check: --connect needs a PORT\n");
+        return 2;
+    }
+    if ((starttls_given || ca) && !connect) {
+        fprintf(stderr, "hastls check: --starttls and --ca need --connect\n");
+        return 2;
     }
 
     static struct hastls_config cfg; /* large: keep it off the stack */
@@ -993,7 +1203,12 @@ int hastls_cmd_check(int argc, char **argv)
 
     /* An address literal is never looked up by the shim (getaddrinfo answers
      * it from the text), so neither is it here: no resolver, no network. */
-    struct check c = {.cfg = &cfg, .name = name, .app = app};
+    struct check c = {.cfg = &cfg,
+                      .name = name,
+                      .app = app,
+                      .connect = connect,
+                      .starttls = starttls,
+                      .ca_file = ca ? ca : cfg.ca_bundle};
     struct in_addr a4;
     struct in6_addr a6;
     if (inet_aton(name, &a4)) {
@@ -1014,10 +1229,12 @@ int hastls_cmd_check(int argc, char **argv)
         }
     }
     int status;
-    if (run_check(&c, asked, any_asked, r) < 0) {
+    if (run_check(&c, asked, any_asked, r) < 0 || (any_asked && dane_lookup(&c, r) < 0)) {
         fprintf(stderr, "hastls check: out of memory\n");
         status = 3;
     } else {
+        if (connect)
+            dane_connect(&c);
         if (json)
             print_json(&c);
         else
@@ -1034,6 +1251,9 @@ int hastls_cmd_check(int argc, char **argv)
     free(c.pairs);
     free(c.record_text);
     free(c.rows);
+    for (size_t i = 0; i < c.n_tlsa; i++)
+        hastls_cli_tlsa_free(&c.tlsa[i]);
+    free(c.tlsa);
     if (r)
         hastls_resolver_free(r);
     return status;

@@ -16,7 +16,8 @@ static const struct verb verbs[] = {
      "agent [--foreground] [--idle SECONDS] | agent status | agent stop: the user's "
      "resolver agent"},
     {"check", hastls_cmd_check,
-     "check [--config FILE] [--app NAME] [--json] NAME [PORT...]: the shim's verdicts"},
+     "check [--config FILE] [--app NAME] [--json] [--connect] NAME [PORT...] | check "
+     "--srv _SERVICE._tcp.DOMAIN [--connect]: the shim's verdicts, DANE included"},
     {"config", hastls_cmd_config, "config check [FILE]: validate a configuration file"},
     {"decide", hastls_cmd_decide,
      "decide --record \"(0 443)\" --port P [--client cio|cfb|cso]: one decision"},
