@@ -441,10 +441,11 @@ static struct mark *prepare(SSL *s, const void *caller, struct mark *prev)
     }
 
     uint8_t key[16];
+    int proto = 0; /* TCP, or UDP for DTLS: _tcp or _udp */
     if (ossl.in_before(s) && !from_resolver(caller) &&
-        hastls_dane_peer(ossl.get_fd(s), key, &m->port) == 0 &&
+        hastls_dane_peer_proto(ossl.get_fd(s), key, &m->port, &proto) == 0 &&
         peer_name(s, key, m->port, m->name) == 0) {
-        struct hastls_dane_set *set = hastls_dane_lookup(m->name, m->port);
+        struct hastls_dane_set *set = hastls_dane_lookup_proto(m->name, m->port, proto);
         if (set)
             decide(s, m, set, prev && prev != &mark_none ? prev : NULL);
         free(set);
