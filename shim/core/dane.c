@@ -2,6 +2,7 @@
  * peer of a handshake (see dane.h). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <link.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -265,11 +266,66 @@ static int cache_holds(const char *owner, uint64_t now)
     return found;
 }
 
+/* Whether SONAME is a TLS library whose handshakes the TLS hooks check. */
+static int is_tls_library(const char *soname)
+{
+    return !strncmp(soname, "libssl.so", 9) || !strncmp(soname, "libgnutls.so", 12);
+}
+
+/* dl_iterate_phdr's callback: sets *DATA when the object INFO needs a TLS
+ * library (DT_NEEDED), the shim's own objects apart (the resolver links
+ * libssl for its DNS-over-TLS). */
+static int object_needs_tls(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    const char *name = info->dlpi_name ? info->dlpi_name : "";
+    if (strstr(name, "libhastls") || strstr(name, "linux-vdso"))
+        return 0;
+    const ElfW(Dyn) *dyn = NULL;
+    for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++)
+        if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
+            dyn = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+    if (!dyn)
+        return 0;
+    ElfW(Addr) strtab = 0;
+    for (const ElfW(Dyn) *d = dyn; d->d_tag != DT_NULL; d++)
+        if (d->d_tag == DT_STRTAB)
+            strtab = d->d_un.d_ptr;
+    /* The loader relocates the dynamic section in place on most targets;
+     * where it does not, the address is still relative to the object. */
+    if (!strtab)
+        return 0;
+    if (strtab < info->dlpi_addr)
+        strtab += info->dlpi_addr;
+    for (const ElfW(Dyn) *d = dyn; d->d_tag != DT_NULL; d++)
+        if (d->d_tag == DT_NEEDED &&
+            is_tls_library((const char *)strtab + d->d_un.d_val)) {
+            *(int *)data = 1;
+            return 1; /* stops the walk */
+        }
+    return 0;
+}
+
+/* Whether the program has loaded a TLS library of its own (an object that
+ * needs libssl or libgnutls: the program itself, libcurl, python's _ssl):
+ * without one no handshake would use a TLSA answer.  Once seen, always. */
+static int program_has_tls(void)
+{
+    static int seen; /* __atomic builtins */
+    if (__atomic_load_n(&seen, __ATOMIC_RELAXED))
+        return 1;
+    int found = 0;
+    dl_iterate_phdr(object_needs_tls, &found);
+    if (found)
+        __atomic_store_n(&seen, 1, __ATOMIC_RELAXED);
+    return found;
+}
+
 int hastls_dane_prefetch_owner(const char *key, uint16_t port, int socktype, int protocol,
                                char *owner)
 {
     const char *p = hastls_tlsa_prefetch_proto(port, socktype, protocol);
-    if (!p || hastls_state_config()->dane == HASTLS_DANE_OFF ||
+    if (!p || hastls_state_config()->dane == HASTLS_DANE_OFF || !program_has_tls() ||
         hastls_tlsa_owner(port, p, key, owner, HASTLS_DANE_OWNER_MAX) < 0)
         return 0;
     return !cache_holds(owner, hastls_now());

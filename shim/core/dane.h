@@ -60,9 +60,12 @@ struct hastls_dane_set *hastls_dane_lookup_proto(const char *name, uint16_t port
 
 /* Whether a host lookup of KEY (normalized, reaching DNS) for PORT, asked
  * with getaddrinfo's hints SOCKTYPE and PROTOCOL, should fetch the TLSA
- * RRset along (policy/tlsa.h's hastls_tlsa_prefetch_proto, `dane` not off
- * for the program, not cached yet).  Returns 1 with its owner name in OWNER
- * (HASTLS_DANE_OWNER_MAX bytes), else 0. */
+ * RRset along: policy/tlsa.h's hastls_tlsa_prefetch_proto agrees, `dane`
+ * is not off for the program, the program has loaded a TLS library (an
+ * object of its own needs libssl or libgnutls: a program without one never
+ * makes a handshake the hooks could check), and the cache lacks it.
+ * Returns 1 with its owner name in OWNER (HASTLS_DANE_OWNER_MAX bytes), else
+ * 0. */
 int hastls_dane_prefetch_owner(const char *key, uint16_t port, int socktype, int protocol,
                                char *owner);
 

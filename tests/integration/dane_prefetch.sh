@@ -6,8 +6,8 @@
 #    asks nothing more (the agent's counters); in-process, the shim's debug
 #    lines show the answer fetched with the addresses, then taken from the
 #    cache by the handshake;
-#  - no TLSA query for dane = off, port 80, an address literal, a hosts-file
-#    name, localhost;
+#  - no TLSA query for dane = off, port 80, a program that has loaded no TLS
+#    library, an address literal, a hosts-file name, localhost;
 #  - DTLS: openssl s_client -dtls against s_server -dtls on dane-ok's address
 #    gets DANE from _4433._udp (match) and _4434._udp (no match: refused),
 #    the _udp answer also fetched with the addresses;
@@ -99,6 +99,22 @@ through_agent agent-80 "$HASTLS_CONF" dane-ta1.lab.example 80 tcp
 expect_line "port 80: the lookup answers" "$out/agent-80.out" '^addr 127\.0\.10\.23$'
 [ "$dl" -eq 1 ] && [ "$dq" -eq 3 ] && ok "port 80: one lookup of 3 queries, no TLSA" ||
     bad "port 80: $dl lookups, $dq queries (wanted 1 and 3)"
+# A program without a TLS library (python3 that never imports ssl, so
+# never loads libssl) would never use the answer: none is asked.
+cat >"$out/plain.py" <<'EOF'
+import socket, sys
+print("addr", socket.getaddrinfo(sys.argv[1], 443, type=socket.SOCK_STREAM)[0][4][0])
+print("ssl loaded" if "_ssl" in sys.modules else "no ssl")
+EOF
+l0=$(field lookups) q0=$(field queries)
+HASTLS_LOG=debug LD_PRELOAD=$S python3 "$out/plain.py" dane-ee0.lab.example \
+    >"$out/plain.out" 2>"$out/plain.err"
+expect_status "no TLS library: the lookup answers" $? 0
+expect_line "no TLS library: python3 never loaded ssl" "$out/plain.out" '^no ssl$'
+dl=$(($(field lookups) - l0)) dq=$(($(field queries) - q0))
+[ "$dl" -eq 1 ] && [ "$dq" -eq 3 ] && ok "no TLS library: one lookup of 3 queries, no TLSA" ||
+    bad "no TLS library: $dl lookups, $dq queries (wanted 1 and 3)"
+expect_no_line "no TLS library: no TLSA line" "$out/plain.err" 'TLSA'
 for h in 127.0.10.20 hostsfile.lab.example localhost; do
     through_agent "agent-$h" "$HASTLS_CONF" "$h" 443 tcp
     expect_status "$h:443: the lookup answers" "$st" 0
