@@ -3,9 +3,9 @@
  * The TLS hooks (shim/hooks/openssl.c) ask here, before a client handshake,
  * which TLSA records govern the peer: the peer's name (the one the program
  * gave its TLS library, else the name its address was looked up under) and
- * port, the TLSA RRset at _PORT._tcp.NAME with its DNSSEC status, fetched
- * through the process's resolver and cached for its TTL, and what the
- * configuration's `dane` key makes of it.  The OpenSSL specifics stay in the
+ * port, the TLSA RRset at _PORT._tcp.NAME (_udp for DTLS) with its DNSSEC
+ * status, fetched through the process's resolver and cached for its TTL,
+ * and what the configuration's `dane` key makes of it.  The OpenSSL specifics stay in the
  * hook; the meaning of an answer is policy/tlsa.h's.
  *
  * Names answered by the hosts file, "localhost" names and address literals
