@@ -140,9 +140,14 @@ static void prefetch_owner(void **state)
 {
     (void)state;
     char owner[HASTLS_DANE_OWNER_MAX];
-    /* This test links no TLS library. */
-    assert_int_equal(
-        hastls_dane_prefetch_owner("new.example", 443, SOCK_STREAM, 0, owner), 0);
+    /* Without a TLS library none (a sanitizer build links the resolver's
+     * libssl into the test itself). */
+    void *ssl = dlopen("libssl.so.3", RTLD_NOW | RTLD_NOLOAD);
+    if (!ssl)
+        assert_int_equal(
+            hastls_dane_prefetch_owner("new.example", 443, SOCK_STREAM, 0, owner), 0);
+    else
+        dlclose(ssl);
     void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
     if (!h)
         skip(); /* nothing at hand that needs libssl */
