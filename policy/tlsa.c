@@ -1,6 +1,8 @@
 /* policy/tlsa.c: the TLSA codec and the meaning of a TLSA answer (tlsa.h). */
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "policy/tlsa.h"
 
@@ -137,4 +139,17 @@ int hastls_tlsa_owner(uint16_t port, const char *proto, const char *name, char *
     if (n < 0 || (size_t)n >= outlen)
         return -1;
     return 0;
+}
+
+const char *hastls_tlsa_prefetch_proto(uint16_t port, int socktype, int protocol)
+{
+    if (port == 0 || port == 53 || port == 80 || port == 123)
+        return NULL;
+    if ((socktype == SOCK_STREAM || socktype == 0) &&
+        (protocol == IPPROTO_TCP || protocol == 0))
+        return "tcp";
+    if ((socktype == SOCK_DGRAM || socktype == 0) &&
+        (protocol == IPPROTO_UDP || protocol == 0))
+        return "udp";
+    return NULL;
 }

@@ -95,4 +95,14 @@ size_t hastls_tlsa_usable(const struct hastls_rr *rr, size_t nrr, struct hastls_
 int hastls_tlsa_owner(uint16_t port, const char *proto, const char *name, char *out,
                       size_t outlen);
 
+/* Whether a host lookup for PORT, asked with the hints SOCKTYPE and PROTOCOL
+ * (getaddrinfo's; 0 when left open), fetches the TLSA RRset of that service
+ * along with the addresses, and for which protocol: "tcp" for a stream
+ * socket or TCP, and when both are left open (a DTLS client asks for a
+ * datagram socket; asking _udp too would double the queries of every such
+ * lookup); "udp" for a datagram socket or UDP; NULL for any other kind of
+ * socket, port 0, and the ports that never carry TLS of their own: 53 (DNS,
+ * whose TLS port is 853), 80 (HTTP, whose TLS port is 443) and 123 (NTP). */
+const char *hastls_tlsa_prefetch_proto(uint16_t port, int socktype, int protocol);
+
 #endif

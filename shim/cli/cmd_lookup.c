@@ -8,8 +8,13 @@
  *     reason: TEXT      (bogus and failed answers)
  * With --names FILE (- for standard input) it looks up every name listed, one a
  * line, as lines arrive, spread over --threads N threads; --stats ends with the
- * transport's counters.  Exit status: 0 when every answer is secure or
- * insecure, 1 when any is bogus or failed, 2 for a usage error.
+ * transport's counters.  With --port N (and --udp) the batch also asks the
+ * TLSA RRset that the shim fetches with a program's getaddrinfo for that
+ * service (_N._tcp.NAME, _N._udp.NAME; policy/tlsa.h says for which ports),
+ * printed under its owner name with a "dane:" line saying what the TLS hook
+ * makes of it, or one "not fetched" line when the shim asks none.  Exit
+ * status: 0 when every answer is secure or insecure, 1 when any is bogus or
+ * failed, 2 for a usage error.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "policy/base64.h"
@@ -48,6 +54,9 @@ struct lookup_job {
     uint16_t types[MAX_TYPES];
     size_t ntypes;
     uint16_t hastls_type;
+    uint16_t port; /* --port: 0 none */
+    int socktype;  /* SOCK_STREAM, or SOCK_DGRAM with --udp */
+    enum hastls_dane_mode dane;
     FILE *names;
     pthread_mutex_t mu; /* guards NAMES, stdout and FAILED */
     int failed;
@@ -77,7 +86,10 @@ static void lookup_usage(FILE *out)
             "  --grace            give the HASTLS query of a host lookup (A or AAAA\n"
             "                     asked with HASTLS) only a quarter of the deadline once\n"
             "                     the addresses are in, as the shim does; without it every\n"
-            "                     answer is waited for until the deadline\n",
+            "                     answer is waited for until the deadline\n"
+            "  --port N           also the TLSA RRset the shim fetches with a lookup for\n"
+            "                     TCP port N (_N._tcp.NAME), and what DANE makes of it\n"
+            "  --udp              with --port: for UDP (DTLS), _N._udp.NAME\n",
             HASTLS_DEFAULT_CONF);
 }
 
@@ -193,16 +205,68 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* The owner of the TLSA RRset the shim fetches with a lookup of NAME for
+ * JOB's --port into OWNER (HASTLS_NAME_MAX + 16).  Returns 1, or 0 with the
+ * reason it fetches none in WHY. */
+static int tlsa_owner(const struct lookup_job *job, const char *name, char *owner,
+                      const char **why)
+{
+    const char *proto = hastls_tlsa_prefetch_proto(job->port, job->socktype, 0);
+    char norm[HASTLS_NAME_MAX];
+    size_t len = strlen(name);
+    if (len && name[len - 1] == '.')
+        len--;
+    *why = NULL;
+    if (job->dane == HASTLS_DANE_OFF)
+        *why = "dane = off";
+    else if (!proto)
+        *why = "a port without TLS of its own";
+    else if (len == 0 || len >= sizeof norm)
+        *why = "not a host name";
+    if (*why)
+        return 0;
+    memcpy(norm, name, len);
+    norm[len] = '\0';
+    for (char *p = norm; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    if (hastls_tlsa_owner(job->port, proto, norm, owner, HASTLS_NAME_MAX + 16) < 0) {
+        *why = "the owner name is too long";
+        return 0;
+    }
+    return 1;
+}
+
+/* The "dane:" line of the TLSA answer A: the state the TLS hook takes from
+ * it (policy/tlsa.h). */
+static void print_dane(const struct hastls_answer *a)
+{
+    struct hastls_tlsa usable[16];
+    size_t nu = a->status == HASTLS_SEC_SECURE
+                    ? hastls_tlsa_usable(a->rr, a->n_rr, usable, 16)
+                    : 0;
+    printf("  dane: %s, %zu usable record(s)\n",
+           hastls_dane_name(hastls_dane_state(a->status, a->rcode, nu)), nu);
+}
+
 /* Looks NAME up and prints the answers (under JOB->MU).  Returns 0 when every
  * answer is secure or insecure. */
 static int lookup_one(struct lookup_job *job, const char *name)
 {
-    struct hastls_query q[MAX_TYPES];
-    struct hastls_answer *ans[MAX_TYPES];
+    struct hastls_query q[MAX_TYPES + 1];
+    struct hastls_answer *ans[MAX_TYPES + 1];
+    size_t nq = job->ntypes;
     for (size_t i = 0; i < job->ntypes; i++)
         q[i] = (struct hastls_query){name, job->types[i]};
+    char owner[HASTLS_NAME_MAX + 16];
+    const char *why = NULL;
+    size_t tlsa = MAX_TYPES + 1; /* the index of the TLSA query, if any */
+    if (job->port && tlsa_owner(job, name, owner, &why)) {
+        tlsa = nq;
+        q[nq++] = (struct hastls_query){owner, HASTLS_DNS_TYPE_TLSA};
+    }
     double t0 = now_ms();
-    if (hastls_resolver_lookup(job->r, q, job->ntypes, ans) < 0) {
+    if (hastls_resolver_lookup(job->r, q, nq, ans) < 0) {
         pthread_mutex_lock(&job->mu);
         fputs("hastls lookup: ", stderr);
         hastls_cli_text(stderr, name);
@@ -213,7 +277,7 @@ static int lookup_one(struct lookup_job *job, const char *name)
     double elapsed = now_ms() - t0;
     int bad = 0;
     pthread_mutex_lock(&job->mu);
-    for (size_t i = 0; i < job->ntypes; i++) {
+    for (size_t i = 0; i < nq; i++) {
         const struct hastls_answer *a = ans[i];
         char tt[16], line[1024];
         type_text(a->qtype, job->hastls_type, tt, sizeof tt);
@@ -221,7 +285,7 @@ static int lookup_one(struct lookup_job *job, const char *name)
          * the reason from DNS: escaped, so they cannot drive the terminal.
          * Record lines are already in presentation form (names escaped by
          * hastls_dns_read_name, the rest numbers and hex). */
-        hastls_cli_text(stdout, name);
+        hastls_cli_text(stdout, i == tlsa ? owner : name);
         printf(" %s: %s rcode=%s canonical=", tt, hastls_sec_name(a->status),
                hastls_cli_rcode_name(a->rcode));
         hastls_cli_text(stdout, a->canonname);
@@ -235,9 +299,16 @@ static int lookup_one(struct lookup_job *job, const char *name)
             hastls_cli_text(stdout, a->reason);
             putchar('\n');
         }
+        if (i == tlsa)
+            print_dane(a);
         if (a->status == HASTLS_SEC_BOGUS || a->status == HASTLS_SEC_FAILED)
             bad = 1;
         hastls_answer_free(ans[i]);
+    }
+    if (why) {
+        hastls_cli_text(stdout, name);
+        printf(" TLSA: not fetched for %s port %u (%s)\n",
+               job->socktype == SOCK_DGRAM ? "UDP" : "TCP", job->port, why);
     }
     fflush(stdout);
     pthread_mutex_unlock(&job->mu);
@@ -279,13 +350,16 @@ int hastls_cmd_lookup(int argc, char **argv)
         {"threads", required_argument, NULL, 'T'},
         {"stats", no_argument, NULL, 's'},
         {"grace", no_argument, NULL, 'g'},
+        {"port", required_argument, NULL, 'o'},
+        {"udp", no_argument, NULL, 'U'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     static struct hastls_config cfg; /* large: keep it off the stack */
     const char *conf = NULL, *names = NULL;
     char err[2048];
-    int stats = 0, threads = 1, grace = 0, c;
+    int stats = 0, threads = 1, grace = 0, udp = 0, c;
+    long port = 0;
     int up_override = 0, pin_override = 0;
     /* Overrides are applied after loading; collect them first. */
     const char *privacy = NULL, *alpn = NULL, *timeout = NULL;
@@ -293,7 +367,7 @@ int hastls_cmd_lookup(int argc, char **argv)
 
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+:c:p:u:P:a:t:n:T:sgh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:c:p:u:P:a:t:n:T:sgo:Uh", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
             conf = optarg;
@@ -337,6 +411,19 @@ int hastls_cmd_lookup(int argc, char **argv)
             break;
         case 'g':
             grace = 1;
+            break;
+        case 'o': {
+            char *end;
+            errno = 0;
+            port = strtol(optarg, &end, 10);
+            if (!*optarg || *end || errno || port < 1 || port > 65535) {
+                fprintf(stderr, "hastls lookup: --port wants 1..65535\n");
+                return 2;
+            }
+            break;
+        }
+        case 'U':
+            udp = 1;
             break;
         case 'h':
             lookup_usage(stdout);
@@ -413,8 +500,15 @@ int hastls_cmd_lookup(int argc, char **argv)
         cfg.timeout_ms = (unsigned)v;
     }
 
+    if (udp && !port) {
+        fprintf(stderr, "hastls lookup: --udp needs --port\n");
+        return 2;
+    }
     static struct lookup_job job;
     job.hastls_type = cfg.record_type;
+    job.port = (uint16_t)port;
+    job.socktype = udp ? SOCK_DGRAM : SOCK_STREAM;
+    job.dane = cfg.dane;
     for (; optind < argc; optind++) {
         if (job.ntypes == MAX_TYPES) {
             fprintf(stderr, "hastls lookup: at most %d types\n", MAX_TYPES);

@@ -2,6 +2,8 @@
  * peer of a handshake (see dane.h). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <link.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,16 +170,60 @@ static struct hastls_dane_set *set_of(const char *owner, const struct hastls_ans
     return s;
 }
 
-struct hastls_dane_set *hastls_dane_lookup(const char *name, uint16_t port)
+/* The set of A, OWNER's answer, kept in the cache under the rules of
+ * dane.h (hastls_dane_keep); NULL when out of memory (logged). */
+static struct hastls_dane_set *set_keep(const char *owner, const struct hastls_answer *a,
+                                        uint64_t now, const char *how)
 {
-    char norm[HASTLS_NAME_MAX], owner[HASTLS_DANE_OWNER_MAX];
-    if (!name || hastls_name_normalize(name, norm) < 0 || !in_dns(norm) ||
-        hastls_tlsa_owner(port, "tcp", norm, owner, sizeof owner) < 0)
+    size_t size = 0;
+    struct hastls_dane_set *s = set_of(owner, a, &size);
+    if (!s) {
+        hastls_log(HASTLS_LOG_ERROR, "out of memory keeping the TLSA records of %s",
+                   owner);
+        return NULL;
+    }
+    uint64_t ttl = a->ttl;
+    if (s->state == HASTLS_DANE_BOGUS && ttl > DANE_BOGUS_TTL)
+        ttl = DANE_BOGUS_TTL;
+    if (s->state != HASTLS_DANE_FAILED && ttl > 0)
+        cache_put(owner, now, now + ttl, s, size);
+    if (hastls_log_enabled(HASTLS_LOG_DEBUG))
+        hastls_log(HASTLS_LOG_DEBUG, "TLSA %s: %s, %zu usable record(s) (%s)", owner,
+                   hastls_dane_name(s->state), s->n, how);
+    return s;
+}
+
+void hastls_dane_keep(const char *owner, const struct hastls_answer *a, const char *how)
+{
+    free(set_keep(owner, a, hastls_now(), how));
+}
+
+/* The TLSA owner name for NAME, PORT and PROTO (IPPROTO_TCP or IPPROTO_UDP)
+ * into OWNER, when NAME reaches DNS.  Returns 0, or -1. */
+static int owner_of(const char *name, uint16_t port, int proto, char *owner)
+{
+    char norm[HASTLS_NAME_MAX];
+    const char *p = proto == IPPROTO_TCP ? "tcp" : proto == IPPROTO_UDP ? "udp" : NULL;
+    if (!name || !p || hastls_name_normalize(name, norm) < 0 || !in_dns(norm) ||
+        hastls_tlsa_owner(port, p, norm, owner, HASTLS_DANE_OWNER_MAX) < 0)
+        return -1;
+    return 0;
+}
+
+struct hastls_dane_set *hastls_dane_lookup_proto(const char *name, uint16_t port,
+                                                 int proto)
+{
+    char owner[HASTLS_DANE_OWNER_MAX];
+    if (owner_of(name, port, proto, owner) < 0)
         return NULL;
     uint64_t now = hastls_now();
     struct hastls_dane_set *s = cache_get(owner, now);
-    if (s)
+    if (s) {
+        if (hastls_log_enabled(HASTLS_LOG_DEBUG))
+            hastls_log(HASTLS_LOG_DEBUG, "TLSA %s: %s, from the cache", owner,
+                       hastls_dane_name(s->state));
         return s;
+    }
 
     const struct hastls_resolver_api *api;
     struct hastls_resolver *r;
@@ -199,21 +245,90 @@ struct hastls_dane_set *hastls_dane_lookup(const char *name, uint16_t port)
         hastls_log(HASTLS_LOG_ERROR, "resolver out of memory looking up %s TLSA", owner);
         return NULL;
     }
-    size_t size = 0;
-    s = set_of(owner, ans, &size);
-    uint64_t ttl = ans->ttl;
-    if (s && s->state == HASTLS_DANE_BOGUS && ttl > DANE_BOGUS_TTL)
-        ttl = DANE_BOGUS_TTL;
-    if (s && s->state != HASTLS_DANE_FAILED && ttl > 0)
-        cache_put(owner, now, now + ttl, s, size);
-    if (s && hastls_log_enabled(HASTLS_LOG_DEBUG))
-        hastls_log(HASTLS_LOG_DEBUG, "TLSA %s: %s, %zu usable record(s)", owner,
-                   hastls_dane_name(s->state), s->n);
+    s = set_keep(owner, ans, now, "asked for the handshake");
     api->answer_free(ans);
-    if (!s)
-        hastls_log(HASTLS_LOG_ERROR, "out of memory keeping the TLSA records of %s",
-                   owner);
     return s;
+}
+
+struct hastls_dane_set *hastls_dane_lookup(const char *name, uint16_t port)
+{
+    return hastls_dane_lookup_proto(name, port, IPPROTO_TCP);
+}
+
+/* Whether the cache holds a live entry for OWNER. */
+static int cache_holds(const char *owner, uint64_t now)
+{
+    int found = 0;
+    pthread_mutex_lock(&hastls_lock_dane);
+    for (size_t i = 0; i < DANE_CACHE_SLOTS && !found; i++)
+        found = slots[i].set && slots[i].expires > now && !strcmp(slots[i].owner, owner);
+    pthread_mutex_unlock(&hastls_lock_dane);
+    return found;
+}
+
+/* Whether SONAME is a TLS library whose handshakes the TLS hooks check. */
+static int is_tls_library(const char *soname)
+{
+    return !strncmp(soname, "libssl.so", 9) || !strncmp(soname, "libgnutls.so", 12);
+}
+
+/* dl_iterate_phdr's callback: sets *DATA when the object INFO needs a TLS
+ * library (DT_NEEDED), the shim's own objects apart (the resolver links
+ * libssl for its DNS-over-TLS). */
+static int object_needs_tls(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    const char *name = info->dlpi_name ? info->dlpi_name : "";
+    if (strstr(name, "libhastls") || strstr(name, "linux-vdso"))
+        return 0;
+    const ElfW(Dyn) *dyn = NULL;
+    for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++)
+        if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
+            dyn = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+    if (!dyn)
+        return 0;
+    ElfW(Addr) strtab = 0;
+    for (const ElfW(Dyn) *d = dyn; d->d_tag != DT_NULL; d++)
+        if (d->d_tag == DT_STRTAB)
+            strtab = d->d_un.d_ptr;
+    /* The loader relocates the dynamic section in place on most targets;
+     * where it does not, the address is still relative to the object. */
+    if (!strtab)
+        return 0;
+    if (strtab < info->dlpi_addr)
+        strtab += info->dlpi_addr;
+    for (const ElfW(Dyn) *d = dyn; d->d_tag != DT_NULL; d++)
+        if (d->d_tag == DT_NEEDED &&
+            is_tls_library((const char *)strtab + d->d_un.d_val)) {
+            *(int *)data = 1;
+            return 1; /* stops the walk */
+        }
+    return 0;
+}
+
+/* Whether the program has loaded a TLS library of its own (an object that
+ * needs libssl or libgnutls: the program itself, libcurl, python's _ssl):
+ * without one no handshake would use a TLSA answer.  Once seen, always. */
+static int program_has_tls(void)
+{
+    static int seen; /* __atomic builtins */
+    if (__atomic_load_n(&seen, __ATOMIC_RELAXED))
+        return 1;
+    int found = 0;
+    dl_iterate_phdr(object_needs_tls, &found);
+    if (found)
+        __atomic_store_n(&seen, 1, __ATOMIC_RELAXED);
+    return found;
+}
+
+int hastls_dane_prefetch_owner(const char *key, uint16_t port, int socktype, int protocol,
+                               char *owner)
+{
+    const char *p = hastls_tlsa_prefetch_proto(port, socktype, protocol);
+    if (!p || hastls_state_config()->dane == HASTLS_DANE_OFF || !program_has_tls() ||
+        hastls_tlsa_owner(port, p, key, owner, HASTLS_DANE_OWNER_MAX) < 0)
+        return 0;
+    return !cache_holds(owner, hastls_now());
 }
 
 void hastls_dane_note_connect(int fd, const struct sockaddr *addr, socklen_t len)
@@ -246,25 +361,28 @@ static int is_upstream(const uint8_t key[16], uint16_t port)
     return 0;
 }
 
-/* The connected TCP peer of FD: 0 with KEY and *PORT, or -1. */
-static int stream_peer(int fd, uint8_t key[16], uint16_t *port)
+/* The connected TCP or UDP peer of FD: 0 with KEY, *PORT and *PROTO, or
+ * -1. */
+static int sock_peer(int fd, uint8_t key[16], uint16_t *port, int *proto)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     int type = 0;
     socklen_t tlen = sizeof type;
-    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 || type != SOCK_STREAM ||
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 ||
+        (type != SOCK_STREAM && type != SOCK_DGRAM) ||
         getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
         return -1;
+    *proto = type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP;
     return hastls_sockaddr_key((struct sockaddr *)&ss, len, key, port);
 }
 
-static int peer_of(int fd, uint8_t key[16], uint16_t *port)
+static int peer_of(int fd, uint8_t key[16], uint16_t *port, int *proto)
 {
     int saved = errno, rc = -1;
     if (fd >= 0) {
-        rc = stream_peer(fd, key, port);
-    } else if (last_connect.valid && stream_peer(last_connect.fd, key, port) == 0) {
+        rc = sock_peer(fd, key, port, proto);
+    } else if (last_connect.valid && sock_peer(last_connect.fd, key, port, proto) == 0) {
         /* still the socket the thread connected (not closed, its number
          * not reused for another peer) */
         rc = memcmp(key, last_connect.key, 16) || *port != last_connect.port ? -1 : 0;
@@ -273,9 +391,17 @@ static int peer_of(int fd, uint8_t key[16], uint16_t *port)
     return rc;
 }
 
+int hastls_dane_peer_proto(int fd, uint8_t key[16], uint16_t *port, int *proto)
+{
+    if (peer_of(fd, key, port, proto) < 0 || is_upstream(key, *port))
+        return -1;
+    return 0;
+}
+
 int hastls_dane_peer(int fd, uint8_t key[16], uint16_t *port)
 {
-    if (peer_of(fd, key, port) < 0 || is_upstream(key, *port))
+    int proto = 0;
+    if (hastls_dane_peer_proto(fd, key, port, &proto) < 0 || proto != IPPROTO_TCP)
         return -1;
     return 0;
 }

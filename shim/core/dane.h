@@ -3,13 +3,20 @@
  * The TLS hooks (shim/hooks/openssl.c) ask here, before a client handshake,
  * which TLSA records govern the peer: the peer's name (the one the program
  * gave its TLS library, else the name its address was looked up under) and
- * port, the TLSA RRset at _PORT._tcp.NAME with its DNSSEC status, fetched
- * through the process's resolver and cached for its TTL, and what the
- * configuration's `dane` key makes of it.  The OpenSSL specifics stay in the
+ * port, the TLSA RRset at _PORT._tcp.NAME (_udp for DTLS) with its DNSSEC
+ * status, fetched through the process's resolver and cached for its TTL,
+ * and what the configuration's `dane` key makes of it.  The OpenSSL specifics stay in the
  * hook; the meaning of an answer is policy/tlsa.h's.
  *
  * Names answered by the hosts file, "localhost" names and address literals
  * never reach DNS, so they have no TLSA records (and are never looked up).
+ *
+ * A host lookup that knows the port the program will connect to (getaddrinfo
+ * with a service) fetches that service's TLSA RRset in the same batch as the
+ * addresses (shim/core/lookup.h), under the grace of the HASTLS query, and
+ * leaves the answer here: the handshake then finds it in the cache.  An
+ * answer still in flight when the handshake asks is joined by the resolver
+ * (libunbound merges identical queries), not asked again.
  */
 #ifndef HASTLS_SHIM_DANE_H
 #define HASTLS_SHIM_DANE_H
@@ -20,6 +27,8 @@
 
 #include "policy/config.h"
 #include "policy/tlsa.h"
+
+struct hastls_answer; /* shim/resolver/resolver.h */
 
 /* The most usable records of one RRset kept; more are ignored (they can only
  * add ways to match, never make a refusal an acceptance). */
@@ -44,6 +53,29 @@ struct hastls_dane_set {
  * or memory ran out (logged). */
 struct hastls_dane_set *hastls_dane_lookup(const char *name, uint16_t port);
 
+/* The same for PROTO, IPPROTO_TCP (_tcp) or IPPROTO_UDP (_udp: DTLS);
+ * another PROTO returns NULL. */
+struct hastls_dane_set *hastls_dane_lookup_proto(const char *name, uint16_t port,
+                                                 int proto);
+
+/* Whether a host lookup of KEY (normalized, reaching DNS) for PORT, asked
+ * with getaddrinfo's hints SOCKTYPE and PROTOCOL, should fetch the TLSA
+ * RRset along: policy/tlsa.h's hastls_tlsa_prefetch_proto agrees, `dane`
+ * is not off for the program, the program has loaded a TLS library (an
+ * object of its own needs libssl or libgnutls: a program without one never
+ * makes a handshake the hooks could check), and the cache lacks it.
+ * Returns 1 with its owner name in OWNER (HASTLS_DANE_OWNER_MAX bytes), else
+ * 0. */
+int hastls_dane_prefetch_owner(const char *key, uint16_t port, int socktype, int protocol,
+                               char *owner);
+
+/* Keeps the answer A to the TLSA query of OWNER (from a host lookup's batch,
+ * or late from the resolver's event thread) in the cache, as
+ * hastls_dane_lookup would have: for its TTL (a bogus one at most a minute),
+ * a failed one not at all.  HOW says where it came from, for the debug
+ * line. */
+void hastls_dane_keep(const char *owner, const struct hastls_answer *a, const char *how);
+
 /* Remembers the destination of the calling thread's latest connect() of FD:
  * the TLS hook finds the peer of a handshake whose library was given no
  * descriptor (a program's own BIO, as curl's) there.  Cheap: a thread-local
@@ -56,6 +88,11 @@ void hastls_dane_note_connect(int fd, const struct sockaddr *addr, socklen_t len
  * *PORT and KEY (see ip.h), or -1 (also for a configured upstream on its DoT
  * port: the resolver's own connections). */
 int hastls_dane_peer(int fd, uint8_t key[16], uint16_t *port);
+
+/* The same for TLS over TCP and DTLS: FD (or the latest connect()'s socket)
+ * may also be a connected UDP socket; *PROTO gets IPPROTO_TCP or
+ * IPPROTO_UDP. */
+int hastls_dane_peer_proto(int fd, uint8_t key[16], uint16_t *port, int *proto);
 
 /* The name the address KEY was looked up under (the address map's), into
  * NAME (HASTLS_NAME_MAX).  Returns 0, or -1 when no lookup returned it. */

@@ -18,6 +18,7 @@
 #include "policy/record.h"
 #include "policy/verdict.h"
 #include "shim/core/ai.h"
+#include "shim/core/dane.h"
 #include "shim/core/hostpins.h"
 #include "shim/core/hosts.h"
 #include "shim/core/log.h"
@@ -344,20 +345,29 @@ static int owner_record(const char *key, const char *canon, uint16_t rtype,
 }
 
 /* A miss: A, AAAA and HASTLS in one batch (and the canonical name's record,
- * see owner_record), the addresses recorded with that record, the whole
- * lookup cached as one entry. */
-static int from_resolver(const char *key, int family, struct hastls_cache *cache,
-                         struct hastls_addrmap *map, uint64_t now,
-                         struct hastls_hostinfo *out)
+ * see owner_record; and SVC's TLSA RRset, see lookup.h), the addresses
+ * recorded with that record, the whole lookup cached as one entry. */
+static int from_resolver(const char *key, int family,
+                         const struct hastls_lookup_service *svc,
+                         struct hastls_cache *cache, struct hastls_addrmap *map,
+                         uint64_t now, struct hastls_hostinfo *out)
 {
     uint16_t rtype = hastls_state_config()->record_type;
-    struct hastls_query q[3] = {{key, TYPE_A}, {key, TYPE_AAAA}, {key, rtype}};
-    struct hastls_answer *ans[3];
+    char owner[HASTLS_DANE_OWNER_MAX];
+    size_t nq = 3;
+    if (svc &&
+        hastls_dane_prefetch_owner(key, svc->port, svc->socktype, svc->protocol, owner))
+        nq = 4;
+    struct hastls_query q[4] = {
+        {key, TYPE_A}, {key, TYPE_AAAA}, {key, rtype}, {owner, HASTLS_DNS_TYPE_TLSA}};
+    struct hastls_answer *ans[4];
     const struct hastls_resolver_api *api = NULL;
-    if (resolve(q, 3, ans, &api) < 0) {
+    if (resolve(q, nq, ans, &api) < 0) {
         hastls_log(HASTLS_LOG_WARN, "no answer for %s: resolver unavailable", key);
         return EAI_AGAIN;
     }
+    if (nq == 4)
+        hastls_dane_keep(owner, ans[3], "fetched with the addresses");
     /* Heap, not stack or TLS: up to 16 KiB, and this is the miss path. */
     struct hastls_pair *pairs = malloc(HASTLS_REC_MAX_PAIRS * sizeof *pairs);
     /* On the stack (under 2 KiB); the miss path may allocate, but need not. */
@@ -423,7 +433,7 @@ static int from_resolver(const char *key, int family, struct hastls_cache *cache
     if (rc == 0)
         fill_info(&h, out);
 out:
-    for (int i = 0; i < 3; i++)
+    for (size_t i = 0; i < nq; i++)
         api->answer_free(ans[i]);
     free(pairs);
     return rc;
@@ -438,6 +448,10 @@ out:
  * for it (libunbound has this answer cached by then). */
 static void late_answer(const struct hastls_answer *a)
 {
+    if (a->qtype == HASTLS_DNS_TYPE_TLSA) { /* fetched for a handshake */
+        hastls_dane_keep(a->qname, a, "came late");
+        return;
+    }
     char key[HASTLS_NAME_MAX];
     struct hastls_cache *cache = hastls_state_cache();
     struct hastls_addrmap *map = hastls_state_addrmap();
@@ -486,7 +500,9 @@ static void late_answer(const struct hastls_answer *a)
 }
 
 /* One name through the front cache and the resolver. */
-static int lookup_one(const char *key, int family, struct hastls_hostinfo *out)
+static int lookup_one(const char *key, int family,
+                      const struct hastls_lookup_service *svc,
+                      struct hastls_hostinfo *out)
 {
     struct hastls_cache *cache = hastls_state_cache();
     struct hastls_addrmap *map = hastls_state_addrmap();
@@ -498,7 +514,7 @@ static int lookup_one(const char *key, int family, struct hastls_hostinfo *out)
     struct hastls_cache_host h;
     if (hastls_cache_get_host(cache, key, now, &h))
         return from_cache(key, family, &h, cache, map, now, out);
-    return from_resolver(key, family, cache, map, now, out);
+    return from_resolver(key, family, svc, cache, map, now, out);
 }
 
 /* OUT's canonical name and alias as glibc spells them for the question
@@ -552,9 +568,10 @@ static int from_hosts(const char *name, int family, struct hastls_hostinfo *out,
  * name as the program spelled it (its first strlen(KEY) characters, or fewer
  * when KEY is NAME plus a search domain). */
 static int lookup_spelled(const char *name, const char *key, size_t name_len, int family,
+                          const struct hastls_lookup_service *svc,
                           struct hastls_hostinfo *out)
 {
-    int rc = lookup_one(key, family, out);
+    int rc = lookup_one(key, family, svc, out);
     if (rc == 0) {
         char question[HASTLS_NAME_MAX];
         size_t tail = strlen(key + name_len);
@@ -568,6 +585,13 @@ static int lookup_spelled(const char *name, const char *key, size_t name_len, in
 
 int hastls_lookup_host(const char *name, int family, struct hastls_hostinfo *out)
 {
+    return hastls_lookup_host_service(name, family, NULL, out);
+}
+
+int hastls_lookup_host_service(const char *name, int family,
+                               const struct hastls_lookup_service *svc,
+                               struct hastls_hostinfo *out)
+{
     char key[HASTLS_NAME_MAX];
     if (hastls_name_normalize(name, key) < 0)
         return EAI_NONAME;
@@ -580,12 +604,12 @@ int hastls_lookup_host(const char *name, int family, struct hastls_hostinfo *out
     if (from_hosts(asked, family, out, &rc))
         return rc;
     if (name[len - 1] == '.') /* absolute: no search list */
-        return lookup_spelled(name, key, klen, family, out);
+        return lookup_spelled(name, key, klen, family, svc, out);
     /* On the stack (3.5 KiB): the warm path allocates nothing. */
     struct hastls_search srch;
     hastls_search_current(&srch);
     if (srch.n == 0)
-        return lookup_spelled(name, key, klen, family, out);
+        return lookup_spelled(name, key, klen, family, svc, out);
     char cand[HASTLS_SEARCH_MAX + 1][HASTLS_NAME_MAX];
     size_t n = hastls_search_candidates(&srch, key, cand, HASTLS_SEARCH_MAX + 1);
     /* As glibc's res_search: go on after NXDOMAIN and NODATA, stop at
@@ -595,7 +619,8 @@ int hastls_lookup_host(const char *name, int family, struct hastls_hostinfo *out
     for (size_t i = 0; i < n; i++) {
         /* A candidate is the name itself or the name with a domain added. */
         size_t same = strncmp(cand[i], key, klen) == 0 ? klen : 0;
-        rc = lookup_spelled(name, cand[i], same, family, out);
+        rc = lookup_spelled(name, cand[i], same, family,
+                            strcmp(cand[i], key) == 0 ? svc : NULL, out);
         if (rc != EAI_NONAME && rc != EAI_NODATA)
             break;
         nodata |= rc == EAI_NODATA;

@@ -46,6 +46,23 @@ struct hastls_hostinfo {
  * spelling, and NAME is the alias. */
 int hastls_lookup_host(const char *name, int family, struct hastls_hostinfo *out);
 
+/* The service a program looks a host up for (getaddrinfo's port and
+ * hints): the lookup fetches its TLSA RRset along (shim/core/dane.h). */
+struct hastls_lookup_service {
+    uint16_t port;          /* host order */
+    int socktype, protocol; /* the hints' (0: left open) */
+};
+
+/* hastls_lookup_host for the service SVC (NULL: none).  When the name goes
+ * to the resolver (not from the hosts file or the front cache) and
+ * hastls_dane_prefetch_owner agrees, the TLSA query for SVC at the name as
+ * asked (not at a name the search list adds: the TLS library is given the
+ * name the program asked for) is part of the lookup's batch, with the grace
+ * of the HASTLS query: the lookup never waits longer for it. */
+int hastls_lookup_host_service(const char *name, int family,
+                               const struct hastls_lookup_service *svc,
+                               struct hastls_hostinfo *out);
+
 /* The name of FAMILY/ADDR: the hosts file, else a PTR lookup.  Returns 0 with
  * NAME (HASTLS_NAME_MAX bytes) set, or EAI_NONAME, EAI_AGAIN, EAI_FAIL. */
 int hastls_lookup_ptr(int family, const void *addr, char *name);

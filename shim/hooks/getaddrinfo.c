@@ -5,9 +5,11 @@
  * a DNS query.  A name the hosts file knows is answered from it the way
  * glibc's files source answers getaddrinfo (hosts_answer); a name glibc would
  * not send to DNS (hostname.h) is EAI_NONAME at once; the rest go through
- * hastls_lookup_host() (front cache, resolver).  The list is built by ai.c
+ * hastls_lookup_host_service() (front cache, resolver; with the service's
+ * port, its TLSA RRset for DANE comes along).  The list is built by ai.c
  * the way glibc builds it.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -172,7 +174,11 @@ __attribute__((visibility("default"))) int getaddrinfo(const char *node,
         errno = saved;
         return EAI_NONAME; /* glibc sends no query for it */
     } else {
-        rc = hastls_lookup_host(node, lookup_family, &hi);
+        /* The service's TLSA RRset comes along for the handshake to come
+         * (shim/core/dane.h; which ports and sockets: policy/tlsa.h). */
+        struct hastls_lookup_service want = {svc.n ? ntohs(svc.s[0].port) : 0,
+                                             hints->ai_socktype, hints->ai_protocol};
+        rc = hastls_lookup_host_service(node, lookup_family, svc.n ? &want : NULL, &hi);
     }
     if (rc == 0) {
         struct hastls_ip ips[2 * HASTLS_LOOKUP_MAX];

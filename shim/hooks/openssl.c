@@ -12,7 +12,9 @@
  * first of them on a client SSL, the peer is found (name: the SNI name, else
  * the first name given to SSL_set1_host, else the name the connected
  * address was looked up under; port: the descriptor's peer, else the
- * thread's latest connect(), for programs with their own BIO as curl) and
+ * thread's latest connect(), for programs with their own BIO as curl; an
+ * OpenSSL connect BIO that is to open the connection inside the handshake
+ * gives its own host and port, without SRV delegation) and
  * its TLSA records asked (shim/core/dane.h).  Once per SSL (a mark in the
  * SSL's ex_data), by what the answer says:
  *   - insecure, none, or no name/port known: the SSL is left untouched;
@@ -48,6 +50,8 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +91,10 @@ static struct {
     __typeof__(&SSL_set_ex_data) set_ex_data;
     __typeof__(&CRYPTO_get_ex_new_index) ex_new_index;
     __typeof__(&SSL_get_fd) get_fd;
+    __typeof__(&SSL_get_rbio) get_rbio;    /* optional: the connect BIO's peer */
+    __typeof__(&BIO_find_type) find_type;  /* optional */
+    __typeof__(&BIO_ctrl) bio_ctrl;        /* optional */
+    __typeof__(&BIO_ptr_ctrl) bio_ptr_ctrl; /* optional */
     __typeof__(&SSL_get_servername) servername;
     __typeof__(&SSL_get0_param) get0_param;
     __typeof__(&X509_VERIFY_PARAM_get0_host) param_host;
@@ -195,6 +203,10 @@ static void bind_libssl(void)
     BIND(set_ex_data, SSL_set_ex_data);
     BIND(ex_new_index, CRYPTO_get_ex_new_index);
     BIND(get_fd, SSL_get_fd);
+    BIND(get_rbio, SSL_get_rbio);
+    BIND(find_type, BIO_find_type);
+    BIND(bio_ctrl, BIO_ctrl);
+    BIND(bio_ptr_ctrl, BIO_ptr_ctrl);
     BIND(servername, SSL_get_servername);
     BIND(get0_param, SSL_get0_param);
     BIND(param_host, X509_VERIFY_PARAM_get0_host);
@@ -477,6 +489,44 @@ static void decide(SSL *s, struct mark *m, const struct hastls_dane_set *set,
         m->state = MARK_REFUSED;
 }
 
+/* The peer of S when OpenSSL's connect BIO (BIO_new_ssl_connect,
+ * BIO_new_connect) is to open the connection during the handshake: no
+ * descriptor exists yet, and the thread's latest connect() belongs to
+ * another connection, but the BIO knows where it goes.  Fills M's name
+ * (SNI, else the first reference name, else the BIO's host) and port.
+ * Returns 0, or -1 when S has no such BIO (or it is connected already:
+ * then its descriptor says more). */
+static int connect_bio_peer(SSL *s, struct mark *m)
+{
+    if (!ossl.get_rbio || !ossl.find_type || !ossl.bio_ctrl || !ossl.bio_ptr_ctrl)
+        return -1;
+    BIO *rb = ossl.get_rbio(s);
+    BIO *cb = rb ? ossl.find_type(rb, BIO_TYPE_CONNECT) : NULL;
+    if (!cb || ossl.bio_ctrl(cb, BIO_C_GET_FD, 0, NULL) >= 0)
+        return -1;
+    const char *host = ossl.bio_ptr_ctrl(cb, BIO_C_GET_CONNECT, 0);
+    const char *serv = ossl.bio_ptr_ctrl(cb, BIO_C_GET_CONNECT, 1);
+    if (!host || !*host || !serv || !*serv)
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long port = strtoul(serv, &end, 10);
+    if (*end || errno || port == 0 || port > 65535) {
+        struct servent se, *r = NULL;
+        char buf[1024];
+        if (getservbyname_r(serv, "tcp", &se, buf, sizeof buf, &r) != 0 || !r)
+            return -1;
+        port = ntohs((uint16_t)r->s_port);
+    }
+    const char *sni = ossl.servername(s, TLSEXT_NAMETYPE_host_name);
+    X509_VERIFY_PARAM *param = ossl.get0_param(s);
+    const char *ref = param ? ossl.param_host(param, 0) : NULL;
+    snprintf(m->name, sizeof m->name, "%s",
+             sni && *sni ? sni : ref && *ref ? ref : host);
+    m->port = (uint16_t)port;
+    return 0;
+}
+
 /* Decides for S, whose handshake is about to start (CALLER called the hook),
  * and stores its new mark in place of PREV (its mark for an earlier
  * handshake, or NULL).  Returns the mark in force. */
@@ -502,12 +552,24 @@ static struct mark *prepare(SSL *s, const void *caller, struct mark *prev)
     }
 
     uint8_t key[16];
-    if (ossl.in_before(s) && !from_resolver(caller) &&
-        hastls_dane_peer(ossl.get_fd(s), key, &m->port) == 0 &&
-        peer_name(s, key, m->port, m->name) == 0) {
+    int proto = 0; /* TCP, or UDP for DTLS: _tcp or _udp */
+    int found = 0, keyed = 0;
+    if (ossl.in_before(s) && !from_resolver(caller)) {
+        if (connect_bio_peer(s, m) == 0) {
+            found = 1;
+            proto = IPPROTO_TCP;
+        } else if (hastls_dane_peer_proto(ossl.get_fd(s), key, &m->port, &proto) == 0 &&
+                   peer_name(s, key, m->port, m->name) == 0) {
+            found = keyed = 1;
+        }
+    }
+    if (found) {
         char tlsa_name[HASTLS_NAME_MAX];
-        if (delegate(s, m, key, tlsa_name) == 0) {
-            struct hastls_dane_set *set = hastls_dane_lookup(tlsa_name, m->port);
+        /* SRV delegation needs the connected address (and is TCP's alone):
+         * without it the program's name is the one checked, fail closed */
+        snprintf(tlsa_name, sizeof tlsa_name, "%s", m->name);
+        if (!keyed || proto != IPPROTO_TCP || delegate(s, m, key, tlsa_name) == 0) {
+            struct hastls_dane_set *set = hastls_dane_lookup_proto(tlsa_name, m->port, proto);
             if (set)
                 decide(s, m, set, prev && prev != &mark_none ? prev : NULL);
             free(set);

@@ -749,9 +749,12 @@ int hastls_resolver_lookup(struct hastls_resolver *r, const struct hastls_query 
     int remembered = 0;
     for (size_t i = 0; i < nq; i++) {
         struct slot *s = &b->slots[i];
-        s->companion =
-            has_address && q[i].type == r->cfg.record_type && !is_address_type(q[i].type);
-        if (s->companion)
+        /* The HASTLS query, and a TLSA query fetched along for the TLS
+         * handshake to come (shim/core/dane.h), get only the grace; only
+         * the HASTLS query's lateness is remembered for the name. */
+        s->companion = has_address && !is_address_type(q[i].type) &&
+                       (q[i].type == r->cfg.record_type || q[i].type == 52 /* TLSA */);
+        if (s->companion && q[i].type == r->cfg.record_type)
             remembered = late_remembered(r, q[i].name, start);
     }
 

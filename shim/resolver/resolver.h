@@ -67,7 +67,8 @@ struct hastls_resolver *hastls_resolver_new(const struct hastls_config *cfg,
  * is bounded by the configuration's timeout_ms.
  *
  * A batch that asks A or AAAA together with the configuration's record_type
- * is a host lookup, and its record_type queries wait for their answers at
+ * is a host lookup, and its record_type queries (and TLSA queries: the shim
+ * fetches the TLSA RRset of a TLS service along) wait for their answers at
  * most timeout_ms / HASTLS_RESOLVER_GRACE_DIV after the last address answer
  * came (never past timeout_ms): an upstream that never answers them costs a
  * lookup a quarter of its deadline, not all of it.  Such a query is then

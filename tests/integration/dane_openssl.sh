@@ -12,6 +12,7 @@
 #      verification off (curl -k, CERT_NONE, s_client's default);
 #      a bogus TLSA RRset refuses the host; an unsigned one is ignored;
 #      a session set for resumption does not skip the check;
+#      OpenSSL's connect BIO opening the connection in the handshake is checked;
 #  - dane = report logs the same failures and refuses nothing;
 #  - dane = off, and [app:curl] dane = off, leave the programs untouched.
 # Control runs without the shim show that each case differs from the
@@ -214,6 +215,30 @@ HASTLS_CONF=$enforce LD_PRELOAD=$S openssl s_client -verify_return_error -reconn
 expect_status "s_client -reconnect: dane-ok passes every time" $? 0
 expect_count "s_client -reconnect: six full handshakes, each checked" "$out/sc-re.out" '^New, TLS' 6
 expect_no_line "s_client -reconnect: no hastls line" "$out/sc-re.err" '^hastls:'
+
+# ---------------------------------------------------------------------------
+# OpenSSL's connect BIO that opens the connection inside the handshake: no
+# descriptor exists when the handshake starts (and the thread's latest
+# connect() is another connection's); the BIO's own host and port count.
+bc=$out/bio_connect
+if cc -O1 -Wall -Werror -o "$bc" "$TOOLS/bio_connect.c" -lssl -lcrypto 2>"$out/bc-cc.err"; then
+    "$bc" dane-ok.lab.example:443 "$LAB_CA" >"$out/bc-ctl.out" 2>&1
+    expect_status "control: the connect BIO alone refuses dane-ok's self-signed certificate" $? 1
+    "$bc" dane-bad.lab.example:443 "$LAB_CA" noverify >"$out/bc-ctl2.out" 2>&1
+    expect_status "control: the connect BIO alone accepts dane-bad without verification" $? 0
+    HASTLS_CONF=$enforce LD_PRELOAD=$S "$bc" dane-ok.lab.example:443 "$LAB_CA" \
+        >"$out/bc-ok.out" 2>"$out/bc-ok.err"
+    expect_status "connect BIO: DANE-EE vouches for dane-ok" $? 0
+    expect_line "connect BIO: dane-ok answers" "$out/bc-ok.out" '^ok OK dane-ok.lab.example 443$'
+    # a connection of the same thread to another host first: not the peer
+    HASTLS_CONF=$enforce LD_PRELOAD=$S "$bc" dane-bad.lab.example:https - noverify \
+        >"$out/bc-bad.out" 2>"$out/bc-bad.err"
+    expect_status "connect BIO: dane-bad refused though verification is off" $? 1
+    expect_line "connect BIO: a certificate failure" "$out/bc-bad.out" '^fail certificate verify failed|^fail no matching DANE TLSA records'
+    expect_count "connect BIO: one DANE line" "$out/bc-bad.err" "$LINE dane-bad.lab.example:443: .* \\(dane enforce\\)\$" 1
+else
+    bad "cc bio_connect.c: $(cat "$out/bc-cc.err")"
+fi
 
 # ---------------------------------------------------------------------------
 # dane = report: the same lines, nothing refused.

@@ -1,5 +1,6 @@
 /* tests/unit/test_tlsa.c: the TLSA codec on good and malformed input, and the
  * meaning of a TLSA answer. */
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
@@ -148,13 +150,35 @@ static void owner(void **state)
     assert_int_equal(hastls_tlsa_owner(443, "tcp", NULL, buf, sizeof buf), -1);
 }
 
+static void prefetch_proto(void **state)
+{
+    (void)state;
+    assert_string_equal(hastls_tlsa_prefetch_proto(443, SOCK_STREAM, 0), "tcp");
+    assert_string_equal(hastls_tlsa_prefetch_proto(443, 0, IPPROTO_TCP), "tcp");
+    assert_string_equal(hastls_tlsa_prefetch_proto(25, 0, 0), "tcp"); /* open: tcp */
+    assert_string_equal(hastls_tlsa_prefetch_proto(4433, SOCK_DGRAM, 0), "udp");
+    assert_string_equal(hastls_tlsa_prefetch_proto(4433, 0, IPPROTO_UDP), "udp");
+    assert_string_equal(hastls_tlsa_prefetch_proto(4433, SOCK_DGRAM, IPPROTO_UDP), "udp");
+    /* Ports without TLS of their own, port 0, other sockets, contradictions. */
+    assert_null(hastls_tlsa_prefetch_proto(80, SOCK_STREAM, 0));
+    assert_null(hastls_tlsa_prefetch_proto(53, SOCK_DGRAM, 0));
+    assert_null(hastls_tlsa_prefetch_proto(53, SOCK_STREAM, 0));
+    assert_null(hastls_tlsa_prefetch_proto(123, SOCK_DGRAM, 0));
+    assert_null(hastls_tlsa_prefetch_proto(0, SOCK_STREAM, 0));
+    assert_null(hastls_tlsa_prefetch_proto(443, SOCK_RAW, 0));
+    assert_null(hastls_tlsa_prefetch_proto(443, SOCK_SEQPACKET, 0));
+    assert_null(hastls_tlsa_prefetch_proto(443, 0, IPPROTO_SCTP));
+    assert_null(hastls_tlsa_prefetch_proto(443, SOCK_STREAM, IPPROTO_UDP));
+    assert_null(hastls_tlsa_prefetch_proto(443, SOCK_DGRAM, IPPROTO_TCP));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(decode_good),     cmocka_unit_test(decode_short),
         cmocka_unit_test(decode_unusable), cmocka_unit_test(format),
         cmocka_unit_test(state_table),     cmocka_unit_test(usable_records),
-        cmocka_unit_test(owner),
+        cmocka_unit_test(owner),           cmocka_unit_test(prefetch_proto),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
