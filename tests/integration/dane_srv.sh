@@ -26,44 +26,17 @@ out=$LAB_DIR/srv
 # Debian's python3, with python3-dnspython and python3-slixmpp
 PY=/usr/bin/python3
 P=$out/prosody
-mkdir -p "$P/data"
+mkdir -p "$out"
 LINE='^hastls: DANE check failed for'
 SOURCES="im.lab.example im-pkix.lab.example im-bad.lab.example im-ins.lab.example
  im.insecure.lab.example im.bogus.lab.example im-port.lab.example"
 
 # ---------------------------------------------------------------------------
 # prosody: its own config, data and log in the lab directory.
-{
-    printf 'run_as_root = true\ndaemonize = false\n'
-    printf 'pidfile = "%s/prosody.pid"\ndata_path = "%s/data"\n' "$P" "$P"
-    printf 'log = { { levels = { min = "info" }, to = "file", filename = "%s/prosody.log" } }\n' "$P"
-    printf 'modules_enabled = { "tls", "saslauth", "disco", "roster", "ping" }\n'
-    printf 'modules_disabled = { "s2s", "offline", "c2s_limits", "admin_shell", "posix" }\n'
-    printf 'c2s_ports = { 5222, 5223 }\nc2s_interfaces = { "127.0.10.40", "127.0.10.41", "127.0.10.42", "127.0.10.43" }\n'
-    printf 's2s_ports = {}\nhttp_ports = {}\nhttps_ports = {}\nc2s_direct_tls_ports = {}\n'
-    printf 'c2s_require_encryption = true\nauthentication = "internal_plain"\nstorage = "internal"\n'
-    printf 'ssl = { certificate = "%s/certs/chat.pem", key = "%s/certs/chat.key" }\n' "$LAB_DIR" "$LAB_DIR"
-    for h in $SOURCES; do printf 'VirtualHost "%s"\n' "$h"; done
-} >"$P/prosody.cfg.lua"
-for h in $SOURCES; do
-    prosodyctl --config "$P/prosody.cfg.lua" register alice "$h" secret >>"$P/setup.log" 2>&1 ||
-        { bad "prosodyctl register alice@$h: $(tail -3 "$P/setup.log")"; finish; }
-done
-prosody --config "$P/prosody.cfg.lua" >"$P/stdout" 2>&1 &
-PROSODY=$!
-trap 'kill "$PROSODY" 2>/dev/null; wait "$PROSODY" 2>/dev/null' EXIT
-for a in 127.0.10.40 127.0.10.41 127.0.10.42 127.0.10.43 127.0.10.41:5223; do
-    n=0 port=5222
-    case $a in *:*) port=${a#*:} a=${a%:*} ;; esac
-    until (exec 3<>"/dev/tcp/$a/$port") 2>/dev/null; do
-        n=$((n + 1))
-        if [ $n -ge 500 ] || ! kill -0 "$PROSODY" 2>/dev/null; then
-            bad "prosody does not listen on $a:$port: $(tail -5 "$P/prosody.log" "$P/stdout")"
-            finish
-        fi
-        sleep 0.02
-    done
-done
+. "$TOOLS/prosody_lab.sh"
+prosody_lab_start "$P" "$LAB_DIR/certs" $SOURCES 2>"$out/prosody.err" ||
+    { bad "$(cat "$out/prosody.err")"; finish; }
+trap prosody_lab_stop EXIT
 
 # ---------------------------------------------------------------------------
 # openssl s_client, the target given by hand.
