@@ -91,7 +91,7 @@ static struct {
     __typeof__(&gnutls_transport_set_vec_push_function) set_vec_push;
     __typeof__(&gnutls_transport_set_pull_function) set_pull;
     __typeof__(&gnutls_transport_get_int) get_int;
-    __typeof__(&gnutls_server_name_get) server_name_get;
+    __typeof__(&gnutls_server_name_set) server_name_set;
     __typeof__(&gnutls_error_is_fatal) error_is_fatal;
     __typeof__(&gnutls_alert_send) alert_send;
     __typeof__(&gnutls_certificate_get_peers) get_peers;
@@ -128,7 +128,8 @@ struct sess {
     struct hastls_danematch_result res;
     struct hastls_dane_set *set; /* state DANE: the records */
     uint16_t port;
-    char name[HASTLS_NAME_MAX];
+    char name[HASTLS_NAME_MAX]; /* the peer's */
+    char sni[HASTLS_NAME_MAX];  /* the name gnutls_server_name_set gave */
 };
 
 /* The sessions the shim knows, hashed by address.  Held only to find,
@@ -211,7 +212,7 @@ static void bind_libgnutls(void)
     BIND(set_vec_push, gnutls_transport_set_vec_push_function);
     BIND(set_pull, gnutls_transport_set_pull_function);
     BIND(get_int, gnutls_transport_get_int);
-    BIND(server_name_get, gnutls_server_name_get);
+    BIND(server_name_set, gnutls_server_name_set);
     BIND(error_is_fatal, gnutls_error_is_fatal);
     BIND(alert_send, gnutls_alert_send);
     BIND(get_peers, gnutls_certificate_get_peers);
@@ -227,8 +228,8 @@ static void bind_libgnutls(void)
     BIND(tl_add_cas, gnutls_x509_trust_list_add_cas);
     BIND(tl_verify, gnutls_x509_trust_list_verify_crt2);
     BIND(tl_deinit, gnutls_x509_trust_list_deinit);
-    gt.ok = gt.init && gt.deinit && gt.handshake && gt.get_int && gt.server_name_get &&
-            gt.error_is_fatal && gt.alert_send;
+    gt.ok = gt.init && gt.deinit && gt.handshake && gt.get_int && gt.error_is_fatal &&
+            gt.alert_send;
     gt.x509 = gt.get_peers && gt.crt_init && gt.crt_import && gt.crt_deinit &&
               gt.pubkey_init && gt.pubkey_import_x509 && gt.pubkey_export &&
               gt.pubkey_deinit && gt.hash_fast && gt.tl_init && gt.tl_add_cas &&
@@ -456,8 +457,34 @@ static const struct hastls_danematch_result *verdict(gnutls_session_t s, struct 
 /* ------------------------------------------------------------------------ */
 /* Deciding a handshake. */
 
-/* Applies the TLSA answer SET to E. */
-static void decide(struct sess *e, struct hastls_dane_set *set)
+/* A refused session's transport: GnuTLS would otherwise still encrypt and
+ * send what the program writes after the failed handshake (and read). */
+static ssize_t refused_push(gnutls_transport_ptr_t p, const void *data, size_t len)
+{
+    (void)p, (void)data, (void)len;
+    errno = ECONNABORTED;
+    return -1;
+}
+
+static ssize_t refused_pull(gnutls_transport_ptr_t p, void *data, size_t len)
+{
+    (void)p, (void)data, (void)len;
+    errno = ECONNABORTED;
+    return -1;
+}
+
+/* Marks E refused and cuts its session S off the network. */
+static void refuse(gnutls_session_t s, struct sess *e)
+{
+    e->state = SESS_REFUSED;
+    if (gt.set_push && gt.set_pull) {
+        gt.set_push(s, refused_push);
+        gt.set_pull(s, refused_pull);
+    }
+}
+
+/* Applies the TLSA answer SET to E, the entry of S. */
+static void decide(gnutls_session_t s, struct sess *e, struct hastls_dane_set *set)
 {
     char reason[HASTLS_DANE_OWNER_MAX + 256];
     switch (set->state) {
@@ -482,7 +509,7 @@ static void decide(struct sess *e, struct hastls_dane_set *set)
     free(set);
     log_once(e, reason);
     if (e->mode == HASTLS_DANE_ENFORCE)
-        e->state = SESS_REFUSED;
+        refuse(s, e);
 }
 
 /* Decides for the client session S (entry E), whose handshake starts. */
@@ -501,17 +528,14 @@ static void prepare(gnutls_session_t s, struct sess *e)
     int fd = e->custom_io ? -1 : gt.get_int(s);
     if (hastls_dane_peer(fd, key, &e->port) < 0)
         return;
-    size_t size = sizeof e->name;
-    unsigned type = 0;
-    if (gt.server_name_get(s, e->name, &size, &type, 0) < 0 || type != GNUTLS_NAME_DNS ||
-        !e->name[0]) {
-        if (hastls_dane_name_of(key, e->port, e->name) < 0)
-            return;
-    }
-    e->name[sizeof e->name - 1] = '\0';
+    /* GnuTLS tells a client nothing about its own SNI: the hook kept it */
+    if (e->sni[0])
+        memcpy(e->name, e->sni, sizeof e->name);
+    else if (hastls_dane_name_of(key, e->port, e->name) < 0)
+        return;
     struct hastls_dane_set *set = hastls_dane_lookup(e->name, e->port);
     if (set)
-        decide(e, set);
+        decide(s, e, set);
 }
 
 /* Before a handshake call on S: its entry, or NULL when nothing applies. */
@@ -547,8 +571,8 @@ static int after(gnutls_session_t s, struct sess *e, int rc)
     if (r->verdict == HASTLS_DANEMATCH_FAIL) {
         log_once(e, r->reason);
         if (e->mode == HASTLS_DANE_ENFORCE) {
-            e->state = SESS_REFUSED;
             (void)gt.alert_send(s, GNUTLS_AL_FATAL, GNUTLS_A_BAD_CERTIFICATE);
+            refuse(s, e);
             rc = GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR;
         }
     }
@@ -706,4 +730,27 @@ EXPORT void gnutls_transport_set_pull_function(gnutls_session_t session,
         return;
     gt.set_pull(session, pull_func);
     note_custom_io(session);
+}
+
+/* The name the program gives the server (SNI): the name DANE checks. */
+EXPORT int gnutls_server_name_set(gnutls_session_t session,
+                                  gnutls_server_name_type_t type, const void *name,
+                                  size_t name_length)
+{
+    bind_gt();
+    if (!gt.server_name_set)
+        return GNUTLS_E_INTERNAL_ERROR;
+    int rc = gt.server_name_set(session, type, name, name_length);
+    if (rc == 0 && session && type == GNUTLS_NAME_DNS) {
+        int saved = errno;
+        struct sess *e = sess_get(session, 1);
+        if (e) {
+            /* a name too long for DNS is none */
+            size_t n = name && name_length < sizeof e->sni ? name_length : 0;
+            memcpy(e->sni, name, n);
+            e->sni[n] = '\0';
+        }
+        errno = saved;
+    }
+    return rc;
 }
