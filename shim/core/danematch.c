@@ -114,6 +114,7 @@ enum hastls_danematch_verdict hastls_danematch(const struct hastls_dane_set *set
         case HASTLS_TLSA_DANE_EE:
             if (matches(t, ops, 0)) {
                 out->verdict = HASTLS_DANEMATCH_DANE;
+                out->name_mismatch = 0;
                 out->record = r;
                 out->depth = 0;
                 return out->verdict;
@@ -124,6 +125,7 @@ enum hastls_danematch_verdict hastls_danematch(const struct hastls_dane_set *set
             int rc = dane_ta(t, name, ops, &depth, why, sizeof why);
             if (rc == 0) {
                 out->verdict = HASTLS_DANEMATCH_DANE;
+                out->name_mismatch = 0;
                 out->record = r;
                 out->depth = depth;
                 return out->verdict;
