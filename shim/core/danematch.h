@@ -67,7 +67,7 @@ struct hastls_danematch_result {
     int name_mismatch; /* FAIL: a DANE-TA anchor matched, the name did not */
     size_t record;     /* DANE or PKIX: the index in the set of the record */
     size_t depth;      /* ... and of the certificate it matched (0: the leaf) */
-    char reason[HASTLS_DANE_OWNER_MAX + 160]; /* FAIL: why, naming the owner */
+    char reason[HASTLS_DANE_OWNER_MAX + 256]; /* FAIL: why, naming the owner */
 };
 
 /* Matches the chain OPS presents against the usable records of SET (state

@@ -544,7 +544,12 @@ static struct sess *gate(gnutls_session_t s)
     if (!s || hastls_guarded())
         return NULL;
     struct sess *e = sess_get(s, 1);
-    if (!e || e->server)
+    if (!e) {
+        hastls_log(HASTLS_LOG_ERROR,
+                   "out of memory for the DANE check of a GnuTLS session");
+        return NULL;
+    }
+    if (e->server)
         return NULL;
     if (!e->in_handshake && e->state != SESS_REFUSED) {
         int saved = errno;

@@ -31,7 +31,10 @@ out=$LAB_DIR/dane
 mkdir -p "$out"
 LINE='^hastls: DANE check failed for'
 enforce=$HASTLS_CONF
-if ! ldd "$(command -v wget)" | grep -q libgnutls; then
+# the first wget on PATH that is a program (under the sanitizers the first
+# is a wrapper script)
+wbin=$(type -aP wget | while read -r w; do ldd "$w" >/dev/null 2>&1 && echo "$w" && break; done)
+if ! ldd "$wbin" 2>/dev/null | grep -q libgnutls; then
     echo "skip: this wget does not use GnuTLS"
     exit 77
 fi
@@ -208,14 +211,16 @@ expect_no_line "gnutls-cli: no hastls line for the upstream" "$out/cli-dot.err" 
 
 # ---------------------------------------------------------------------------
 # git over https (libcurl-gnutls, its own transport functions).
-# run_git TAG CONF HOST [ENV...]: git ls-remote under the shim.
+# run_git TAG CONF HOST [ENV...]: git ls-remote under the shim.  git, like
+# curl and wget (shim_lib.sh), hangs with the ASan runtime preloaded in
+# front: it gets the shim alone ($SO, instrumented under the sanitizers).
 run_git() {
     local tag=$1 cfg=$2 host=$3
     shift 3
     if [ "$cfg" = none ]; then
         env "$@" git ls-remote "https://$host/x" >"$out/$tag.out" 2>"$out/$tag.err"
     else
-        env HASTLS_CONF="$cfg" LD_PRELOAD="$S" "$@" git ls-remote "https://$host/x" \
+        env HASTLS_CONF="$cfg" LD_PRELOAD="$SO" "$@" git ls-remote "https://$host/x" \
             >"$out/$tag.out" 2>"$out/$tag.err"
     fi
     st=$?
