@@ -62,6 +62,7 @@
     MUTEX(hastls_lock_dane)          /* dane.c: the TLSA cache */                  \
     MUTEX(hastls_lock_dane_ctx)      /* hooks/openssl.c: SSL_CTX_dane_enable */    \
     MUTEX(hastls_lock_srvmemo)       /* srvmemo.c: the SRV answers */               \
+    MUTEX(hastls_lock_gnutls)        /* hooks/gnutls.c: the GnuTLS sessions' table */ \
     TABLE(cache, hastls_cache_lock_all, hastls_cache_unlock_all,                   \
           hastls_cache_reinit_locks) /* cache.c: one lock per shard */             \
     TABLE(addrmap, hastls_addrmap_lock, hastls_addrmap_unlock,                     \
