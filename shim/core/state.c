@@ -32,6 +32,11 @@ static struct hastls_addrmap *addrmap;
  * happens there), never across a lookup. */
 enum resolver_state { RES_UNLOADED, RES_READY, RES_FAILED };
 pthread_mutex_t hastls_lock_resolver = PTHREAD_MUTEX_INITIALIZER;
+/* The TLS hooks' locks (shim/hooks/openssl.c, gnutls.c) live here, with the
+ * fork handlers that take them, so that the core library links without the
+ * hooks (unit tests). */
+pthread_mutex_t hastls_lock_dane_ctx = PTHREAD_MUTEX_INITIALIZER;
+pthread_mutex_t hastls_lock_gnutls = PTHREAD_MUTEX_INITIALIZER;
 static enum resolver_state resolver_state;
 static void *resolver_handle;
 static const struct hastls_resolver_api *resolver_api;

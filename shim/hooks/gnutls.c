@@ -134,8 +134,8 @@ struct sess {
 
 /* The sessions the shim knows, hashed by address.  Held only to find,
  * insert or remove an entry; an entry itself is used by the thread that
- * drives its session (GnuTLS sessions are not shared during a handshake). */
-pthread_mutex_t hastls_lock_gnutls = PTHREAD_MUTEX_INITIALIZER;
+ * drives its session (GnuTLS sessions are not shared during a handshake).
+ * The lock is hastls_lock_gnutls (shim/core/state.c). */
 static struct sess *table[BUCKETS];
 
 static size_t bucket_of(gnutls_session_t s)

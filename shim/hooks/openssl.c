@@ -147,8 +147,8 @@ struct mark {
 
 static struct mark mark_none = {.state = MARK_NONE};
 
-/* SSL_CTX_dane_enable() changes the (shared) context: one at a time. */
-pthread_mutex_t hastls_lock_dane_ctx = PTHREAD_MUTEX_INITIALIZER;
+/* SSL_CTX_dane_enable() changes the (shared) context: one at a time, under
+ * hastls_lock_dane_ctx (defined in shim/core/state.c). */
 
 static void mark_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
                       void *argp)

@@ -19,10 +19,6 @@
 #include "shim/core/dane.h"
 #include "shim/resolver/resolver.h"
 
-/* The OpenSSL hook's lock, in the one fork list (shim/core/locks.h) that
- * state.c walks: the hooks are not linked here. */
-pthread_mutex_t hastls_lock_dane_ctx = PTHREAD_MUTEX_INITIALIZER;
-
 /* A DANE-EE SPKI SHA-256 record: 3 1 1 and 32 bytes. */
 static uint8_t ee[35] = {3, 1, 1};
 
