@@ -69,6 +69,7 @@
 #include "shim/core/danematch.h"
 #include "shim/core/locks.h"
 #include "shim/core/log.h"
+#include "shim/core/srvmemo.h"
 #include "shim/core/state.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -107,6 +108,7 @@ static struct {
     __typeof__(&gnutls_x509_trust_list_add_cas) tl_add_cas;
     __typeof__(&gnutls_x509_trust_list_verify_crt2) tl_verify;
     __typeof__(&gnutls_x509_trust_list_deinit) tl_deinit;
+    __typeof__(&gnutls_x509_crt_check_hostname) check_hostname; /* SRV delegation */
 } gt;
 
 static pthread_once_t bind_once = PTHREAD_ONCE_INIT;
@@ -130,6 +132,8 @@ struct sess {
     uint16_t port;
     char name[HASTLS_NAME_MAX]; /* the peer's */
     char sni[HASTLS_NAME_MAX];  /* the name gnutls_server_name_set gave */
+    char deleg[HASTLS_NAME_MAX]; /* the derived domain NAME securely delegates
+                                  * this connection to (srvmemo.h), or "" */
 };
 
 /* The sessions the shim knows, hashed by address.  Held only to find,
@@ -228,6 +232,7 @@ static void bind_libgnutls(void)
     BIND(tl_add_cas, gnutls_x509_trust_list_add_cas);
     BIND(tl_verify, gnutls_x509_trust_list_verify_crt2);
     BIND(tl_deinit, gnutls_x509_trust_list_deinit);
+    BIND(check_hostname, gnutls_x509_crt_check_hostname);
     gt.ok = gt.init && gt.deinit && gt.handshake && gt.get_int && gt.error_is_fatal &&
             gt.alert_send;
     gt.x509 = gt.get_peers && gt.crt_init && gt.crt_import && gt.crt_deinit &&
@@ -449,7 +454,8 @@ static const struct hastls_danematch_result *verdict(gnutls_session_t s, struct 
         .digest = op_digest,
         .ta_path = op_ta_path,
     };
-    hastls_danematch(e->set, e->name, &ops, &e->res);
+    /* a DANE-TA chain of a secure delegation names the derived domain */
+    hastls_danematch(e->set, e->deleg[0] ? e->deleg : e->name, &ops, &e->res);
     chain_free(&c);
     return &e->res;
 }
@@ -512,6 +518,60 @@ static void decide(gnutls_session_t s, struct sess *e, struct hastls_dane_set *s
         refuse(s, e);
 }
 
+/* Secure SRV delegation (RFC 7673, 7712; shim/core/srvmemo.h), as in the
+ * OpenSSL hook: when the address KEY of E's peer was looked up under another
+ * name than the SNI name E authenticates, applies the rule.  Secure: the
+ * derived domain is kept in E (a certificate for it passes the program's
+ * name check, see adjust_status) and is the name whose TLSA records count,
+ * written into TLSA_NAME.  Insecure or none: TLSA_NAME stays E's name.
+ * Bogus: a refusal under enforce.  Returns 0 to go on, -1 when refused. */
+static int delegate(gnutls_session_t s, struct sess *e, const uint8_t key[16],
+                    char *tlsa_name)
+{
+    char target[HASTLS_NAME_MAX];
+    struct hastls_deleg_result d;
+    if (hastls_dane_name_of(key, e->port, target) < 0 ||
+        hastls_srv_delegation(e->name, target, e->port, key, &d) < 0)
+        return 0;
+    switch (d.state) {
+    case HASTLS_DELEG_SECURE:
+        snprintf(e->deleg, sizeof e->deleg, "%s", d.target);
+        snprintf(tlsa_name, HASTLS_NAME_MAX, "%s", d.target);
+        hastls_log(HASTLS_LOG_DEBUG, "%s:%u: securely delegated to %s by %s", e->name,
+                   e->port, d.target, d.owner);
+        return 0;
+    case HASTLS_DELEG_INSECURE:
+        hastls_log(HASTLS_LOG_INFO,
+                   "%s:%u: %s is not a secure SRV delegation (%s): verifying %s only",
+                   e->name, e->port, d.target, d.why, e->name);
+        return 0;
+    case HASTLS_DELEG_BOGUS:
+        log_once(e, d.why);
+        if (e->mode != HASTLS_DANE_ENFORCE)
+            return 0;
+        refuse(s, e);
+        return -1;
+    case HASTLS_DELEG_NONE:
+    default:
+        return 0;
+    }
+}
+
+/* Whether the server certificate of S is valid for NAME (the host name
+ * rules of RFC 6125, GnuTLS's). */
+static int leaf_fits(gnutls_session_t s, const char *name)
+{
+    unsigned n = 0;
+    const gnutls_datum_t *peers = gt.get_peers ? gt.get_peers(s, &n) : NULL;
+    gnutls_x509_crt_t crt;
+    if (!peers || n == 0 || !gt.check_hostname || !gt.crt_init || gt.crt_init(&crt) < 0)
+        return 0;
+    int fits = gt.crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER) >= 0 &&
+               gt.check_hostname(crt, name) != 0;
+    gt.crt_deinit(crt);
+    return fits;
+}
+
 /* Decides for the client session S (entry E), whose handshake starts. */
 static void prepare(gnutls_session_t s, struct sess *e)
 {
@@ -520,6 +580,7 @@ static void prepare(gnutls_session_t s, struct sess *e)
     e->set = NULL;
     e->state = SESS_NONE;
     e->matched = e->logged = 0;
+    e->deleg[0] = 0;
     e->in_handshake = 1;
     e->mode = cfg->dane;
     if (cfg->dane == HASTLS_DANE_OFF)
@@ -533,7 +594,11 @@ static void prepare(gnutls_session_t s, struct sess *e)
         memcpy(e->name, e->sni, sizeof e->name);
     else if (hastls_dane_name_of(key, e->port, e->name) < 0)
         return;
-    struct hastls_dane_set *set = hastls_dane_lookup(e->name, e->port);
+    char tlsa_name[HASTLS_NAME_MAX];
+    snprintf(tlsa_name, sizeof tlsa_name, "%s", e->name);
+    if (e->sni[0] && delegate(s, e, key, tlsa_name) < 0)
+        return;
+    struct hastls_dane_set *set = hastls_dane_lookup(tlsa_name, e->port);
     if (set)
         decide(s, e, set);
 }
@@ -594,6 +659,13 @@ static void adjust_status(gnutls_session_t s, unsigned *status)
     if (!e || e->server)
         return;
     int saved = errno;
+    /* a secure SRV delegation: a certificate for the derived domain is one
+     * for the source too (only the name verdict changes, the rest stays) */
+    if (e->deleg[0] && (*status & GNUTLS_CERT_UNEXPECTED_OWNER) && leaf_fits(s, e->deleg)) {
+        *status &= ~(unsigned)GNUTLS_CERT_UNEXPECTED_OWNER;
+        if (*status == GNUTLS_CERT_INVALID)
+            *status = 0;
+    }
     if (e->state == SESS_REFUSED) {
         *status |= GNUTLS_CERT_INVALID | GNUTLS_CERT_MISMATCH;
     } else if (e->state == SESS_DANE) {

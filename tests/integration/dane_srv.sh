@@ -34,7 +34,10 @@ SOURCES="im.lab.example im-pkix.lab.example im-bad.lab.example im-ins.lab.exampl
 # ---------------------------------------------------------------------------
 # prosody: its own config, data and log in the lab directory.
 . "$TOOLS/prosody_lab.sh"
-prosody_lab_start "$P" "$LAB_DIR/certs" $SOURCES 2>"$out/prosody.err" ||
+# (the derived domains too: gnutls-cli's XMPP dialogue names the host it
+# connects to)
+prosody_lab_start "$P" "$LAB_DIR/certs" $SOURCES chat.hosting.example pkix.hosting.example \
+    bad.hosting.example chat.insecure.lab.example 2>"$out/prosody.err" ||
     { bad "$(cat "$out/prosody.err")"; finish; }
 trap prosody_lab_stop EXIT
 
@@ -118,6 +121,44 @@ expect_line "rep-bogus: the handshake ran (hostname mismatch)" "$out/rep-bogus.e
 # dane = off: no delegation either.
 off=$(conf srv-off dane=off)
 HASTLS_CONF=$off sc_fail off-im 1 chat.hosting.example im.lab.example "$MISMATCH" -CAfile "$LAB_CA"
+
+# ---------------------------------------------------------------------------
+# GnuTLS: gnutls-cli -starttls-proto xmpp, the target given by hand, the
+# source as SNI and the name to verify.
+# gc TAG SHIM(0/1) TARGET SOURCE [ARGS]: output in $out/TAG.out, status $st.
+gc() {
+    local tag=$1 shim=$2 target=$3 source=$4
+    shift 4
+    local pre=()
+    [ "$shim" = 1 ] && pre=(env LD_PRELOAD="$S")
+    "${pre[@]}" gnutls-cli --starttls-proto=xmpp --sni-hostname "$source" \
+        --verify-hostname "$source" -p 5222 "$@" "$target" </dev/null >"$out/$tag.out" 2>&1
+    st=$?
+}
+GMISMATCH='The name in the certificate does not match the expected'
+gc gctl-pkix 0 pkix.hosting.example im-pkix.lab.example --x509cafile "$LAB_CA"
+expect_status "control: gnutls-cli alone refuses pkix.hosting.example for im-pkix" "$st" 1
+expect_line "control: gnutls-cli alone: the name does not match" "$out/gctl-pkix.out" "$GMISMATCH"
+gc g-pkix 1 pkix.hosting.example im-pkix.lab.example --x509cafile "$LAB_CA"
+expect_status "gnutls-cli: secure delegation, the derived name passes the PKIX check" "$st" 0
+expect_no_line "gnutls-cli: no hastls line" "$out/g-pkix.out" '^hastls:'
+gc g-pkix-noca 1 pkix.hosting.example im-pkix.lab.example
+expect_status "gnutls-cli: the derived name does not make the CA check pass" "$st" 1
+gc g-ee 1 chat.hosting.example im.lab.example
+expect_status "gnutls-cli: DANE-EE at the derived domain, no CA" "$st" 0
+gc g-bad 1 bad.hosting.example im-bad.lab.example --x509cafile "$LAB_CA"
+expect_status "gnutls-cli: the derived domain's TLSA does not match: refused" "$st" 1
+expect_count "gnutls-cli: one DANE line for the source" "$out/g-bad.out" \
+    "$LINE im-bad.lab.example:5222: .* \\(dane enforce\\)\$" 1
+gc g-ins 1 chat.hosting.example im.insecure.lab.example --x509cafile "$LAB_CA"
+expect_status "gnutls-cli: the unsigned SRV delegates nothing" "$st" 1
+expect_line "gnutls-cli: the name does not match" "$out/g-ins.out" "$GMISMATCH"
+gc g-insaddr 1 chat.insecure.lab.example im-ins.lab.example --x509cafile "$LAB_CA"
+expect_status "gnutls-cli: unsigned target addresses delegate nothing" "$st" 1
+gc g-bogus 1 chat.hosting.example im.bogus.lab.example --x509cafile "$LAB_CA"
+expect_status "gnutls-cli: a bogus SRV refuses" "$st" 1
+expect_count "gnutls-cli: one DANE line naming the SRV" "$out/g-bogus.out" \
+    "$LINE im.bogus.lab.example:5222: the SRV records .*DNSSEC-bogus.* \\(dane enforce\\)\$" 1
 
 # ---------------------------------------------------------------------------
 # python3: the SRV looked up by the program, then STARTTLS with
