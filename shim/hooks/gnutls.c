@@ -14,7 +14,11 @@
  * name the connected address was looked up under; port: the descriptor the
  * session reads from, unless the program gave it its own push/pull
  * functions, else the thread's latest connect(), as curl's) and its TLSA
- * records asked (shim/core/dane.h).  By what the answer says:
+ * records asked (shim/core/dane.h) at that name, or, when the SNI name is
+ * the source domain of a secure SRV delegation to the name the address was
+ * looked up under (shim/core/srvmemo.h), at the derived domain, whose
+ * certificate then passes the program's name check too (a bogus SRV
+ * refuses).  By what the answer says:
  *   - insecure, none, or no name/port known: the session is left untouched;
  *   - secure usable records: the presented chain must match them, decided
  *     by shim/core/danematch.h with GnuTLS's x509 functions: DANE-EE(3)
