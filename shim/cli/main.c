@@ -22,12 +22,13 @@ static const struct verb verbs[] = {
     {"decide", hastls_cmd_decide,
      "decide --record \"(0 443)\" --port P [--client cio|cfb|cso]: one decision"},
     {"lookup", hastls_cmd_lookup,
-     "lookup [--config FILE] [--stats] NAME [TYPE...]: resolve as the shim does"},
+     "lookup [--config FILE] [--stats] [--port N [--udp]] NAME [TYPE...]: resolve as the "
+     "shim does"},
     {"pins", hastls_cmd_pins,
      "pins list | pins forget NAME... | pins forget --all: the remembered secure hosts"},
     {"run", hastls_cmd_run,
-     "run [--config FILE] [--app NAME] [--report] [--] CMD [ARGS...]: run CMD with the "
-     "shim"},
+     "run [--config FILE] [--app NAME] [--report] [-q|-v] [--] CMD [ARGS...]: run CMD "
+     "with the shim"},
 };
 
 static void usage(FILE *out)

@@ -229,6 +229,10 @@ cat >"$LAB_DIR/life.py" <<'PY'
 # watchdog counts any that runs past BOUND s.
 import os, socket, subprocess, sys, threading, time
 stop, bound, bare = sys.argv[1], float(sys.argv[2]), sys.argv[3] == "bare"
+# socket.getaddrinfo imports the idna codec at its first use; a child forked
+# while another thread holds that module's import lock would wait for it
+# forever (python's own fork hazard, not the shim's): import it now.
+"warm".encode("idna")
 want = {"secure.lab.example": "127.0.10.1", "both.lab.example": "127.0.10.2",
         "clear.lab.example": "127.0.10.3", "mail.lab.example": "127.0.10.4",
         "odd.lab.example": "127.0.10.5", "norecord.lab.example": "127.0.10.6",

@@ -17,8 +17,11 @@
 # Programs: openssl s_client -starttls xmpp given the target by hand (the
 # shim looks the SRV up itself), python3 looking the SRV up itself (res_query
 # through ctypes, dnspython through the shim's DNS responder), and slixmpp
-# (SRV through aiodns/c-ares, then STARTTLS and SASL as alice).  Controls
-# without the shim show the certificate fails the source name everywhere.
+# (SRV through aiodns/c-ares, then STARTTLS and SASL as alice), gnutls-cli
+# -starttls-proto xmpp (GnuTLS) given the target by hand, and `hastls check
+# --srv --connect` walking the delegation and doing the STARTTLS handshake.
+# Controls without the shim show the certificate fails the source name
+# everywhere.
 set -u
 . "$(dirname "$0")/../tools/shim_lib.sh"
 
@@ -306,5 +309,40 @@ expect_no_line "slixmpp: no session through the unsigned SRV" "$out/xmpp.out" \
 expect_count "slixmpp: the certificate is rejected for that one only" "$out/xmpp.err" \
     'CERT: Invalid certificate' 1
 expect_line "prosody: alice authenticated" "$P/prosody.log" 'Authenticated as alice@im.lab.example'
+
+# ---------------------------------------------------------------------------
+# hastls check --srv --connect: the seed's walk, then STARTTLS with prosody.
+# cs TAG SOURCE [ARGS]: output in $out/TAG.out, status in $st.
+cs() {
+    local tag=$1 src=$2
+    shift 2
+    "$HASTLS_BUILD/hastls" check --srv "_xmpp-client._tcp.$src" --connect "$@" \
+        >"$out/$tag.out" 2>&1
+    st=$?
+}
+cs cs-im im.lab.example --ca "$LAB_CA"
+expect_status "check --srv --connect: im passes" "$st" 0
+expect_line "check --srv: im's delegation is secure" "$out/cs-im.out" '^  delegation: secure'
+expect_line "check --srv: STARTTLS xmpp with SNI im" "$out/cs-im.out" \
+    '^  connect: 127.0.10.40 port 5222, STARTTLS xmpp, SNI im.lab.example'
+expect_line "check --srv: DANE-EE decides" "$out/cs-im.out" '^  certificate verdict: pass \(DANE\)$'
+cs cs-pkix im-pkix.lab.example --ca "$LAB_CA"
+expect_status "check --srv --connect: im-pkix passes" "$st" 0
+expect_line "check --srv: PKIX for the derived name" "$out/cs-pkix.out" '^  PKIX: ok for pkix.hosting.example$'
+cs cs-bad im-bad.lab.example --ca "$LAB_CA"
+expect_status "check --srv --connect: im-bad fails" "$st" 1
+expect_line "check --srv: no TLSA match" "$out/cs-bad.out" '^  certificate: fails: no matching DANE TLSA records$'
+cs cs-ins im.insecure.lab.example --ca "$LAB_CA"
+expect_status "check --srv --connect: the unsigned SRV fails" "$st" 1
+expect_line "check --srv: the source name only" "$out/cs-ins.out" \
+    '^  PKIX: fails for im.insecure.lab.example: hostname mismatch$'
+cs cs-json im.lab.example --json
+"$PY" -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+t = d["targets"][0]
+assert d["passed"] and t["target"].rstrip(".") == "chat.hosting.example", d
+assert t["delegation"] == "secure", t
+print("ok")' "$out/cs-json.out" >"$out/cs-json.chk" 2>&1
+expect_line "check --srv --connect --json: passed, secure, the target" "$out/cs-json.chk" '^ok$'
 
 finish
