@@ -29,12 +29,12 @@
 
 #include "policy/base64.h"
 #include "policy/config.h"
+#include "policy/dnswire.h"
 #include "policy/hastls_rr.h"
 #include "policy/srv.h"
 #include "policy/tlsa.h"
 #include "shim/cli/cli.h"
 #include "shim/cli/format.h"
-#include "policy/dnswire.h"
 #include "shim/resolver/resolver.h"
 
 #define MAX_TYPES 16
@@ -64,33 +64,34 @@ struct lookup_job {
 
 static void lookup_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: hastls lookup [OPTIONS] NAME [TYPE...]\n"
-            "       hastls lookup [OPTIONS] --names FILE [TYPE...]\n"
-            "\n"
-            "Resolves NAME (default types A AAAA HASTLS) through the DNSSEC-validating\n"
-            "resolver over DNS-over-TLS, as the shim does, and prints per type the\n"
-            "status (secure, insecure, bogus, failed), RCODE, canonical name, records,\n"
-            "reason and elapsed time.  TYPE is a name (A, AAAA, MX, TLSA, HASTLS, ...),\n"
-            "TYPEnnn or a number.\n"
-            "\n"
-            "  --config FILE      configuration file (default: $HASTLS_CONF, then %s)\n"
-            "  --privacy P        override: strict, encrypted, opportunistic or off\n"
-            "  --upstream SPEC    override (repeatable): ADDR[@PORT][#AUTH-NAME]\n"
-            "  --pin BASE64       override (repeatable): SPKI SHA-256 pin\n"
-            "  --alpn LIST        override the ALPN ids (\"dot, dns\": in preference order)\n"
-            "  --timeout MS       override the whole-lookup deadline\n"
-            "  --names FILE       look up every name in FILE, one a line (- = stdin)\n"
-            "  --threads N        with --names: N threads at once (default 1)\n"
-            "  --stats            print the transport's counters at the end\n"
-            "  --grace            give the HASTLS query of a host lookup (A or AAAA\n"
-            "                     asked with HASTLS) only a quarter of the deadline once\n"
-            "                     the addresses are in, as the shim does; without it every\n"
-            "                     answer is waited for until the deadline\n"
-            "  --port N           also the TLSA RRset the shim fetches with a lookup for\n"
-            "                     TCP port N (_N._tcp.NAME), and what DANE makes of it\n"
-            "  --udp              with --port: for UDP (DTLS), _N._udp.NAME\n",
-            HASTLS_DEFAULT_CONF);
+    fprintf(
+        out,
+        "usage: hastls lookup [OPTIONS] NAME [TYPE...]\n"
+        "       hastls lookup [OPTIONS] --names FILE [TYPE...]\n"
+        "\n"
+        "Resolves NAME (default types A AAAA HASTLS) through the DNSSEC-validating\n"
+        "resolver over DNS-over-TLS, as the shim does, and prints per type the\n"
+        "status (secure, insecure, bogus, failed), RCODE, canonical name, records,\n"
+        "reason and elapsed time.  TYPE is a name (A, AAAA, MX, TLSA, HASTLS, ...),\n"
+        "TYPEnnn or a number.\n"
+        "\n"
+        "  --config FILE      configuration file (default: $HASTLS_CONF, then %s)\n"
+        "  --privacy P        override: strict, encrypted, opportunistic or off\n"
+        "  --upstream SPEC    override (repeatable): ADDR[@PORT][#AUTH-NAME]\n"
+        "  --pin BASE64       override (repeatable): SPKI SHA-256 pin\n"
+        "  --alpn LIST        override the ALPN ids (\"dot, dns\": in preference order)\n"
+        "  --timeout MS       override the whole-lookup deadline\n"
+        "  --names FILE       look up every name in FILE, one a line (- = stdin)\n"
+        "  --threads N        with --names: N threads at once (default 1)\n"
+        "  --stats            print the transport's counters at the end\n"
+        "  --grace            give the HASTLS query of a host lookup (A or AAAA\n"
+        "                     asked with HASTLS) only a quarter of the deadline once\n"
+        "                     the addresses are in, as the shim does; without it every\n"
+        "                     answer is waited for until the deadline\n"
+        "  --port N           also the TLSA RRset the shim fetches with a lookup for\n"
+        "                     TCP port N (_N._tcp.NAME), and what DANE makes of it\n"
+        "  --udp              with --port: for UDP (DTLS), _N._udp.NAME\n",
+        HASTLS_DEFAULT_CONF);
 }
 
 static int parse_type(const char *s, uint16_t hastls_type, uint16_t *out)
@@ -184,7 +185,8 @@ static void rr_text(const struct hastls_answer *a, const struct hastls_rr *rr,
             break;
         int n = hastls_tlsa_format(&t, buf, len);
         if (n >= 0 && e != HASTLS_TLSA_OK)
-            snprintf(buf + n, len - (size_t)n, " (unusable: %s)", hastls_tlsa_strerror(e));
+            snprintf(buf + n, len - (size_t)n, " (unusable: %s)",
+                     hastls_tlsa_strerror(e));
         if (n >= 0)
             return;
         break;
@@ -485,7 +487,8 @@ int hastls_cmd_lookup(int argc, char **argv)
     }
     if (alpn) {
         char detail[96];
-        if (hastls_alpn_parse(alpn, cfg.alpn, sizeof cfg.alpn, detail, sizeof detail) < 0) {
+        if (hastls_alpn_parse(alpn, cfg.alpn, sizeof cfg.alpn, detail, sizeof detail) <
+            0) {
             fprintf(stderr, "hastls lookup: bad --alpn '%s': %s\n", alpn, detail);
             return 2;
         }

@@ -134,8 +134,8 @@ struct sess {
     struct hastls_danematch_result res;
     struct hastls_dane_set *set; /* state DANE: the records */
     uint16_t port;
-    char name[HASTLS_NAME_MAX]; /* the peer's */
-    char sni[HASTLS_NAME_MAX];  /* the name gnutls_server_name_set gave */
+    char name[HASTLS_NAME_MAX];  /* the peer's */
+    char sni[HASTLS_NAME_MAX];   /* the name gnutls_server_name_set gave */
     char deleg[HASTLS_NAME_MAX]; /* the derived domain NAME securely delegates
                                   * this connection to (srvmemo.h), or "" */
 };
@@ -665,7 +665,8 @@ static void adjust_status(gnutls_session_t s, unsigned *status)
     int saved = errno;
     /* a secure SRV delegation: a certificate for the derived domain is one
      * for the source too (only the name verdict changes, the rest stays) */
-    if (e->deleg[0] && (*status & GNUTLS_CERT_UNEXPECTED_OWNER) && leaf_fits(s, e->deleg)) {
+    if (e->deleg[0] && (*status & GNUTLS_CERT_UNEXPECTED_OWNER) &&
+        leaf_fits(s, e->deleg)) {
         *status &= ~(unsigned)GNUTLS_CERT_UNEXPECTED_OWNER;
         if (*status == GNUTLS_CERT_INVALID)
             *status = 0;

@@ -91,9 +91,9 @@ static struct {
     __typeof__(&SSL_set_ex_data) set_ex_data;
     __typeof__(&CRYPTO_get_ex_new_index) ex_new_index;
     __typeof__(&SSL_get_fd) get_fd;
-    __typeof__(&SSL_get_rbio) get_rbio;    /* optional: the connect BIO's peer */
-    __typeof__(&BIO_find_type) find_type;  /* optional */
-    __typeof__(&BIO_ctrl) bio_ctrl;        /* optional */
+    __typeof__(&SSL_get_rbio) get_rbio;     /* optional: the connect BIO's peer */
+    __typeof__(&BIO_find_type) find_type;   /* optional */
+    __typeof__(&BIO_ctrl) bio_ctrl;         /* optional */
     __typeof__(&BIO_ptr_ctrl) bio_ptr_ctrl; /* optional */
     __typeof__(&SSL_get_servername) servername;
     __typeof__(&SSL_get0_param) get0_param;
@@ -521,8 +521,7 @@ static int connect_bio_peer(SSL *s, struct mark *m)
     const char *sni = ossl.servername(s, TLSEXT_NAMETYPE_host_name);
     X509_VERIFY_PARAM *param = ossl.get0_param(s);
     const char *ref = param ? ossl.param_host(param, 0) : NULL;
-    snprintf(m->name, sizeof m->name, "%s",
-             sni && *sni ? sni : ref && *ref ? ref : host);
+    snprintf(m->name, sizeof m->name, "%s", sni && *sni ? sni : ref && *ref ? ref : host);
     m->port = (uint16_t)port;
     return 0;
 }
@@ -569,7 +568,8 @@ static struct mark *prepare(SSL *s, const void *caller, struct mark *prev)
          * without it the program's name is the one checked, fail closed */
         snprintf(tlsa_name, sizeof tlsa_name, "%s", m->name);
         if (!keyed || proto != IPPROTO_TCP || delegate(s, m, key, tlsa_name) == 0) {
-            struct hastls_dane_set *set = hastls_dane_lookup_proto(tlsa_name, m->port, proto);
+            struct hastls_dane_set *set =
+                hastls_dane_lookup_proto(tlsa_name, m->port, proto);
             if (set)
                 decide(s, m, set, prev && prev != &mark_none ? prev : NULL);
             free(set);

@@ -548,9 +548,9 @@ static void linger_done(struct hastls_resolver *r, struct batch *b)
     slots_give(r, 1);
 }
 
-/* The answer to a HASTLS query its lookup gave up on: an answer (not a
- * failure) ends the name's memory of the time-out and goes to the late
- * handler, in the event thread. */
+/* The answer to a HASTLS (or fetched-along TLSA) query its lookup gave
+ * up on: an answer (not a failure) ends the name's memory of the time-out
+ * and goes to the late handler, in the event thread. */
 static void late_result(struct hastls_resolver *r, struct batch *b, struct slot *s)
 {
     const struct ub_result *res = s->res;
@@ -562,7 +562,8 @@ static void late_result(struct hastls_resolver *r, struct batch *b, struct slot 
         struct hastls_query q = {s->name, s->type};
         struct hastls_answer *a = fn ? answer_new(&q) : NULL;
         if (a && answer_fill(r, a, s, hastls_dot_now_ms()) == 0) {
-            rlog(r, HASTLS_LOG_DEBUG, "late HASTLS answer for %s: %s", s->name,
+            rlog(r, HASTLS_LOG_DEBUG, "late %s answer for %s: %s",
+                 s->type == r->cfg.record_type ? "HASTLS" : "TLSA", s->name,
                  hastls_sec_name(a->status));
             fn(a);
         }

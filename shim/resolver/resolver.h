@@ -29,14 +29,14 @@
 struct hastls_answer {
     uint16_t qtype;
     enum hastls_sec status;
-    int rcode;       /* DNS RCODE of the answer; -1 when there was none */
-    uint32_t ttl;    /* seconds this answer may be cached (RR or negative TTL) */
+    int rcode;    /* DNS RCODE of the answer; -1 when there was none */
+    uint32_t ttl; /* seconds this answer may be cached (RR or negative TTL) */
     char qname[HASTLS_NAME_MAX];
     char canonname[HASTLS_NAME_MAX]; /* after following CNAMEs; = qname if none */
     char reason[512]; /* bogus: libunbound's reason; failed: per upstream */
     size_t n_rr;
-    struct hastls_rr *rr;  /* the records of type qtype, in answer order */
-    uint8_t *packet;       /* the whole DNS response (for res_query), or NULL */
+    struct hastls_rr *rr; /* the records of type qtype, in answer order */
+    uint8_t *packet;      /* the whole DNS response (for res_query), or NULL */
     size_t packet_len;
 };
 
@@ -54,8 +54,7 @@ struct hastls_resolver;
  * I/O; threads and connections start on the first lookup.  Returns NULL with a
  * message in ERR (e.g. an unreadable trust anchor). */
 struct hastls_resolver *hastls_resolver_new(const struct hastls_config *cfg,
-                                            hastls_log_fn log, char *err,
-                                            size_t errlen);
+                                            hastls_log_fn log, char *err, size_t errlen);
 
 /* The HASTLS query of a host lookup waits at most timeout_ms divided by this
  * once the address answers are in (see hastls_resolver_lookup). */
@@ -108,10 +107,10 @@ void hastls_resolver_forget(struct hastls_resolver *r);
 
 /* Counters for tests and the benchmark. */
 struct hastls_resolver_stats {
-    unsigned long tls_handshakes;   /* full handshakes, all upstreams */
-    unsigned long tls_resumptions;  /* resumed sessions */
-    unsigned long queries_tls;      /* queries sent over TLS */
-    unsigned long queries_cleartext;/* queries sent over cleartext port 53 */
+    unsigned long tls_handshakes;    /* full handshakes, all upstreams */
+    unsigned long tls_resumptions;   /* resumed sessions */
+    unsigned long queries_tls;       /* queries sent over TLS */
+    unsigned long queries_cleartext; /* queries sent over cleartext port 53 */
 };
 void hastls_resolver_get_stats(struct hastls_resolver *r,
                                struct hastls_resolver_stats *out);
@@ -119,8 +118,8 @@ void hastls_resolver_get_stats(struct hastls_resolver *r,
 /* The table the shim finds with dlsym(HASTLS_RESOLVER_API_SYMBOL). */
 struct hastls_resolver_api {
     unsigned version; /* HASTLS_RESOLVER_API_VERSION */
-    struct hastls_resolver *(*create)(const struct hastls_config *, hastls_log_fn,
-                                      char *, size_t);
+    struct hastls_resolver *(*create)(const struct hastls_config *, hastls_log_fn, char *,
+                                      size_t);
     int (*lookup)(struct hastls_resolver *, const struct hastls_query *, size_t,
                   struct hastls_answer **);
     void (*answer_free)(struct hastls_answer *);
@@ -133,6 +132,5 @@ struct hastls_resolver_api {
 /* libhastls-resolver.so's one exported symbol (the CLI and tests may use the
  * functions directly). */
 extern const struct hastls_resolver_api hastls_resolver_api;
-
 
 #endif

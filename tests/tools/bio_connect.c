@@ -57,7 +57,8 @@ int main(int argc, char **argv)
     }
     char buf[4096];
     int got = 0, r;
-    while (got < (int)sizeof buf - 1 && (r = BIO_read(b, buf + got, (int)sizeof buf - 1 - got)) > 0)
+    while (got < (int)sizeof buf - 1 &&
+           (r = BIO_read(b, buf + got, (int)sizeof buf - 1 - got)) > 0)
         got += r;
     buf[got] = 0;
     char *body = strstr(buf, "\r\n\r\n");
