@@ -150,4 +150,23 @@ const char *hastls_cli_tls_outcome_name(enum hastls_cli_tls_outcome o);
 /* `hastls check --srv`: ARGV as given to hastls_cmd_check. */
 int hastls_cli_check_srv(int argc, char **argv);
 
+/* What `hastls check` was given, in either form (NAME PORT..., --srv). */
+struct hastls_cli_check_opts {
+    const char *conf, *app, *ca, *srv;
+    bool json, connect, all, starttls_given;
+    enum hastls_cli_starttls starttls;
+};
+
+/* Parses check's options into O (zeroed first); optind is left at the first
+ * operand.  SRV_FORM: the --srv form, whose --srv and --all the other form
+ * does not take; USAGE prints the form's help.  Returns -1 to go on, else
+ * the exit status: 0 after --help, 2 after a usage error said on stderr. */
+int hastls_cli_check_options(int argc, char **argv, bool srv_form, void (*usage)(FILE *),
+                             struct hastls_cli_check_opts *o);
+
+/* Loads the configuration check applies into CFG: --config FILE, else the
+ * default one; an explicit --app wins over HASTLS_APP.  Returns 0, or 3
+ * after printing the errors. */
+int hastls_cli_check_config(const char *conf, const char *app, struct hastls_config *cfg);
+
 #endif

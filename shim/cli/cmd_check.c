@@ -1083,73 +1083,111 @@ static void print_json(const struct check *c)
            exit_status(c));
 }
 
-int hastls_cmd_check(int argc, char **argv)
+int hastls_cli_check_options(int argc, char **argv, bool srv_form, void (*usage)(FILE *),
+                             struct hastls_cli_check_opts *o)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"app", required_argument, NULL, 'a'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {"connect", no_argument, NULL, 'C'},
-        {"starttls", required_argument, NULL, 's'},
-        {"ca", required_argument, NULL, 'A'},
-        {NULL, 0, NULL, 0},
+        {"srv", required_argument, NULL, 'S'}, {"config", required_argument, NULL, 'c'},
+        {"app", required_argument, NULL, 'a'}, {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},      {"connect", no_argument, NULL, 'C'},
+        {"all", no_argument, NULL, 'l'},       {"starttls", required_argument, NULL, 's'},
+        {"ca", required_argument, NULL, 'A'},  {NULL, 0, NULL, 0},
     };
-    const char *conf = NULL, *app = NULL, *name = NULL, *ca = NULL;
-    bool json = false, any_asked = false, connect = false, starttls_given = false;
-    enum hastls_cli_starttls starttls = HASTLS_CLI_STARTTLS_NONE;
-
-    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
-        if (!strcmp(argv[i], "--srv") || !strncmp(argv[i], "--srv=", 6))
-            return hastls_cli_check_srv(argc, argv);
-    static uint8_t asked[65536 / 8]; /* ports from the command line */
     int opt;
-
+    memset(o, 0, sizeof *o);
+    o->starttls = HASTLS_CLI_STARTTLS_NONE;
     optind = 1;
     opterr = 0; /* our own messages, prefixed like every other */
     while ((opt = getopt_long(argc, argv, ":c:a:jh", opts, NULL)) != -1) {
+        if (!srv_form && (opt == 'S' || opt == 'l'))
+            opt = '?';
         switch (opt) {
+        case 'S':
+            o->srv = optarg;
+            break;
         case 'c':
-            conf = optarg;
+            o->conf = optarg;
             break;
         case 'a':
             if (!*optarg) {
                 fprintf(stderr, "hastls check: --app needs a program name\n");
                 return 2;
             }
-            app = optarg;
+            o->app = optarg;
             break;
         case 'j':
-            json = true;
+            o->json = true;
             break;
         case 'C':
-            connect = true;
+            o->connect = true;
+            break;
+        case 'l':
+            o->all = true;
             break;
         case 's':
-            if (hastls_cli_starttls_parse(optarg, &starttls) < 0) {
+            if (hastls_cli_starttls_parse(optarg, &o->starttls) < 0) {
                 fprintf(stderr,
-                        "hastls check: --starttls '%s': not none, xmpp, smtp or imap\n",
+                        "hastls check: --starttls '%s': not none, xmpp, xmpp-server, "
+                        "smtp or imap\n",
                         optarg);
                 return 2;
             }
-            starttls_given = true;
+            o->starttls_given = true;
             break;
         case 'A':
-            ca = optarg;
+            o->ca = optarg;
             break;
         case 'h':
-            check_usage(stdout);
+            usage(stdout);
             return 0;
         case ':':
             fprintf(stderr, "hastls check: option '%s' needs a value\n",
                     argv[optind - 1]);
             return 2;
         default:
-            fprintf(stderr, "hastls check: unknown option '%s' (try --help)\n",
-                    argv[optind - 1]);
+            fprintf(stderr, "hastls check: unknown option '%s'%s\n", argv[optind - 1],
+                    srv_form ? " with --srv (try --srv --help)" : " (try --help)");
             return 2;
         }
     }
+    return -1;
+}
+
+int hastls_cli_check_config(const char *conf, const char *app, struct hastls_config *cfg)
+{
+    char err[8192];
+    int rc;
+    if (conf) {
+        rc = hastls_config_load(conf, app, cfg, err, sizeof err);
+    } else {
+        /* An explicit --app wins over HASTLS_APP, which would replace it. */
+        if (app)
+            unsetenv("HASTLS_APP");
+        rc = hastls_config_load_default(app, cfg, err, sizeof err);
+    }
+    if (rc < 0) {
+        hastls_cli_print_errors(err);
+        return 3;
+    }
+    return 0;
+}
+
+int hastls_cmd_check(int argc, char **argv)
+{
+    const char *name = NULL;
+    bool any_asked = false;
+
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        if (!strcmp(argv[i], "--srv") || !strncmp(argv[i], "--srv=", 6))
+            return hastls_cli_check_srv(argc, argv);
+    static uint8_t asked[65536 / 8]; /* ports from the command line */
+    struct hastls_cli_check_opts o;
+    int rc = hastls_cli_check_options(argc, argv, false, check_usage, &o);
+    if (rc >= 0)
+        return rc;
+    const char *conf = o.conf, *app = o.app, *ca = o.ca;
+    bool json = o.json, connect = o.connect, starttls_given = o.starttls_given;
+    enum hastls_cli_starttls starttls = o.starttls;
     if (optind >= argc) {
         check_usage(stderr);
         return 2;
@@ -1186,20 +1224,9 @@ int hastls_cmd_check(int argc, char **argv)
     }
 
     static struct hastls_config cfg; /* large: keep it off the stack */
+    if ((rc = hastls_cli_check_config(conf, app, &cfg)) != 0)
+        return rc;
     char err[8192];
-    int rc;
-    if (conf) {
-        rc = hastls_config_load(conf, app, &cfg, err, sizeof err);
-    } else {
-        /* An explicit --app wins over HASTLS_APP, which would replace it. */
-        if (app)
-            unsetenv("HASTLS_APP");
-        rc = hastls_config_load_default(app, &cfg, err, sizeof err);
-    }
-    if (rc < 0) {
-        hastls_cli_print_errors(err);
-        return 3;
-    }
 
     /* An address literal is never looked up by the shim (getaddrinfo answers
      * it from the text), so neither is it here: no resolver, no network. */

@@ -20,12 +20,12 @@
  * the service's STARTTLS, until one passes (every one with --all).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <arpa/inet.h>
 
@@ -693,23 +693,8 @@ static void walk_free(struct walk *w)
 
 int hastls_cli_check_srv(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"srv", required_argument, NULL, 'S'},
-        {"config", required_argument, NULL, 'c'},
-        {"app", required_argument, NULL, 'a'},
-        {"json", no_argument, NULL, 'j'},
-        {"connect", no_argument, NULL, 'C'},
-        {"all", no_argument, NULL, 'l'},
-        {"starttls", required_argument, NULL, 's'},
-        {"ca", required_argument, NULL, 'A'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *conf = NULL, *app = NULL, *name = NULL, *ca = NULL;
-    bool json = false, starttls_given = false;
     static struct walk w; /* large: keep it off the stack */
     memset(&w, 0, sizeof w);
-    int opt;
 
     /* "--srv --help" too, where getopt would take --help for the name. */
     for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
@@ -717,59 +702,15 @@ int hastls_cli_check_srv(int argc, char **argv)
             srv_usage(stdout);
             return 0;
         }
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":c:a:jh", opts, NULL)) != -1) {
-        switch (opt) {
-        case 'S':
-            name = optarg;
-            break;
-        case 'c':
-            conf = optarg;
-            break;
-        case 'a':
-            if (!*optarg) {
-                fprintf(stderr, "hastls check: --app needs a program name\n");
-                return 2;
-            }
-            app = optarg;
-            break;
-        case 'j':
-            json = true;
-            break;
-        case 'C':
-            w.connect = true;
-            break;
-        case 'l':
-            w.all = true;
-            break;
-        case 's':
-            if (hastls_cli_starttls_parse(optarg, &w.starttls) < 0) {
-                fprintf(stderr,
-                        "hastls check: --starttls '%s': not none, xmpp, xmpp-server, "
-                        "smtp or imap\n",
-                        optarg);
-                return 2;
-            }
-            starttls_given = true;
-            break;
-        case 'A':
-            ca = optarg;
-            break;
-        case 'h':
-            srv_usage(stdout);
-            return 0;
-        case ':':
-            fprintf(stderr, "hastls check: option '%s' needs a value\n",
-                    argv[optind - 1]);
-            return 2;
-        default:
-            fprintf(stderr,
-                    "hastls check: unknown option '%s' with --srv (try --srv --help)\n",
-                    argv[optind - 1]);
-            return 2;
-        }
-    }
+    struct hastls_cli_check_opts o;
+    int rc = hastls_cli_check_options(argc, argv, true, srv_usage, &o);
+    if (rc >= 0)
+        return rc;
+    const char *name = o.srv, *ca = o.ca;
+    bool json = o.json, starttls_given = o.starttls_given;
+    w.connect = o.connect;
+    w.all = o.all;
+    w.starttls = o.starttls;
     if (optind < argc) {
         fprintf(stderr, "hastls check: --srv takes no NAME or PORT ('%s')\n",
                 argv[optind]);
@@ -785,19 +726,9 @@ int hastls_cli_check_srv(int argc, char **argv)
         w.starttls = w.known ? w.known->starttls : HASTLS_CLI_STARTTLS_NONE;
 
     static struct hastls_config cfg;
+    if ((rc = hastls_cli_check_config(o.conf, o.app, &cfg)) != 0)
+        return rc;
     char err[8192];
-    int rc;
-    if (conf) {
-        rc = hastls_config_load(conf, app, &cfg, err, sizeof err);
-    } else {
-        if (app)
-            unsetenv("HASTLS_APP");
-        rc = hastls_config_load_default(app, &cfg, err, sizeof err);
-    }
-    if (rc < 0) {
-        hastls_cli_print_errors(err);
-        return 3;
-    }
     w.cfg = &cfg;
     w.ca_file = ca ? ca : cfg.ca_bundle;
     struct hastls_resolver *r =
