@@ -343,24 +343,6 @@ void hastls_dane_note_connect(int fd, const struct sockaddr *addr, socklen_t len
     last_connect.valid = 1;
 }
 
-/* Whether KEY, PORT is one of the configured upstreams on its DoT port: the
- * resolver's own connections, authenticated by the configuration. */
-static int is_upstream(const uint8_t key[16], uint16_t port)
-{
-    const struct hastls_config *cfg = hastls_state_config();
-    for (size_t i = 0; i < cfg->n_upstreams; i++) {
-        const struct hastls_upstream *u = &cfg->upstreams[i];
-        uint8_t k[16];
-        hastls_ip_key(u->family,
-                      u->family == AF_INET ? (const void *)&u->addr.v4
-                                           : (const void *)&u->addr.v6,
-                      k);
-        if (port == u->port && !memcmp(k, key, 16))
-            return 1;
-    }
-    return 0;
-}
-
 /* The connected TCP or UDP peer of FD: 0 with KEY, *PORT and *PROTO, or
  * -1. */
 static int sock_peer(int fd, uint8_t key[16], uint16_t *port, int *proto)
@@ -393,7 +375,8 @@ static int peer_of(int fd, uint8_t key[16], uint16_t *port, int *proto)
 
 int hastls_dane_peer_proto(int fd, uint8_t key[16], uint16_t *port, int *proto)
 {
-    if (peer_of(fd, key, port, proto) < 0 || is_upstream(key, *port))
+    if (peer_of(fd, key, port, proto) < 0 ||
+        hastls_ip_is_upstream(hastls_state_config(), key, *port))
         return -1;
     return 0;
 }

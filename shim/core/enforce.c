@@ -15,26 +15,6 @@
 #include "shim/core/sharedtab.h"
 #include "shim/core/state.h"
 
-/* The resolver's own destination: an upstream's address on its DoT port.
- * Port 53 to an upstream is not exempt: under strict/encrypted the resolver
- * never uses it (so it can only be the program's own DNS), and under
- * opportunistic/off port 53 is not refused in the first place. */
-static int is_upstream(const struct hastls_config *cfg, const uint8_t key[16],
-                       uint16_t port)
-{
-    for (size_t i = 0; i < cfg->n_upstreams; i++) {
-        uint8_t k[16];
-        const struct hastls_upstream *u = &cfg->upstreams[i];
-        hastls_ip_key(u->family,
-                      u->family == AF_INET ? (const void *)&u->addr.v4
-                                           : (const void *)&u->addr.v6,
-                      k);
-        if (port == u->port && !memcmp(k, key, 16))
-            return 1;
-    }
-    return 0;
-}
-
 /* Writes the blocked / would-block line; returns the hook's result. */
 static int refuse(const struct hastls_config *cfg, const char *what, const char *name,
                   const uint8_t key[16], uint16_t port, const char *reason)
@@ -171,7 +151,9 @@ int hastls_enforce(const struct sockaddr *sa, socklen_t len, const char *what)
     if (hastls_guarded() || hastls_sockaddr_key(sa, len, key, &port) < 0)
         return 0;
     const struct hastls_config *cfg = hastls_state_config();
-    if (is_upstream(cfg, key, port))
+    /* the resolver's own connections (port 53 to an upstream is not exempt:
+     * under opportunistic/off it is not refused in the first place) */
+    if (hastls_ip_is_upstream(cfg, key, port))
         return 0;
     if (port == 53 && (cfg->privacy == HASTLS_PRIVACY_STRICT ||
                        cfg->privacy == HASTLS_PRIVACY_ENCRYPTED)) {
