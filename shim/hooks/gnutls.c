@@ -73,6 +73,7 @@
 #include "shim/core/danematch.h"
 #include "shim/core/locks.h"
 #include "shim/core/log.h"
+#include "shim/core/real.h"
 #include "shim/core/srvmemo.h"
 #include "shim/core/state.h"
 
@@ -186,18 +187,11 @@ static void sess_drop(gnutls_session_t s)
     }
 }
 
-/* The object that defines GnuTLS's gnutls_handshake: the next one after the
- * shim, else a libgnutls loaded privately (RTLD_LOCAL). */
+/* The object that defines GnuTLS's gnutls_handshake (shim/core/real.h). */
 static void *libgnutls_handle(void)
 {
-    void *sym = dlsym(RTLD_NEXT, "gnutls_handshake");
-    Dl_info di;
-    if (sym && dladdr(sym, &di) && di.dli_fname) {
-        void *h = dlopen(di.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
-        if (h)
-            return h;
-    }
-    return dlopen("libgnutls.so.30", RTLD_LAZY | RTLD_NOLOAD);
+    static const char *const sonames[] = {"libgnutls.so.30"};
+    return hastls_real_lib("gnutls_handshake", sonames, 1);
 }
 
 #define BIND(field, name) (gt.field = (__typeof__(gt.field))dlsym(h, #name))

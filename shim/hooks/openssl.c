@@ -65,6 +65,7 @@
 #include "shim/core/dane.h"
 #include "shim/core/locks.h"
 #include "shim/core/log.h"
+#include "shim/core/real.h"
 #include "shim/core/srvmemo.h"
 #include "shim/core/state.h"
 
@@ -158,24 +159,11 @@ static void mark_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
         free(ptr);
 }
 
-/* The object that defines libssl's SSL_connect: the next one after the shim,
- * else a libssl loaded privately (RTLD_LOCAL) by a module of the program. */
+/* The object that defines libssl's SSL_connect (shim/core/real.h). */
 static void *libssl_handle(void)
 {
     static const char *const sonames[] = {"libssl.so.3", "libssl.so.1.1"};
-    void *sym = dlsym(RTLD_NEXT, "SSL_connect");
-    Dl_info di;
-    if (sym && dladdr(sym, &di) && di.dli_fname) {
-        void *h = dlopen(di.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
-        if (h)
-            return h;
-    }
-    for (size_t i = 0; i < sizeof sonames / sizeof sonames[0]; i++) {
-        void *h = dlopen(sonames[i], RTLD_LAZY | RTLD_NOLOAD);
-        if (h)
-            return h;
-    }
-    return NULL;
+    return hastls_real_lib("SSL_connect", sonames, sizeof sonames / sizeof sonames[0]);
 }
 
 #define BIND(field, name) (ossl.field = (__typeof__(ossl.field))dlsym(h, #name))
