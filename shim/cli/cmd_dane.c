@@ -432,27 +432,24 @@ static int smtp_reply(int fd, char *line, size_t cap, char *err, size_t len)
  * consent: the handshake and its verification decide. */
 static int smtp_upgrade(int fd, char *err, size_t len)
 {
+    static const struct {
+        const char *send, *what;
+    } steps[] = {
+        {NULL, "greeting"},
+        {"EHLO hastls-check.invalid\r\n", "EHLO"},
+        {"STARTTLS\r\n", "STARTTLS"},
+    };
     char line[512];
-    int code = smtp_reply(fd, line, sizeof line, err, len);
-    if (code < 0)
-        return -1;
-    if (code && code / 100 != 2) {
-        snprintf(err, len, "SMTP greeting refused: %.200s", line);
-        return -1;
-    }
-    if (send_all(fd, "EHLO hastls-check.invalid\r\n", err, len) < 0 ||
-        (code = smtp_reply(fd, line, sizeof line, err, len)) < 0)
-        return -1;
-    if (code && code / 100 != 2) {
-        snprintf(err, len, "SMTP EHLO refused: %.200s", line);
-        return -1;
-    }
-    if (send_all(fd, "STARTTLS\r\n", err, len) < 0 ||
-        (code = smtp_reply(fd, line, sizeof line, err, len)) < 0)
-        return -1;
-    if (code && code / 100 != 2) {
-        snprintf(err, len, "SMTP STARTTLS refused: %.200s", line);
-        return -1;
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        if (steps[i].send && send_all(fd, steps[i].send, err, len) < 0)
+            return -1;
+        int code = smtp_reply(fd, line, sizeof line, err, len);
+        if (code < 0)
+            return -1;
+        if (code && code / 100 != 2) {
+            snprintf(err, len, "SMTP %s refused: %.200s", steps[i].what, line);
+            return -1;
+        }
     }
     return 0;
 }
