@@ -582,15 +582,23 @@ static void print_text(const struct walk *w)
     }
 }
 
-static void json_addr_answer(const struct hastls_answer *a)
+/* A's "status", "rcode" and "reason" members (the reason of a bogus or
+ * failed answer, else null). */
+static void json_answer_status(const struct hastls_answer *a)
 {
-    char buf[INET6_ADDRSTRLEN];
-    printf("{\"status\":\"%s\",\"rcode\":\"%s\",\"reason\":", hastls_sec_name(a->status),
+    printf("\"status\":\"%s\",\"rcode\":\"%s\",\"reason\":", hastls_sec_name(a->status),
            hastls_cli_rcode_name(a->rcode));
     if (a->status == HASTLS_SEC_BOGUS || a->status == HASTLS_SEC_FAILED)
         hastls_cli_json_string(stdout, reason_of(a));
     else
         printf("null");
+}
+
+static void json_addr_answer(const struct hastls_answer *a)
+{
+    char buf[INET6_ADDRSTRLEN];
+    printf("{");
+    json_answer_status(a);
     printf(",\"records\":[");
     size_t shown = 0;
     for (size_t k = 0; a->status != HASTLS_SEC_FAILED && k < a->n_rr; k++) {
@@ -618,12 +626,8 @@ static void print_json(const struct walk *w)
     printf(",\"dane\":\"%s\"}", hastls_dane_mode_name(w->cfg->dane));
     printf(",\"srv\":{\"owner\":");
     hastls_cli_json_string(stdout, w->owner);
-    printf(",\"status\":\"%s\",\"rcode\":\"%s\",\"reason\":", hastls_sec_name(a->status),
-           hastls_cli_rcode_name(a->rcode));
-    if (a->status == HASTLS_SEC_BOGUS || a->status == HASTLS_SEC_FAILED)
-        hastls_cli_json_string(stdout, reason_of(a));
-    else
-        printf("null");
+    printf(",");
+    json_answer_status(a);
     printf(",\"records\":[");
     size_t shown = 0;
     for (size_t i = 0; a->status != HASTLS_SEC_FAILED && i < a->n_rr; i++) {
